@@ -1,0 +1,6 @@
+// inheritune-rt: the isomorphic core (browsers, web workers, Deno, and Node through src/node.ts).
+// Nothing here imports a Node built-in; rollup.config.mjs enforces that.
+export { createGpu, Gpu, type View } from './gpu.js';
+export { type DeviceOptions } from './device.js';
+export { InherituneError } from './errors.js';
+export { env, runtimeName } from './env.js';
