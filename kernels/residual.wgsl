@@ -1,0 +1,16 @@
+// residual: out = inp1 + inp2, elementwise (llm.c residual_forward).
+// out, inp1, inp2: (N)
+override WG: u32 = 256;
+struct Dims { N: u32 }
+@group(0) @binding(0) var<uniform> d: Dims;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> inp1: array<f32>;
+@group(0) @binding(3) var<storage, read> inp2: array<f32>;
+
+@compute @workgroup_size(WG)
+fn residual_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+  if (i >= d.N) { return; }
+  out[i] = inp1[i] + inp2[i];
+}

@@ -1,0 +1,61 @@
+// helpers: GPU acquisition for tests, seeded random data, the llm.c-style tensor checker, paths.
+import { resolve } from 'node:path';
+import { createGpu, type Gpu } from '../src/node.js';
+
+export const REPO = resolve(import.meta.dirname, '..');
+export const SHARED = resolve(REPO, '../shared/data');
+
+/**
+ * A Gpu, or null when this machine has no adapter (tests then skip). CI sets
+ * INHERITUNE_REQUIRE_GPU=1 so that a missing driver fails instead of skipping silently.
+ */
+export async function testGpu(): Promise<Gpu | null> {
+  try {
+    return await createGpu();
+  } catch (e) {
+    if (process.env.INHERITUNE_REQUIRE_GPU === '1') throw e;
+    console.warn(`skipping GPU tests: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+/** mulberry32: small seeded PRNG for test data */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randn(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(r(), 1e-12), v = r();
+    out[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+  return out;
+}
+
+/**
+ * llm.c's "poor man's tensor checker": passes when |got - want| <= atol + rtol * |want| everywhere.
+ * Returns the max abs difference; throws naming the first offending index.
+ */
+export function checkTensor(label: string, got: ArrayLike<number>, want: ArrayLike<number>, atol = 1e-5, rtol = 1e-4): number {
+  if (got.length !== want.length) throw new Error(`${label}: length ${got.length} != ${want.length}`);
+  let maxdiff = 0;
+  let bad = -1;
+  for (let i = 0; i < want.length; i++) {
+    const diff = Math.abs(got[i] - want[i]);
+    if (!(diff <= atol + rtol * Math.abs(want[i])) && bad < 0) bad = i;
+    if (!(diff <= maxdiff)) maxdiff = Number.isNaN(diff) ? Infinity : diff;
+  }
+  if (bad >= 0) {
+    throw new Error(`${label}: mismatch at [${bad}]: got ${got[bad]}, want ${want[bad]} (maxdiff ${maxdiff.toExponential(3)}, atol ${atol}, rtol ${rtol})`);
+  }
+  return maxdiff;
+}

@@ -1,0 +1,110 @@
+// kernels: every forward kernel against the float64 CPU oracle (test/cpu.ts) on odd shapes,
+// shapes that are not multiples of the 16x16 matmul tile or the workgroup sizes.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import type { Gpu, View } from '../src/gpu.js';
+import * as K from '../src/kernels.js';
+import * as cpu from './cpu.js';
+import { testGpu, randn, rng, checkTensor } from './helpers.js';
+
+let g: Gpu | null = null;
+beforeAll(async () => { g = await testGpu(); });
+afterAll(() => g?.destroy());
+
+function put(g: Gpu, data: Float32Array | Uint32Array, label = 't'): View {
+  const v = g.tensor(data.length, label);
+  g.upload(v, data);
+  return v;
+}
+
+function ids(n: number, V: number, seed: number): Uint32Array {
+  const r = rng(seed);
+  return Uint32Array.from({ length: n }, () => Math.floor(r() * V));
+}
+
+describe('forward kernels vs float64 CPU reference', () => {
+  it('encoder_forward (with and without positions)', async (ctx) => {
+    if (!g) return ctx.skip();
+    const [B, T, C, V] = [3, 7, 37, 53];
+    const tok = ids(B * T, V, 1), wte = randn(V * C, 2), wpe = randn(T * C, 3);
+    for (const withPos of [false, true]) {
+      const out = g.tensor(B * T * C, 'out');
+      K.encoderForward(g, out, put(g, tok), put(g, wte), withPos ? put(g, wpe) : null, B, T, C);
+      checkTensor('encoder', await g.read(out), cpu.encoderForward(tok, wte, withPos ? wpe : null, B, T, C));
+    }
+  });
+
+  it('rmsnorm_forward', async (ctx) => {
+    if (!g) return ctx.skip();
+    for (const [N, C] of [[13, 37], [5, 200], [1, 1]]) {
+      const x = randn(N * C, 4, 3), w = randn(C, 5);
+      const out = g.tensor(N * C, 'out'), rstd = g.tensor(N, 'rstd');
+      K.rmsnormForward(g, out, rstd, put(g, x), put(g, w), N, C, 1e-5);
+      const ref = cpu.rmsnormForward(x, w, N, C, 1e-5);
+      checkTensor(`rmsnorm out ${N}x${C}`, await g.read(out), ref.out);
+      checkTensor(`rmsnorm rstd ${N}x${C}`, await g.read(rstd), ref.rstd);
+    }
+  });
+
+  it('matmul_forward (odd shapes, with and without bias)', async (ctx) => {
+    if (!g) return ctx.skip();
+    for (const [N, C, OC] of [[17, 33, 29], [1, 5, 3], [40, 64, 172], [7, 172, 64]]) {
+      const x = randn(N * C, 6), w = randn(OC * C, 7, 0.2), b = randn(OC, 8);
+      for (const bias of [null, b]) {
+        const out = g.tensor(N * OC, 'out');
+        K.matmulForward(g, out, put(g, x), put(g, w), bias ? put(g, bias) : null, N, C, OC);
+        checkTensor(`matmul ${N}x${C}x${OC}`, await g.read(out), cpu.matmulForward(x, w, bias, N, C, OC), 1e-5, 1e-4);
+      }
+    }
+  });
+
+  it('rope_forward, interleaved and rotate_half', async (ctx) => {
+    if (!g) return ctx.skip();
+    const [B, T, NH, HS, theta] = [2, 11, 3, 10, 10000];
+    const x = randn(B * T * NH * HS, 9);
+    const { cos, sin } = K.ropeTables(T, HS, theta);
+    for (const mode of [0, 1] as const) {
+      const v = put(g, x);
+      K.ropeForward(g, v, put(g, cos), put(g, sin), B, T, NH, HS, mode);
+      checkTensor(`rope mode ${mode}`, await g.read(v), cpu.ropeForward(x, B, T, NH, HS, theta, mode));
+    }
+    // the two conventions really differ (a test of the test)
+    expect(checkDiffers(cpu.ropeForward(x, B, T, NH, HS, theta, 0), cpu.ropeForward(x, B, T, NH, HS, theta, 1))).toBe(true);
+  });
+
+  it('attention_forward, causal with grouped-query heads', async (ctx) => {
+    if (!g) return ctx.skip();
+    for (const [B, T, NH, KVH, HS] of [[2, 13, 6, 3, 5], [1, 9, 4, 4, 8], [3, 5, 4, 1, 3]]) {
+      const q = randn(B * T * NH * HS, 10), k = randn(B * T * KVH * HS, 11), v = randn(B * T * KVH * HS, 12);
+      const out = g.tensor(B * T * NH * HS, 'out'), att = g.tensor(B * NH * T * T, 'att');
+      K.attentionForward(g, out, att, put(g, q), put(g, k), put(g, v), B, T, NH, KVH, HS);
+      const ref = cpu.attentionForward(q, k, v, B, T, NH, KVH, HS);
+      checkTensor(`attention out ${[B, T, NH, KVH, HS]}`, await g.read(out), ref.out);
+      checkTensor(`attention att ${[B, T, NH, KVH, HS]}`, await g.read(att), ref.att);
+    }
+  });
+
+  it('swiglu_forward and residual_forward', async (ctx) => {
+    if (!g) return ctx.skip();
+    const N = 1000 + 17;
+    const a = randn(N, 13, 4), b = randn(N, 14);
+    const out = g.tensor(N, 'out');
+    K.swigluForward(g, out, put(g, a), put(g, b), N);
+    checkTensor('swiglu', await g.read(out), cpu.swigluForward(a, b));
+    K.residualForward(g, out, put(g, a), put(g, b), N);
+    checkTensor('residual', await g.read(out), cpu.residualForward(a, b));
+  });
+
+  it('crossentropy_forward', async (ctx) => {
+    if (!g) return ctx.skip();
+    const [N, V] = [19, 515];
+    const logits = randn(N * V, 15, 5), tgt = ids(N, V, 16);
+    const losses = g.tensor(N, 'losses');
+    K.crossentropyForward(g, losses, put(g, logits), put(g, tgt), N, V);
+    checkTensor('crossentropy', await g.read(losses), cpu.crossentropyForward(logits, tgt, N, V));
+  });
+});
+
+function checkDiffers(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > 1e-3) return true;
+  return false;
+}
