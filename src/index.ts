@@ -4,3 +4,6 @@ export { createGpu, Gpu, type View } from './gpu.js';
 export { type DeviceOptions } from './device.js';
 export { InherituneError } from './errors.js';
 export { env, runtimeName } from './env.js';
+export { Model, selectLayers, countParameters, parameterShapes, type ModelConfig, type Checkpoint } from './model.js';
+export { parseLlama2c } from './llama2c.js';
+export { windowedLoss, type WindowedLoss } from './evaluate.js';
