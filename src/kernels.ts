@@ -53,7 +53,7 @@ export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: 
       const oc = Math.min(ocChunk, OC - oc0);
       g.dispatch('matmul_forward', { u: [n, C, oc, OC, oc0, bias ? 1 : 0] },
         [slice(out, n0 * OC, n * OC), slice(inp, n0 * C, n * C), slice(weight, oc0 * C, oc * C), bias ? slice(bias, oc0, oc) : g.none],
-        [Math.ceil(oc / 16), Math.ceil(n / 16)]);
+        [Math.ceil(oc / 32), Math.ceil(n / 32)]);
     }
   }
 }
