@@ -1,8 +1,10 @@
 // attention: causal self-attention with grouped-query heads (llm.c attention_forward, plus GQA).
 // out: (B,T,NH,HS)   att: (B,NH,T,T) post-softmax, cached for backward (zero above the diagonal)
-// q: (B,T,NH,HS)   k, v: (B,T,KVH,HS); query head h reads kv head h / (NH/KVH)
-// one thread per (b,t,h): 1) scores q.k * scale for t2 <= t and their max  2) exp and sum
-// 3) normalize into att  4) out = att @ v
+// q: (B,T,NH,HS)   k, v: (B,T,KVH,HS); query head h reads kv head h / (NH/KVH); HS <= MAX_HS
+// one thread per (b,t,h), one pass over t2 <= t with an online softmax (Milakov & Gimelshein 2018):
+// 1) s = q.k * scale, kept in att; running max m and sum l; acc = acc * exp(m_old - m) + exp(s - m) v
+// 2) out = acc / l   3) att = exp(s - m) / l, zeros above the diagonal
+const MAX_HS: u32 = 128u;
 override WG: u32 = 64;
 struct Dims { B: u32, T: u32, NH: u32, KVH: u32, HS: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
@@ -21,34 +23,29 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   let h = (idx / d.T) % d.NH;
   let b = idx / (d.T * d.NH);
   let kvh = h / (d.NH / d.KVH);
-  let qo = ((b * d.T + t) * d.NH + h) * d.HS;       // seek to q[b,t,h,:]
+  let qo = ((b * d.T + t) * d.NH + h) * d.HS;       // seek to q[b,t,h,:] (and out[b,t,h,:])
   let ao = ((b * d.NH + h) * d.T + t) * d.T;        // seek to att[b,h,t,:]
-  // 1) scores and their max
-  var maxv = -3.4e38;
+  var qv: array<f32, MAX_HS>;
+  var acc: array<f32, MAX_HS>;
+  for (var i = 0u; i < d.HS; i++) { qv[i] = q[qo + i] * d.scale; acc[i] = 0.0; }
+  // 1) one pass: scores, running max/sum, rescaled value accumulator
+  var m = -3.4e38;
+  var l = 0.0;
   for (var t2 = 0u; t2 <= t; t2++) {
-    let ko = ((b * d.T + t2) * d.KVH + kvh) * d.HS; // seek to k[b,t2,kvh,:]
+    let ko = ((b * d.T + t2) * d.KVH + kvh) * d.HS; // seek to k[b,t2,kvh,:] (and v)
     var s = 0.0;
-    for (var i = 0u; i < d.HS; i++) { s += q[qo + i] * k[ko + i]; }
-    s *= d.scale;
+    for (var i = 0u; i < d.HS; i++) { s += qv[i] * k[ko + i]; }
     att[ao + t2] = s;
-    maxv = max(maxv, s);
+    let m_new = max(m, s);
+    let corr = exp(m - m_new);
+    let p = exp(s - m_new);
+    l = l * corr + p;
+    for (var i = 0u; i < d.HS; i++) { acc[i] = acc[i] * corr + p * v[ko + i]; }
+    m = m_new;
   }
-  // 2) exp and sum
-  var sum = 0.0;
-  for (var t2 = 0u; t2 <= t; t2++) {
-    let e = exp(att[ao + t2] - maxv);
-    att[ao + t2] = e;
-    sum += e;
-  }
-  // 3) normalize; the masked part is stored as zeros
-  let inv = 1.0 / sum;
-  for (var t2 = 0u; t2 < d.T; t2++) { att[ao + t2] = select(0.0, att[ao + t2] * inv, t2 <= t); }
-  // 4) weighted sum of values
-  let oo = qo;                                      // out has q's layout
-  for (var i = 0u; i < d.HS; i++) { out[oo + i] = 0.0; }
-  for (var t2 = 0u; t2 <= t; t2++) {
-    let vo = ((b * d.T + t2) * d.KVH + kvh) * d.HS;
-    let a = att[ao + t2];
-    for (var i = 0u; i < d.HS; i++) { out[oo + i] += a * v[vo + i]; }
-  }
+  // 2) normalized output
+  let inv = 1.0 / l;
+  for (var i = 0u; i < d.HS; i++) { out[qo + i] = acc[i] * inv; }
+  // 3) the probabilities themselves, for backward and analysis
+  for (var t2 = 0u; t2 < d.T; t2++) { att[ao + t2] = select(0.0, exp(att[ao + t2] - m) * inv, t2 <= t); }
 }

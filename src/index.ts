@@ -7,3 +7,6 @@ export { env, runtimeName } from './env.js';
 export { Model, selectLayers, countParameters, parameterShapes, type ModelConfig, type Checkpoint } from './model.js';
 export { parseLlama2c } from './llama2c.js';
 export { windowedLoss, type WindowedLoss } from './evaluate.js';
+export * as kernels from './kernels.js';
+export { initCheckpoint } from './init.js';
+export { runDemo, DEMO_CONFIG, DEMO_TEXT, type DemoResult } from './demo.js';

@@ -84,6 +84,7 @@ export function ropeTables(T: number, HS: number, theta: number): { cos: Float32
 export function attentionForward(g: Gpu, out: View, att: View, q: View, k: View, v: View,
                                  B: number, T: number, NH: number, KVH: number, HS: number) {
   assert(NH % KVH === 0, `attention: ${NH} query heads are not a multiple of ${KVH} key/value heads`);
+  assert(HS <= 128, `attention: head size ${HS} is over the kernel's MAX_HS of 128`, 'raise MAX_HS in kernels/attention.wgsl');
   const maxFloats = Math.floor(g.limits.maxStorageBufferBindingSize / 4);
   assert(NH * T * T <= maxFloats, `attention: the (NH,T,T) score matrix of one sequence needs ${NH * T * T * 4} bytes, over maxStorageBufferBindingSize`,
     'use a shorter sequence length');
