@@ -30,6 +30,16 @@ export function residualForward(g: Gpu, out: View, inp1: View, inp2: View, N: nu
   g.dispatch('residual_forward', { u: [N] }, [slice(out, 0, N), slice(inp1, 0, N), slice(inp2, 0, N)], [Math.ceil(N / WG)]);
 }
 
+/** out: (N,C)  mean, rstd: (N)  inp: (N,C)  weight, bias: (C) */
+export function layernormForward(g: Gpu, out: View, mean: View, rstd: View, inp: View, weight: View, bias: View, N: number, C: number, eps: number) {
+  g.dispatch('layernorm_forward', { u: [N, C], f: [eps] },
+    [slice(out, 0, N * C), slice(mean, 0, N), slice(rstd, 0, N), slice(inp, 0, N * C), weight, bias], [N]);
+}
+
+export function geluForward(g: Gpu, out: View, inp: View, N: number) {
+  g.dispatch('gelu_forward', { u: [N] }, [slice(out, 0, N), slice(inp, 0, N)], [Math.ceil(N / WG)]);
+}
+
 export function swigluForward(g: Gpu, out: View, gate: View, up: View, N: number) {
   g.dispatch('swiglu_forward', { u: [N] }, [slice(out, 0, N), slice(gate, 0, N), slice(up, 0, N)], [Math.ceil(N / WG)]);
 }
@@ -80,22 +90,29 @@ export function ropeTables(T: number, HS: number, theta: number): { cos: Float32
   return { cos, sin };
 }
 
-/** out: (B,T,NH,HS)  att: (B,NH,T,T)  q: (B,T,NH,HS)  k, v: (B,T,KVH,HS) */
+/** where q, k and v sit in their rows: separate tensors (Llama) or one fused qkv row (GPT-2) */
+export interface QkvLayout { qs: number; q0: number; kvs: number; k0: number; v0: number }
+
+/**
+ * out: (B,T,NH,HS)  att: (B,NH,T,T)  q: rows of qs floats, query heads from q0;  k, v: rows of kvs
+ * floats, kv heads from k0 / v0. Default layout: q (B,T,NH,HS), k and v (B,T,KVH,HS) apart.
+ */
 export function attentionForward(g: Gpu, out: View, att: View, q: View, k: View, v: View,
-                                 B: number, T: number, NH: number, KVH: number, HS: number) {
+                                 B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout) {
   assert(NH % KVH === 0, `attention: ${NH} query heads are not a multiple of ${KVH} key/value heads`);
   assert(HS <= 128, `attention: head size ${HS} is over the kernel's MAX_HS of 128`, 'raise MAX_HS in kernels/attention.wgsl');
+  const { qs, q0, kvs, k0, v0 } = layout ?? { qs: NH * HS, q0: 0, kvs: KVH * HS, k0: 0, v0: 0 };
   const maxFloats = Math.floor(g.limits.maxStorageBufferBindingSize / 4);
   assert(NH * T * T <= maxFloats, `attention: the (NH,T,T) score matrix of one sequence needs ${NH * T * T * 4} bytes, over maxStorageBufferBindingSize`,
     'use a shorter sequence length');
   // chunk over the batch so that att (Bc,NH,T,T) fits one binding
-  const per = alignedBatch(NH * T * T, T * NH * HS, T * KVH * HS);
+  const per = alignedBatch(NH * T * T, T * NH * HS, T * qs, T * kvs);
   const Bc = Math.max(1, Math.min(B, Math.floor(maxFloats / (NH * T * T) / per) * per || 1));
   for (let b0 = 0; b0 < B; b0 += Bc) {
     const b = Math.min(Bc, B - b0);
-    g.dispatch('attention_forward', { u: [b, T, NH, KVH, HS], f: [1 / Math.sqrt(HS)] },
+    g.dispatch('attention_forward', { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, v0], f: [1 / Math.sqrt(HS)] },
       [slice(out, b0 * T * NH * HS, b * T * NH * HS), slice(att, b0 * NH * T * T, b * NH * T * T),
-        slice(q, b0 * T * NH * HS, b * T * NH * HS), slice(k, b0 * T * KVH * HS, b * T * KVH * HS), slice(v, b0 * T * KVH * HS, b * T * KVH * HS)],
+        slice(q, b0 * T * qs, b * T * qs), slice(k, b0 * T * kvs, b * T * kvs), slice(v, b0 * T * kvs, b * T * kvs)],
       [Math.ceil((b * NH * T) / ATT_WG)]);
   }
 }

@@ -100,3 +100,26 @@ export function crossentropyForward(logits: Arr, targets: Arr, N: number, V: num
   }
   return losses;
 }
+
+export function layernormForward(inp: Arr, weight: Arr, bias: Arr, N: number, C: number, eps: number) {
+  const out = new Float64Array(N * C), mean = new Float64Array(N), rstd = new Float64Array(N);
+  for (let n = 0; n < N; n++) {
+    let m = 0;
+    for (let c = 0; c < C; c++) m += inp[n * C + c];
+    m /= C;
+    let v = 0;
+    for (let c = 0; c < C; c++) v += (inp[n * C + c] - m) ** 2;
+    const r = 1 / Math.sqrt(v / C + eps);
+    mean[n] = m; rstd[n] = r;
+    for (let c = 0; c < C; c++) out[n * C + c] = (inp[n * C + c] - m) * r * weight[c] + bias[c];
+  }
+  return { out, mean, rstd };
+}
+
+export function geluForward(inp: Arr): Float64Array {
+  const s = Math.sqrt(2 / Math.PI);
+  return Float64Array.from({ length: inp.length }, (_, i) => {
+    const x = inp[i];
+    return 0.5 * x * (1 + Math.tanh(s * (x + 0.044715 * x ** 3)));
+  });
+}

@@ -83,6 +83,42 @@ describe('forward kernels vs float64 CPU reference', () => {
     }
   });
 
+  it('attention_forward on a fused qkv row (GPT-2 layout)', async (ctx) => {
+    if (!g) return ctx.skip();
+    const [B, T, NH, HS] = [2, 9, 3, 7];
+    const C = NH * HS;
+    const qkv = randn(B * T * 3 * C, 30);
+    // the same values split into separate q, k, v for the reference
+    const [q, k, v] = [0, 1, 2].map((j) => Float32Array.from({ length: B * T * C }, (_, i) => qkv[Math.floor(i / C) * 3 * C + j * C + (i % C)]));
+    const out = g.tensor(B * T * C, 'out'), att = g.tensor(B * NH * T * T, 'att'), fused = put(g, qkv);
+    K.attentionForward(g, out, att, fused, fused, fused, B, T, NH, NH, HS, { qs: 3 * C, q0: 0, kvs: 3 * C, k0: C, v0: 2 * C });
+    const ref = cpu.attentionForward(q, k, v, B, T, NH, NH, HS);
+    checkTensor('attention fused out', await g.read(out), ref.out);
+    checkTensor('attention fused att', await g.read(att), ref.att);
+  });
+
+  it('layernorm_forward', async (ctx) => {
+    if (!g) return ctx.skip();
+    for (const [N, C] of [[13, 37], [3, 300]]) {
+      const x = randn(N * C, 31, 2).map((v) => v + 3), w = randn(C, 32), b = randn(C, 33);
+      const out = g.tensor(N * C, 'out'), mean = g.tensor(N, 'mean'), rstd = g.tensor(N, 'rstd');
+      K.layernormForward(g, out, mean, rstd, put(g, x), put(g, w), put(g, b), N, C, 1e-5);
+      const ref = cpu.layernormForward(x, w, b, N, C, 1e-5);
+      checkTensor(`layernorm out ${N}x${C}`, await g.read(out), ref.out);
+      checkTensor(`layernorm mean ${N}x${C}`, await g.read(mean), ref.mean);
+      checkTensor(`layernorm rstd ${N}x${C}`, await g.read(rstd), ref.rstd);
+    }
+  });
+
+  it('gelu_forward (tanh form), including large |x|', async (ctx) => {
+    if (!g) return ctx.skip();
+    const x = randn(1037, 34, 3);
+    x[0] = 50; x[1] = -50; x[2] = 0;
+    const out = g.tensor(x.length, 'out');
+    K.geluForward(g, out, put(g, x), x.length);
+    checkTensor('gelu', await g.read(out), cpu.geluForward(x));
+  });
+
   it('swiglu_forward and residual_forward', async (ctx) => {
     if (!g) return ctx.skip();
     const N = 1000 + 17;
