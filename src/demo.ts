@@ -2,7 +2,8 @@
 // reference (byte-level vocabulary), a built-in text, and a forward pass of the reference and of
 // its first-half sub-model (the model Inheritune starts from). Reports losses and throughput.
 import type { Gpu } from './gpu.js';
-import { Model, countParameters, type ModelConfig } from './model.js';
+import { Model } from './model.js';
+import { countParameters, type ModelConfig } from './config.js';
 import { initCheckpoint } from './init.js';
 import { windowedLoss, type WindowedLoss } from './evaluate.js';
 

@@ -4,7 +4,7 @@ import { readFileSync, statSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { parseLlama2c } from './llama2c.js';
 import { Llama2cTokenizer } from './tokenizer.js';
-import type { Checkpoint } from './model.js';
+import type { Checkpoint } from './config.js';
 import { fail } from './errors.js';
 
 export function readModel(path: string): Checkpoint {

@@ -1,7 +1,7 @@
 // init: seeded random initialization of a model from its config (GPT-2 / llama2.c style:
 // N(0, 0.02) for matrices and embeddings, ones for norm weights). Used by the built-in demo and,
 // later, by the random-init baseline of the Inheritune recipe.
-import { parameterShapes, type Checkpoint, type ModelConfig } from './model.js';
+import { parameterShapes, type Checkpoint, type ModelConfig } from './config.js';
 
 /** mulberry32 PRNG, uniform in [0, 1) */
 export function mulberry32(seed: number): () => number {

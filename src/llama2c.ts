@@ -3,7 +3,7 @@
 // names. Byte layouts: llama2.c export.py legacy_export / version1_export. Every size is checked
 // against the header before a single float is read, so a truncated or foreign file gets an error
 // that names what was expected.
-import type { Checkpoint, ModelConfig } from './model.js';
+import type { Checkpoint, ModelConfig } from './config.js';
 import { fail } from './errors.js';
 
 const MAGIC_V1 = 0x616b3432; // "ak42" little-endian

@@ -1,57 +1,16 @@
-// model: the Llama-family transformer on the GPU, written the way llm.c's train_gpt2.c is: a
-// parameter table, an activation table, and forward() as a straight list of kernel launches.
-// Tensor names are llama2.c's (token_embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3,
-// rms_final, wcls), stacked over layers as in its checkpoints.
+// model: one transformer definition for the Llama and GPT-2 families on the GPU, written the way
+// llm.c's train_gpt2.c is: a parameter table (src/config.ts), an activation table, and forward() as
+// a straight list of kernel launches. The families differ only where forward() says so: LayerNorm
+// vs RMSNorm, learned positions vs RoPE, fused qkv with biases vs separate GQA projections, GELU vs
+// SwiGLU.
 // Sizes: B batch, T time, C dim, H hidden_dim, L layers, NH heads, KVH kv heads, HS = C/NH, V vocab.
 import type { Gpu, View } from './gpu.js';
 import { alignUp } from './gpu.js';
 import * as K from './kernels.js';
 import { slice } from './kernels.js';
 import { assert, fail } from './errors.js';
+import { parameterShapes, numel, validateCheckpoint, type Checkpoint, type ModelConfig } from './config.js';
 
-export interface ModelConfig {
-  family: 'llama';
-  dim: number;          // C
-  hiddenDim: number;    // H, SwiGLU width
-  nLayers: number;      // L
-  nHeads: number;       // NH
-  nKvHeads: number;     // KVH (grouped-query attention when < NH)
-  vocabSize: number;    // V
-  maxSeqLen: number;
-  normEps: number;      // RMSNorm eps
-  ropeTheta: number;
-  ropeMode: 'interleaved' | 'rotate_half'; // llama2.c/Meta q,k layout vs Hugging Face's
-  tiedEmbeddings: boolean;                 // head = token_embedding
-}
-
-/** weights on the CPU: llama2.c names, per-layer tensors stacked (L, ...) */
-export interface Checkpoint { config: ModelConfig; tensors: Record<string, Float32Array> }
-
-/** the parameter table: name -> [shape of one layer's slice, per-layer?] (llm.c fill_in_parameter_sizes) */
-export function parameterShapes(c: ModelConfig): [string, number[], boolean][] {
-  const C = c.dim, H = c.hiddenDim, V = c.vocabSize, kvd = (c.nKvHeads * C) / c.nHeads;
-  const t: [string, number[], boolean][] = [
-    ['token_embedding', [V, C], false], // (V, C)
-    ['rms_att', [C], true],             // (L, C)
-    ['wq', [C, C], true],               // (L, NH*HS, C)
-    ['wk', [kvd, C], true],             // (L, KVH*HS, C)
-    ['wv', [kvd, C], true],             // (L, KVH*HS, C)
-    ['wo', [C, C], true],               // (L, C, NH*HS)
-    ['rms_ffn', [C], true],             // (L, C)
-    ['w1', [H, C], true],               // (L, H, C) gate
-    ['w2', [C, H], true],               // (L, C, H) down
-    ['w3', [H, C], true],               // (L, H, C) up
-    ['rms_final', [C], false],          // (C)
-  ];
-  if (!c.tiedEmbeddings) t.push(['wcls', [V, C], false]); // (V, C)
-  return t;
-}
-
-const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-export function countParameters(c: ModelConfig): number {
-  return parameterShapes(c).reduce((s, [, shape, perLayer]) => s + numel(shape) * (perLayer ? c.nLayers : 1), 0);
-}
 
 /** keep blocks `layers` (in that order) of a checkpoint: embeddings, final norm and head stay */
 export function selectLayers(ck: Checkpoint, layers: number[]): Checkpoint {
@@ -71,21 +30,23 @@ export function selectLayers(ck: Checkpoint, layers: number[]): Checkpoint {
   return { config, tensors };
 }
 
+// the activation table (llm.c ActivationTensors): per-layer kinds are (L) x the shape shown
 interface Acts {
   B: number; T: number;
-  ids: View; targets: View;     // (B,T) u32
-  encoded: View;                // (B,T,C)
-  ln1: View[]; ln1_rstd: View[]; // (L) x (B,T,C), (B,T)
-  q: View[]; k: View[]; v: View[]; // (L) x (B,T,NH,HS), (B,T,KVH,HS) x2, after RoPE
-  att: View[];                  // (L) x (B,NH,T,T)
-  atty: View[]; attproj: View[]; residual2: View[]; // (L) x (B,T,C)
-  ln2: View[]; ln2_rstd: View[];
-  fch_gate: View[]; fch_up: View[]; fch_swiglu: View[]; // (L) x (B,T,H)
-  fcproj: View[]; residual3: View[]; // (L) x (B,T,C)
-  lnf: View; lnf_rstd: View;    // (B,T,C), (B,T)
-  logits: View;                 // (B,T,V)
-  losses: View;                 // (B,T)
-  freqs_cos: View; freqs_sin: View; // (T, HS/2)
+  ids: View; targets: View;       // (B,T) u32
+  encoded: View;                  // (B,T,C)
+  ln1: View[]; ln1_mean: View[]; ln1_rstd: View[]; // (B,T,C), (B,T), (B,T); mean: GPT-2 only
+  qkv: View[];                    // GPT-2: (B,T,3C)
+  q: View[]; k: View[]; v: View[]; // Llama: (B,T,NH,HS), (B,T,KVH,HS) x2, after RoPE
+  att: View[];                    // (B,NH,T,T)
+  atty: View[]; attproj: View[]; residual2: View[]; // (B,T,C)
+  ln2: View[]; ln2_mean: View[]; ln2_rstd: View[];
+  fch: View[]; fch_up: View[]; fch_act: View[];    // (B,T,H): pre-activation (Llama: gate), up (Llama), after GELU/SwiGLU
+  fcproj: View[]; residual3: View[]; // (B,T,C)
+  lnf: View; lnf_mean: View; lnf_rstd: View; // (B,T,C), (B,T), (B,T)
+  logits: View;                   // (B,T,V)
+  losses: View;                   // (B,T)
+  freqs_cos: View; freqs_sin: View; // (T, HS/2), Llama only
   buffers: GPUBuffer[];
 }
 
@@ -95,6 +56,8 @@ export class Model {
   private acts: Acts | null = null;
 
   private constructor(readonly gpu: Gpu, readonly config: ModelConfig, ck: Checkpoint) {
+    const problems = validateCheckpoint(ck);
+    if (problems.length) fail(`the weights do not match the config:\n  ${problems.join('\n  ')}`, 'the checkpoint and its config.json disagree; re-export it');
     // one arena for all parameters; every (tensor, layer) slice starts 256-byte aligned
     const table = parameterShapes(config);
     let total = 0;
@@ -105,12 +68,6 @@ export class Model {
     }
     this.paramBuffer = gpu.alloc(total, 'params');
     const host = new Float32Array(total);
-    for (const [name, shape, perLayer] of table) {
-      const t = ck.tensors[name];
-      const want = numel(shape) * (perLayer ? config.nLayers : 1);
-      if (!t) fail(`checkpoint has no tensor '${name}'`, `expected tensors: ${table.map((x) => x[0]).join(', ')}`);
-      if (t.length !== want) fail(`tensor '${name}' has ${t.length} values, expected ${want} for this config`, 'the checkpoint does not match its config');
-    }
     for (const [name, offset, n] of layout) {
       const views = (this.params[name] ??= []);
       host.set(ck.tensors[name].subarray(views.length * n, (views.length + 1) * n), offset);
@@ -132,47 +89,65 @@ export class Model {
 
   /**
    * Forward pass over ids (B*T tokens, row-major). With targets, also the per-token losses.
-   * Shapes: ids, targets (B,T) -> logits (B,T,V) and losses (B,T), left on the GPU in this.activations.
+   * Shapes: ids, targets (B,T) -> logits (B,T,V) and losses (B,T), left on the GPU.
    */
   forward(ids: ArrayLike<number>, B: number, T: number, targets?: ArrayLike<number>): Acts {
     const c = this.config, g = this.gpu;
     const { dim: C, hiddenDim: H, nLayers: L, nHeads: NH, nKvHeads: KVH, vocabSize: V } = c;
     const HS = C / NH, kvd = KVH * HS, BT = B * T;
+    const gpt2 = c.family === 'gpt2';
     assert(ids.length === BT, `forward: ${ids.length} ids for B=${B} x T=${T}`);
-    assert(T <= c.maxSeqLen, `sequence length ${T} exceeds the model's max_seq_len ${c.maxSeqLen}`, `use --seq ${c.maxSeqLen} or less`);
-    for (let i = 0; i < BT; i++) {
-      const id = ids[i];
-      if (!(Number.isInteger(id) && id >= 0 && id < V)) fail(`token id ${id} at position ${i} is outside the vocabulary [0, ${V})`, 'the ids do not belong to this model\'s tokenizer');
-    }
+    assert(T <= c.maxSeqLen, `sequence length ${T} exceeds the model's maximum of ${c.maxSeqLen} positions`, `use --seq ${c.maxSeqLen} or less`);
+    checkIds(ids, V, 'token id');
     const a = this.activations(B, T);
     g.upload(a.ids, Uint32Array.from(ids));
     const p = this.params;
+    const bias = (name: string, l: number) => (p[name] ? p[name][l] : null);
     const mode = c.ropeMode === 'interleaved' ? 0 : 1;
-    K.encoderForward(g, a.encoded, a.ids, p.token_embedding[0], null, B, T, C);
+    K.encoderForward(g, a.encoded, a.ids, (gpt2 ? p.wte : p.token_embedding)[0], gpt2 ? p.wpe[0] : null, B, T, C);
     for (let l = 0; l < L; l++) {
       const residual = l === 0 ? a.encoded : a.residual3[l - 1];
       // attention block
-      K.rmsnormForward(g, a.ln1[l], a.ln1_rstd[l], residual, p.rms_att[l], BT, C, c.normEps);
-      K.matmulForward(g, a.q[l], a.ln1[l], p.wq[l], null, BT, C, C);
-      K.matmulForward(g, a.k[l], a.ln1[l], p.wk[l], null, BT, C, kvd);
-      K.matmulForward(g, a.v[l], a.ln1[l], p.wv[l], null, BT, C, kvd);
-      K.ropeForward(g, a.q[l], a.freqs_cos, a.freqs_sin, B, T, NH, HS, mode);
-      K.ropeForward(g, a.k[l], a.freqs_cos, a.freqs_sin, B, T, KVH, HS, mode);
-      K.attentionForward(g, a.atty[l], a.att[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS);
-      K.matmulForward(g, a.attproj[l], a.atty[l], p.wo[l], null, BT, C, C);
+      if (gpt2) {
+        K.layernormForward(g, a.ln1[l], a.ln1_mean[l], a.ln1_rstd[l], residual, p.ln1w[l], p.ln1b[l], BT, C, c.normEps);
+        K.matmulForward(g, a.qkv[l], a.ln1[l], p.qkvw[l], p.qkvb[l], BT, C, 3 * C);
+        const qkv = a.qkv[l];
+        K.attentionForward(g, a.atty[l], a.att[l], qkv, qkv, qkv, B, T, NH, NH, HS, { qs: 3 * C, q0: 0, kvs: 3 * C, k0: C, v0: 2 * C });
+        K.matmulForward(g, a.attproj[l], a.atty[l], p.attprojw[l], p.attprojb[l], BT, C, C);
+      } else {
+        K.rmsnormForward(g, a.ln1[l], a.ln1_rstd[l], residual, p.rms_att[l], BT, C, c.normEps);
+        K.matmulForward(g, a.q[l], a.ln1[l], p.wq[l], bias('bq', l), BT, C, C);
+        K.matmulForward(g, a.k[l], a.ln1[l], p.wk[l], bias('bk', l), BT, C, kvd);
+        K.matmulForward(g, a.v[l], a.ln1[l], p.wv[l], bias('bv', l), BT, C, kvd);
+        K.ropeForward(g, a.q[l], a.freqs_cos, a.freqs_sin, B, T, NH, HS, mode);
+        K.ropeForward(g, a.k[l], a.freqs_cos, a.freqs_sin, B, T, KVH, HS, mode);
+        K.attentionForward(g, a.atty[l], a.att[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS);
+        K.matmulForward(g, a.attproj[l], a.atty[l], p.wo[l], bias('bo', l), BT, C, C);
+      }
       K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);
-      // MLP block: w2(silu(w1 x) * w3 x)
-      K.rmsnormForward(g, a.ln2[l], a.ln2_rstd[l], a.residual2[l], p.rms_ffn[l], BT, C, c.normEps);
-      K.matmulForward(g, a.fch_gate[l], a.ln2[l], p.w1[l], null, BT, C, H);
-      K.matmulForward(g, a.fch_up[l], a.ln2[l], p.w3[l], null, BT, C, H);
-      K.swigluForward(g, a.fch_swiglu[l], a.fch_gate[l], a.fch_up[l], BT * H);
-      K.matmulForward(g, a.fcproj[l], a.fch_swiglu[l], p.w2[l], null, BT, H, C);
+      // MLP block: GPT-2 c_proj(gelu(c_fc x)); Llama w2(silu(w1 x) * w3 x)
+      if (gpt2) {
+        K.layernormForward(g, a.ln2[l], a.ln2_mean[l], a.ln2_rstd[l], a.residual2[l], p.ln2w[l], p.ln2b[l], BT, C, c.normEps);
+        K.matmulForward(g, a.fch[l], a.ln2[l], p.fcw[l], p.fcb[l], BT, C, H);
+        K.geluForward(g, a.fch_act[l], a.fch[l], BT * H);
+        K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.fcprojw[l], p.fcprojb[l], BT, H, C);
+      } else {
+        K.rmsnormForward(g, a.ln2[l], a.ln2_rstd[l], a.residual2[l], p.rms_ffn[l], BT, C, c.normEps);
+        K.matmulForward(g, a.fch[l], a.ln2[l], p.w1[l], bias('b1', l), BT, C, H);
+        K.matmulForward(g, a.fch_up[l], a.ln2[l], p.w3[l], bias('b3', l), BT, C, H);
+        K.swigluForward(g, a.fch_act[l], a.fch[l], a.fch_up[l], BT * H);
+        K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.w2[l], bias('b2', l), BT, H, C);
+      }
       K.residualForward(g, a.residual3[l], a.residual2[l], a.fcproj[l], BT * C);
     }
-    K.rmsnormForward(g, a.lnf, a.lnf_rstd, a.residual3[L - 1], p.rms_final[0], BT, C, c.normEps);
-    K.matmulForward(g, a.logits, a.lnf, (c.tiedEmbeddings ? p.token_embedding : p.wcls)[0], null, BT, C, V);
+    const last = a.residual3[L - 1];
+    if (gpt2) K.layernormForward(g, a.lnf, a.lnf_mean, a.lnf_rstd, last, p.lnfw[0], p.lnfb[0], BT, C, c.normEps);
+    else K.rmsnormForward(g, a.lnf, a.lnf_rstd, last, p.rms_final[0], BT, C, c.normEps);
+    const head = c.tiedEmbeddings ? (gpt2 ? p.wte : p.token_embedding)[0] : p.wcls[0];
+    K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, V);
     if (targets) {
       assert(targets.length === BT, `forward: ${targets.length} targets for B=${B} x T=${T}`);
+      checkIds(targets, V, 'target id');
       g.upload(a.targets, Uint32Array.from(targets));
       K.crossentropyForward(g, a.losses, a.logits, a.targets, BT, V);
     }
@@ -202,34 +177,38 @@ export class Model {
     this.freeActivations();
     const g = this.gpu, c = this.config;
     const { dim: C, hiddenDim: H, nLayers: L, nHeads: NH, nKvHeads: KVH, vocabSize: V } = c;
-    const HS = C / NH, BT = B * T;
+    const HS = C / NH, BT = B * T, gpt2 = c.family === 'gpt2', llama = !gpt2;
     const buffers: GPUBuffer[] = [];
-    // one buffer per tensor kind, L slices each 256-byte aligned
-    const kind = (label: string, n: number, layers: number): View[] => {
+    // one buffer per tensor kind, L slices each 256-byte aligned; kinds a family does not use are empty
+    const kind = (label: string, n: number, layers: number, used = true): View[] => {
+      if (!used) return [];
       const stride = alignUp(n);
       const buffer = g.alloc(stride * layers, label);
       buffers.push(buffer);
       return Array.from({ length: layers }, (_, l) => ({ buffer, offset: l * stride, numel: n }));
     };
-    const one = (label: string, n: number) => kind(label, n, 1)[0];
-    const { cos, sin } = K.ropeTables(T, HS, c.ropeTheta);
+    const one = (label: string, n: number, used = true) => kind(label, n, 1, used)[0];
     const a: Acts = {
       B, T, buffers,
       ids: one('ids', BT), targets: one('targets', BT),
       encoded: one('encoded', BT * C),
-      ln1: kind('ln1', BT * C, L), ln1_rstd: kind('ln1_rstd', BT, L),
-      q: kind('q', BT * C, L), k: kind('k', BT * KVH * HS, L), v: kind('v', BT * KVH * HS, L),
+      ln1: kind('ln1', BT * C, L), ln1_mean: kind('ln1_mean', BT, L, gpt2), ln1_rstd: kind('ln1_rstd', BT, L),
+      qkv: kind('qkv', BT * 3 * C, L, gpt2),
+      q: kind('q', BT * C, L, llama), k: kind('k', BT * KVH * HS, L, llama), v: kind('v', BT * KVH * HS, L, llama),
       att: kind('att', B * NH * T * T, L),
       atty: kind('atty', BT * C, L), attproj: kind('attproj', BT * C, L), residual2: kind('residual2', BT * C, L),
-      ln2: kind('ln2', BT * C, L), ln2_rstd: kind('ln2_rstd', BT, L),
-      fch_gate: kind('fch_gate', BT * H, L), fch_up: kind('fch_up', BT * H, L), fch_swiglu: kind('fch_swiglu', BT * H, L),
+      ln2: kind('ln2', BT * C, L), ln2_mean: kind('ln2_mean', BT, L, gpt2), ln2_rstd: kind('ln2_rstd', BT, L),
+      fch: kind('fch', BT * H, L), fch_up: kind('fch_up', BT * H, L, llama), fch_act: kind('fch_act', BT * H, L),
       fcproj: kind('fcproj', BT * C, L), residual3: kind('residual3', BT * C, L),
-      lnf: one('lnf', BT * C), lnf_rstd: one('lnf_rstd', BT),
+      lnf: one('lnf', BT * C), lnf_mean: one('lnf_mean', BT, gpt2), lnf_rstd: one('lnf_rstd', BT),
       logits: one('logits', BT * V), losses: one('losses', BT),
-      freqs_cos: one('freqs_cos', cos.length), freqs_sin: one('freqs_sin', sin.length),
+      freqs_cos: one('freqs_cos', T * (HS / 2), llama), freqs_sin: one('freqs_sin', T * (HS / 2), llama),
     };
-    g.upload(a.freqs_cos, cos);
-    g.upload(a.freqs_sin, sin);
+    if (llama) {
+      const { cos, sin } = K.ropeTables(T, HS, c.ropeTheta);
+      g.upload(a.freqs_cos, cos);
+      g.upload(a.freqs_sin, sin);
+    }
     this.acts = a;
     return a;
   }
@@ -239,5 +218,12 @@ export class Model {
     this.gpu.flush();
     for (const b of this.acts.buffers) b.destroy();
     this.acts = null;
+  }
+}
+
+function checkIds(ids: ArrayLike<number>, V: number, what: string): void {
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!(Number.isInteger(id) && id >= 0 && id < V)) fail(`${what} ${id} at position ${i} is outside the vocabulary [0, ${V})`, 'the ids do not belong to this model\'s tokenizer');
   }
 }

@@ -1,0 +1,94 @@
+// config: the model configuration and the parameter table of each family (llm.c's
+// fill_in_parameter_sizes). Llama tensors use llama2.c's names, GPT-2 tensors llm.c's; per-layer
+// tensors are stacked (L, ...) as in those checkpoints.
+// Sizes: C dim, H MLP hidden size, L layers, NH heads, KVH kv heads, HS = C/NH, V vocab, maxT positions.
+
+export interface ModelConfig {
+  family: 'llama' | 'gpt2';
+  dim: number;          // C
+  hiddenDim: number;    // H: SwiGLU width (Llama) or n_inner = 4C (GPT-2)
+  nLayers: number;      // L
+  nHeads: number;       // NH
+  nKvHeads: number;     // KVH (grouped-query attention when < NH; GPT-2: = NH)
+  vocabSize: number;    // V
+  maxSeqLen: number;    // maxT: RoPE range (Llama) or rows of wpe (GPT-2)
+  normEps: number;      // RMSNorm / LayerNorm eps
+  ropeTheta: number;    // Llama only
+  ropeMode: 'interleaved' | 'rotate_half'; // Llama q/k layout: llama2.c/Meta pairs vs Hugging Face halves
+  tiedEmbeddings: boolean;                 // head = token embedding
+  attentionBias?: boolean;                 // Llama: biases on q,k,v,o projections
+  mlpBias?: boolean;                       // Llama: biases on gate, up, down projections
+}
+
+/** weights on the CPU, by table name */
+export interface Checkpoint { config: ModelConfig; tensors: Record<string, Float32Array> }
+
+/** [name, shape of one layer's slice (or the whole tensor), per-layer?] */
+export type ParamEntry = [string, number[], boolean];
+
+export function parameterShapes(c: ModelConfig): ParamEntry[] {
+  const C = c.dim, H = c.hiddenDim, V = c.vocabSize;
+  if (c.family === 'gpt2') {
+    const t: ParamEntry[] = [
+      ['wte', [V, C], false],          // (V, C)
+      ['wpe', [c.maxSeqLen, C], false], // (maxT, C)
+      ['ln1w', [C], true],             // (L, C)
+      ['ln1b', [C], true],             // (L, C)
+      ['qkvw', [3 * C, C], true],      // (L, 3C, C)
+      ['qkvb', [3 * C], true],         // (L, 3C)
+      ['attprojw', [C, C], true],      // (L, C, C)
+      ['attprojb', [C], true],         // (L, C)
+      ['ln2w', [C], true],             // (L, C)
+      ['ln2b', [C], true],             // (L, C)
+      ['fcw', [H, C], true],           // (L, 4C, C)
+      ['fcb', [H], true],              // (L, 4C)
+      ['fcprojw', [C, H], true],       // (L, C, 4C)
+      ['fcprojb', [C], true],          // (L, C)
+      ['lnfw', [C], false],            // (C)
+      ['lnfb', [C], false],            // (C)
+    ];
+    if (!c.tiedEmbeddings) t.push(['wcls', [V, C], false]);
+    return t;
+  }
+  const kvd = (c.nKvHeads * C) / c.nHeads;
+  const t: ParamEntry[] = [
+    ['token_embedding', [V, C], false], // (V, C)
+    ['rms_att', [C], true],             // (L, C)
+    ['wq', [C, C], true],               // (L, NH*HS, C)
+    ['wk', [kvd, C], true],             // (L, KVH*HS, C)
+    ['wv', [kvd, C], true],             // (L, KVH*HS, C)
+    ['wo', [C, C], true],               // (L, C, NH*HS)
+    ['rms_ffn', [C], true],             // (L, C)
+    ['w1', [H, C], true],               // (L, H, C) gate
+    ['w2', [C, H], true],               // (L, C, H) down
+    ['w3', [H, C], true],               // (L, H, C) up
+    ['rms_final', [C], false],          // (C)
+  ];
+  if (!c.tiedEmbeddings) t.push(['wcls', [V, C], false]); // (V, C)
+  if (c.attentionBias) t.push(['bq', [C], true], ['bk', [kvd], true], ['bv', [kvd], true], ['bo', [C], true]);
+  if (c.mlpBias) t.push(['b1', [H], true], ['b2', [C], true], ['b3', [H], true]);
+  return t;
+}
+
+export const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+export function countParameters(c: ModelConfig): number {
+  return parameterShapes(c).reduce((s, [, shape, perLayer]) => s + numel(shape) * (perLayer ? c.nLayers : 1), 0);
+}
+
+/** the token embedding's table name in this family */
+export function embeddingName(c: ModelConfig): string {
+  return c.family === 'gpt2' ? 'wte' : 'token_embedding';
+}
+
+/** check that a checkpoint holds every tensor of its table with the right size */
+export function validateCheckpoint(ck: Checkpoint, source = 'checkpoint'): string[] {
+  const problems: string[] = [];
+  for (const [name, shape, perLayer] of parameterShapes(ck.config)) {
+    const want = numel(shape) * (perLayer ? ck.config.nLayers : 1);
+    const t = ck.tensors[name];
+    if (!t) problems.push(`missing '${name}'`);
+    else if (t.length !== want) problems.push(`'${name}' has ${t.length} values, expected ${want}`);
+  }
+  return problems.map((p) => `${source}: ${p}`);
+}
