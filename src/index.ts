@@ -11,3 +11,6 @@ export { windowedLoss, type WindowedLoss } from './evaluate.js';
 export * as kernels from './kernels.js';
 export { initCheckpoint } from './init.js';
 export { runDemo, DEMO_CONFIG, DEMO_TEXT, type DemoResult } from './demo.js';
+export { Llama2cTokenizer } from './tokenizer.js';
+export { SafetensorsFile, serializeSafetensors, memorySource, blobSource, type ByteSource } from './safetensors.js';
+export { readHfModel, hfFiles, configFromHf, configToHf, permuteToHf, type ModelDir } from './hf.js';
