@@ -6,7 +6,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { createGpu } from './node.js';
 import { Model } from './model.js';
 import { windowedLoss } from './evaluate.js';
-import { readModel, readTokenizer } from './files.js';
+import { readModel, readTokenizer, tokenizerFiles, writeDirAtomic } from './files.js';
+import { inherit } from './inherit.js';
+import { hfFiles } from './hf.js';
+import { countParameters } from './config.js';
 import { runDemo } from './demo.js';
 import { Progress } from './progress.js';
 import { InherituneError, fail } from './errors.js';
@@ -16,6 +19,7 @@ const USAGE = `inheritune-rt — Inheritune on WebGPU
 
 Commands:
   demo [--json]                                   the built-in default job (no files needed)
+  (--model and --from take a Hugging Face directory or a llama2.c .bin checkpoint)
   info [--json]                                   WebGPU adapter, features, limits, runtime
   logits --model PATH --ids 1,403,407 [--layers K] [--json]
                                                   logits of every position; --layers K runs only
@@ -23,6 +27,11 @@ Commands:
   eval --model PATH [--tokenizer PATH] --text FILE --seq T --windows W [--layers K] [--batch B] [--json]
                                                   mean next-token cross-entropy over W windows of
                                                   T+1 tokens (stride T) of the tokenized file
+  inherit --from PATH (--layers K | --select 0,1,4) [--preset paper|official] [--no-embeddings]
+          [--no-final-norm] [--no-head] [--no-positions] [--seed N] --out DIR
+                                                  write a K-block model built from the reference's
+                                                  blocks as a Hugging Face directory, with
+                                                  inheritune.json recording where each tensor came from
 Options:
   -h, --help                                      this text
 `;
@@ -38,6 +47,9 @@ async function main(argv: string[]): Promise<void> {
     logits: [{ model: { type: 'string' }, ids: { type: 'string' }, layers: { type: 'string' }, json: { type: 'boolean' } }, logits],
     eval: [{ model: { type: 'string' }, tokenizer: { type: 'string' }, text: { type: 'string' }, seq: { type: 'string' },
       windows: { type: 'string' }, layers: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' } }, evaluate],
+    inherit: [{ from: { type: 'string' }, layers: { type: 'string' }, select: { type: 'string' }, preset: { type: 'string' },
+      'no-embeddings': { type: 'boolean' }, 'no-final-norm': { type: 'boolean' }, 'no-head': { type: 'boolean' },
+      'no-positions': { type: 'boolean' }, seed: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, inheritCmd],
   };
   const entry = commands[cmd];
   if (!entry) fail(`unknown command '${cmd}'`, `one of: ${Object.keys(commands).join(', ')} (see --help)`);
@@ -48,6 +60,7 @@ async function main(argv: string[]): Promise<void> {
     fail(`${cmd}: ${(e as Error).message}`, 'see `inheritune-rt --help`');
   }
   if (flags.help) { process.stdout.write(USAGE); return; }
+  if (cmd === 'inherit') return inheritCmd(flags); // CPU only: no device needed
   const gpu = await createGpu();
   try {
     await entry[1](flags, gpu);
@@ -93,7 +106,7 @@ async function logits(flags: Flags, gpu: Gpu): Promise<void> {
     if (!Number.isInteger(n) || n < 0) fail(`--ids: '${s}' is not a token id`, 'pass comma-separated integers, e.g. --ids 1,403,407');
     return n;
   });
-  const ck = readModel(path);
+  const ck = await readModel(path);
   const model = Model.create(gpu, ck, { layers: int(flags, 'layers') });
   const out = await model.logits(ids);
   model.destroy();
@@ -112,7 +125,7 @@ async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   if (!existsSync(textPath)) fail(`text file '${textPath}' does not exist`, 'pass --text FILE');
   const T = int(flags, 'seq', { required: true })!;
   const W = int(flags, 'windows', { required: true })!;
-  const ck = readModel(path);
+  const ck = await readModel(path);
   const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
   const ids = tok.encode(readFileSync(textPath, 'utf8'), { bos: true });
   const model = Model.create(gpu, ck, { layers: int(flags, 'layers') });
@@ -121,6 +134,36 @@ async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   model.destroy();
   if (flags.json) { console.log(JSON.stringify(r)); return; }
   console.log(`loss ${r.loss.toFixed(6)} nats/token   ppl ${r.ppl.toFixed(4)}   (${r.windows} windows x ${T} tokens = ${r.tokens})`);
+}
+
+async function inheritCmd(flags: Flags): Promise<void> {
+  const from = str(flags, 'from');
+  const out = str(flags, 'out');
+  const ref = await readModel(from);
+  let select: number[] | undefined;
+  if (flags.select !== undefined) {
+    select = String(flags.select).split(',').map((s) => {
+      const n = Number(s.trim());
+      if (!Number.isInteger(n)) fail(`--select: '${s}' is not a block index`, 'pass comma-separated block indices, e.g. --select 0,1,4');
+      return n;
+    });
+  }
+  const { checkpoint, record } = inherit(ref, {
+    layers: int(flags, 'layers'), select, preset: flags.preset as 'paper' | 'official' | undefined,
+    embeddings: flags['no-embeddings'] ? false : undefined, finalNorm: flags['no-final-norm'] ? false : undefined,
+    head: flags['no-head'] ? false : undefined, positions: flags['no-positions'] ? false : undefined,
+    seed: int(flags, 'seed', { min: 0 }),
+  }, from);
+  const tok = tokenizerFiles(from);
+  writeDirAtomic(out, { ...hfFiles(checkpoint), ...tok,
+    'inheritune.json': [new TextEncoder().encode(JSON.stringify({ ...record, tokenizer_files: Object.keys(tok) }, null, 2) + '\n')] });
+  const summary = { out, family: checkpoint.config.family, blocks: record.blocks, n_layers: checkpoint.config.nLayers,
+    parameters: countParameters(checkpoint.config), reference_parameters: countParameters(ref.config), preset: record.preset,
+    tokenizer_files: Object.keys(tok), notes: record.notes };
+  if (flags.json) { console.log(JSON.stringify(summary)); return; }
+  console.log(`wrote ${out}: ${summary.family}, blocks [${summary.blocks}] of ${ref.config.nLayers}, ` +
+    `${summary.parameters} of ${summary.reference_parameters} parameters, preset ${summary.preset}`);
+  for (const n of record.notes) console.log(`note: ${n}`);
 }
 
 async function demo(flags: Flags, gpu: Gpu): Promise<void> {

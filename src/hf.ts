@@ -78,7 +78,7 @@ export function configToHf(c: ModelConfig): Json {
 }
 
 // our table name -> HF key of layer l; `t` marks GPT-2 Conv1D weights stored transposed (in, out)
-function hfKey(c: ModelConfig, name: string, l: number): { key: string; t?: boolean } {
+export function hfKey(c: ModelConfig, name: string, l: number): { key: string; t?: boolean } {
   if (c.family === 'gpt2') {
     const h = `h.${l}.`;
     const map: Record<string, { key: string; t?: boolean }> = {

@@ -1,7 +1,7 @@
-// init: seeded random initialization of a model from its config (GPT-2 / llama2.c style:
-// N(0, 0.02) for matrices and embeddings, ones for norm weights). Used by the built-in demo and,
-// later, by the random-init baseline of the Inheritune recipe.
-import { parameterShapes, type Checkpoint, type ModelConfig } from './config.js';
+// init: seeded random initialization (GPT-2 / llama2.c style): N(0, 0.02) for matrices and
+// embeddings, ones for norm weights, zeros for biases. Used by the demo, by `inherit` for whatever
+// is not inherited, and by the random-init baseline of the Inheritune recipe.
+import { parameterShapes, numel, type Checkpoint, type ModelConfig } from './config.js';
 
 /** mulberry32 PRNG, uniform in [0, 1) */
 export function mulberry32(seed: number): () => number {
@@ -15,16 +15,35 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-export function initCheckpoint(config: ModelConfig, seed = 0, std = 0.02): Checkpoint {
-  const rand = mulberry32(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()); // Box-Muller
+export const INIT_STD = 0.02;
+
+/** how a parameter of this name starts: norm weights at one, biases at zero, the rest N(0, std) */
+export function initKind(name: string): 'ones' | 'zeros' | 'normal' {
+  if (/^(rms_|ln\dw|lnfw)/.test(name)) return 'ones';
+  if (/^(ln\db|lnfb|qkvb|attprojb|fcb|fcprojb|b[qkvo123])$/.test(name)) return 'zeros';
+  return 'normal';
+}
+
+/** n values for parameter `name`, from a PRNG stream derived from (seed, name) */
+export function initTensor(name: string, n: number, seed: number, std = INIT_STD): Float32Array {
+  const t = new Float32Array(n);
+  const kind = initKind(name);
+  if (kind === 'ones') return t.fill(1);
+  if (kind === 'zeros') return t;
+  let h = seed >>> 0;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0; // FNV-style mix
+  const rand = mulberry32(h);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(rand(), 1e-12), v = rand(); // Box-Muller
+    t[i] = std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+  return t;
+}
+
+export function initCheckpoint(config: ModelConfig, seed = 0, std = INIT_STD): Checkpoint {
   const tensors: Record<string, Float32Array> = {};
   for (const [name, shape, perLayer] of parameterShapes(config)) {
-    const n = shape.reduce((a, b) => a * b, 1) * (perLayer ? config.nLayers : 1);
-    const t = new Float32Array(n);
-    if (shape.length === 1) t.fill(1); // norm weights
-    else for (let i = 0; i < n; i++) t[i] = std * normal();
-    tensors[name] = t;
+    tensors[name] = initTensor(name, numel(shape) * (perLayer ? config.nLayers : 1), seed, std);
   }
   return { config, tensors };
 }
