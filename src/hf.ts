@@ -199,8 +199,22 @@ export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
     }
   }
   const hfConfig = configToHf({ ...c, ropeMode: 'rotate_half' });
-  return {
+  const files: Record<string, Uint8Array[]> = {
     'config.json': [new TextEncoder().encode(JSON.stringify(hfConfig, null, 2) + '\n')],
     'model.safetensors': serializeSafetensors(out, { format: 'pt' }),
   };
+  if (c.family === 'llama') files['model_config.yaml'] = [new TextEncoder().encode(litgptConfig(c))];
+  return files;
+}
+
+/** litgpt's model_config.yaml for a Llama-family model, read by `litgpt convert_to_litgpt DIR` */
+export function litgptConfig(c: ModelConfig): string {
+  const HS = c.dim / c.nHeads;
+  return [
+    `name: inheritune-${c.nLayers}-blocks`, `block_size: ${c.maxSeqLen}`, `vocab_size: ${c.vocabSize}`,
+    `padded_vocab_size: ${c.vocabSize}`, `n_layer: ${c.nLayers}`, `n_head: ${c.nHeads}`, `n_embd: ${c.dim}`,
+    `n_query_groups: ${c.nKvHeads}`, `head_size: ${HS}`, 'rotary_percentage: 1.0', 'parallel_residual: false',
+    `bias: ${!!c.attentionBias}`, 'norm_class_name: RMSNorm', `norm_eps: ${c.normEps}`, 'mlp_class_name: LLaMAMLP',
+    `intermediate_size: ${c.hiddenDim}`, `rope_base: ${c.ropeTheta}`, '',
+  ].join('\n');
 }
