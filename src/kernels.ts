@@ -17,9 +17,14 @@ export function slice(v: View, offset: number, numel: number): View {
   return { buffer: v.buffer, offset: v.offset + offset, numel };
 }
 
+/** out: (B,T,C)  ids: (B,T) u32  wte: (V,C)  wpe: (maxT,C) or null; wte bound in row chunks that fit one binding */
 export function encoderForward(g: Gpu, out: View, ids: View, wte: View, wpe: View | null, B: number, T: number, C: number) {
-  const N = B * T * C;
-  g.dispatch('encoder_forward', { u: [N, T, C, wpe ? 1 : 0] }, [out, slice(ids, 0, B * T), wte, wpe ?? g.none], [Math.ceil(N / WG)]);
+  const N = B * T * C, V = wte.numel / C;
+  const vChunk = Math.floor(g.limits.maxStorageBufferBindingSize / 4 / C / ALIGN) * ALIGN;
+  for (let v0 = 0; v0 < V; v0 += vChunk) {
+    const nv = Math.min(vChunk, V - v0);
+    g.dispatch('encoder_forward', { u: [N, T, C, wpe ? 1 : 0, v0, nv] }, [out, slice(ids, 0, B * T), slice(wte, v0 * C, nv * C), wpe ?? g.none], [Math.ceil(N / WG)]);
+  }
 }
 
 export function rmsnormForward(g: Gpu, out: View, rstd: View, inp: View, weight: View, N: number, C: number, eps: number) {
