@@ -31,8 +31,9 @@ if command -v apt-get >/dev/null && command -v dpkg-query >/dev/null && [[ $(id 
     log "apt: $NEED already installed, skipping apt"
   else
     if [[ $codename == bookworm ]]; then
-      # a backports suite configured anywhere (one-line or deb822 format, not commented out)?
-      if grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      # a backports suite configured (one-line or deb822 format, not commented out)? Only the files
+      # apt reads: sources.list and sources.list.d/*.list|*.sources (not e.g. *.disabled copies)
+      if grep -qsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
         log "apt: bookworm-backports already configured"
       else
         log "apt: adding bookworm-backports (/etc/apt/sources.list.d/bookworm-backports.sources)"
