@@ -1,7 +1,10 @@
 // crossentropy: losses[n] = logsumexp(logits[n,:]) - logits[n, targets[n]] (softmax + NLL, fused)
 // losses: (N)   logits: (N,V)   targets: (N) u32
+// backward (fused with the softmax, llm.c crossentropy_softmax_backward):
+//   dlogits[n,i] = (softmax(logits[n,:])_i - [i == targets[n]]) * dlosses[n]   (dlosses: (N); 1/(B*T) for a mean)
+// = / +=: dlogits is written (=). Nothing is cached by forward: backward recomputes the softmax from logits.
 // reference: llm.c crossentropy_forward; PyTorch F.cross_entropy(reduction='none')
-// one workgroup per row: 1) max  2) sum of exp(x - max)  3) loss
+// one workgroup per row: 1) max  2) sum of exp(x - max)  3) loss, or the gradient of each logit
 override WG: u32 = 64;
 struct Dims { N: u32, V: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
@@ -10,6 +13,21 @@ struct Dims { N: u32, V: u32 }
 @group(0) @binding(3) var<storage, read> targets: array<u32>;
 
 var<workgroup> partial: array<f32, WG>;
+
+// max (is_max) or sum of v over the workgroup; every thread gets the result
+fn row_reduce(v: f32, lid: u32, is_max: bool) -> f32 {
+  partial[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s /= 2u) {
+    if (lid < s) {
+      if (is_max) { partial[lid] = max(partial[lid], partial[lid + s]); } else { partial[lid] += partial[lid + s]; }
+    }
+    workgroupBarrier();
+  }
+  let r = partial[0];
+  workgroupBarrier();   // partial is reused by the next reduction
+  return r;
+}
 
 @compute @workgroup_size(WG)
 fn crossentropy_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -20,23 +38,39 @@ fn crossentropy_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   // 1) max
   var m = -3.4e38;
   for (var i = lid.x; i < d.V; i += WG) { m = max(m, logits[x + i]); }
-  partial[lid.x] = m;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s /= 2u) {
-    if (lid.x < s) { partial[lid.x] = max(partial[lid.x], partial[lid.x + s]); }
-    workgroupBarrier();
-  }
-  let maxv = partial[0];
-  workgroupBarrier();
+  let maxv = row_reduce(m, lid.x, true);
   // 2) sum of exp
   var sum = 0.0;
   for (var i = lid.x; i < d.V; i += WG) { sum += exp(logits[x + i] - maxv); }
-  partial[lid.x] = sum;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s /= 2u) {
-    if (lid.x < s) { partial[lid.x] += partial[lid.x + s]; }
-    workgroupBarrier();
-  }
+  let total = row_reduce(sum, lid.x, false);
   // 3) loss
-  if (lid.x == 0u) { losses[row] = log(partial[0]) + maxv - logits[x + targets[row]]; }
+  if (lid.x == 0u) { losses[row] = log(total) + maxv - logits[x + targets[row]]; }
+}
+
+@group(0) @binding(1) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(2) var<storage, read> dlosses: array<f32>;
+@group(0) @binding(3) var<storage, read> blogits: array<f32>;
+@group(0) @binding(4) var<storage, read> btargets: array<u32>;
+
+@compute @workgroup_size(WG)
+fn crossentropy_softmax_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                                 @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= d.N) { return; }
+  let x = row * d.V;                   // seek to logits[row,:] and dlogits[row,:]
+  // 1) max
+  var m = -3.4e38;
+  for (var i = lid.x; i < d.V; i += WG) { m = max(m, blogits[x + i]); }
+  let maxv = row_reduce(m, lid.x, true);
+  // 2) sum of exp
+  var sum = 0.0;
+  for (var i = lid.x; i < d.V; i += WG) { sum += exp(blogits[x + i] - maxv); }
+  let inv = 1.0 / row_reduce(sum, lid.x, false);
+  // 3) dlogits = (p - onehot(target)) * dloss
+  let tgt = btargets[row];
+  let dloss = dlosses[row];
+  for (var i = lid.x; i < d.V; i += WG) {
+    let p = exp(blogits[x + i] - maxv) * inv;
+    dlogits[x + i] = (p - select(0.0, 1.0, i == tgt)) * dloss;
+  }
 }

@@ -1,5 +1,7 @@
 // gelu: out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the tanh form ("gelu_new") of GPT-2.
-// out, inp: (N)   reference: llm.c gelu_forward; PyTorch F.gelu(approximate='tanh')
+// out, inp: (N)   reference: llm.c gelu_forward/gelu_backward; PyTorch F.gelu(approximate='tanh')
+// backward: dinp = dout * (0.5 (1 + tanh u) + 0.5 x sech^2(u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)),
+//   u = sqrt(2/pi) (x + 0.044715 x^3).  = / +=: dinp is written (=).
 override WG: u32 = 256;
 const GELU_SCALE: f32 = 0.7978845608028654;   // sqrt(2/pi)
 struct Dims { N: u32 }
@@ -20,4 +22,21 @@ fn gelu_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= d.N) { return; }
   let x = inp[i];
   out[i] = 0.5 * x * (1.0 + tanh_stable(GELU_SCALE * (x + 0.044715 * x * x * x)));
+}
+
+@group(0) @binding(1) var<storage, read_write> dinp: array<f32>;
+@group(0) @binding(2) var<storage, read> binp: array<f32>;
+@group(0) @binding(3) var<storage, read> dout: array<f32>;
+
+@compute @workgroup_size(WG)
+fn gelu_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+  if (i >= d.N) { return; }
+  let x = binp[i];
+  let u = GELU_SCALE * (x + 0.044715 * x * x * x);
+  let e = exp(-2.0 * abs(u));
+  let sech2 = 4.0 * e / ((1.0 + e) * (1.0 + e));   // sech^2(u) = 1 - tanh^2(u), without the cancellation
+  let local_grad = 0.5 * (1.0 + tanh_stable(u)) + 0.5 * x * sech2 * GELU_SCALE * (1.0 + 3.0 * 0.044715 * x * x);
+  dinp[i] = local_grad * dout[i];
 }

@@ -1,7 +1,14 @@
 // layernorm: out = (x - mean) * rstd * weight + bias, over C, per (b,t) row (GPT-2's LayerNorm).
 // out, inp: (N,C) with N = B*T   weight, bias: (C)   mean, rstd: (N) cached for backward
-// reference: llm.c layernorm_forward; PyTorch nn.LayerNorm (biased variance)
-// one workgroup per row: 1) mean  2) variance about the mean (two-pass, as PyTorch)  3) normalize
+// backward, with norm = (x - mean) * rstd and dnorm = dout * weight:
+//   dinp = rstd * (dnorm - mean_c(dnorm) - norm * mean_c(dnorm * norm))
+//   dweight = sum_n dout * norm     dbias = sum_n dout
+// = / +=: dinp += (it is the residual stream's gradient, as in llm.c's layernorm.cuh);
+//   dweight, dbias += (parameters).
+// reference: llm.c layernorm_forward/backward; PyTorch nn.LayerNorm (biased variance)
+// forward, one workgroup per row: 1) mean  2) variance about the mean (two-pass, as PyTorch)  3) normalize
+// backward: rows as forward; the column sums (dweight, dbias) are a separate entry point with one
+// thread per column summing rows in order (deterministic).
 override WG: u32 = 64;
 struct Dims { N: u32, C: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
@@ -43,4 +50,63 @@ fn layernorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   // 3) normalize, scale, shift
   for (var c = lid.x; c < d.C; c += WG) { out[x + c] = (inp[x + c] - m) * r * weight[c] + bias[c]; }
   if (lid.x == 0u) { mean[row] = m; rstd[row] = r; }
+}
+
+struct BDims { N: u32, C: u32 }
+@group(0) @binding(0) var<uniform> bd: BDims;
+@group(0) @binding(1) var<storage, read_write> dinp: array<f32>;
+@group(0) @binding(2) var<storage, read> dout: array<f32>;
+@group(0) @binding(3) var<storage, read> binp: array<f32>;
+@group(0) @binding(4) var<storage, read> bweight: array<f32>;
+@group(0) @binding(5) var<storage, read> bmean: array<f32>;
+@group(0) @binding(6) var<storage, read> brstd: array<f32>;
+
+@compute @workgroup_size(WG)
+fn layernorm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= bd.N) { return; }
+  let x = row * bd.C;                   // seek to inp[row,:], dout[row,:], dinp[row,:]
+  let m = bmean[row];
+  let r = brstd[row];
+  // 1) the two row means: of dnorm and of dnorm * norm
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var c = lid.x; c < bd.C; c += WG) {
+    let dn = dout[x + c] * bweight[c];
+    s1 += dn;
+    s2 += dn * (binp[x + c] - m) * r;
+  }
+  let dnorm_mean = row_sum(s1, lid.x) / f32(bd.C);
+  let dnorm_norm_mean = row_sum(s2, lid.x) / f32(bd.C);
+  // 2) dinp += rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
+  for (var c = lid.x; c < bd.C; c += WG) {
+    let norm = (binp[x + c] - m) * r;
+    dinp[x + c] += r * (dout[x + c] * bweight[c] - dnorm_mean - norm * dnorm_norm_mean);
+  }
+}
+
+// dweight[c] += sum_n dout[n,c] * norm[n,c];  dbias[c] += sum_n dout[n,c]; one thread per column, n in order
+struct WDims { N: u32, C: u32 }
+@group(0) @binding(0) var<uniform> wd: WDims;
+@group(0) @binding(1) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dbias: array<f32>;
+@group(0) @binding(3) var<storage, read> wdout: array<f32>;
+@group(0) @binding(4) var<storage, read> winp: array<f32>;
+@group(0) @binding(5) var<storage, read> wmean: array<f32>;
+@group(0) @binding(6) var<storage, read> wrstd: array<f32>;
+
+@compute @workgroup_size(WG)
+fn layernorm_backward_dweight(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= wd.C) { return; }
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var n = 0u; n < wd.N; n++) {
+    let dy = wdout[n * wd.C + c];
+    sw += dy * (winp[n * wd.C + c] - wmean[n]) * wrstd[n];
+    sb += dy;
+  }
+  dweight[c] += sw;
+  dbias[c] += sb;
 }

@@ -1,7 +1,11 @@
 // rmsnorm: out = x / sqrt(mean(x^2) + eps) * weight, over C, per (b,t) row (Llama's RMSNorm).
 // out, inp: (N,C) with N = B*T   weight: (C)   rstd: (N) cached for backward
+// backward, with norm = x * rstd and dnorm = dout * weight:
+//   dinp = rstd * (dnorm - norm * mean_c(dnorm * norm))     dweight = sum_n dout * norm
+// = / +=: dinp += (it is the residual stream's gradient, as in llm.c's layernorm.cuh), dweight += (parameter).
 // reference: PyTorch LlamaRMSNorm (float32 path); llama2.c rmsnorm()
-// one workgroup per row: 1) sum of squares, tree-reduced in workgroup memory  2) scale
+// rows: one workgroup per row, tree-reduced in workgroup memory; the dweight column sums are a
+// separate entry point, one thread per column summing rows in order (deterministic).
 override WG: u32 = 64;
 struct Dims { N: u32, C: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
@@ -12,6 +16,19 @@ struct Dims { N: u32, C: u32, eps: f32 }
 
 var<workgroup> partial: array<f32, WG>;
 
+// sum of v over the workgroup (all threads get the total)
+fn row_sum(v: f32, lid: u32) -> f32 {
+  partial[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s /= 2u) {
+    if (lid < s) { partial[lid] += partial[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = partial[0];
+  workgroupBarrier();   // partial is reused by the next reduction
+  return total;
+}
+
 @compute @workgroup_size(WG)
 fn rmsnorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -21,14 +38,50 @@ fn rmsnorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
   // 1) sum of squares
   var s = 0.0;
   for (var c = lid.x; c < d.C; c += WG) { let v = inp[x + c]; s += v * v; }
-  partial[lid.x] = s;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid.x < stride) { partial[lid.x] += partial[lid.x + stride]; }
-    workgroupBarrier();
-  }
   // 2) normalize and scale
-  let r = inverseSqrt(partial[0] / f32(d.C) + d.eps);
+  let r = inverseSqrt(row_sum(s, lid.x) / f32(d.C) + d.eps);
   for (var c = lid.x; c < d.C; c += WG) { out[x + c] = inp[x + c] * r * weight[c]; }
   if (lid.x == 0u) { rstd[row] = r; }
+}
+
+struct BDims { N: u32, C: u32 }
+@group(0) @binding(0) var<uniform> bd: BDims;
+@group(0) @binding(1) var<storage, read_write> dinp: array<f32>;
+@group(0) @binding(2) var<storage, read> dout: array<f32>;
+@group(0) @binding(3) var<storage, read> binp: array<f32>;
+@group(0) @binding(4) var<storage, read> bweight: array<f32>;
+@group(0) @binding(5) var<storage, read> brstd: array<f32>;
+
+@compute @workgroup_size(WG)
+fn rmsnorm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= bd.N) { return; }
+  let x = row * bd.C;                   // seek to inp[row,:], dout[row,:], dinp[row,:]
+  let r = brstd[row];
+  // 1) mean of dnorm * norm over the row
+  var s = 0.0;
+  for (var c = lid.x; c < bd.C; c += WG) { s += dout[x + c] * bweight[c] * binp[x + c] * r; }
+  let m = row_sum(s, lid.x) / f32(bd.C);
+  // 2) dinp += rstd * (dnorm - norm * m)
+  for (var c = lid.x; c < bd.C; c += WG) {
+    dinp[x + c] += r * (dout[x + c] * bweight[c] - binp[x + c] * r * m);
+  }
+}
+
+// dweight[c] += sum_n dout[n,c] * inp[n,c] * rstd[n], one thread per column, n in order
+struct WDims { N: u32, C: u32 }
+@group(0) @binding(0) var<uniform> wd: WDims;
+@group(0) @binding(1) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(2) var<storage, read> wdout: array<f32>;
+@group(0) @binding(3) var<storage, read> winp: array<f32>;
+@group(0) @binding(4) var<storage, read> wrstd: array<f32>;
+
+@compute @workgroup_size(WG)
+fn rmsnorm_backward_dweight(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= wd.C) { return; }
+  var s = 0.0;
+  for (var n = 0u; n < wd.N; n++) { s += wdout[n * wd.C + c] * winp[n * wd.C + c] * wrstd[n]; }
+  dweight[c] += s;
 }

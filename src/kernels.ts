@@ -27,12 +27,80 @@ export function encoderForward(g: Gpu, out: View, ids: View, wte: View, wpe: Vie
   }
 }
 
+/**
+ * dwte (V,C) += and dwpe (maxT,C) += from dout (B,T,C). ids (B*T) come from the CPU: positions are
+ * grouped by token there (a CSR list: ascending unique tokens, offsets, positions ascending), so one
+ * thread owns each (token, c) and sums in position order: deterministic without float atomics.
+ */
+export function encoderBackward(g: Gpu, dwte: View, dwpe: View | null, dout: View, ids: ArrayLike<number>,
+                                B: number, T: number, C: number, maxBindingFloats = bindingFloats(g)) {
+  const BT = B * T, V = dwte.numel / C;
+  assert(Number.isInteger(V) && ids.length >= BT, `encoder_backward: dwte of ${dwte.numel} floats is not (V, ${C}), or fewer than ${BT} ids`);
+  // 1) counting sort of the positions by token id
+  const count = new Uint32Array(V + 1);
+  for (let i = 0; i < BT; i++) {
+    assert(ids[i] >= 0 && ids[i] < V, `encoder_backward: token id ${ids[i]} is outside [0, ${V})`);
+    count[ids[i] + 1]++;
+  }
+  for (let v = 0; v < V; v++) count[v + 1] += count[v];          // count[v] = first slot of token v
+  const tokens: number[] = [];
+  for (let v = 0; v < V; v++) if (count[v + 1] > count[v]) tokens.push(v);
+  const U = tokens.length, csr = new Uint32Array(U + (U + 1) + BT);
+  csr.set(tokens, 0);
+  tokens.forEach((v, u) => { csr[U + u] = count[v]; });
+  csr[U + U] = BT;
+  const fill = count.slice(0, V);
+  for (let i = 0; i < BT; i++) csr[2 * U + 1 + fill[ids[i]]++] = i;
+  const list = scratch(g, 'encoder_csr', csr.length);
+  g.upload(list, csr);
+  // 2) dwte in chunks of rows that fit one binding; each dispatch takes the unique tokens in its rows
+  const rows = Math.floor(maxBindingFloats / C / ALIGN) * ALIGN;
+  assert(rows > 0, `encoder_backward: a row of ${C} floats is too wide for one binding`);
+  for (let r0 = 0, u0 = 0; r0 < V && u0 < U; r0 += rows) {
+    let u1 = u0;
+    while (u1 < U && tokens[u1] < r0 + rows) u1++;
+    if (u1 > u0) {
+      g.dispatch('encoder_backward', { u: [u1 - u0, C, u0, U, 2 * U + 1, r0] },
+        [slice(dwte, r0 * C, Math.min(rows, V - r0) * C), slice(dout, 0, BT * C), list], [Math.ceil(((u1 - u0) * C) / WG)]);
+    }
+    u0 = u1;
+  }
+  // 3) dwpe: one thread per (t, c), summing over b in order
+  if (dwpe) g.dispatch('encoder_backward_wpe', { u: [B, T, C] }, [slice(dwpe, 0, T * C), slice(dout, 0, BT * C)], [Math.ceil((T * C) / WG)]);
+}
+
+// a scratch buffer per (device, purpose), grown on demand; its contents do not outlive one launcher call
+const scratches = new WeakMap<Gpu, Map<string, View>>();
+function scratch(g: Gpu, name: string, numel: number): View {
+  let byName = scratches.get(g);
+  if (!byName) scratches.set(g, (byName = new Map()));
+  let v = byName.get(name);
+  if (!v || v.numel < numel) {
+    if (v) { g.flush(); v.buffer.destroy(); }   // submitted work keeps the old buffer alive
+    v = g.tensor(Math.max(numel, 2 * (v?.numel ?? 0)), name);
+    byName.set(name, v);
+  }
+  return slice(v, 0, numel);
+}
+
 export function rmsnormForward(g: Gpu, out: View, rstd: View, inp: View, weight: View, N: number, C: number, eps: number) {
   g.dispatch('rmsnorm_forward', { u: [N, C], f: [eps] }, [slice(out, 0, N * C), slice(rstd, 0, N), slice(inp, 0, N * C), weight], [N]);
 }
 
+/** dinp (N,C) += (residual stream); dweight (C) += ; from dout (N,C), inp (N,C), weight (C), the cached rstd (N) */
+export function rmsnormBackward(g: Gpu, dinp: View, dweight: View, dout: View, inp: View, weight: View, rstd: View, N: number, C: number) {
+  const NC = N * C;
+  g.dispatch('rmsnorm_backward', { u: [N, C] }, [slice(dinp, 0, NC), slice(dout, 0, NC), slice(inp, 0, NC), weight, slice(rstd, 0, N)], [N]);
+  g.dispatch('rmsnorm_backward_dweight', { u: [N, C] }, [dweight, slice(dout, 0, NC), slice(inp, 0, NC), slice(rstd, 0, N)], [Math.ceil(C / 64)]);
+}
+
 export function residualForward(g: Gpu, out: View, inp1: View, inp2: View, N: number) {
   g.dispatch('residual_forward', { u: [N] }, [slice(out, 0, N), slice(inp1, 0, N), slice(inp2, 0, N)], [Math.ceil(N / WG)]);
+}
+
+/** dinp1 += dout; dinp2 += dout (N). A model with one dresidual buffer needs no call (see kernels/residual.wgsl). */
+export function residualBackward(g: Gpu, dinp1: View, dinp2: View, dout: View, N: number) {
+  g.dispatch('residual_backward', { u: [N] }, [slice(dinp1, 0, N), slice(dinp2, 0, N), slice(dout, 0, N)], [Math.ceil(N / WG)]);
 }
 
 /** out: (N,C)  mean, rstd: (N)  inp: (N,C)  weight, bias: (C) */
@@ -41,12 +109,33 @@ export function layernormForward(g: Gpu, out: View, mean: View, rstd: View, inp:
     [slice(out, 0, N * C), slice(mean, 0, N), slice(rstd, 0, N), slice(inp, 0, N * C), weight, bias], [N]);
 }
 
+/** dinp (N,C) += (residual stream); dweight, dbias (C) += ; from dout, inp (N,C), weight (C), the cached mean, rstd (N) */
+export function layernormBackward(g: Gpu, dinp: View, dweight: View, dbias: View, dout: View, inp: View, weight: View,
+                                  mean: View, rstd: View, N: number, C: number) {
+  const NC = N * C;
+  g.dispatch('layernorm_backward', { u: [N, C] },
+    [slice(dinp, 0, NC), slice(dout, 0, NC), slice(inp, 0, NC), weight, slice(mean, 0, N), slice(rstd, 0, N)], [N]);
+  g.dispatch('layernorm_backward_dweight', { u: [N, C] },
+    [dweight, dbias, slice(dout, 0, NC), slice(inp, 0, NC), slice(mean, 0, N), slice(rstd, 0, N)], [Math.ceil(C / 64)]);
+}
+
 export function geluForward(g: Gpu, out: View, inp: View, N: number) {
   g.dispatch('gelu_forward', { u: [N] }, [slice(out, 0, N), slice(inp, 0, N)], [Math.ceil(N / WG)]);
 }
 
+/** dinp = dout * gelu'(inp), (N); llm.c's argument order (dinp, inp, dout) */
+export function geluBackward(g: Gpu, dinp: View, inp: View, dout: View, N: number) {
+  g.dispatch('gelu_backward', { u: [N] }, [slice(dinp, 0, N), slice(inp, 0, N), slice(dout, 0, N)], [Math.ceil(N / WG)]);
+}
+
 export function swigluForward(g: Gpu, out: View, gate: View, up: View, N: number) {
   g.dispatch('swiglu_forward', { u: [N] }, [slice(out, 0, N), slice(gate, 0, N), slice(up, 0, N)], [Math.ceil(N / WG)]);
+}
+
+/** dgate, dup = from dout, gate, up (N) */
+export function swigluBackward(g: Gpu, dgate: View, dup: View, dout: View, gate: View, up: View, N: number) {
+  g.dispatch('swiglu_backward', { u: [N] }, [slice(dgate, 0, N), slice(dup, 0, N), slice(dout, 0, N), slice(gate, 0, N), slice(up, 0, N)],
+    [Math.ceil(N / WG)]);
 }
 
 /**
@@ -55,13 +144,7 @@ export function swigluForward(g: Gpu, out: View, gate: View, up: View, N: number
  * 50257 x 768 floats = 154 MB, is bound as two chunks on lavapipe's 128 MiB limit).
  */
 export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: View | null, N: number, C: number, OC: number) {
-  const maxFloats = Math.floor(g.limits.maxStorageBufferBindingSize / 4);
-  const ocChunk = Math.floor(maxFloats / C / ALIGN) * ALIGN;          // weight rows per chunk (keeps offsets aligned)
-  const nChunk = Math.min(Math.floor(maxFloats / OC / ALIGN) * ALIGN, Math.floor(maxFloats / C / ALIGN) * ALIGN);
-  if (ocChunk === 0 || nChunk === 0) {
-    fail(`matmul: rows of ${C} or ${OC} floats are too wide for maxStorageBufferBindingSize ${g.limits.maxStorageBufferBindingSize}`,
-      'use a device with larger storage bindings');
-  }
+  const { nChunk, ocChunk } = matmulChunks(bindingFloats(g), N, C, OC);
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const n = Math.min(nChunk, N - n0);
     for (let oc0 = 0; oc0 < OC; oc0 += ocChunk) {
@@ -73,11 +156,58 @@ export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: 
   }
 }
 
+/**
+ * dinp (N,C) = dout @ weight (or += with accumulate); dweight (OC,C) += dout^T @ inp; dbias (OC) += column
+ * sums of dout. dout: (N,OC). Chunked like matmulForward; maxBindingFloats (default: the device
+ * limit) lets tests force small chunks. Chunks run in a fixed order, so results are deterministic.
+ */
+export function matmulBackward(g: Gpu, dinp: View, dweight: View, dbias: View | null, dout: View, inp: View, weight: View,
+                               N: number, C: number, OC: number, opts: { accumulate?: boolean; maxBindingFloats?: number } = {}) {
+  const { nChunk, ocChunk } = matmulChunks(opts.maxBindingFloats ?? bindingFloats(g), N, C, OC);
+  for (let n0 = 0; n0 < N; n0 += nChunk) {
+    const n = Math.min(nChunk, N - n0);
+    const dout_n = slice(dout, n0 * OC, n * OC);
+    for (let oc0 = 0; oc0 < OC; oc0 += ocChunk) {
+      const oc = Math.min(ocChunk, OC - oc0);
+      const w = slice(weight, oc0 * C, oc * C);
+      // dinp: the first OC chunk writes (unless accumulating), later ones add
+      g.dispatch('matmul_backward', { u: [n, C, oc, OC, oc0, opts.accumulate || oc0 > 0 ? 1 : 0] },
+        [slice(dinp, n0 * C, n * C), dout_n, w], [Math.ceil(C / 32), Math.ceil(n / 32)]);
+      g.dispatch('matmul_backward_dweight', { u: [n, C, oc, OC, oc0, dbias ? 1 : 0] },
+        [slice(dweight, oc0 * C, oc * C), dbias ? slice(dbias, oc0, oc) : g.none, dout_n, slice(inp, n0 * C, n * C)],
+        [Math.ceil(C / 32), Math.ceil(oc / 32)]);
+    }
+  }
+}
+
+// floats one storage binding may hold on this device
+function bindingFloats(g: Gpu): number {
+  return Math.floor(g.limits.maxStorageBufferBindingSize / 4);
+}
+
+// rows of (N,C)/(N,OC) and of weight (OC,C) per chunk, multiples of ALIGN so chunk offsets stay aligned
+function matmulChunks(maxFloats: number, N: number, C: number, OC: number) {
+  const ocChunk = Math.floor(maxFloats / C / ALIGN) * ALIGN;
+  const nChunk = Math.min(Math.floor(maxFloats / OC / ALIGN) * ALIGN, Math.floor(maxFloats / C / ALIGN) * ALIGN);
+  if (ocChunk === 0 || nChunk === 0) {
+    fail(`matmul: rows of ${C} or ${OC} floats are too wide for a storage binding of ${maxFloats * 4} bytes`,
+      'use a device with larger storage bindings');
+  }
+  return { nChunk, ocChunk };
+}
+
 /** RoPE in place on x: (B,T,NH,HS), with tables from ropeTables(). mode 0 interleaved, 1 rotate_half. */
 export function ropeForward(g: Gpu, x: View, cos: View, sin: View, B: number, T: number, NH: number, HS: number, mode: 0 | 1) {
   assert(HS % 2 === 0, `rope: head size ${HS} must be even`);
   const N = B * T * NH * (HS / 2);
   g.dispatch('rope_forward', { u: [N, T, NH, HS, mode] }, [slice(x, 0, B * T * NH * HS), cos, sin], [Math.ceil(N / WG)]);
+}
+
+/** the inverse rotation, in place on dx (B,T,NH,HS): gradient w.r.t. rotated q/k -> w.r.t. unrotated */
+export function ropeBackward(g: Gpu, dx: View, cos: View, sin: View, B: number, T: number, NH: number, HS: number, mode: 0 | 1) {
+  assert(HS % 2 === 0, `rope: head size ${HS} must be even`);
+  const N = B * T * NH * (HS / 2);
+  g.dispatch('rope_backward', { u: [N, T, NH, HS, mode] }, [slice(dx, 0, B * T * NH * HS), cos, sin], [Math.ceil(N / WG)]);
 }
 
 /** cos/sin tables (T, HS/2) for angle t * theta^(-2i/HS), computed in float64 then rounded to f32 */
@@ -107,12 +237,7 @@ export function attentionForward(g: Gpu, out: View, att: View, q: View, k: View,
   assert(NH % KVH === 0, `attention: ${NH} query heads are not a multiple of ${KVH} key/value heads`);
   assert(HS <= 128, `attention: head size ${HS} is over the kernel's MAX_HS of 128`, 'raise MAX_HS in kernels/attention.wgsl');
   const { qs, q0, kvs, k0, v0 } = layout ?? { qs: NH * HS, q0: 0, kvs: KVH * HS, k0: 0, v0: 0 };
-  const maxFloats = Math.floor(g.limits.maxStorageBufferBindingSize / 4);
-  assert(NH * T * T <= maxFloats, `attention: the (NH,T,T) score matrix of one sequence needs ${NH * T * T * 4} bytes, over maxStorageBufferBindingSize`,
-    'use a shorter sequence length');
-  // chunk over the batch so that att (Bc,NH,T,T) fits one binding
-  const per = alignedBatch(NH * T * T, T * NH * HS, T * qs, T * kvs);
-  const Bc = Math.max(1, Math.min(B, Math.floor(maxFloats / (NH * T * T) / per) * per || 1));
+  const Bc = attentionBatchChunk(g, B, T, NH, HS, qs, kvs);
   for (let b0 = 0; b0 < B; b0 += Bc) {
     const b = Math.min(Bc, B - b0);
     g.dispatch('attention_forward', { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, v0], f: [1 / Math.sqrt(HS)] },
@@ -120,6 +245,39 @@ export function attentionForward(g: Gpu, out: View, att: View, q: View, k: View,
         slice(q, b0 * T * qs, b * T * qs), slice(k, b0 * T * kvs, b * T * kvs), slice(v, b0 * T * kvs, b * T * kvs)],
       [Math.ceil((b * NH * T) / ATT_WG)]);
   }
+}
+
+/**
+ * dq, dk, dv (=) from dout (B,T,NH,HS), the cached att (B,NH,T,T) and q, k, v, all in the forward's
+ * layout (GPT-2: pass the fused dqkv as dq, dk and dv). dpreatt: (B,NH,T,T) scratch. For grouped
+ * heads dk/dv of a kv head sum over its query heads. Deterministic (fixed summation order).
+ */
+export function attentionBackward(g: Gpu, dq: View, dk: View, dv: View, dpreatt: View, dout: View, att: View, q: View, k: View, v: View,
+                                  B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout) {
+  assert(NH % KVH === 0, `attention: ${NH} query heads are not a multiple of ${KVH} key/value heads`);
+  const { qs, q0, kvs, k0, v0 } = layout ?? { qs: NH * HS, q0: 0, kvs: KVH * HS, k0: 0, v0: 0 };
+  const Bc = attentionBatchChunk(g, B, T, NH, HS, qs, kvs), scale = 1 / Math.sqrt(HS), C = NH * HS;
+  for (let b0 = 0; b0 < B; b0 += Bc) {
+    const b = Math.min(Bc, B - b0);
+    const at = (x: View, per: number) => slice(x, b0 * per, b * per);   // this chunk of sequences
+    const [att_b, dpre_b, dout_b] = [at(att, NH * T * T), at(dpreatt, NH * T * T), at(dout, T * C)];
+    const dims = (xs: number, x0: number, os: number, o0: number) => ({ u: [b, T, NH, KVH, HS, xs, x0, os, o0], f: [scale] });
+    // 1) dpreatt from dout, v and att   2) dq from dpreatt and k   3) dk from dpreatt and q   4) dv from att and dout
+    g.dispatch('attention_backward', dims(kvs, v0, 0, 0), [dpre_b, dout_b, att_b, at(v, T * kvs)], [Math.ceil((b * NH * T) / ATT_WG)]);
+    g.dispatch('attention_backward_dq', dims(kvs, k0, qs, q0), [at(dq, T * qs), dpre_b, at(k, T * kvs)], [Math.ceil((b * T * C) / ATT_WG)]);
+    const kvGrid: [number] = [Math.ceil((b * T * KVH * HS) / ATT_WG)];
+    g.dispatch('attention_backward_dkv', dims(qs, q0, kvs, k0), [at(dk, T * kvs), dpre_b, at(q, T * qs)], kvGrid);
+    g.dispatch('attention_backward_dkv', dims(C, 0, kvs, v0), [at(dv, T * kvs), att_b, dout_b], kvGrid);
+  }
+}
+
+// sequences per attention dispatch, so that att (Bc,NH,T,T) fits one binding and chunk offsets stay aligned
+function attentionBatchChunk(g: Gpu, B: number, T: number, NH: number, HS: number, qs: number, kvs: number): number {
+  const maxFloats = bindingFloats(g);
+  assert(NH * T * T <= maxFloats, `attention: the (NH,T,T) score matrix of one sequence needs ${NH * T * T * 4} bytes, over maxStorageBufferBindingSize`,
+    'use a shorter sequence length');
+  const per = alignedBatch(NH * T * T, T * NH * HS, T * qs, T * kvs);
+  return Math.max(1, Math.min(B, Math.floor(maxFloats / (NH * T * T) / per) * per || 1));
 }
 
 // smallest batch step that keeps every per-sequence offset 256-byte aligned
@@ -131,11 +289,21 @@ function alignedBatch(...sizes: number[]): number {
 
 /** losses: (N)  logits: (N,V)  targets: (N) u32; rows chunked to fit one binding */
 export function crossentropyForward(g: Gpu, losses: View, logits: View, targets: View, N: number, V: number) {
-  const maxFloats = Math.floor(g.limits.maxStorageBufferBindingSize / 4);
-  const nChunk = Math.floor(maxFloats / V / ALIGN) * ALIGN;
+  const nChunk = Math.floor(bindingFloats(g) / V / ALIGN) * ALIGN;
   assert(nChunk > 0, `crossentropy: a row of ${V} logits is too wide for maxStorageBufferBindingSize`);
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const n = Math.min(nChunk, N - n0);
     g.dispatch('crossentropy_forward', { u: [n, V] }, [slice(losses, n0, n), slice(logits, n0 * V, n * V), slice(targets, n0, n)], [n]);
+  }
+}
+
+/** dlogits (N,V) = (softmax(logits) - onehot(targets)) * dlosses[n]; dlosses: (N); rows chunked to fit one binding */
+export function crossentropySoftmaxBackward(g: Gpu, dlogits: View, dlosses: View, logits: View, targets: View, N: number, V: number) {
+  const nChunk = Math.floor(bindingFloats(g) / V / ALIGN) * ALIGN;
+  assert(nChunk > 0, `crossentropy: a row of ${V} logits is too wide for maxStorageBufferBindingSize`);
+  for (let n0 = 0; n0 < N; n0 += nChunk) {
+    const n = Math.min(nChunk, N - n0);
+    g.dispatch('crossentropy_softmax_backward', { u: [n, V] },
+      [slice(dlogits, n0 * V, n * V), slice(dlosses, n0, n), slice(logits, n0 * V, n * V), slice(targets, n0, n)], [n]);
   }
 }

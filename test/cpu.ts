@@ -123,3 +123,153 @@ export function geluForward(inp: Arr): Float64Array {
     return 0.5 * x * (1 + Math.tanh(s * (x + 0.044715 * x ** 3)));
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// backward: ports of train_gpt2.c's *_backward (plus the Llama layers). Each returns the plain
+// gradients (as if every output started at zero); the tests add the GPU's += themselves.
+
+export function encoderBackward(dout: Arr, ids: Arr, B: number, T: number, C: number, V: number) {
+  const dwte = new Float64Array(V * C), dwpe = new Float64Array(T * C);
+  for (let bt = 0; bt < B * T; bt++) {
+    for (let c = 0; c < C; c++) {
+      dwte[ids[bt] * C + c] += dout[bt * C + c];
+      dwpe[(bt % T) * C + c] += dout[bt * C + c];
+    }
+  }
+  return { dwte, dwpe };
+}
+
+export function matmulBackward(dout: Arr, inp: Arr, weight: Arr, N: number, C: number, OC: number) {
+  const dinp = new Float64Array(N * C), dweight = new Float64Array(OC * C), dbias = new Float64Array(OC);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < OC; o++) {
+      const d = dout[n * OC + o];
+      dbias[o] += d;
+      for (let c = 0; c < C; c++) {
+        dinp[n * C + c] += weight[o * C + c] * d;
+        dweight[o * C + c] += inp[n * C + c] * d;
+      }
+    }
+  }
+  return { dinp, dweight, dbias };
+}
+
+export function rmsnormBackward(dout: Arr, inp: Arr, weight: Arr, rstd: Arr, N: number, C: number) {
+  const dinp = new Float64Array(N * C), dweight = new Float64Array(C);
+  for (let n = 0; n < N; n++) {
+    const x = n * C, r = rstd[n];
+    let m = 0; // mean of dnorm * norm
+    for (let c = 0; c < C; c++) m += dout[x + c] * weight[c] * inp[x + c] * r;
+    m /= C;
+    for (let c = 0; c < C; c++) {
+      const norm = inp[x + c] * r;
+      dweight[c] += dout[x + c] * norm;
+      dinp[x + c] = r * (dout[x + c] * weight[c] - norm * m);
+    }
+  }
+  return { dinp, dweight };
+}
+
+export function layernormBackward(dout: Arr, inp: Arr, weight: Arr, mean: Arr, rstd: Arr, N: number, C: number) {
+  const dinp = new Float64Array(N * C), dweight = new Float64Array(C), dbias = new Float64Array(C);
+  for (let n = 0; n < N; n++) {
+    const x = n * C;
+    let dnormMean = 0, dnormNormMean = 0;
+    for (let c = 0; c < C; c++) {
+      const dnorm = weight[c] * dout[x + c];
+      dnormMean += dnorm;
+      dnormNormMean += dnorm * (inp[x + c] - mean[n]) * rstd[n];
+    }
+    dnormMean /= C; dnormNormMean /= C;
+    for (let c = 0; c < C; c++) {
+      const norm = (inp[x + c] - mean[n]) * rstd[n];
+      dbias[c] += dout[x + c];
+      dweight[c] += norm * dout[x + c];
+      dinp[x + c] = rstd[n] * (weight[c] * dout[x + c] - dnormMean - norm * dnormNormMean);
+    }
+  }
+  return { dinp, dweight, dbias };
+}
+
+/** RoPE is a rotation per pair, so its backward is the rotation by the opposite angle */
+export function ropeBackward(dout: Arr, B: number, T: number, NH: number, HS: number, theta: number, mode: 0 | 1): Float64Array {
+  const dx = Float64Array.from(dout);
+  const half = HS / 2;
+  for (let bt = 0; bt < B * T; bt++) {
+    const t = bt % T;
+    for (let h = 0; h < NH; h++) {
+      const base = (bt * NH + h) * HS;
+      for (let i = 0; i < half; i++) {
+        const ang = t * Math.pow(theta, (-2 * i) / HS);
+        const [ia, ib] = mode === 0 ? [base + 2 * i, base + 2 * i + 1] : [base + i, base + i + half];
+        const a = dout[ia], b = dout[ib];
+        dx[ia] = a * Math.cos(ang) + b * Math.sin(ang);
+        dx[ib] = -a * Math.sin(ang) + b * Math.cos(ang);
+      }
+    }
+  }
+  return dx;
+}
+
+/** llm.c attention_backward with grouped-query heads; att is the post-softmax (B,NH,T,T) */
+export function attentionBackward(dout: Arr, q: Arr, k: Arr, v: Arr, att: Arr, B: number, T: number, NH: number, KVH: number, HS: number) {
+  const dq = new Float64Array(B * T * NH * HS), dk = new Float64Array(B * T * KVH * HS), dv = new Float64Array(B * T * KVH * HS);
+  const scale = 1 / Math.sqrt(HS);
+  const datt = new Float64Array(T), dpreatt = new Float64Array(T);
+  for (let b = 0; b < B; b++) for (let h = 0; h < NH; h++) for (let t = 0; t < T; t++) {
+    const kvh = Math.floor(h / (NH / KVH));
+    const qo = ((b * T + t) * NH + h) * HS, ao = ((b * NH + h) * T + t) * T;
+    // backward through the value accumulation: out = sum_t2 att[t2] v[t2]
+    for (let t2 = 0; t2 <= t; t2++) {
+      const vo = ((b * T + t2) * KVH + kvh) * HS;
+      let s = 0;
+      for (let i = 0; i < HS; i++) { s += v[vo + i] * dout[qo + i]; dv[vo + i] += att[ao + t2] * dout[qo + i]; }
+      datt[t2] = s;
+    }
+    // backward through the softmax: dpreatt = att * (datt - sum att * datt)
+    let dot = 0;
+    for (let t2 = 0; t2 <= t; t2++) dot += att[ao + t2] * datt[t2];
+    for (let t2 = 0; t2 <= t; t2++) dpreatt[t2] = att[ao + t2] * (datt[t2] - dot);
+    // backward through preatt = q.k * scale
+    for (let t2 = 0; t2 <= t; t2++) {
+      const ko = ((b * T + t2) * KVH + kvh) * HS;
+      for (let i = 0; i < HS; i++) {
+        dq[qo + i] += k[ko + i] * dpreatt[t2] * scale;
+        dk[ko + i] += q[qo + i] * dpreatt[t2] * scale;
+      }
+    }
+  }
+  return { dq, dk, dv };
+}
+
+export function swigluBackward(dout: Arr, gate: Arr, up: Arr) {
+  const n = gate.length, dgate = new Float64Array(n), dup = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = 1 / (1 + Math.exp(-gate[i]));
+    dgate[i] = dout[i] * up[i] * s * (1 + gate[i] * (1 - s));
+    dup[i] = dout[i] * gate[i] * s;
+  }
+  return { dgate, dup };
+}
+
+export function geluBackward(dout: Arr, inp: Arr): Float64Array {
+  const s = Math.sqrt(2 / Math.PI);
+  return Float64Array.from({ length: inp.length }, (_, i) => {
+    const x = inp[i];
+    const u = s * (x + 0.044715 * x ** 3);
+    const th = Math.tanh(u), sech = 1 / Math.cosh(u);
+    return dout[i] * (0.5 * (1 + th) + x * 0.5 * sech * sech * s * (1 + 3 * 0.044715 * x * x));
+  });
+}
+
+/** llm.c crossentropy_softmax_backward: dlogits = (softmax - onehot(target)) * dlosses[n] */
+export function crossentropySoftmaxBackward(dlosses: Arr, logits: Arr, targets: Arr, N: number, V: number): Float64Array {
+  const dlogits = new Float64Array(N * V);
+  for (let n = 0; n < N; n++) {
+    let max = -Infinity, sum = 0;
+    for (let i = 0; i < V; i++) max = Math.max(max, logits[n * V + i]);
+    for (let i = 0; i < V; i++) sum += Math.exp(logits[n * V + i] - max);
+    for (let i = 0; i < V; i++) dlogits[n * V + i] = (Math.exp(logits[n * V + i] - max) / sum - (i === targets[n] ? 1 : 0)) * dlosses[n];
+  }
+  return dlogits;
+}

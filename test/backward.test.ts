@@ -1,0 +1,305 @@
+// backward: every backward kernel against the float64 CPU oracle (test/cpu.ts) on odd shapes, the
+// += accumulation of parameter gradients, bit-for-bit determinism, chunking under the binding limit;
+// and the oracle itself against central finite differences in float64.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import type { Gpu, View } from '../src/gpu.js';
+import * as K from '../src/kernels.js';
+import * as cpu from './cpu.js';
+import { testGpu, randn, rng, checkTensor } from './helpers.js';
+
+let g: Gpu | null = null;
+beforeAll(async () => { g = await testGpu(); });
+afterAll(() => g?.destroy());
+
+function put(g: Gpu, data: Float32Array | Uint32Array, label = 't'): View {
+  const v = g.tensor(data.length, label);
+  g.upload(v, data);
+  return v;
+}
+
+function ids(n: number, V: number, seed: number): Uint32Array {
+  const r = rng(seed);
+  return Uint32Array.from({ length: n }, () => Math.floor(r() * V));
+}
+
+/** base + k * grad: what a += kernel should leave in a buffer that held base */
+function plus(base: ArrayLike<number>, grad: ArrayLike<number>, k = 1): Float64Array {
+  return Float64Array.from({ length: base.length }, (_, i) => base[i] + k * grad[i]);
+}
+
+const f32 = (x: ArrayLike<number>) => Float32Array.from(x);
+const same = (a: Float32Array, b: Float32Array) => expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+
+// -----------------------------------------------------------------------------------------------
+// the oracle: directional derivative of loss = sum(out * r) by central differences, vs the analytic one
+
+function fdCheck(label: string, loss: (x: Float64Array) => number, x: ArrayLike<number>, grad: ArrayLike<number>, seed: number) {
+  const u = randn(x.length, seed), h = 1e-6;
+  const at = (s: number) => loss(Float64Array.from(x, (xi, i) => xi + s * h * u[i]));
+  const fd = (at(1) - at(-1)) / (2 * h);
+  let an = 0;
+  for (let i = 0; i < x.length; i++) an += grad[i] * u[i];
+  if (!(Math.abs(fd - an) <= 1e-6 * Math.max(1, Math.abs(an)))) throw new Error(`${label}: finite difference ${fd} vs analytic ${an}`);
+}
+
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
+const f64 = (n: number, seed: number, scale = 1) => Float64Array.from(randn(n, seed, scale));
+
+describe('CPU reference backward vs central finite differences (float64)', () => {
+  it('encoder', () => {
+    const [B, T, C, V] = [2, 5, 7, 11];
+    const tok = ids(B * T, 4, 1), wte = f64(V * C, 2), wpe = f64(T * C, 3), r = f64(B * T * C, 4);
+    const { dwte, dwpe } = cpu.encoderBackward(r, tok, B, T, C, V);
+    fdCheck('dwte', (x) => dot(cpu.encoderForward(tok, x, wpe, B, T, C), r), wte, dwte, 5);
+    fdCheck('dwpe', (x) => dot(cpu.encoderForward(tok, wte, x, B, T, C), r), wpe, dwpe, 6);
+  });
+
+  it('matmul', () => {
+    const [N, C, OC] = [5, 7, 6];
+    const x = f64(N * C, 7), w = f64(OC * C, 8), b = f64(OC, 9), r = f64(N * OC, 10);
+    const { dinp, dweight, dbias } = cpu.matmulBackward(r, x, w, N, C, OC);
+    fdCheck('dinp', (v) => dot(cpu.matmulForward(v, w, b, N, C, OC), r), x, dinp, 11);
+    fdCheck('dweight', (v) => dot(cpu.matmulForward(x, v, b, N, C, OC), r), w, dweight, 12);
+    fdCheck('dbias', (v) => dot(cpu.matmulForward(x, w, v, N, C, OC), r), b, dbias, 13);
+  });
+
+  it('rmsnorm and layernorm', () => {
+    const [N, C] = [4, 9];
+    const x = f64(N * C, 14, 2), w = f64(C, 15), b = f64(C, 16), r = f64(N * C, 17);
+    const rms = cpu.rmsnormForward(x, w, N, C, 1e-5);
+    const drms = cpu.rmsnormBackward(r, x, w, rms.rstd, N, C);
+    fdCheck('rmsnorm dinp', (v) => dot(cpu.rmsnormForward(v, w, N, C, 1e-5).out, r), x, drms.dinp, 18);
+    fdCheck('rmsnorm dweight', (v) => dot(cpu.rmsnormForward(x, v, N, C, 1e-5).out, r), w, drms.dweight, 19);
+    const ln = cpu.layernormForward(x, w, b, N, C, 1e-5);
+    const dln = cpu.layernormBackward(r, x, w, ln.mean, ln.rstd, N, C);
+    fdCheck('layernorm dinp', (v) => dot(cpu.layernormForward(v, w, b, N, C, 1e-5).out, r), x, dln.dinp, 20);
+    fdCheck('layernorm dweight', (v) => dot(cpu.layernormForward(x, v, b, N, C, 1e-5).out, r), w, dln.dweight, 21);
+    fdCheck('layernorm dbias', (v) => dot(cpu.layernormForward(x, w, v, N, C, 1e-5).out, r), b, dln.dbias, 22);
+  });
+
+  it('rope, both conventions', () => {
+    const [B, T, NH, HS] = [2, 5, 3, 6];
+    const x = f64(B * T * NH * HS, 23), r = f64(x.length, 24);
+    for (const mode of [0, 1] as const) {
+      fdCheck(`rope ${mode}`, (v) => dot(cpu.ropeForward(v, B, T, NH, HS, 10000, mode), r), x, cpu.ropeBackward(r, B, T, NH, HS, 10000, mode), 25);
+    }
+  });
+
+  it('attention with grouped-query heads', () => {
+    const [B, T, NH, KVH, HS] = [2, 5, 4, 2, 3];
+    const q = f64(B * T * NH * HS, 26), k = f64(B * T * KVH * HS, 27), v = f64(B * T * KVH * HS, 28), r = f64(B * T * NH * HS, 29);
+    const { att } = cpu.attentionForward(q, k, v, B, T, NH, KVH, HS);
+    const { dq, dk, dv } = cpu.attentionBackward(r, q, k, v, att, B, T, NH, KVH, HS);
+    fdCheck('dq', (x) => dot(cpu.attentionForward(x, k, v, B, T, NH, KVH, HS).out, r), q, dq, 30);
+    fdCheck('dk', (x) => dot(cpu.attentionForward(q, x, v, B, T, NH, KVH, HS).out, r), k, dk, 31);
+    fdCheck('dv', (x) => dot(cpu.attentionForward(q, k, x, B, T, NH, KVH, HS).out, r), v, dv, 32);
+  });
+
+  it('swiglu, gelu, residual', () => {
+    const n = 50;
+    const a = f64(n, 33, 3), b = f64(n, 34), r = f64(n, 35);
+    const { dgate, dup } = cpu.swigluBackward(r, a, b);
+    fdCheck('dgate', (x) => dot(cpu.swigluForward(x, b), r), a, dgate, 36);
+    fdCheck('dup', (x) => dot(cpu.swigluForward(a, x), r), b, dup, 37);
+    fdCheck('gelu', (x) => dot(cpu.geluForward(x), r), a, cpu.geluBackward(r, a), 38);
+    fdCheck('residual dinp1', (x) => dot(cpu.residualForward(x, b), r), a, r, 39);
+  });
+
+  it('crossentropy with softmax', () => {
+    const [N, V] = [4, 13];
+    const logits = f64(N * V, 40, 3), tgt = ids(N, V, 41), dl = f64(N, 42);
+    fdCheck('dlogits', (x) => dot(cpu.crossentropyForward(x, tgt, N, V), dl), logits, cpu.crossentropySoftmaxBackward(dl, logits, tgt, N, V), 43);
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
+
+describe('backward kernels vs float64 CPU reference', () => {
+  it('encoder_backward: dwte, dwpe accumulate (+=), chunked rows, deterministic', async (ctx) => {
+    if (!g) return ctx.skip();
+    const [B, T, C, V] = [3, 11, 37, 515];
+    // repeated tokens (ids below 5) and spread ones, including the last row of wte
+    const tok = Uint32Array.from(ids(B * T, V, 44), (v, i) => (i % 2 ? v % 5 : v));
+    tok[7] = V - 1;
+    const dout = randn(B * T * C, 45), wte0 = randn(V * C, 46), wpe0 = randn(T * C, 47);
+    const ref = cpu.encoderBackward(dout, tok, B, T, C, V);
+    const dout_g = put(g, dout);
+    // default chunking, then 128-row chunks (4 chunks over 515 rows)
+    const runs: Float32Array[] = [];
+    for (const maxFloats of [undefined, 128 * C, undefined]) {
+      const dwte = put(g, wte0), dwpe = put(g, wpe0);
+      K.encoderBackward(g, dwte, dwpe, dout_g, tok, B, T, C, maxFloats);
+      const got = await g.read(dwte);
+      checkTensor(`dwte (chunk ${maxFloats})`, got, plus(wte0, ref.dwte));
+      checkTensor('dwpe', await g.read(dwpe), plus(wpe0, ref.dwpe));
+      runs.push(got);
+    }
+    same(runs[0], runs[2]);
+    // twice without positions: dwte doubles
+    const dwte = put(g, wte0);
+    K.encoderBackward(g, dwte, null, dout_g, tok, B, T, C);
+    K.encoderBackward(g, dwte, null, dout_g, tok, B, T, C);
+    checkTensor('dwte twice', await g.read(dwte), plus(wte0, ref.dwte, 2));
+  });
+
+  it('matmul_backward: odd shapes, with and without bias, += on parameters', async (ctx) => {
+    if (!g) return ctx.skip();
+    for (const [N, C, OC] of [[13, 37, 29], [1, 5, 3], [40, 64, 172], [7, 172, 64]]) {
+      const x = randn(N * C, 48), w = randn(OC * C, 49, 0.2), dout = randn(N * OC, 50);
+      const dw0 = randn(OC * C, 51), db0 = randn(OC, 52), dinp0 = randn(N * C, 53);
+      const ref = cpu.matmulBackward(dout, x, w, N, C, OC);
+      for (const withBias of [false, true]) {
+        const dinp = put(g, dinp0), dweight = put(g, dw0), dbias = put(g, db0);
+        const args = [put(g, dout), put(g, x), put(g, w)] as const;
+        K.matmulBackward(g, dinp, dweight, withBias ? dbias : null, ...args, N, C, OC);
+        const label = `matmul ${N}x${C}x${OC}${withBias ? ' bias' : ''}`;
+        checkTensor(`${label} dinp`, await g.read(dinp), ref.dinp);
+        checkTensor(`${label} dweight`, await g.read(dweight), plus(dw0, ref.dweight));
+        checkTensor(`${label} dbias`, await g.read(dbias), withBias ? plus(db0, ref.dbias) : db0);
+        // a second call: parameter gradients add up, dinp is overwritten, or added to with accumulate
+        K.matmulBackward(g, dinp, dweight, withBias ? dbias : null, ...args, N, C, OC, { accumulate: true });
+        checkTensor(`${label} dinp accumulated`, await g.read(dinp), plus(ref.dinp, ref.dinp));
+        checkTensor(`${label} dweight twice`, await g.read(dweight), plus(dw0, ref.dweight, 2));
+        checkTensor(`${label} dbias twice`, await g.read(dbias), withBias ? plus(db0, ref.dbias, 2) : db0);
+      }
+    }
+  });
+
+  it('matmul_backward: dweight and dbias as two ranges of one gradient arena', async (ctx) => {
+    if (!g) return ctx.skip();
+    const [N, C, OC] = [13, 37, 29];
+    const x = randn(N * C, 54), w = randn(OC * C, 55), dout = randn(N * OC, 56);
+    const arena = g.tensor(2048, 'grads');
+    const dweight = { buffer: arena.buffer, offset: 64, numel: OC * C }, dbias = { buffer: arena.buffer, offset: 64 * 20, numel: OC };
+    const dinp = g.tensor(N * C, 'dinp');
+    K.matmulBackward(g, dinp, dweight, dbias, put(g, dout), put(g, x), put(g, w), N, C, OC);
+    const ref = cpu.matmulBackward(dout, x, w, N, C, OC);
+    checkTensor('arena dweight', await g.read(dweight), ref.dweight);
+    checkTensor('arena dbias', await g.read(dbias), ref.dbias);
+  });
+
+  it('matmul_backward: chunked over rows and weight rows (forced small bindings), deterministic', async (ctx) => {
+    if (!g) return ctx.skip();
+    // a 12800-float binding limit: 64-row chunks of N (3 chunks) and of OC (4 chunks, the last of 8 rows)
+    const [N, C, OC] = [150, 150, 200];
+    const x = randn(N * C, 57), w = randn(OC * C, 58, 0.2), dout = randn(N * OC, 59);
+    const ref = cpu.matmulBackward(dout, x, w, N, C, OC);
+    const args = [put(g, dout), put(g, x), put(g, w)] as const;
+    const runs: Float32Array[][] = [];
+    for (const maxBindingFloats of [12800, undefined, 12800]) {
+      const dinp = g.tensor(N * C, 'dinp'), dweight = g.tensor(OC * C, 'dw'), dbias = g.tensor(OC, 'db');
+      K.matmulBackward(g, dinp, dweight, dbias, ...args, N, C, OC, { maxBindingFloats });
+      const got = [await g.read(dinp), await g.read(dweight), await g.read(dbias)];
+      checkTensor(`chunked dinp (${maxBindingFloats})`, got[0], ref.dinp);
+      checkTensor(`chunked dweight (${maxBindingFloats})`, got[1], ref.dweight);
+      checkTensor(`chunked dbias (${maxBindingFloats})`, got[2], ref.dbias);
+      runs.push(got);
+    }
+    runs[0].forEach((t, i) => same(t, runs[2][i]));
+  });
+
+  it('rmsnorm_backward and layernorm_backward: dinp +=, dweight/dbias += (column sums)', async (ctx) => {
+    if (!g) return ctx.skip();
+    for (const [N, C] of [[13, 37], [5, 200], [1, 1]]) {
+      const x = randn(N * C, 60, 2).map((v) => v + 1), w = randn(C, 61), b = randn(C, 62), dout = randn(N * C, 63);
+      const dinp0 = randn(N * C, 64), dw0 = randn(C, 65), db0 = randn(C, 66);
+      // rmsnorm, with the forward's rstd (rounded to f32 as the GPU caches it)
+      const rms = cpu.rmsnormForward(x, w, N, C, 1e-5), rstd = f32(rms.rstd);
+      const rref = cpu.rmsnormBackward(dout, x, w, rstd, N, C);
+      let dinp = put(g, dinp0), dweight = put(g, dw0);
+      K.rmsnormBackward(g, dinp, dweight, put(g, dout), put(g, x), put(g, w), put(g, rstd), N, C);
+      checkTensor(`rmsnorm dinp ${N}x${C}`, await g.read(dinp), plus(dinp0, rref.dinp));
+      checkTensor(`rmsnorm dweight ${N}x${C}`, await g.read(dweight), plus(dw0, rref.dweight));
+      // layernorm
+      const ln = cpu.layernormForward(x, w, b, N, C, 1e-5), mean = f32(ln.mean), lrstd = f32(ln.rstd);
+      const lref = cpu.layernormBackward(dout, x, w, mean, lrstd, N, C);
+      dinp = put(g, dinp0); dweight = put(g, dw0);
+      const dbias = put(g, db0);
+      K.layernormBackward(g, dinp, dweight, dbias, put(g, dout), put(g, x), put(g, w), put(g, mean), put(g, lrstd), N, C);
+      checkTensor(`layernorm dinp ${N}x${C}`, await g.read(dinp), plus(dinp0, lref.dinp));
+      checkTensor(`layernorm dweight ${N}x${C}`, await g.read(dweight), plus(dw0, lref.dweight));
+      checkTensor(`layernorm dbias ${N}x${C}`, await g.read(dbias), plus(db0, lref.dbias));
+    }
+  });
+
+  it('rope_backward, interleaved and rotate_half (in place)', async (ctx) => {
+    if (!g) return ctx.skip();
+    const [B, T, NH, HS, theta] = [2, 11, 3, 10, 10000];
+    const dout = randn(B * T * NH * HS, 67);
+    const { cos, sin } = K.ropeTables(T, HS, theta);
+    for (const mode of [0, 1] as const) {
+      const v = put(g, dout);
+      K.ropeBackward(g, v, put(g, cos), put(g, sin), B, T, NH, HS, mode);
+      checkTensor(`rope backward mode ${mode}`, await g.read(v), cpu.ropeBackward(dout, B, T, NH, HS, theta, mode));
+    }
+  });
+
+  it('attention_backward, grouped-query heads, deterministic', async (ctx) => {
+    if (!g) return ctx.skip();
+    for (const [B, T, NH, KVH, HS] of [[2, 11, 6, 3, 5], [1, 9, 4, 4, 8], [3, 5, 4, 1, 3]]) {
+      const q = randn(B * T * NH * HS, 68), k = randn(B * T * KVH * HS, 69), v = randn(B * T * KVH * HS, 70);
+      const dout = randn(B * T * NH * HS, 71), att = f32(cpu.attentionForward(q, k, v, B, T, NH, KVH, HS).att);
+      const ref = cpu.attentionBackward(dout, q, k, v, att, B, T, NH, KVH, HS);
+      const ins = [put(g, dout), put(g, att), put(g, q), put(g, k), put(g, v)] as const;
+      const runs: Float32Array[][] = [];
+      for (let rep = 0; rep < 2; rep++) {
+        const dq = g.tensor(q.length, 'dq'), dk = g.tensor(k.length, 'dk'), dv = g.tensor(v.length, 'dv');
+        K.attentionBackward(g, dq, dk, dv, g.tensor(B * NH * T * T, 'dpreatt'), ...ins, B, T, NH, KVH, HS);
+        runs.push([await g.read(dq), await g.read(dk), await g.read(dv)]);
+      }
+      const label = `attention ${[B, T, NH, KVH, HS]}`;
+      checkTensor(`${label} dq`, runs[0][0], ref.dq);
+      checkTensor(`${label} dk`, runs[0][1], ref.dk);
+      checkTensor(`${label} dv`, runs[0][2], ref.dv);
+      runs[0].forEach((t, i) => same(t, runs[1][i]));
+    }
+  });
+
+  it('attention_backward into a fused dqkv row (GPT-2 layout)', async (ctx) => {
+    if (!g) return ctx.skip();
+    const [B, T, NH, HS] = [2, 9, 3, 7];
+    const C = NH * HS;
+    const qkv = randn(B * T * 3 * C, 72), dout = randn(B * T * C, 73);
+    const part = (x: ArrayLike<number>, j: number) => Float32Array.from({ length: B * T * C }, (_, i) => x[Math.floor(i / C) * 3 * C + j * C + (i % C)]);
+    const [q, k, v] = [0, 1, 2].map((j) => part(qkv, j));
+    const att = f32(cpu.attentionForward(q, k, v, B, T, NH, NH, HS).att);
+    const ref = cpu.attentionBackward(dout, q, k, v, att, B, T, NH, NH, HS);
+    const fused = put(g, qkv), dqkv = g.tensor(qkv.length, 'dqkv');
+    K.attentionBackward(g, dqkv, dqkv, dqkv, g.tensor(B * NH * T * T, 'dpreatt'), put(g, dout), put(g, att), fused, fused, fused,
+      B, T, NH, NH, HS, { qs: 3 * C, q0: 0, kvs: 3 * C, k0: C, v0: 2 * C });
+    const got = await g.read(dqkv);
+    checkTensor('fused dq', part(got, 0), ref.dq);
+    checkTensor('fused dk', part(got, 1), ref.dk);
+    checkTensor('fused dv', part(got, 2), ref.dv);
+  });
+
+  it('swiglu_backward, gelu_backward (tanh form, large |x|), residual_backward (+=)', async (ctx) => {
+    if (!g) return ctx.skip();
+    const N = 1000 + 17;
+    const a = randn(N, 74, 3), b = randn(N, 75), dout = randn(N, 76);
+    a[0] = 50; a[1] = -50; a[2] = 0;
+    const sw = cpu.swigluBackward(dout, a, b);
+    const dgate = g.tensor(N, 'dgate'), dup = g.tensor(N, 'dup');
+    K.swigluBackward(g, dgate, dup, put(g, dout), put(g, a), put(g, b), N);
+    checkTensor('swiglu dgate', await g.read(dgate), sw.dgate);
+    checkTensor('swiglu dup', await g.read(dup), sw.dup);
+    const dinp = g.tensor(N, 'dinp');
+    K.geluBackward(g, dinp, put(g, a), put(g, dout), N);
+    checkTensor('gelu dinp', await g.read(dinp), cpu.geluBackward(dout, a));
+    const d1 = put(g, a), d2 = put(g, b);
+    K.residualBackward(g, d1, d2, put(g, dout), N);
+    checkTensor('residual dinp1', await g.read(d1), plus(a, dout));
+    checkTensor('residual dinp2', await g.read(d2), plus(b, dout));
+  });
+
+  it('crossentropy_softmax_backward', async (ctx) => {
+    if (!g) return ctx.skip();
+    const [N, V] = [19, 515];
+    const logits = randn(N * V, 77, 5), tgt = ids(N, V, 78);
+    for (const dl of [new Float32Array(N).fill(1 / N), randn(N, 79)]) {
+      const dlogits = g.tensor(N * V, 'dlogits');
+      K.crossentropySoftmaxBackward(g, dlogits, put(g, dl), put(g, logits), put(g, tgt), N, V);
+      checkTensor('dlogits', await g.read(dlogits), cpu.crossentropySoftmaxBackward(dl, logits, tgt, N, V));
+    }
+  });
+});
