@@ -273,3 +273,29 @@ export function crossentropySoftmaxBackward(dlosses: Arr, logits: Arr, targets: 
   }
   return dlogits;
 }
+
+// ---------------------------------------------------------------------------------------------
+// optimizer: torch.optim.AdamW (decoupled decay first) and clip_grad_norm_, in float64
+
+export interface AdamWHyper { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number }
+
+/** one AdamW step t (from 1), in place on params, m, v; grads scaled by `scale`; decay: per-element multiplier of weightDecay */
+export function adamwStep(params: Float64Array, m: Float64Array, v: Float64Array, grads: Arr, decay: Arr, scale: number, t: number, h: AdamWHyper): void {
+  for (let i = 0; i < params.length; i++) {
+    const g = grads[i] * scale;
+    params[i] -= h.lr * h.weightDecay * decay[i] * params[i];
+    m[i] = h.beta1 * m[i] + (1 - h.beta1) * g;
+    v[i] = h.beta2 * v[i] + (1 - h.beta2) * g * g;
+    const mhat = m[i] / (1 - h.beta1 ** t), vhat = v[i] / (1 - h.beta2 ** t);
+    params[i] -= h.lr * mhat / (Math.sqrt(vhat) + h.eps);
+  }
+}
+
+/** global L2 norm and torch.nn.utils.clip_grad_norm_'s factor (1 when maxNorm <= 0 or infinite) */
+export function gradnormClip(grads: Arr, maxNorm: number): { norm: number; scale: number } {
+  let ss = 0;
+  for (let i = 0; i < grads.length; i++) ss += grads[i] * grads[i];
+  const norm = Math.sqrt(ss);
+  const scale = maxNorm > 0 && Number.isFinite(maxNorm) ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
+  return { norm, scale };
+}

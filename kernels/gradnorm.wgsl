@@ -1,0 +1,54 @@
+// gradnorm: the global L2 norm of the gradient arena and torch.nn.utils.clip_grad_norm_'s clip factor.
+// grads: (P)   partials: (ceil(P / CHUNK)) scratch   norm, scale: (1)
+//   norm = sqrt(sum grads^2);  scale = min(1, max_norm / (norm + 1e-6)), or 1 when d.clip = 0
+// Deterministic two-stage reduction: 1) gradnorm_partial, one workgroup per fixed CHUNK of elements
+// (the partition does not depend on the device or on how the launcher splits bindings), each thread
+// summing a fixed stride, then a tree in workgroup memory; 2) gradnorm_clip, one workgroup summing
+// the partials the same way. = / +=: norm and scale are written (=); adamw_update reads scale.
+const CHUNK: u32 = 4096u;   // elements per partial sum; the launcher's binding chunks are multiples of it
+override WG: u32 = 256;
+var<workgroup> partial: array<f32, WG>;
+
+fn wg_sum(v: f32, lid: u32) -> f32 {
+  partial[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s /= 2u) {
+    if (lid < s) { partial[lid] += partial[lid + s]; }
+    workgroupBarrier();
+  }
+  return partial[0];
+}
+
+struct Dims { P: u32, p0: u32 }
+@group(0) @binding(0) var<uniform> d: Dims;
+@group(0) @binding(1) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(2) var<storage, read> grads: array<f32>;
+
+@compute @workgroup_size(WG)
+fn gradnorm_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_id) lid: vec3<u32>) {
+  let k = wid.y * nwg.x + wid.x;         // chunk index within this binding
+  if (k * CHUNK >= d.P) { return; }
+  let end = min((k + 1u) * CHUNK, d.P);
+  var s = 0.0;
+  for (var i = k * CHUNK + lid.x; i < end; i += WG) { let x = grads[i]; s += x * x; }
+  let total = wg_sum(s, lid.x);
+  if (lid.x == 0u) { partials[d.p0 + k] = total; }
+}
+
+struct CDims { NP: u32, clip: u32, max_norm: f32 }
+@group(0) @binding(0) var<uniform> cd: CDims;
+@group(0) @binding(1) var<storage, read_write> norm: array<f32>;
+@group(0) @binding(2) var<storage, read_write> scale: array<f32>;
+@group(0) @binding(3) var<storage, read> cpartials: array<f32>;
+
+@compute @workgroup_size(WG)
+fn gradnorm_clip(@builtin(local_invocation_id) lid: vec3<u32>) {
+  var s = 0.0;
+  for (var i = lid.x; i < cd.NP; i += WG) { s += cpartials[i]; }
+  let n = sqrt(wg_sum(s, lid.x));
+  if (lid.x == 0u) {
+    norm[0] = n;
+    scale[0] = select(1.0, min(1.0, cd.max_norm / (n + 1e-6)), cd.clip == 1u);
+  }
+}
