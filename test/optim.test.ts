@@ -22,7 +22,8 @@ describe('gradnorm_clip', () => {
     if (!g) return ctx.skip();
     const scale = g.tensor(1, 'scale'), norm = g.tensor(1, 'norm');
     // P below one chunk, several chunks with a tail, and several 8192-float bindings
-    for (const [P, maxBindingFloats] of [[100, undefined], [3 * 4096 + 123, undefined], [5 * 4096 + 7, 8192]]) {
+    const cases: [number, number | undefined][] = [[100, undefined], [3 * 4096 + 123, undefined], [5 * 4096 + 7, 8192]];
+    for (const [P, maxBindingFloats] of cases) {
       const grads = randn(P, P, 0.1), gv = put(g, grads);
       const want = cpu.gradnormClip(grads, 1).norm;
       for (const maxNorm of [want / 2, want * 10, 0, -1, Infinity]) {
