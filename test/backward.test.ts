@@ -303,3 +303,32 @@ describe('backward kernels vs float64 CPU reference', () => {
     }
   });
 });
+
+describe("backward at GPT-2's vocabulary (50257 x 768 = 154 MB, over lavapipe's 128 MiB binding limit)", () => {
+  const [V, C] = [50257, 768];
+
+  it('matmul_backward through the vocab head, in weight-row chunks', async (ctx) => {
+    if (!g) return ctx.skip();
+    const N = 4;
+    const x = randn(N * C, 81), w = randn(V * C, 82, 0.02), dout = randn(N * V, 83);
+    const dinp = g.tensor(N * C, 'dinp'), dweight = g.tensor(V * C, 'dwte'), dbias = g.tensor(V, 'db');
+    K.matmulBackward(g, dinp, dweight, dbias, put(g, dout), put(g, x), put(g, w), N, C, V);
+    const ref = cpu.matmulBackward(dout, x, w, N, C, V);
+    // dinp sums 50257 f32 products in order: its rounding error grows with the length (measured 1.1e-4)
+    checkTensor('vocab dinp', await g.read(dinp), ref.dinp, 5e-4, 1e-4);
+    checkTensor('vocab dweight', await g.read(dweight), ref.dweight);
+    checkTensor('vocab dbias', await g.read(dbias), ref.dbias);
+  }, 60_000);
+
+  it('encoder_backward into a dwte bound in row chunks', async (ctx) => {
+    if (!g) return ctx.skip();
+    const [B, T] = [2, 16];
+    const rowsPerChunk = Math.floor(g.limits.maxStorageBufferBindingSize / 4 / C / 64) * 64;
+    // tokens at both ends of the vocabulary and on both sides of the chunk boundary, some repeated
+    const tok = Uint32Array.from(ids(B * T, V, 84));
+    tok.set([0, V - 1, rowsPerChunk - 1, rowsPerChunk, rowsPerChunk, V - 1, 0], 3);
+    const dout = randn(B * T * C, 85), dwte = g.tensor(V * C, 'dwte');
+    K.encoderBackward(g, dwte, null, put(g, dout), tok, B, T, C);
+    checkTensor('vocab dwte', await g.read(dwte), cpu.encoderBackward(dout, tok, B, T, C, V).dwte);
+  }, 60_000);
+});
