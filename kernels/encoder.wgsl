@@ -1,13 +1,15 @@
 // encoder: token embedding (and, for GPT-2, learned positions), llm.c encoder_forward/backward.
 // out: (B,T,C)   ids: (B,T) u32   wte: (V,C)   wpe: (maxT,C), used when d.has_wpe = 1
-// forward:  out[b,t,:] = wte[ids[b,t],:] (+ wpe[t,:])
+// forward: out[b,t,:] = wte[ids[b,t],:] (+ wpe[t,:]), one thread per output element; the grid may be
+//   folded into 2-D (see src/gpu.ts). A wte larger than one storage binding is bound in row chunks
+//   [v0, v0 + nv): each dispatch writes the positions whose id falls in its chunk, so every element
+//   is written exactly once.
 // backward: dwte[v,:] += sum over the (b,t) with ids[b,t] = v of dout[b,t,:];  dwpe[t,:] += sum_b dout[b,t,:]
 // = / +=: both are parameter gradients, so both accumulate (+=), for gradient accumulation.
 // Deterministic without atomics: the launcher groups positions by token on the CPU (a CSR list,
 // see encoderBackward in src/kernels.ts) and one thread owns each (token, c), summing in position order.
-// one thread per output element; the grid may be folded into 2-D (see src/gpu.ts)
 override WG: u32 = 256;
-struct Dims { N: u32, T: u32, C: u32, has_wpe: u32 }
+struct Dims { N: u32, T: u32, C: u32, has_wpe: u32, v0: u32, nv: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> ids: array<u32>;
@@ -21,7 +23,9 @@ fn encoder_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
   if (i >= d.N) { return; }
   let bt = i / d.C;
   let c = i % d.C;
-  var x = wte[ids[bt] * d.C + c];
+  let id = ids[bt];
+  if (id < d.v0 || id >= d.v0 + d.nv) { return; }  // another chunk's row
+  var x = wte[(id - d.v0) * d.C + c];
   if (d.has_wpe == 1u) { x += wpe[(bt % d.T) * d.C + c]; }
   out[i] = x;
 }
