@@ -36,21 +36,8 @@ export function encoderBackward(g: Gpu, dwte: View, dwpe: View | null, dout: Vie
                                 B: number, T: number, C: number, maxBindingFloats = bindingFloats(g)) {
   const BT = B * T, V = dwte.numel / C;
   assert(Number.isInteger(V) && ids.length >= BT, `encoder_backward: dwte of ${dwte.numel} floats is not (V, ${C}), or fewer than ${BT} ids`);
-  // 1) counting sort of the positions by token id
-  const count = new Uint32Array(V + 1);
-  for (let i = 0; i < BT; i++) {
-    assert(ids[i] >= 0 && ids[i] < V, `encoder_backward: token id ${ids[i]} is outside [0, ${V})`);
-    count[ids[i] + 1]++;
-  }
-  for (let v = 0; v < V; v++) count[v + 1] += count[v];          // count[v] = first slot of token v
-  const tokens: number[] = [];
-  for (let v = 0; v < V; v++) if (count[v + 1] > count[v]) tokens.push(v);
-  const U = tokens.length, csr = new Uint32Array(U + (U + 1) + BT);
-  csr.set(tokens, 0);
-  tokens.forEach((v, u) => { csr[U + u] = count[v]; });
-  csr[U + U] = BT;
-  const fill = count.slice(0, V);
-  for (let i = 0; i < BT; i++) csr[2 * U + 1 + fill[ids[i]]++] = i;
+  // 1) the CSR list, uploaded to a scratch buffer
+  const { tokens, csr } = tokenBuckets(ids, BT, V), U = tokens.length;
   const list = scratch(g, 'encoder_csr', csr.length);
   g.upload(list, csr);
   // 2) dwte in chunks of rows that fit one binding; each dispatch takes the unique tokens in its rows
@@ -67,6 +54,26 @@ export function encoderBackward(g: Gpu, dwte: View, dwpe: View | null, dout: Vie
   }
   // 3) dwpe: one thread per (t, c), summing over b in order
   if (dwpe) g.dispatch('encoder_backward_wpe', { u: [B, T, C] }, [slice(dwpe, 0, T * C), slice(dout, 0, BT * C)], [Math.ceil((T * C) / WG)]);
+}
+
+// positions grouped by token (a counting sort): csr = [tokens (U) | starts (U+1) | positions (BT)],
+// tokens ascending, each token's positions ascending
+function tokenBuckets(ids: ArrayLike<number>, BT: number, V: number): { tokens: number[]; csr: Uint32Array } {
+  const start = new Uint32Array(V + 1);
+  for (let i = 0; i < BT; i++) {
+    assert(Number.isInteger(ids[i]) && ids[i] >= 0 && ids[i] < V, `encoder_backward: token id ${ids[i]} is outside [0, ${V})`);
+    start[ids[i] + 1]++;
+  }
+  for (let v = 0; v < V; v++) start[v + 1] += start[v];          // start[v] = first slot of token v
+  const tokens: number[] = [];
+  for (let v = 0; v < V; v++) if (start[v + 1] > start[v]) tokens.push(v);
+  const U = tokens.length, csr = new Uint32Array(U + (U + 1) + BT);
+  csr.set(tokens, 0);
+  tokens.forEach((v, u) => { csr[U + u] = start[v]; });
+  csr[2 * U] = BT;
+  const next = start.slice(0, V);
+  for (let i = 0; i < BT; i++) csr[2 * U + 1 + next[ids[i]]++] = i;
+  return { tokens, csr };
 }
 
 // a scratch buffer per (device, purpose), grown on demand; its contents do not outlive one launcher call
@@ -166,15 +173,15 @@ export function matmulBackward(g: Gpu, dinp: View, dweight: View, dbias: View | 
   const { nChunk, ocChunk } = matmulChunks(opts.maxBindingFloats ?? bindingFloats(g), N, C, OC);
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const n = Math.min(nChunk, N - n0);
-    const dout_n = slice(dout, n0 * OC, n * OC);
+    const doutRows = slice(dout, n0 * OC, n * OC);
     for (let oc0 = 0; oc0 < OC; oc0 += ocChunk) {
       const oc = Math.min(ocChunk, OC - oc0);
       const w = slice(weight, oc0 * C, oc * C);
       // dinp: the first OC chunk writes (unless accumulating), later ones add
       g.dispatch('matmul_backward', { u: [n, C, oc, OC, oc0, opts.accumulate || oc0 > 0 ? 1 : 0] },
-        [slice(dinp, n0 * C, n * C), dout_n, w], [Math.ceil(C / 32), Math.ceil(n / 32)]);
+        [slice(dinp, n0 * C, n * C), doutRows, w], [Math.ceil(C / 32), Math.ceil(n / 32)]);
       g.dispatch('matmul_backward_dweight', { u: [n, C, oc, OC, oc0, dbias ? 1 : 0] },
-        [slice(dweight, oc0 * C, oc * C), dbias ? slice(dbias, oc0, oc) : g.none, dout_n, slice(inp, n0 * C, n * C)],
+        [slice(dweight, oc0 * C, oc * C), dbias ? slice(dbias, oc0, oc) : g.none, doutRows, slice(inp, n0 * C, n * C)],
         [Math.ceil(C / 32), Math.ceil(oc / 32)]);
     }
   }
