@@ -1,5 +1,7 @@
-// cpu: the float64 CPU oracle, a plain port of llm.c train_gpt2.c's layer functions (plus the
-// Llama additions). Every kernel test compares the GPU against these on odd shapes.
+// cpu: the float64 CPU oracle, a plain port of llm.c train_gpt2.c's layer functions, forward and
+// backward (plus the Llama additions), and of torch's AdamW and clip_grad_norm_. Every kernel test
+// compares the GPU against these on odd shapes; test/backward.test.ts checks the backward ones by
+// finite differences.
 // Sizes as in src/kernels.ts: N rows, C channels, OC out channels, V vocab, NH/KVH heads, HS head size.
 type Arr = ArrayLike<number>;
 
