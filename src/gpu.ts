@@ -105,6 +105,21 @@ export class Gpu {
     return out;
   }
 
+  /** zero a view (in queue order with the dispatches around it) */
+  clear(v: View): void {
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.clearBuffer(v.buffer, v.offset * 4, v.numel * 4);
+  }
+
+  /** copy src into dst (same length), in queue order */
+  copy(dst: View, src: View): void {
+    assert(dst.numel === src.numel, `copy: ${src.numel} values into a view of ${dst.numel}`);
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.copyBufferToBuffer(src.buffer, src.offset * 4, dst.buffer, dst.offset * 4, src.numel * 4);
+  }
+
   /**
    * Encode one compute dispatch. bindings[i] is @binding(i + 1); @binding(0) is the uniform struct,
    * laid out as the u32 values then the f32 values, in order.

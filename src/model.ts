@@ -10,6 +10,8 @@ import * as K from './kernels.js';
 import { slice } from './kernels.js';
 import { assert, fail } from './errors.js';
 import { parameterShapes, numel, validateCheckpoint, type Checkpoint, type ModelConfig } from './config.js';
+import { TrainState, unpack, type AdamwHyper, type ModelState } from './optim.js';
+import { modelBackward } from './backward.js';
 
 
 /** keep blocks `layers` (in that order) of a checkpoint: embeddings, final norm and head stay */
@@ -31,9 +33,10 @@ export function selectLayers(ck: Checkpoint, layers: number[]): Checkpoint {
 }
 
 // the activation table (llm.c ActivationTensors): per-layer kinds are (L) x the shape shown
-interface Acts {
+export interface Acts {
   B: number; T: number;
   ids: View; targets: View;       // (B,T) u32
+  hostIds: Uint32Array;           // (B,T) the same ids on the CPU (encoder_backward buckets them there)
   encoded: View;                  // (B,T,C)
   ln1: View[]; ln1_mean: View[]; ln1_rstd: View[]; // (B,T,C), (B,T), (B,T); mean: GPT-2 only
   qkv: View[];                    // GPT-2: (B,T,3C)
@@ -52,8 +55,13 @@ interface Acts {
 
 export class Model {
   readonly params: Record<string, View[]> = {};
-  private paramBuffer: GPUBuffer;
-  private acts: Acts | null = null;
+  /** (name, offset, numel) of every parameter slice in the arena, in table order */
+  readonly layout: [string, number, number][] = [];
+  readonly paramBuffer: GPUBuffer;
+  readonly paramCount: number;   // arena length, alignment padding included
+  acts: Acts | null = null;
+  /** gradients, AdamW moments and step statistics, once training is enabled */
+  train: TrainState | null = null;
 
   private constructor(readonly gpu: Gpu, readonly config: ModelConfig, ck: Checkpoint) {
     const problems = validateCheckpoint(ck);
@@ -61,11 +69,12 @@ export class Model {
     // one arena for all parameters; every (tensor, layer) slice starts 256-byte aligned
     const table = parameterShapes(config);
     let total = 0;
-    const layout: [string, number, number][] = [];
+    const layout = this.layout;
     for (const [name, shape, perLayer] of table) {
       const n = numel(shape);
       for (let l = 0; l < (perLayer ? config.nLayers : 1); l++) { layout.push([name, total, n]); total += alignUp(n); }
     }
+    this.paramCount = total;
     this.paramBuffer = gpu.alloc(total, 'params');
     const host = new Float32Array(total);
     for (const [name, offset, n] of layout) {
@@ -100,7 +109,8 @@ export class Model {
     assert(T <= c.maxSeqLen, `sequence length ${T} exceeds the model's maximum of ${c.maxSeqLen} positions`, `use --seq ${c.maxSeqLen} or less`);
     checkIds(ids, V, 'token id');
     const a = this.activations(B, T);
-    g.upload(a.ids, Uint32Array.from(ids));
+    a.hostIds = Uint32Array.from(ids);
+    g.upload(a.ids, a.hostIds);
     const p = this.params;
     const bias = (name: string, l: number) => (p[name] ? p[name][l] : null);
     const mode = c.ropeMode === 'interleaved' ? 0 : 1;
@@ -166,9 +176,66 @@ export class Model {
     return this.gpu.read(slice(a.losses, 0, B * T));
   }
 
+  // ---- training (src/optim.ts holds the state, src/backward.ts the backward pass) ----
+
+  /** allocate gradients and AdamW moments (idempotent) */
+  enableTraining(): void {
+    this.train ??= new TrainState(this);
+  }
+
+  zeroGrad(): void {
+    this.trainState().zeroGrad();
+  }
+
+  /**
+   * Backward pass of the last forward() (which must have had targets), accumulating parameter
+   * gradients; dloss is d(objective)/d(each token's loss), e.g. 1/(B*T*G) for a mean over G micro-batches.
+   */
+  backward(dloss: number): void {
+    assert(this.acts, 'backward() before forward()');
+    const t = this.trainState();
+    modelBackward(this, this.acts, t, dloss);
+    t.logLosses(this.acts);
+  }
+
+  /** mean loss of the micro-batches since zeroGrad(), and the global gradient norm (clip factor set for adamw) */
+  stepStats(microBatches: number, clip: number): Promise<{ loss: number; gradNorm: number }> {
+    return this.trainState().stats(microBatches, clip);
+  }
+
+  adamw(h: AdamwHyper): void {
+    this.trainState().adamw(h);
+  }
+
+  /** parameters (as a Checkpoint) and AdamW moments, read back from the GPU */
+  exportState(): Promise<ModelState> {
+    return this.trainState().export();
+  }
+
+  importOptimizerState(m: Record<string, Float32Array>, v: Record<string, Float32Array>): void {
+    this.trainState().importMoments(m, v);
+  }
+
+  /** the accumulated gradients, by parameter name */
+  readGradients(): Promise<Record<string, Float32Array>> {
+    return this.trainState().readGradients();
+  }
+
+  /** the current parameters as a Checkpoint */
+  async readCheckpoint(): Promise<Checkpoint> {
+    const host = await this.gpu.read({ buffer: this.paramBuffer, offset: 0, numel: this.paramCount });
+    return { config: this.config, tensors: unpack(this, host) };
+  }
+
   destroy(): void {
     this.freeActivations();
+    this.train?.destroy();
     this.paramBuffer.destroy();
+  }
+
+  private trainState(): TrainState {
+    if (!this.train) fail('training was not enabled on this model', 'call model.enableTraining() first (the Trainer does)');
+    return this.train;
   }
 
   // the activation table for (B, T), kept until a different shape is asked for
@@ -189,7 +256,7 @@ export class Model {
     };
     const one = (label: string, n: number, used = true) => kind(label, n, 1, used)[0];
     const a: Acts = {
-      B, T, buffers,
+      B, T, buffers, hostIds: new Uint32Array(BT),
       ids: one('ids', BT), targets: one('targets', BT),
       encoded: one('encoded', BT * C),
       ln1: kind('ln1', BT * C, L), ln1_mean: kind('ln1_mean', BT, L, gpt2), ln1_rstd: kind('ln1_rstd', BT, L),
