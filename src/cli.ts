@@ -10,6 +10,9 @@ import { readModel, readTokenizer, tokenizerFiles, writeDirAtomic } from './file
 import { inherit } from './inherit.js';
 import { hfFiles } from './hf.js';
 import { countParameters } from './config.js';
+import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './train.js';
+import { trainRun } from './train_node.js';
+import { join } from 'node:path';
 import { runDemo } from './demo.js';
 import { Progress } from './progress.js';
 import { InherituneError, fail } from './errors.js';
@@ -32,6 +35,14 @@ Commands:
                                                   write a K-block model built from the reference's
                                                   blocks as a Hugging Face directory, with
                                                   inheritune.json recording where each tensor came from
+  train --model PATH [--tokenizer PATH] --text FILE [--val-text FILE] --steps N --batch B --seq T
+        [--grad-accum G] [--lr 1e-3] [--min-lr 1e-4] [--warmup 0] [--schedule cosine|constant]
+        [--beta1 0.9] [--beta2 0.95] [--eps 1e-8] [--wd 0.1] [--clip 1.0] [--sampling sequential|random]
+        [--seed 0] [--eval-every N] [--val-windows 16] [--save-every N] [--tokens N] --out DIR
+        [--metrics FILE] [--resume] [--json]
+                                                  continued pre-training with AdamW; checkpoints
+                                                  (HF directory + optimizer state) in DIR/checkpoint,
+                                                  metrics in DIR/metrics.jsonl, curve in DIR/loss.svg
 Options:
   -h, --help                                      this text
 `;
@@ -50,6 +61,9 @@ async function main(argv: string[]): Promise<void> {
     inherit: [{ from: { type: 'string' }, layers: { type: 'string' }, select: { type: 'string' }, preset: { type: 'string' },
       'no-embeddings': { type: 'boolean' }, 'no-final-norm': { type: 'boolean' }, 'no-head': { type: 'boolean' },
       'no-positions': { type: 'boolean' }, seed: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, inheritCmd],
+    train: [Object.fromEntries([...['model', 'tokenizer', 'text', 'val-text', 'steps', 'batch', 'seq', 'grad-accum', 'lr', 'min-lr',
+      'warmup', 'schedule', 'beta1', 'beta2', 'eps', 'wd', 'clip', 'sampling', 'seed', 'eval-every', 'val-windows', 'save-every',
+      'tokens', 'out', 'metrics'].map((k) => [k, { type: 'string' as const }]), ['resume', { type: 'boolean' as const }], ['json', { type: 'boolean' as const }]]), trainCmd],
   };
   const entry = commands[cmd];
   if (!entry) fail(`unknown command '${cmd}'`, `one of: ${Object.keys(commands).join(', ')} (see --help)`);
@@ -164,6 +178,55 @@ async function inheritCmd(flags: Flags): Promise<void> {
   console.log(`wrote ${out}: ${summary.family}, blocks [${summary.blocks}] of ${ref.config.nLayers}, ` +
     `${summary.parameters} of ${summary.reference_parameters} parameters, preset ${summary.preset}`);
   for (const n of record.notes) console.log(`note: ${n}`);
+}
+
+function num(flags: Flags, name: string, dflt: number): number {
+  const v = flags[name];
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n)) fail(`--${name} ${v} is not a number`);
+  return n;
+}
+
+async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
+  const path = str(flags, 'model');
+  const out = str(flags, 'out');
+  const textPath = str(flags, 'text');
+  for (const f of [textPath, flags['val-text']]) if (typeof f === 'string' && !existsSync(f)) fail(`text file '${f}' does not exist`);
+  const B = int(flags, 'batch', { required: true })!, T = int(flags, 'seq', { required: true })!;
+  const G = int(flags, 'grad-accum') ?? TRAIN_DEFAULTS.gradAccum;
+  const tokens = int(flags, 'tokens');
+  const steps = int(flags, 'steps') ?? (tokens ? Math.ceil(tokens / (B * T * G)) : fail('--steps N (or --tokens N) is required'));
+  const opts: TrainOptions = {
+    steps, batch: B, seq: T, gradAccum: G,
+    lr: num(flags, 'lr', TRAIN_DEFAULTS.lr), minLr: num(flags, 'min-lr', TRAIN_DEFAULTS.minLr), warmup: num(flags, 'warmup', TRAIN_DEFAULTS.warmup),
+    schedule: (flags.schedule as TrainOptions['schedule']) ?? TRAIN_DEFAULTS.schedule,
+    beta1: num(flags, 'beta1', TRAIN_DEFAULTS.beta1), beta2: num(flags, 'beta2', TRAIN_DEFAULTS.beta2), eps: num(flags, 'eps', TRAIN_DEFAULTS.eps),
+    wd: num(flags, 'wd', TRAIN_DEFAULTS.wd), clip: num(flags, 'clip', TRAIN_DEFAULTS.clip),
+    sampling: (flags.sampling as TrainOptions['sampling']) ?? TRAIN_DEFAULTS.sampling, seed: num(flags, 'seed', TRAIN_DEFAULTS.seed),
+    evalEvery: num(flags, 'eval-every', TRAIN_DEFAULTS.evalEvery), valWindows: num(flags, 'val-windows', TRAIN_DEFAULTS.valWindows),
+  };
+  validateTrainOptions(opts);
+  // the text is tokenized as `eval` does: BOS, then the whole file
+  const ck = await readModel(path);
+  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
+  let train = tok.encode(readFileSync(textPath, 'utf8'), { bos: true });
+  let val: number[];
+  if (typeof flags['val-text'] === 'string') val = tok.encode(readFileSync(flags['val-text'], 'utf8'), { bos: true });
+  else {
+    // no --val-text: the last 10% of the tokens are held out (never trained on)
+    const cut = Math.floor(train.length * 0.9);
+    val = train.slice(cut);
+    train = train.slice(0, cut);
+  }
+  const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume: !!flags.resume,
+    saveEvery: num(flags, 'save-every', 0), opts, train, val, progress: flags.json ? null : stderrBar() });
+  if (flags.json) {
+    console.log(JSON.stringify({ losses: r.metrics.map((m) => m.loss), grad_norms: r.metrics.map((m) => m.grad_norm), val_loss: r.valLoss }));
+    return;
+  }
+  const last = r.metrics.at(-1);
+  console.log(`trained ${r.metrics.length} steps: loss ${last?.loss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}; checkpoint in ${join(out, 'checkpoint')}`);
 }
 
 async function demo(flags: Flags, gpu: Gpu): Promise<void> {

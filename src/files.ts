@@ -1,6 +1,6 @@
 // files: Node-only file access for the CLI: read a model from a path, find its tokenizer.
 // (Browsers and Deno pass bytes to parseLlama2c / Llama2cTokenizer.fromBytes themselves.)
-import { readFileSync, statSync, existsSync, mkdirSync, openSync, writeSync, closeSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, existsSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, dirname, basename } from 'node:path';
 import { parseLlama2c } from './llama2c.js';
@@ -50,16 +50,19 @@ export function nodeDir(path: string): ModelDir {
  * Write files (each as parts) into dir atomically: everything goes to a temporary sibling
  * directory first, which then replaces dir, so a crash never leaves a half-written model.
  */
-export function writeDirAtomic(dir: string, files: Record<string, Uint8Array[]>): void {
+export function writeDirAtomic(dir: string, files: Record<string, Uint8Array[]>, hook?: (point: 'write' | 'swap') => void): void {
   const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
+  let first = true;
   for (const [name, parts] of Object.entries(files)) {
     const fd = openSync(join(tmp, name), 'w');
-    try { for (const p of parts) writeSync(fd, p); } finally { closeSync(fd); }
+    try { for (const p of parts) writeSync(fd, p); fsyncSync(fd); } finally { closeSync(fd); }
+    if (first) { hook?.('write'); first = false; }
   }
   const old = join(dirname(dir), `.${basename(dir)}.old-${process.pid}`);
   if (existsSync(dir)) renameSync(dir, old);
+  hook?.('swap');
   renameSync(tmp, dir);
   rmSync(old, { recursive: true, force: true });
 }
@@ -90,10 +93,14 @@ const HF_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer.model', 'tokenizer_conf
 /** tokenizer files of a model (dir or beside a .bin) as {name in the output: bytes} */
 export function tokenizerFiles(modelPath: string): Record<string, Uint8Array[]> {
   const out: Record<string, Uint8Array[]> = {};
+  if (!existsSync(modelPath)) return out;
   const isDir = statSync(modelPath).isDirectory();
   const dir = isDir ? modelPath : dirname(modelPath);
   for (const f of HF_TOKENIZER_FILES) if (existsSync(join(dir, f))) out[f] = [readFileSync(join(dir, f))];
-  if (!isDir) {
+  if (isDir) {
+    // llama2.c tokenizers carried by an earlier inherit/train (tok512.bin etc.)
+    for (const f of readdirSync(dir)) if (/^tok.*\.bin$/.test(f)) out[f] = [readFileSync(join(dir, f))];
+  } else {
     // llama2.c: tok512.bin keeps its name (our CLI finds it), tok512.model becomes tokenizer.model (transformers reads it)
     if (existsSync(join(dir, 'tok512.bin'))) out['tok512.bin'] = [readFileSync(join(dir, 'tok512.bin'))];
     if (!out['tokenizer.model'] && existsSync(join(dir, 'tok512.model'))) out['tokenizer.model'] = [readFileSync(join(dir, 'tok512.model'))];

@@ -14,3 +14,6 @@ export { runDemo, DEMO_CONFIG, DEMO_TEXT, type DemoResult } from './demo.js';
 export { Llama2cTokenizer } from './tokenizer.js';
 export { SafetensorsFile, serializeSafetensors, memorySource, blobSource, type ByteSource } from './safetensors.js';
 export { readHfModel, hfFiles, configFromHf, configToHf, permuteToHf, type ModelDir } from './hf.js';
+export { Trainer, learningRate, TRAIN_DEFAULTS, type TrainOptions, type TrainerState, type StepMetrics } from './train.js';
+export { inherit, type InheritOptions, type InheritRecord } from './inherit.js';
+export { lineChart, type Series } from './svg.js';
