@@ -6,7 +6,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createGpu, kernels as K, Model, parseLlama2c, initCheckpoint, DEMO_CONFIG } from '../dist/node.mjs';
+import { createGpu, kernels as K, Model, parseLlama2c, initCheckpoint, BUILTIN_REFERENCE } from '../dist/node.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const g = await createGpu();
@@ -70,7 +70,7 @@ for (const [N, C, OC] of [[2048, 64, 64], [2048, 64, 172], [2048, 172, 64], [204
 }
 
 // 3) whole-model forward throughput
-const models = [['demo model (random)', initCheckpoint(DEMO_CONFIG, 1)]];
+const models = [['built-in reference (random init)', initCheckpoint(BUILTIN_REFERENCE, 1)]];
 const s260 = resolve(here, '../../shared/data/stories260k/stories260K.bin');
 if (existsSync(s260)) models.push(['stories260K', parseLlama2c(new Uint8Array(readFileSync(s260)))]);
 for (const [name, ck] of models) {
@@ -80,6 +80,17 @@ for (const [name, ck] of models) {
     const ms = await time(() => m.forward(ids, B, T, ids), 3);
     rows.push([`forward ${name}`, `B=${B} T=${T}`, ms, NaN, NaN, (B * T) / (ms / 1e3)]);
   }
+  // one training step: forward + backward + clip + AdamW
+  m.enableTraining();
+  const [B, T] = [16, 64];
+  const ids = new Uint32Array(B * T).map((_, i) => (i * 7) % ck.config.vocabSize);
+  const step = async () => { m.zeroGrad(); m.forward(ids, B, T, ids); m.backward(1 / (B * T)); await m.stepStats(1, 1); m.adamw({ lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, wd: 0.1, t: 1 }); };
+  await step(); await g.sync();
+  const t0 = performance.now();
+  for (let i = 0; i < 3; i++) await step();
+  await g.sync();
+  const ms = (performance.now() - t0) / 3;
+  rows.push([`train step ${name}`, `B=${B} T=${T}`, ms, NaN, NaN, (B * T) / (ms / 1e3)]);
   m.destroy();
 }
 

@@ -10,18 +10,25 @@ import { readModel, readTokenizer, tokenizerFiles, writeDirAtomic } from './file
 import { inherit } from './inherit.js';
 import { hfFiles } from './hf.js';
 import { countParameters } from './config.js';
-import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './train.js';
-import { trainRun } from './train_node.js';
-import { join } from 'node:path';
-import { runDemo } from './demo.js';
 import { Progress } from './progress.js';
 import { InherituneError, fail } from './errors.js';
+import { int, str, stderrBar, type Flags } from './cli_args.js';
+import { trainCmd, runCmd, TRAIN_FLAGS, RUN_FLAGS } from './cli_train.js';
 import type { Gpu } from './gpu.js';
 
 const USAGE = `inheritune-rt — Inheritune on WebGPU
 
 Commands:
-  demo [--json]                                   the built-in default job (no files needed)
+  demo [--out DIR] [--json]                       the main job on its built-in default (no files
+                                                  needed): pre-train a small byte-level reference on
+                                                  the Brown Corpus, then run the recipe with a baseline
+                                                  (= run with no --model; resumes when re-run)
+  run [--model PATH --text FILE [--val-text FILE]] [--layers K | --select 0,1,2] [--grow 2]
+      [--max-rounds 3] [--tolerance 0] [--growth reinherit|warm-append] [--baseline]
+      [--preset paper|official] [training flags as for train] --out DIR [--resume] [--json]
+                                                  the Inheritune recipe: inherit k blocks, train,
+                                                  grow until the reference's validation loss is
+                                                  reached; report.json, val_loss.svg, summary.md
   (--model and --from take a Hugging Face directory or a llama2.c .bin checkpoint)
   info [--json]                                   WebGPU adapter, features, limits, runtime
   logits --model PATH --ids 1,403,407 [--layers K] [--json]
@@ -47,13 +54,12 @@ Options:
   -h, --help                                      this text
 `;
 
-type Flags = Record<string, string | boolean | undefined>;
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') { process.stdout.write(USAGE); return; }
   const commands: Record<string, [Record<string, { type: 'string' | 'boolean' }>, (f: Flags, g: Gpu) => Promise<void>]> = {
-    demo: [{ json: { type: 'boolean' } }, demo],
+    demo: [{ out: { type: 'string' }, json: { type: 'boolean' } }, (f, g) => runCmd(f, g, true)],
     info: [{ json: { type: 'boolean' } }, info],
     logits: [{ model: { type: 'string' }, ids: { type: 'string' }, layers: { type: 'string' }, json: { type: 'boolean' } }, logits],
     eval: [{ model: { type: 'string' }, tokenizer: { type: 'string' }, text: { type: 'string' }, seq: { type: 'string' },
@@ -61,9 +67,8 @@ async function main(argv: string[]): Promise<void> {
     inherit: [{ from: { type: 'string' }, layers: { type: 'string' }, select: { type: 'string' }, preset: { type: 'string' },
       'no-embeddings': { type: 'boolean' }, 'no-final-norm': { type: 'boolean' }, 'no-head': { type: 'boolean' },
       'no-positions': { type: 'boolean' }, seed: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, inheritCmd],
-    train: [Object.fromEntries([...['model', 'tokenizer', 'text', 'val-text', 'steps', 'batch', 'seq', 'grad-accum', 'lr', 'min-lr',
-      'warmup', 'schedule', 'beta1', 'beta2', 'eps', 'wd', 'clip', 'sampling', 'seed', 'eval-every', 'val-windows', 'save-every',
-      'tokens', 'out', 'metrics'].map((k) => [k, { type: 'string' as const }]), ['resume', { type: 'boolean' as const }], ['json', { type: 'boolean' as const }]]), trainCmd],
+    train: [TRAIN_FLAGS, trainCmd],
+    run: [RUN_FLAGS, (f, g) => runCmd(f, g)],
   };
   const entry = commands[cmd];
   if (!entry) fail(`unknown command '${cmd}'`, `one of: ${Object.keys(commands).join(', ')} (see --help)`);
@@ -81,27 +86,6 @@ async function main(argv: string[]): Promise<void> {
   } finally {
     gpu.destroy();
   }
-}
-
-function int(flags: Flags, name: string, opts: { required?: boolean; min?: number } = {}): number | undefined {
-  const v = flags[name];
-  if (v === undefined) {
-    if (opts.required) fail(`--${name} is required`, 'see `inheritune-rt --help`');
-    return undefined;
-  }
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < (opts.min ?? 1)) fail(`--${name} ${v} is not an integer >= ${opts.min ?? 1}`);
-  return n;
-}
-
-function str(flags: Flags, name: string): string {
-  const v = flags[name];
-  if (typeof v !== 'string' || !v) fail(`--${name} is required`, 'see `inheritune-rt --help`');
-  return v;
-}
-
-function stderrBar(): ((s: string) => void) | null {
-  return process.stderr.isTTY ? (s) => process.stderr.write(s) : null;
 }
 
 async function info(flags: Flags, gpu: Gpu): Promise<void> {
@@ -180,64 +164,6 @@ async function inheritCmd(flags: Flags): Promise<void> {
   for (const n of record.notes) console.log(`note: ${n}`);
 }
 
-function num(flags: Flags, name: string, dflt: number): number {
-  const v = flags[name];
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n)) fail(`--${name} ${v} is not a number`);
-  return n;
-}
-
-async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
-  const path = str(flags, 'model');
-  const out = str(flags, 'out');
-  const textPath = str(flags, 'text');
-  for (const f of [textPath, flags['val-text']]) if (typeof f === 'string' && !existsSync(f)) fail(`text file '${f}' does not exist`);
-  const B = int(flags, 'batch', { required: true })!, T = int(flags, 'seq', { required: true })!;
-  const G = int(flags, 'grad-accum') ?? TRAIN_DEFAULTS.gradAccum;
-  const tokens = int(flags, 'tokens');
-  const steps = int(flags, 'steps') ?? (tokens ? Math.ceil(tokens / (B * T * G)) : fail('--steps N (or --tokens N) is required'));
-  const opts: TrainOptions = {
-    steps, batch: B, seq: T, gradAccum: G,
-    lr: num(flags, 'lr', TRAIN_DEFAULTS.lr), minLr: num(flags, 'min-lr', TRAIN_DEFAULTS.minLr), warmup: num(flags, 'warmup', TRAIN_DEFAULTS.warmup),
-    schedule: (flags.schedule as TrainOptions['schedule']) ?? TRAIN_DEFAULTS.schedule,
-    beta1: num(flags, 'beta1', TRAIN_DEFAULTS.beta1), beta2: num(flags, 'beta2', TRAIN_DEFAULTS.beta2), eps: num(flags, 'eps', TRAIN_DEFAULTS.eps),
-    wd: num(flags, 'wd', TRAIN_DEFAULTS.wd), clip: num(flags, 'clip', TRAIN_DEFAULTS.clip),
-    sampling: (flags.sampling as TrainOptions['sampling']) ?? TRAIN_DEFAULTS.sampling, seed: num(flags, 'seed', TRAIN_DEFAULTS.seed),
-    evalEvery: num(flags, 'eval-every', TRAIN_DEFAULTS.evalEvery), valWindows: num(flags, 'val-windows', TRAIN_DEFAULTS.valWindows),
-  };
-  validateTrainOptions(opts);
-  // the text is tokenized as `eval` does: BOS, then the whole file
-  const ck = await readModel(path);
-  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
-  let train = tok.encode(readFileSync(textPath, 'utf8'), { bos: true });
-  let val: number[];
-  if (typeof flags['val-text'] === 'string') val = tok.encode(readFileSync(flags['val-text'], 'utf8'), { bos: true });
-  else {
-    // no --val-text: the last 10% of the tokens are held out (never trained on)
-    const cut = Math.floor(train.length * 0.9);
-    val = train.slice(cut);
-    train = train.slice(0, cut);
-  }
-  const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume: !!flags.resume,
-    saveEvery: num(flags, 'save-every', 0), opts, train, val, progress: flags.json ? null : stderrBar() });
-  if (flags.json) {
-    console.log(JSON.stringify({ losses: r.metrics.map((m) => m.loss), grad_norms: r.metrics.map((m) => m.grad_norm), val_loss: r.valLoss }));
-    return;
-  }
-  const last = r.metrics.at(-1);
-  console.log(`trained ${r.metrics.length} steps: loss ${last?.loss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}; checkpoint in ${join(out, 'checkpoint')}`);
-}
-
-async function demo(flags: Flags, gpu: Gpu): Promise<void> {
-  const r = await runDemo(gpu);
-  if (flags.json) { console.log(JSON.stringify(r)); return; }
-  console.log(`inheritune-rt demo on ${r.device.runtime} / ${Object.values(r.device.adapter).join(' / ') || 'WebGPU'}`);
-  console.log(`reference: random-init Llama, ${r.parameters} parameters, byte-level vocabulary, built-in text of ${r.tokens} tokens`);
-  console.log(`  full model      loss ${r.reference.loss.toFixed(4)}  ppl ${r.reference.ppl.toFixed(2)}  (ln 256 = ${Math.log(256).toFixed(4)})`);
-  console.log(`  first ${r.inherited.layers} blocks  loss ${r.inherited.loss.toFixed(4)}  ppl ${r.inherited.ppl.toFixed(2)}`);
-  console.log(`  forward throughput ${r.tokensPerSecond.toFixed(0)} tokens/s`);
-}
 
 main(process.argv.slice(2)).catch((e) => {
   if (e instanceof InherituneError) {

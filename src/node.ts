@@ -21,3 +21,7 @@ export async function createGpu(opts: DeviceOptions = {}): Promise<Gpu> {
   if (opts.device || opts.gpu) return createGpuCore(opts);
   return createGpuCore({ ...opts, gpu: await nodeGpu() });
 }
+export { BUILTIN_REFERENCE, builtinReference, runOnDisk } from './recipe_node.js';
+export { trainRun } from './train_node.js';
+export { readModel, readTokenizer, nodeDir, fileSource, writeDirAtomic } from './files.js';
+export { brownText } from './brown.js';

