@@ -112,6 +112,7 @@ function byteOf(p: Uint8Array): number {
 }
 
 export class Llama2cTokenizer {
+  readonly kind = 'llama2c';
   readonly bos = 1;
   readonly eos = 2;
   readonly vocabSize: number;
