@@ -6,7 +6,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { createGpu } from './node.js';
 import { Model } from './model.js';
 import { windowedLoss } from './evaluate.js';
-import { readModel, readTokenizer, tokenizerFiles, writeDirAtomic } from './files.js';
+import { readModel, readTokenizer, readTokens, tokenizerFiles, writeDirAtomic } from './files.js';
 import { inherit } from './inherit.js';
 import { hfFiles } from './hf.js';
 import { countParameters } from './config.js';
@@ -14,6 +14,7 @@ import { Progress } from './progress.js';
 import { InherituneError, fail } from './errors.js';
 import { int, str, stderrBar, type Flags } from './cli_args.js';
 import { trainCmd, runCmd, TRAIN_FLAGS, RUN_FLAGS } from './cli_train.js';
+import { tokenizeCmd, packCmd, TOKENIZE_FLAGS, PACK_FLAGS } from './cli_data.js';
 import type { Gpu } from './gpu.js';
 
 const USAGE = `inheritune-rt — Inheritune on WebGPU
@@ -50,6 +51,14 @@ Commands:
                                                   continued pre-training with AdamW; checkpoints
                                                   (HF directory + optimizer state) in DIR/checkpoint,
                                                   metrics in DIR/metrics.jsonl, curve in DIR/loss.svg
+  tokenize --tokenizer PATH (--text STRING | --file F) [--json]
+                                                  {"ids":[...]}: the plain encoding (no BOS/EOS);
+                                                  PATH is a tokenizer file or a model directory
+  pack --tokenizer PATH --input F [--input F ...] --out DIR [--val-fraction 0.005] [--subset X | --tokens N]
+       [--seed N] [--docs file|jsonl|blankline] [--text-field text] [--shard-tokens N] [--json]
+                                                  text -> llm.c token shards (train/val split, seeded
+                                                  subset: "0.1%" or N tokens); --text/--val-text of
+                                                  eval/train/run accept a shard or a shard directory
 Options:
   -h, --help                                      this text
 `;
@@ -68,6 +77,8 @@ async function main(argv: string[]): Promise<void> {
       'no-embeddings': { type: 'boolean' }, 'no-final-norm': { type: 'boolean' }, 'no-head': { type: 'boolean' },
       'no-positions': { type: 'boolean' }, seed: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, inheritCmd],
     train: [TRAIN_FLAGS, trainCmd],
+    tokenize: [TOKENIZE_FLAGS, (f) => tokenizeCmd(f)],
+    pack: [PACK_FLAGS, (f) => packCmd(f)],
     run: [RUN_FLAGS, (f, g) => runCmd(f, g)],
   };
   const entry = commands[cmd];
@@ -79,7 +90,9 @@ async function main(argv: string[]): Promise<void> {
     fail(`${cmd}: ${(e as Error).message}`, 'see `inheritune-rt --help`');
   }
   if (flags.help) { process.stdout.write(USAGE); return; }
-  if (cmd === 'inherit') return inheritCmd(flags); // CPU only: no device needed
+  // CPU-only commands: no device needed
+  if (cmd === 'inherit') return inheritCmd(flags);
+  if (cmd === 'tokenize' || cmd === 'pack') return entry[1](flags, null as unknown as Gpu);
   const gpu = await createGpu();
   try {
     await entry[1](flags, gpu);
@@ -124,8 +137,7 @@ async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   const T = int(flags, 'seq', { required: true })!;
   const W = int(flags, 'windows', { required: true })!;
   const ck = await readModel(path);
-  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
-  const ids = tok.encode(readFileSync(textPath, 'utf8'), { bos: true });
+  const ids = await readTokens(textPath, () => readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize), 'val');
   const model = Model.create(gpu, ck, { layers: int(flags, 'layers') });
   const bar = new Progress('eval', W, flags.json ? null : stderrBar());
   const r = await windowedLoss(model, ids, T, W, { batch: int(flags, 'batch'), onWindow: (d) => bar.update(d) });

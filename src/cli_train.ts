@@ -3,7 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gpu } from './gpu.js';
-import { readModel, readTokenizer, tokenizerFiles } from './files.js';
+import { readModel, readTokenizer, readTokens, tokenizerFiles } from './files.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './train.js';
 import { trainRun } from './train_node.js';
 import { RECIPE_DEFAULTS, type RecipeOptions } from './recipe.js';
@@ -46,9 +46,9 @@ function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
 async function textData(flags: Flags, path: string, vocabSize: number): Promise<{ train: number[]; val: number[] }> {
   const textPath = str(flags, 'text');
   for (const f of [textPath, flags['val-text']]) if (typeof f === 'string' && !existsSync(f)) fail(`text file '${f}' does not exist`);
-  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, vocabSize);
-  const train = tok.encode(readFileSync(textPath, 'utf8'), { bos: true });
-  if (typeof flags['val-text'] === 'string') return { train, val: tok.encode(readFileSync(flags['val-text'], 'utf8'), { bos: true }) };
+  const tok = () => readTokenizer(flags.tokenizer as string | undefined, path, vocabSize);
+  const train = await readTokens(textPath, tok, 'train');
+  if (typeof flags['val-text'] === 'string') return { train, val: await readTokens(flags['val-text'], tok, 'val') };
   const cut = Math.floor(train.length * 0.9);
   return { train: train.slice(0, cut), val: train.slice(cut) };
 }

@@ -1,12 +1,14 @@
 // files: Node-only file access for the CLI: read a model from a path, find its tokenizer.
 // (Browsers and Deno pass bytes to parseLlama2c / Llama2cTokenizer.fromBytes themselves.)
-import { readFileSync, readdirSync, statSync, existsSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, existsSync, mkdirSync, openSync, readSync, writeSync, fsyncSync, closeSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, dirname, basename } from 'node:path';
 import { parseLlama2c } from './llama2c.js';
 import { readHfModel, type ModelDir } from './hf.js';
 import type { ByteSource } from './safetensors.js';
-import { Llama2cTokenizer } from './tokenizer.js';
+import { tokenizerFromFiles, type Tokenizer } from './tokenizers.js';
+import { parseShard, SHARD_MAGIC } from './pack.js';
+import { listShards } from './pack_node.js';
 import type { Checkpoint } from './config.js';
 import { fail } from './errors.js';
 
@@ -67,23 +69,72 @@ export function writeDirAtomic(dir: string, files: Record<string, Uint8Array[]>,
   rmSync(old, { recursive: true, force: true });
 }
 
-const TOKENIZER_NAMES = ['tok512.bin', 'tokenizer.bin', 'tokenizer.model', 'tokenizer.json'];
+const TOKENIZER_NAMES = ['tokenizer.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'encoder.json', 'vocab.bpe',
+  'tokenizer_config.json', 'tokenizer.bin'];
 
-/** --tokenizer PATH (a file, or a directory holding one), else a tokenizer file beside the model */
-export async function readTokenizer(explicit: string | undefined, modelPath: string, vocabSize: number): Promise<Llama2cTokenizer> {
-  let path = explicit;
-  if (path && existsSync(path) && statSync(path).isDirectory()) path = TOKENIZER_NAMES.map((n) => join(path!, n)).find(existsSync) ?? path;
-  if (!path) {
+/** the tokenizer files of a directory, as tokenizerFromFiles takes them */
+function tokenizerFilesIn(dir: string): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const f of readdirSync(dir)) {
+    if (TOKENIZER_NAMES.includes(f) || /^tok.*\.bin$/.test(f)) out[f] = new Uint8Array(readFileSync(join(dir, f)));
+  }
+  // a llama2.c tokenizer.bin beside a llama2.c model wins: llama2.c checkpoints were trained and
+  // evaluated with run.c's encoding (SentencePiece's own differs on runs of spaces)
+  const bin = Object.keys(out).find((f) => f === 'tokenizer.bin' || /^tok.*\.bin$/.test(f));
+  return bin ? { [bin]: out[bin] } : out;
+}
+
+/**
+ * --tokenizer PATH (a file, or a directory of tokenizer files), else the tokenizer files of the model's
+ * directory (or beside a .bin). Every format of src/tokenizers.ts.
+ */
+export async function readTokenizer(explicit: string | undefined, modelPath: string, vocabSize?: number): Promise<Tokenizer> {
+  let files: Record<string, Uint8Array>;
+  if (explicit) {
+    if (!existsSync(explicit)) fail(`tokenizer '${explicit}' does not exist`, 'pass --tokenizer PATH to a tokenizer file or a model directory');
+    if (statSync(explicit).isDirectory()) files = tokenizerFilesIn(explicit);
+    else {
+      const dir = dirname(explicit);
+      let name = basename(explicit);
+      // a SentencePiece model or an HF tokenizer.json under another name (tok512.model, gpt2-tokenizer.json)
+      if (name.endsWith('.model')) name = 'tokenizer.model';
+      else if (name.endsWith('.json') && !['vocab.json', 'encoder.json', 'tokenizer_config.json'].includes(name)) name = 'tokenizer.json';
+      files = { [name]: new Uint8Array(readFileSync(explicit)) };
+      // a GPT-2 vocabulary file needs its merges partner beside it
+      const partner: Record<string, string> = { 'vocab.json': 'merges.txt', 'merges.txt': 'vocab.json', 'encoder.json': 'vocab.bpe', 'vocab.bpe': 'encoder.json' };
+      if (partner[name] && existsSync(join(dir, partner[name]))) files[partner[name]] = new Uint8Array(readFileSync(join(dir, partner[name])));
+      if (name === 'tokenizer.json' && existsSync(join(dir, 'tokenizer_config.json'))) files['tokenizer_config.json'] = new Uint8Array(readFileSync(join(dir, 'tokenizer_config.json')));
+    }
+  } else {
     const dir = statSync(modelPath).isDirectory() ? modelPath : dirname(modelPath);
-    path = TOKENIZER_NAMES.map((n) => join(dir, n)).find(existsSync);
-    if (!path) fail(`no tokenizer found beside the model (looked for ${TOKENIZER_NAMES.join(', ')} in ${dir})`, 'pass --tokenizer PATH');
+    files = tokenizerFilesIn(dir);
+    if (!Object.keys(files).length) fail(`no tokenizer files beside the model in ${dir}`, `pass --tokenizer PATH (${TOKENIZER_NAMES.join(', ')})`);
   }
-  if (!existsSync(path)) fail(`tokenizer '${path}' does not exist`, 'pass --tokenizer PATH to a llama2.c tokenizer .bin');
-  if (path.endsWith('.model') || path.endsWith('.json')) {
-    fail(`tokenizer '${path}': SentencePiece .model and tokenizer.json files are not read by this version`,
-      'pass the llama2.c tokenizer .bin of the same vocabulary (e.g. --tokenizer tok512.bin)');
+  return tokenizerFromFiles(files, { vocabSize });
+}
+
+/**
+ * Token ids for --text/--val-text: a text file (tokenized as `eval` does: BOS, then the whole
+ * file), an llm.c shard (.bin with magic 20240520), or a directory of shards written by `pack`
+ * (the `split` shards, in order).
+ */
+export async function readTokens(path: string, tok: () => Promise<Tokenizer>, split: 'train' | 'val'): Promise<number[]> {
+  if (!existsSync(path)) fail(`'${path}' does not exist`, 'pass a text file, a shard file or a directory of shards');
+  const fromShards = (paths: string[]) => {
+    const out: number[] = [];
+    for (const p of paths) for (const t of parseShard(new Uint8Array(readFileSync(p)), p).tokens) out.push(t);
+    return out;
+  };
+  if (statSync(path).isDirectory()) {
+    const shards = await listShards(path, split);
+    if (!shards.length) fail(`no ${split} shards (data_${split}_NNNNNN.bin) in ${path}`, 'write them with `inheritune-rt pack`');
+    return fromShards(shards);
   }
-  return Llama2cTokenizer.fromBytes(new Uint8Array(readFileSync(path)), { vocabSize });
+  const head = new Uint8Array(4);
+  const fd = openSync(path, 'r');
+  try { readSync(fd, head, 0, 4, 0); } finally { closeSync(fd); }
+  if (new DataView(head.buffer).getInt32(0, true) === SHARD_MAGIC) return fromShards([path]);
+  return (await tok()).encode(readFileSync(path, 'utf8'), { bos: true });
 }
 
 // tokenizer files that travel with a model: HF names, plus llama2.c's beside a .bin checkpoint
