@@ -64,6 +64,7 @@ export class BpeTokenizer implements Tokenizer {
   private readonly dec = new TextDecoder('utf-8', { ignoreBOM: true });
   private readonly ends = new IntBuf();
   private readonly specialIds: Set<number>;
+  private readonly idText: string[] = []; // characters: decoded text of each id, filled as met
 
   private constructor(private readonly asm: AsmExports, private readonly cfg: BpeConfig,
     private readonly idBytes: Uint8Array, private readonly idOffs: Int32Array, private readonly isByte: Int16Array,
@@ -246,7 +247,7 @@ export class BpeTokenizer implements Tokenizer {
       if (this.isByte[id] >= 0) { run.push(this.isByte[id]); continue; }
       flush();
       if (this.specialIds.has(id)) continue;
-      s += this.dec.decode(this.idBytes.subarray(this.idOffs[id], this.idOffs[id + 1])).replaceAll('\u2581', ' ');
+      s += (this.idText[id] ??= this.dec.decode(this.idBytes.subarray(this.idOffs[id], this.idOffs[id + 1])).replaceAll('\u2581', ' '));
     }
     flush();
     return this.cfg.stripLeadingSpace && s.startsWith(' ') ? s.slice(1) : s;

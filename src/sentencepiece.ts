@@ -197,6 +197,7 @@ export class SentencePieceTokenizer implements Tokenizer {
   private readonly byteOf: Int16Array; // raw byte of a BYTE piece, else -1
   private readonly userDefined: RegExp | null;
   private readonly pieceIds: Map<string, number>;
+  private readonly pieceText: string[] = []; // decoded piece ("▁" -> " "), filled as met
   /** Whether "▁"-words are merged independently (no mergeable piece has a "▁" after its first character). */
   readonly wordMode: boolean;
 
@@ -350,10 +351,9 @@ export class SentencePieceTokenizer implements Tokenizer {
       const t = m.types[id];
       if (t === PieceType.CONTROL) continue;
       if (t === PieceType.UNKNOWN) { s += m.unkSurface; first = false; continue; }
-      let p = m.pieces[id];
-      if (first && stripFirst && p.startsWith(META)) p = p.slice(1);
+      const p = (this.pieceText[id] ??= m.pieces[id].replaceAll(META, ' '));
+      s += first && stripFirst && m.pieces[id].startsWith(META) ? p.slice(1) : p;
       first = false;
-      s += p.replaceAll(META, ' ');
     }
     return s;
   }
