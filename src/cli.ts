@@ -12,7 +12,9 @@ import { hfFiles } from './hf.js';
 import { countParameters } from './config.js';
 import { Progress } from './progress.js';
 import { InherituneError, fail } from './errors.js';
-import { int, str, stderrBar, type Flags } from './cli_args.js';
+import { int, str, num, stderrBar, modelPath, type Flags } from './cli_args.js';
+import { analyzeAttention, rankGuidedSelection } from './analyze.js';
+import { exportOnnxFile, exportOnnxDir } from './onnx_node.js';
 import { trainCmd, runCmd, TRAIN_FLAGS, RUN_FLAGS } from './cli_train.js';
 import { tokenizeCmd, packCmd, TOKENIZE_FLAGS, PACK_FLAGS } from './cli_data.js';
 import type { Gpu } from './gpu.js';
@@ -38,7 +40,13 @@ Commands:
   eval --model PATH [--tokenizer PATH] --text FILE --seq T --windows W [--layers K] [--batch B] [--json]
                                                   mean next-token cross-entropy over W windows of
                                                   T+1 tokens (stride T) of the tokenized file
-  inherit --from PATH (--layers K | --select 0,1,4) [--preset paper|official] [--no-embeddings]
+  export --model PATH (--onnx FILE | --onnx-dir DIR) [--opset 17] [--json]
+                                                  ONNX graph (input_ids, attention_mask -> logits)
+                                                  that onnxruntime(-web) and transformers.js run
+  analyze --model PATH --text FILE [--sequences 100] [--seq 100] [--tau 0.9] [--layers K] [--json]
+                                                  lazy-layer analysis: approximate rank and mass of
+                                                  every head's attention matrix, MaxRank per block
+  inherit --from PATH (--layers K | --select 0,1,4 | --select rank-guided --text FILE) [--preset paper|official] [--no-embeddings]
           [--no-final-norm] [--no-head] [--no-positions] [--seed N] --out DIR
                                                   write a K-block model built from the reference's
                                                   blocks as a Hugging Face directory, with
@@ -74,10 +82,14 @@ async function main(argv: string[]): Promise<void> {
     eval: [{ model: { type: 'string' }, tokenizer: { type: 'string' }, text: { type: 'string' }, seq: { type: 'string' },
       windows: { type: 'string' }, layers: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' } }, evaluate],
     inherit: [{ from: { type: 'string' }, layers: { type: 'string' }, select: { type: 'string' }, preset: { type: 'string' },
+      text: { type: 'string' }, tokenizer: { type: 'string' },
       'no-embeddings': { type: 'boolean' }, 'no-final-norm': { type: 'boolean' }, 'no-head': { type: 'boolean' },
-      'no-positions': { type: 'boolean' }, seed: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, inheritCmd],
+      'no-positions': { type: 'boolean' }, seed: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, (f, g) => inheritCmd(f, g)],
     train: [TRAIN_FLAGS, trainCmd],
     tokenize: [TOKENIZE_FLAGS, (f) => tokenizeCmd(f)],
+    export: [{ model: { type: 'string' }, onnx: { type: 'string' }, 'onnx-dir': { type: 'string' }, opset: { type: 'string' }, json: { type: 'boolean' } }, exportCmd],
+    analyze: [{ model: { type: 'string' }, tokenizer: { type: 'string' }, text: { type: 'string' }, sequences: { type: 'string' },
+      seq: { type: 'string' }, tau: { type: 'string' }, layers: { type: 'string' }, json: { type: 'boolean' } }, analyzeCmd],
     pack: [PACK_FLAGS, (f) => packCmd(f)],
     run: [RUN_FLAGS, (f, g) => runCmd(f, g)],
   };
@@ -91,8 +103,8 @@ async function main(argv: string[]): Promise<void> {
   }
   if (flags.help) { process.stdout.write(USAGE); return; }
   // CPU-only commands: no device needed
-  if (cmd === 'inherit') return inheritCmd(flags);
-  if (cmd === 'tokenize' || cmd === 'pack') return entry[1](flags, null as unknown as Gpu);
+  if (cmd === 'inherit' && flags.select !== 'rank-guided') return inheritCmd(flags, null);
+  if (cmd === 'tokenize' || cmd === 'pack' || cmd === 'export') return entry[1](flags, null as unknown as Gpu);
   const gpu = await createGpu();
   try {
     await entry[1](flags, gpu);
@@ -111,7 +123,7 @@ async function info(flags: Flags, gpu: Gpu): Promise<void> {
 }
 
 async function logits(flags: Flags, gpu: Gpu): Promise<void> {
-  const path = str(flags, 'model');
+  const path = await modelPath(flags, 'model');
   const ids = str(flags, 'ids').split(',').map((s) => {
     const n = Number(s.trim());
     if (!Number.isInteger(n) || n < 0) fail(`--ids: '${s}' is not a token id`, 'pass comma-separated integers, e.g. --ids 1,403,407');
@@ -131,7 +143,7 @@ async function logits(flags: Flags, gpu: Gpu): Promise<void> {
 }
 
 async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
-  const path = str(flags, 'model');
+  const path = await modelPath(flags, 'model');
   const textPath = str(flags, 'text');
   if (!existsSync(textPath)) fail(`text file '${textPath}' does not exist`, 'pass --text FILE');
   const T = int(flags, 'seq', { required: true })!;
@@ -146,12 +158,53 @@ async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   console.log(`loss ${r.loss.toFixed(6)} nats/token   ppl ${r.ppl.toFixed(4)}   (${r.windows} windows x ${T} tokens = ${r.tokens})`);
 }
 
-async function inheritCmd(flags: Flags): Promise<void> {
-  const from = str(flags, 'from');
+async function exportCmd(flags: Flags): Promise<void> {
+  const path = await modelPath(flags, 'model');
+  const opset = int(flags, 'opset');
+  if ((flags.onnx === undefined) === (flags['onnx-dir'] === undefined)) fail('pass --onnx FILE (the graph alone) or --onnx-dir DIR (config, tokenizer files and onnx/model.onnx, as transformers.js reads a directory)');
+  if (typeof flags.onnx === 'string') {
+    const bytes = await exportOnnxFile(path, flags.onnx, { opset });
+    if (flags.json) console.log(JSON.stringify({ onnx: flags.onnx, bytes }));
+    else console.log(`wrote ${flags.onnx} (${bytes} bytes): input_ids, attention_mask -> logits`);
+  } else {
+    const files = await exportOnnxDir(path, flags['onnx-dir'] as string, { opset });
+    if (flags.json) console.log(JSON.stringify({ dir: flags['onnx-dir'], files }));
+    else console.log(`wrote ${flags['onnx-dir']}: ${files.join(', ')}`);
+  }
+}
+
+async function analyzeCmd(flags: Flags, gpu: Gpu): Promise<void> {
+  const path = await modelPath(flags, 'model');
+  const ck = await readModel(path);
+  const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize), 'val');
+  const m = Model.create(gpu, ck, { layers: int(flags, 'layers') });
+  const bar = new Progress('analyze', 1, flags.json ? null : stderrBar());
+  const a = await analyzeAttention(m, tokens, { sequences: int(flags, 'sequences'), seq: int(flags, 'seq'), tau: flags.tau !== undefined ? num(flags, 'tau', 0.9) : undefined,
+    onProgress: (d, t) => { bar.total = t; bar.update(d); } });
+  m.destroy();
+  if (flags.json) { console.log(JSON.stringify(a)); return; }
+  console.log(`attention rank (tau ${a.tau}, ${a.sequences} sequences of ${a.seq} tokens); lazy = MaxRank rounds to 1`);
+  for (const b of a.blocks) {
+    console.log(`block ${String(b.block).padStart(2)}  MaxRank ${b.max_rank.toFixed(2).padStart(7)}  ${b.lazy ? 'LAZY' : '    '}  rank per head [${b.rank.map((r) => r.toFixed(1)).join(', ')}]`);
+  }
+}
+
+async function inheritCmd(flags: Flags, gpu: Gpu | null): Promise<void> {
+  const from = await modelPath(flags, 'from');
   const out = str(flags, 'out');
   const ref = await readModel(from);
   let select: number[] | undefined;
-  if (flags.select !== undefined) {
+  if (flags.select === 'rank-guided') {
+    // the k blocks whose attention keeps the highest rank on --text (lazy blocks are left behind)
+    const k = int(flags, 'layers') ?? Math.max(1, Math.floor(ref.config.nLayers / 2));
+    const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, from, ref.config.vocabSize), 'val');
+    const m = Model.create(gpu!, ref);
+    const analysis = await analyzeAttention(m, tokens, { sequences: Math.min(100, Math.floor(tokens.length / 100)), seq: 100 });
+    m.destroy();
+    select = rankGuidedSelection(analysis, k);
+    delete flags.layers;
+    if (!flags.json) console.log(`rank-guided: MaxRank per block [${analysis.blocks.map((b) => b.max_rank.toFixed(1)).join(', ')}] -> blocks [${select}]`);
+  } else if (flags.select !== undefined) {
     select = String(flags.select).split(',').map((s) => {
       const n = Number(s.trim());
       if (!Number.isInteger(n)) fail(`--select: '${s}' is not a block index`, 'pass comma-separated block indices, e.g. --select 0,1,4');

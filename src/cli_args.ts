@@ -1,6 +1,8 @@
 // cli_args: flag helpers shared by the CLI's command files. Every bad value is an InherituneError
 // that names the flag.
 import { fail } from './errors.js';
+import { isHubSpec } from './hub.js';
+import { downloadModel } from './hub_node.js';
 
 export type Flags = Record<string, string | boolean | undefined>;
 
@@ -32,4 +34,13 @@ export function num(flags: Flags, name: string, dflt: number): number {
 /** a progress-bar writer when stderr is a terminal */
 export function stderrBar(): ((s: string) => void) | null {
   return process.stderr.isTTY ? (s) => process.stderr.write(s) : null;
+}
+
+/**
+ * A model path flag: a local HF directory or llama2.c .bin, or hf:owner/name[@revision], which is
+ * downloaded (resumably) into the local cache first and then read from there.
+ */
+export async function modelPath(flags: Flags, name: string): Promise<string> {
+  const p = str(flags, name);
+  return isHubSpec(p) ? downloadModel(p, { progress: flags.json ? null : stderrBar() }) : p;
 }

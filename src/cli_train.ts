@@ -8,7 +8,7 @@ import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './train
 import { trainRun } from './train_node.js';
 import { RECIPE_DEFAULTS, type RecipeOptions } from './recipe.js';
 import { runOnDisk, builtinReference } from './recipe_node.js';
-import { int, str, num, stderrBar, type Flags } from './cli_args.js';
+import { int, str, num, stderrBar, modelPath, type Flags } from './cli_args.js';
 import { fail } from './errors.js';
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>;
@@ -54,7 +54,7 @@ async function textData(flags: Flags, path: string, vocabSize: number): Promise<
 }
 
 export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
-  const path = str(flags, 'model');
+  const path = await modelPath(flags, 'model');
   const out = str(flags, 'out');
   const opts = trainOptions(flags, {});
   const ck = await readModel(path);
@@ -76,7 +76,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   const out = typeof flags.out === 'string' ? flags.out : builtin ? 'inheritune-demo' : str(flags, 'out');
   const log = flags.json ? () => {} : (l: string) => console.log(l);
   const progress = flags.json ? null : stderrBar();
-  const path = flags.model as string | undefined;
+  const path = flags.model !== undefined ? await modelPath(flags, 'model') : undefined;
   const opts = trainOptions(flags, path ? {} : BUILTIN_RUN);
   let select: number[] | undefined;
   if (typeof flags.select === 'string') {

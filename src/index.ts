@@ -18,3 +18,5 @@ export { inherit, type InheritOptions, type InheritRecord } from './inherit.js';
 export { lineChart, type Series } from './svg.js';
 export { runRecipe, recipeSvg, recipeSummary, appendBlocks, RECIPE_DEFAULTS, type RecipeOptions, type RecipeReport, type RoundResult } from './recipe.js';
 export { ByteTokenizer, byteTokenizerJson } from './bytes.js';
+export { analyzeAttention, rankGuidedSelection, LAZY_MAX_RANK, type Analysis, type BlockAnalysis, type AnalyzeOptions } from './analyze.js';
+export { hubDir, parseHubSpec, isHubSpec, hubUrl, DEFAULT_HF_ENDPOINT, type HubOptions, type HubRepo } from './hub.js';

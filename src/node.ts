@@ -25,3 +25,6 @@ export { BUILTIN_REFERENCE, builtinReference, runOnDisk } from './recipe_node.js
 export { trainRun } from './train_node.js';
 export { readModel, readTokenizer, nodeDir, fileSource, writeDirAtomic } from './files.js';
 export { brownText } from './brown.js';
+export { downloadModel, defaultCacheDir } from './hub_node.js';
+export { exportOnnx, type OnnxOptions } from './onnx.js';
+export { exportOnnxFile, exportOnnxDir } from './onnx_node.js';

@@ -4,7 +4,7 @@ export class Progress {
   private start = Date.now();
   private last = 0;
 
-  constructor(private label: string, private total: number, private write: ((s: string) => void) | null) {}
+  constructor(private label: string, public total: number, private write: ((s: string) => void) | null) {}
 
   update(done: number, extra = ''): void {
     if (!this.write) return;
