@@ -15,7 +15,7 @@ import { instantiateAsm, loadVocab, type AsmExports } from './wasm.js';
 import { splitSpecials, wrapBosEos, pushAll } from './encoding.js';
 import type { EncodeOptions, Tokenizer } from './tokenizers.js';
 
-export const enum PieceType { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
+export enum PieceType { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
 const FLAG_MERGEABLE = 1, FLAG_UNKNOWN = 2; // asm/vocab.ts
 const META = '\u2581'; // "▁", SentencePiece's escaped space
 const CHUNK = 1 << 20;
