@@ -20,3 +20,8 @@ export { runRecipe, recipeSvg, recipeSummary, appendBlocks, RECIPE_DEFAULTS, typ
 export { ByteTokenizer, byteTokenizerJson } from './bytes.js';
 export { analyzeAttention, rankGuidedSelection, LAZY_MAX_RANK, type Analysis, type BlockAnalysis, type AnalyzeOptions } from './analyze.js';
 export { hubDir, parseHubSpec, isHubSpec, hubUrl, DEFAULT_HF_ENDPOINT, type HubOptions, type HubRepo } from './hub.js';
+export { tokenizerFromFiles, ENDOFTEXT, type Tokenizer, type EncodeOptions } from './tokenizers.js';
+export { BpeTokenizer } from './bpe.js';
+export { SentencePieceTokenizer } from './sentencepiece.js';
+export { Packer, DocSplitter, encodeShard, parseShard, parseShardHeader, parseAmount, SHARD_MAGIC, type PackOptions, type PackSummary } from './pack.js';
+export { ShardLoader, memoryShards, type ShardSource, type LoaderState } from './loader.js';

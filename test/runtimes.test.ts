@@ -73,6 +73,25 @@ describe('runtimes: the browser/Deno bundle outside Node', () => {
     expect(code, stderr).toBe(0);
   });
 
+  test('Deno: inherit + training steps with the same bundle (loss falls, inherited logits = golden)', async (ctx) => {
+    const deno = findDeno();
+    if (!deno) missing(ctx, 'deno not found (npm devDependency `deno` or deno on PATH)');
+    const args = ['run', '--no-prompt', `--allow-read=${SHARED}`, join(REPO, 'test/deno/train.ts'), SHARED];
+    const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((ok) => {
+      execFile(deno!, args, { cwd: REPO, timeout: 180_000, maxBuffer: 16 << 20, env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' } },
+        (_err, stdout, stderr) => ok({ stdout, stderr }));
+    });
+    const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    expect(line, `deno printed no result\n${stderr}`).toBeTruthy();
+    const r = JSON.parse(line!);
+    console.log(`deno train: ${line}`);
+    expect(r.error).toBeUndefined();
+    expect(r.runtime).toBe('deno');
+    expect(r.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+    expect(r.losses.length).toBe(6);
+    expect(r.losses[5]).toBeLessThan(r.losses[0]);
+  });
+
   test('Chromium: stories260K logits in a web worker match the goldens (full and k=1..5)', async (ctx) => {
     const exe = findChromium();
     if (!exe) missing(ctx, 'chromium not found (set CHROMIUM_PATH, or apt-get install chromium)');
