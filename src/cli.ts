@@ -26,9 +26,10 @@ Commands:
                                                   needed): pre-train a small byte-level reference on
                                                   the Brown Corpus, then run the recipe with a baseline
                                                   (= run with no --model; resumes when re-run)
-  run [--model PATH --text FILE [--val-text FILE]] [--layers K | --select 0,1,2] [--grow 2]
+  run [--model PATH --text FILE [--val-text FILE]] [--layers K | --select 0,1,2 | --select rank-guided] [--grow 2]
       [--max-rounds 3] [--tolerance 0] [--growth reinherit|warm-append] [--baseline]
-      [--preset paper|official] [training flags as for train] --out DIR [--resume] [--json]
+      [--preset paper|official] [--analyze-sequences 100] [training flags as for train]
+      --out DIR [--resume] [--json]
                                                   the Inheritune recipe: inherit k blocks, train,
                                                   grow until the reference's validation loss is
                                                   reached; report.json, val_loss.svg, summary.md

@@ -10,6 +10,8 @@ import { RECIPE_DEFAULTS, type RecipeOptions } from './recipe.js';
 import { runOnDisk, builtinReference } from './recipe_node.js';
 import { int, str, num, stderrBar, modelPath, type Flags } from './cli_args.js';
 import { fail } from './errors.js';
+import { Model } from './model.js';
+import { analyzeAttention, rankGuidedSelection } from './analyze.js';
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>;
 const strings = (...k: string[]): Spec => Object.fromEntries(k.map((x) => [x, { type: 'string' as const }]));
@@ -19,7 +21,7 @@ const TRAINING = ['steps', 'batch', 'seq', 'grad-accum', 'lr', 'min-lr', 'warmup
   'sampling', 'seed', 'eval-every', 'val-windows', 'save-every', 'tokens'];
 export const TRAIN_FLAGS: Spec = { ...strings('model', 'tokenizer', 'text', 'val-text', 'out', 'metrics', ...TRAINING), ...bools('resume', 'json') };
 export const RUN_FLAGS: Spec = { ...strings('model', 'tokenizer', 'text', 'val-text', 'out', 'layers', 'select', 'grow', 'max-rounds',
-  'tolerance', 'growth', 'preset', ...TRAINING), ...bools('baseline', 'resume', 'json') };
+  'tolerance', 'growth', 'preset', 'analyze-sequences', ...TRAINING), ...bools('baseline', 'resume', 'json') };
 
 /** training options from flags, over `base` defaults */
 function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
@@ -79,7 +81,8 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   const path = flags.model !== undefined ? await modelPath(flags, 'model') : undefined;
   const opts = trainOptions(flags, path ? {} : BUILTIN_RUN);
   let select: number[] | undefined;
-  if (typeof flags.select === 'string') {
+  const rankGuided = flags.select === 'rank-guided';
+  if (typeof flags.select === 'string' && !rankGuided) {
     select = flags.select.split(',').map((x) => {
       const n = Number(x.trim());
       if (!Number.isInteger(n) || n < 0) fail(`--select: '${x}' is not a block index`, 'pass comma-separated block indices, e.g. --select 0,1,2');
@@ -102,8 +105,18 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
     if (flags.text) fail('--text needs --model: the built-in default brings its own reference and data', 'pass --model PATH with --text, or neither');
     data = await builtinReference(gpu, out, opts, progress, log);
   }
+  if (rankGuided) {
+    // the k reference blocks whose attention keeps the highest rank on the validation tokens
+    const L = data.reference.config.nLayers;
+    const m = Model.create(gpu, data.reference);
+    const an = await analyzeAttention(m, data.val, { sequences: Math.min(100, Math.floor(data.val.length / 100)), seq: 100 });
+    m.destroy();
+    recipe.select = rankGuidedSelection(an, recipe.layers ?? Math.max(1, Math.floor(L / 2)));
+    log(`rank-guided selection: MaxRank per block [${an.blocks.map((b) => b.max_rank.toFixed(1)).join(', ')}] -> blocks [${recipe.select}]`);
+  }
   const report = await runOnDisk(gpu, { out, resume: !!flags.resume || !path, recipe, train: data.train, val: data.val,
-    reference: data.reference, tokenizerFiles: data.tokFiles, saveEvery: num(flags, 'save-every', 50), progress, log });
+    reference: data.reference, tokenizerFiles: data.tokFiles, saveEvery: num(flags, 'save-every', 50),
+    analyzeSequences: num(flags, 'analyze-sequences', 100), progress, log });
   if (flags.json) { console.log(JSON.stringify(report)); return; }
   console.log(`\nreport: ${join(out, 'report.json')}, ${join(out, 'summary.md')}, ${join(out, 'val_loss.svg')}`);
   console.log(readFileSync(join(out, 'summary.md'), 'utf8'));

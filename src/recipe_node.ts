@@ -19,6 +19,9 @@ import { initCheckpoint } from './init.js';
 import { writeDirAtomic, nodeDir, tokenizerFiles } from './files.js';
 import { ByteTokenizer, byteTokenizerJson } from './bytes.js';
 import { brownText } from './brown.js';
+import { Model } from './model.js';
+import { analyzeAttention, type Analysis } from './analyze.js';
+import { lineChart } from './svg.js';
 
 /** the built-in reference: 6 blocks, byte-level vocabulary (≈0.3M parameters) */
 export const BUILTIN_REFERENCE: ModelConfig = {
@@ -36,6 +39,7 @@ export interface RunArgs {
   reference: Checkpoint;
   tokenizerFiles: Record<string, Uint8Array[]>;
   saveEvery: number;
+  analyzeSequences: number;   // windows of 100 tokens for the lazy-layer analysis (0: none)
   progress: ((s: string) => void) | null;
   log: (line: string) => void;
 }
@@ -84,11 +88,28 @@ export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
       writeFileSync(runJson, JSON.stringify({ done }, null, 1) + '\n');
     },
   });
-  const full = { ...report, wall_seconds: (Date.now() - t0) / 1000, device: gpu.report() };
+  // lazy-layer analysis of the reference (and of the final model) on the validation tokens
+  const analysis: Record<string, Analysis> = {};
+  const seqs = Math.min(a.analyzeSequences, Math.floor(a.val.length / 100));
+  if (seqs >= 1) {
+    for (const [name, ck] of [['reference', a.reference], [report.final, await readHfModel(nodeDir(join(a.out, report.final, 'checkpoint')))]] as const) {
+      const m = Model.create(gpu, ck);
+      analysis[name] = await analyzeAttention(m, a.val, { sequences: seqs, seq: 100 });
+      m.destroy();
+    }
+    writeFileSync(join(a.out, 'max_rank.svg'), maxRankSvg(analysis));
+  }
+  const full = { ...report, analysis, wall_seconds: (Date.now() - t0) / 1000, device: gpu.report() };
   writeFileSync(join(a.out, 'report.json'), JSON.stringify(full, null, 1) + '\n');
   writeFileSync(join(a.out, 'val_loss.svg'), recipeSvg(report));
   writeFileSync(join(a.out, 'summary.md'), recipeSummary(report));
   return report;
+}
+
+/** MaxRank per block of each analysed model */
+export function maxRankSvg(analysis: Record<string, Analysis>): string {
+  return lineChart(Object.entries(analysis).map(([name, an]) => ({ name, points: an.blocks.map((b) => [b.block, b.max_rank] as [number, number]) })),
+    { title: 'Attention MaxRank per block (lazy blocks have rank ~1)', xLabel: 'block', yLabel: 'MaxRank (tau 0.9)' });
 }
 
 export { tokenizerFiles };
