@@ -22,7 +22,8 @@ import type { Gpu } from './gpu.js';
 const USAGE = `inheritune-rt — Inheritune on WebGPU
 
 Commands:
-  demo [--out DIR] [--json]                       the main job on its built-in default (no files
+  demo [--out DIR] [--pretrain-steps 600] [run flags] [--json]
+                                                  the main job on its built-in default (no files
                                                   needed): pre-train a small byte-level reference on
                                                   the Brown Corpus, then run the recipe with a baseline
                                                   (= run with no --model; resumes when re-run)
@@ -77,7 +78,7 @@ async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') { process.stdout.write(USAGE); return; }
   const commands: Record<string, [Record<string, { type: 'string' | 'boolean' }>, (f: Flags, g: Gpu) => Promise<void>]> = {
-    demo: [{ out: { type: 'string' }, json: { type: 'boolean' } }, (f, g) => runCmd(f, g, true)],
+    demo: [RUN_FLAGS, (f, g) => runCmd(f, g, true)],
     info: [{ json: { type: 'boolean' } }, info],
     logits: [{ model: { type: 'string' }, ids: { type: 'string' }, layers: { type: 'string' }, json: { type: 'boolean' } }, logits],
     eval: [{ model: { type: 'string' }, tokenizer: { type: 'string' }, text: { type: 'string' }, seq: { type: 'string' },

@@ -21,7 +21,7 @@ const TRAINING = ['steps', 'batch', 'seq', 'grad-accum', 'lr', 'min-lr', 'warmup
   'sampling', 'seed', 'eval-every', 'val-windows', 'save-every', 'tokens'];
 export const TRAIN_FLAGS: Spec = { ...strings('model', 'tokenizer', 'text', 'val-text', 'out', 'metrics', ...TRAINING), ...bools('resume', 'json') };
 export const RUN_FLAGS: Spec = { ...strings('model', 'tokenizer', 'text', 'val-text', 'out', 'layers', 'select', 'grow', 'max-rounds',
-  'tolerance', 'growth', 'preset', 'analyze-sequences', ...TRAINING), ...bools('baseline', 'resume', 'json') };
+  'tolerance', 'growth', 'preset', 'analyze-sequences', 'pretrain-steps', ...TRAINING), ...bools('baseline', 'resume', 'json') };
 
 /** training options from flags, over `base` defaults */
 function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
@@ -103,7 +103,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
     data = { reference, train, val, tokFiles: tokenizerFiles(path) };
   } else {
     if (flags.text) fail('--text needs --model: the built-in default brings its own reference and data', 'pass --model PATH with --text, or neither');
-    data = await builtinReference(gpu, out, opts, progress, log);
+    data = await builtinReference(gpu, out, opts, progress, log, int(flags, 'pretrain-steps'));
   }
   if (rankGuided) {
     // the k reference blocks whose attention keeps the highest rank on the validation tokens

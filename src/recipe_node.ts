@@ -45,14 +45,15 @@ export interface RunArgs {
 }
 
 /** Brown Corpus split 90/10 into byte tokens, and the built-in reference (pre-trained once, cached in DIR/reference) */
-export async function builtinReference(gpu: Gpu, out: string, base: TrainOptions, progress: ((s: string) => void) | null, log: (l: string) => void) {
+export async function builtinReference(gpu: Gpu, out: string, base: TrainOptions, progress: ((s: string) => void) | null, log: (l: string) => void,
+                                       pretrainSteps?: number) {
   const tok = new ByteTokenizer();
   const text = brownText();
   const cut = Math.floor(text.length * 0.9);
   const train = tok.encode(text.slice(0, cut)), val = tok.encode(text.slice(cut));
   const tokFiles = { 'tokenizer.json': [new TextEncoder().encode(byteTokenizerJson())] };
   const dir = join(out, 'reference');
-  const opts: TrainOptions = { ...base, ...BUILTIN_PRETRAIN } as TrainOptions;
+  const opts: TrainOptions = { ...base, ...BUILTIN_PRETRAIN, ...(pretrainSteps ? { steps: pretrainSteps } : {}) } as TrainOptions;
   const finished = existsSync(join(dir, 'checkpoint/trainer.json')) &&
     JSON.parse(readFileSync(join(dir, 'checkpoint/trainer.json'), 'utf8')).state.step >= opts.steps;
   if (!finished) {
