@@ -1,7 +1,7 @@
 // svg: small, dependency-free line charts (loss curves, per-block ranks) as standalone SVG text.
 // Isomorphic: returns a string; the caller writes it to a file or a page.
 
-export interface Series { name: string; points: [number, number][]; dashed?: boolean }
+export interface Series { name: string; points: [number, number][]; dashed?: boolean; color?: string } // color: default by position
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -44,7 +44,7 @@ export function lineChart(series: Series[], opts: { title: string; xLabel: strin
     `<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">${esc(opts.xLabel)}</text>`,
     `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yLabel)}</text>`);
   series.forEach((s, i) => {
-    const c = COLORS[i % COLORS.length];
+    const c = s.color ?? COLORS[i % COLORS.length];
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (p.length === 1) out.push(`<circle cx="${X(p[0][0])}" cy="${Y(p[0][1])}" r="3" fill="${c}"/>`);
     else if (p.length) {
