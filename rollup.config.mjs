@@ -1,13 +1,22 @@
 // rollup: src/index.ts -> dist/index.mjs (browsers, workers, Deno: no Node built-ins),
 // src/node.ts -> dist/node.mjs (adds Dawn through the 'webgpu' package and file access),
 // src/cli.ts -> dist/cli.mjs (the `inheritune-rt` command). Kernels and wasm are already inlined
-// into src/gen/ by scripts/gen.mjs, so no plugin beyond TypeScript is needed.
+// into src/gen/ by scripts/gen.mjs. The browser bundles also carry their one npm dependency,
+// protobufjs (for ONNX export), resolved and converted from CommonJS by the node-resolve and
+// commonjs plugins, so they import nothing at run time; the Node bundle leaves npm packages external.
 // demo/ -> dist/demo/: index.html, demo.mjs (the page) and worker.mjs (src/worker.ts, the module web
 // worker that does all GPU work), each one self-contained file under the same browser rule.
 import { readFileSync } from 'node:fs';
 import typescript from '@rollup/plugin-typescript';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import commonjs from '@rollup/plugin-commonjs';
 
 const nodeExternal = (id) => id === 'webgpu' || id.startsWith('node:');
+// Node bundle: npm packages stay imports (they are installed as dependencies)
+const nodeBundleExternal = (id) => nodeExternal(id) || /^[a-z@][^:]*$/i.test(id) && !id.startsWith('.');
+const resolveNpm = () => [nodeResolve({ browser: true, preferBuiltins: false }), commonjs()];
+// protobufjs's own circular imports are harmless; keep the build log for our warnings
+const onwarn = (w, warn) => { if (w.code === 'CIRCULAR_DEPENDENCY' && /node_modules/.test(w.message)) return; if (w.code === 'EVAL' && /protobufjs|inquire/.test(w.id ?? '')) return; warn(w); };
 const browserExternal = (id) => {
   if (nodeExternal(id)) throw new Error(`the browser/Deno bundle must not import '${id}' (only src/node.ts may)`);
   return false;
@@ -24,25 +33,28 @@ export default [
   {
     input: { index: 'src/index.ts' },
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].mjs', sourcemap: true },
-    plugins: [ts()],
+    plugins: [ts(), ...resolveNpm()],
     external: browserExternal,
+    onwarn,
   },
   {
     input: { node: 'src/node.ts', cli: 'src/cli.ts' },
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].mjs', chunkFileNames: 'chunks/[name]-[hash].mjs', sourcemap: true },
     plugins: [ts()],
-    external: nodeExternal,
+    external: nodeBundleExternal,
   },
   {
     input: { demo: 'demo/demo.ts' },
     output: { dir: 'dist/demo', format: 'es', entryFileNames: '[name].mjs', sourcemap: true },
-    plugins: [ts(['src/**/*.ts', 'demo/**/*.ts']), copy('demo/index.html', 'index.html')],
+    plugins: [ts(['src/**/*.ts', 'demo/**/*.ts']), ...resolveNpm(), copy('demo/index.html', 'index.html')],
     external: browserExternal,
+    onwarn,
   },
   {
     input: { worker: 'src/worker.ts' },
     output: { dir: 'dist/demo', format: 'es', entryFileNames: '[name].mjs', sourcemap: true },
-    plugins: [ts()],
+    plugins: [ts(), ...resolveNpm()],
     external: browserExternal,
+    onwarn,
   },
 ];

@@ -25,3 +25,7 @@ export { BpeTokenizer } from './bpe.js';
 export { SentencePieceTokenizer } from './sentencepiece.js';
 export { Packer, DocSplitter, encodeShard, parseShard, parseShardHeader, parseAmount, SHARD_MAGIC, type PackOptions, type PackSummary } from './pack.js';
 export { ShardLoader, memoryShards, type ShardSource, type LoaderState } from './loader.js';
+export { exportOnnx, type OnnxOptions } from './onnx.js';
+export { InherituneWorker, errorFromWire } from './worker_client.js';
+export { Session as WorkerSession } from './worker_session.js';
+export type * from './worker_protocol.js';

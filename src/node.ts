@@ -26,6 +26,5 @@ export { trainRun } from './train_node.js';
 export { readModel, readTokenizer, nodeDir, fileSource, writeDirAtomic } from './files.js';
 export { brownText } from './brown.js';
 export { downloadModel, defaultCacheDir } from './hub_node.js';
-export { exportOnnx, type OnnxOptions } from './onnx.js';
 export { exportOnnxFile, exportOnnxDir } from './onnx_node.js';
 export { packFiles, listShards, openShards } from './pack_node.js';

@@ -85,6 +85,8 @@ export interface SaveRequest {
   /** 'opfs': write the HF directory to OPFS inheritune/<name>; 'bytes': return the files */
   to: 'opfs' | 'bytes';
   name?: string;
+  /** also export the ONNX graph as onnx/model.onnx (the layout transformers.js reads) */
+  onnx?: boolean;
 }
 export interface SaveResult { model: string; sizes: Record<string, number>; files?: Record<string, Uint8Array>; opfs?: string }
 

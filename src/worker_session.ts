@@ -5,6 +5,7 @@
 // at a time in arrival order (a promise chain, as transformers.js serializes web sessions); `cancel`
 // bypasses the chain and stops a running `train` after its current step, keeping the trainer so
 // that `train` with resume: true continues at the next step.
+import { exportOnnx } from './onnx.js';
 import { createGpu, type Gpu } from './gpu.js';
 import { Model } from './model.js';
 import { countParameters, type Checkpoint, type ModelConfig } from './config.js';
@@ -265,6 +266,7 @@ export class Session {
     for (const [f, parts] of Object.entries(hfFiles(ck))) files[f] = concat(parts);
     for (const [f, b] of Object.entries(ref.tokenizerFiles)) files[f] = b.slice(); // copies: the result's buffers are transferred
     if (record) files['inheritune.json'] = new TextEncoder().encode(JSON.stringify(record, null, 1) + '\n');
+    if (req.onnx) files['onnx/model.onnx'] = exportOnnx(ck);
     const sizes = Object.fromEntries(Object.entries(files).map(([f, b]) => [f, b.byteLength]));
     if (req.to === 'bytes') return { data: { model: req.model, sizes, files }, transfer: Object.values(files).map((b) => b.buffer as ArrayBuffer) };
     if (req.to !== 'opfs') fail(`save: unknown destination ${JSON.stringify(req.to)}`, "use to: 'opfs' or 'bytes'");
@@ -273,7 +275,12 @@ export class Session {
     const parent = await (await opfsRoot()).getDirectoryHandle(OPFS_DIR, { create: true });
     await parent.removeEntry(name, { recursive: true }).catch(() => {}); // replace an older save
     const d = await parent.getDirectoryHandle(name, { create: true });
-    for (const [f, b] of Object.entries(files)) await writeOpfsFile(await d.getFileHandle(f, { create: true }), b);
+    for (const [f, b] of Object.entries(files)) {
+      const parts = f.split('/'); // onnx/model.onnx lives in a subdirectory
+      let dir = d;
+      for (const p of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(p, { create: true });
+      await writeOpfsFile(await dir.getFileHandle(parts[parts.length - 1], { create: true }), b);
+    }
     return { data: { model: req.model, sizes, opfs: `${OPFS_DIR}/${name}` } };
   }
 }

@@ -3,6 +3,7 @@
 // step 3 and a resume, which must give the same losses as an uninterrupted run; errors crossing the
 // worker boundary (wireError -> errorFromWire) keep their InherituneError text; save's bytes load
 // back as an HF directory. test/demo.test.ts runs the same requests in Chromium through the page.
+import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ function client(s: Session) {
   return <K extends RequestType>(type: K, fields: Protocol[K][0], progress?: (p: Protocol[K][2]) => void): Promise<Protocol[K][1]> =>
     s.handle({ ...fields, id: ++id, type } as Request, progress as (p: unknown) => void).then((r) => r.data as Protocol[K][1]);
 }
+
+ort.env.wasm.numThreads = 1;
 
 describe('worker session (Node, Dawn)', () => {
   test('load from Blobs, inherit, cancel + resume = uninterrupted, save', async (ctx) => {
@@ -71,6 +74,12 @@ describe('worker session (Node, Dawn)', () => {
     const m = Model.create(g!, await readHfModel(dir));
     checkTensor('saved vs worker logits', await m.logits(PROMPT), await req('logits', { model: 'inherited', ids: PROMPT }), 1e-4, 0);
     m.destroy();
+    // the worker's ONNX export: onnx/model.onnx beside the HF files; onnxruntime-web gives the worker's logits
+    const withOnnx = (await req('save', { model: 'inherited', to: 'bytes', onnx: true })).files!;
+    const sess = await ort.InferenceSession.create(withOnnx['onnx/model.onnx']);
+    const i64 = (a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a, BigInt), [1, a.length]);
+    const out = await sess.run({ input_ids: i64(PROMPT), attention_mask: i64(PROMPT.map(() => 1)) });
+    checkTensor('worker ONNX vs worker logits', out.logits.data as Float32Array, await req('logits', { model: 'inherited', ids: PROMPT }), 1e-4, 0);
     for (const name of ['inherited', 'again']) await req('dispose', { model: name });
   });
 
