@@ -15,6 +15,8 @@ import { InherituneError, fail } from './errors.js';
 import { int, str, num, stderrBar, modelPath, type Flags } from './cli_args.js';
 import { analyzeAttention, rankGuidedSelection } from './analyze.js';
 import { exportOnnxFile, exportOnnxDir } from './onnx_node.js';
+import { evaluateTask, TASK_NAMES, type TaskName } from './tasks.js';
+import { readTaskFiles } from './tasks_node.js';
 import { trainCmd, runCmd, TRAIN_FLAGS, RUN_FLAGS } from './cli_train.js';
 import { tokenizeCmd, packCmd, TOKENIZE_FLAGS, PACK_FLAGS } from './cli_data.js';
 import type { Gpu } from './gpu.js';
@@ -29,7 +31,8 @@ Commands:
                                                   (= run with no --model; resumes when re-run)
   run [--model PATH --text FILE [--val-text FILE]] [--layers K | --select 0,1,2 | --select rank-guided] [--grow 2]
       [--max-rounds 3] [--tolerance 0] [--growth reinherit|warm-append] [--baseline]
-      [--preset paper|official] [--analyze-sequences 100] [training flags as for train]
+      [--preset paper|official] [--analyze-sequences 100] [--tasks piqa,... --task-data DIR
+      [--task-limit N]] [training flags as for train]
       --out DIR [--resume] [--json]
                                                   the Inheritune recipe: inherit k blocks, train,
                                                   grow until the reference's validation loss is
@@ -48,6 +51,10 @@ Commands:
   analyze --model PATH --text FILE [--sequences 100] [--seq 100] [--tau 0.9] [--layers K] [--json]
                                                   lazy-layer analysis: approximate rank and mass of
                                                   every head's attention matrix, MaxRank per block
+  eval --model PATH --task NAME --data DIR [--limit N] [--batch B] [--layers K] [--json]
+                                                  zero-shot task scored as lm-evaluation-harness does:
+                                                  lambada_openai, piqa, arc_easy, boolq, winogrande,
+                                                  hellaswag (acc, acc_norm), wikitext (word perplexity)
   inherit --from PATH (--layers K | --select 0,1,4 | --select rank-guided --text FILE) [--preset paper|official] [--no-embeddings]
           [--no-final-norm] [--no-head] [--no-positions] [--seed N] --out DIR
                                                   write a K-block model built from the reference's
@@ -82,7 +89,8 @@ async function main(argv: string[]): Promise<void> {
     info: [{ json: { type: 'boolean' } }, info],
     logits: [{ model: { type: 'string' }, ids: { type: 'string' }, layers: { type: 'string' }, json: { type: 'boolean' } }, logits],
     eval: [{ model: { type: 'string' }, tokenizer: { type: 'string' }, text: { type: 'string' }, seq: { type: 'string' },
-      windows: { type: 'string' }, layers: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' } }, evaluate],
+      windows: { type: 'string' }, layers: { type: 'string' }, batch: { type: 'string' }, task: { type: 'string' },
+      data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, evaluate],
     inherit: [{ from: { type: 'string' }, layers: { type: 'string' }, select: { type: 'string' }, preset: { type: 'string' },
       text: { type: 'string' }, tokenizer: { type: 'string' },
       'no-embeddings': { type: 'boolean' }, 'no-final-norm': { type: 'boolean' }, 'no-head': { type: 'boolean' },
@@ -145,6 +153,7 @@ async function logits(flags: Flags, gpu: Gpu): Promise<void> {
 }
 
 async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
+  if (flags.task !== undefined) return evaluateTaskCmd(flags, gpu);
   const path = await modelPath(flags, 'model');
   const textPath = str(flags, 'text');
   if (!existsSync(textPath)) fail(`text file '${textPath}' does not exist`, 'pass --text FILE');
@@ -158,6 +167,22 @@ async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   model.destroy();
   if (flags.json) { console.log(JSON.stringify(r)); return; }
   console.log(`loss ${r.loss.toFixed(6)} nats/token   ppl ${r.ppl.toFixed(4)}   (${r.windows} windows x ${T} tokens = ${r.tokens})`);
+}
+
+/** eval --task NAME --data DIR: zero-shot scoring as lm-evaluation-harness does */
+async function evaluateTaskCmd(flags: Flags, gpu: Gpu): Promise<void> {
+  const path = await modelPath(flags, 'model');
+  const task = str(flags, 'task') as TaskName;
+  if (!TASK_NAMES.includes(task)) fail(`--task ${task} is not a known task`, `one of: ${TASK_NAMES.join(', ')}`);
+  const files = await readTaskFiles(task, str(flags, 'data'));
+  const ck = await readModel(path);
+  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
+  const model = Model.create(gpu, ck, { layers: int(flags, 'layers') });
+  const bar = new Progress(task, 1, flags.json ? null : stderrBar());
+  const r = await evaluateTask(model, tok, task, files, { limit: int(flags, 'limit'), batch: int(flags, 'batch'), onProgress: (d, t) => { bar.total = t; bar.update(d); } });
+  model.destroy();
+  if (flags.json) { console.log(JSON.stringify(r)); return; }
+  console.log(Object.entries(r).map(([k, v]) => `${k} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`).join('   '));
 }
 
 async function exportCmd(flags: Flags): Promise<void> {

@@ -7,7 +7,9 @@ import { readModel, readTokenizer, readTokens, tokenizerFiles } from './files.js
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './train.js';
 import { trainRun } from './train_node.js';
 import { RECIPE_DEFAULTS, type RecipeOptions } from './recipe.js';
-import { runOnDisk, builtinReference } from './recipe_node.js';
+import { runOnDisk, builtinReference, type RunArgs } from './recipe_node.js';
+import { TASK_NAMES, type TaskName, type TaskTokenizer } from './tasks.js';
+import type { Tokenizer } from './tokenizers.js';
 import { int, str, num, stderrBar, modelPath, type Flags } from './cli_args.js';
 import { fail } from './errors.js';
 import { Model } from './model.js';
@@ -21,7 +23,7 @@ const TRAINING = ['steps', 'batch', 'seq', 'grad-accum', 'lr', 'min-lr', 'warmup
   'sampling', 'seed', 'eval-every', 'val-windows', 'save-every', 'tokens'];
 export const TRAIN_FLAGS: Spec = { ...strings('model', 'tokenizer', 'text', 'val-text', 'out', 'metrics', ...TRAINING), ...bools('resume', 'json') };
 export const RUN_FLAGS: Spec = { ...strings('model', 'tokenizer', 'text', 'val-text', 'out', 'layers', 'select', 'grow', 'max-rounds',
-  'tolerance', 'growth', 'preset', 'analyze-sequences', 'pretrain-steps', ...TRAINING), ...bools('baseline', 'resume', 'json') };
+  'tolerance', 'growth', 'preset', 'analyze-sequences', 'pretrain-steps', 'tasks', 'task-data', 'task-limit', ...TRAINING), ...bools('baseline', 'resume', 'json') };
 
 /** training options from flags, over `base` defaults */
 function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
@@ -45,14 +47,14 @@ function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
 }
 
 /** a model's text data: --text tokenized as `eval` does (BOS, then the whole file); --val-text, or the last 10% held out */
-async function textData(flags: Flags, path: string, vocabSize: number): Promise<{ train: number[]; val: number[] }> {
+async function textData(flags: Flags, path: string, vocabSize: number): Promise<{ train: number[]; val: number[]; tok: () => Promise<Tokenizer> }> {
   const textPath = str(flags, 'text');
   for (const f of [textPath, flags['val-text']]) if (typeof f === 'string' && !existsSync(f)) fail(`text file '${f}' does not exist`);
   const tok = () => readTokenizer(flags.tokenizer as string | undefined, path, vocabSize);
   const train = await readTokens(textPath, tok, 'train');
-  if (typeof flags['val-text'] === 'string') return { train, val: await readTokens(flags['val-text'], tok, 'val') };
+  if (typeof flags['val-text'] === 'string') return { train, val: await readTokens(flags['val-text'], tok, 'val'), tok };
   const cut = Math.floor(train.length * 0.9);
-  return { train: train.slice(0, cut), val: train.slice(cut) };
+  return { train: train.slice(0, cut), val: train.slice(cut), tok };
 }
 
 export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
@@ -71,8 +73,16 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   console.log(`trained ${r.metrics.length} steps: loss ${last?.loss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}; checkpoint in ${join(out, 'checkpoint')}`);
 }
 
-/** the recipe's defaults for the built-in job: rounds of 150 steps, baseline on */
-const BUILTIN_RUN: Partial<TrainOptions> = { steps: 150, batch: 16, seq: 64, lr: 2e-3, minLr: 2e-4, warmup: 10, sampling: 'random', evalEvery: 25, valWindows: 32 };
+/** the recipe's defaults for the built-in job: rounds of 120 steps of 8x64 tokens, baseline on */
+const BUILTIN_RUN: Partial<TrainOptions> = { steps: 120, batch: 8, seq: 64, lr: 2e-3, minLr: 2e-4, warmup: 10, sampling: 'random', evalEvery: 20, valWindows: 32 };
+
+/** --tasks a,b --task-data DIR (folders laid out as in shared/data) [--task-limit N] */
+function taskSpec(flags: Flags, tokenizer: TaskTokenizer | undefined): RunArgs['tasks'] {
+  if (flags.tasks === undefined) return undefined;
+  const names = String(flags.tasks).split(',').map((t) => t.trim()) as TaskName[];
+  for (const t of names) if (!TASK_NAMES.includes(t)) fail(`--tasks: '${t}' is not a known task`, `use some of: ${TASK_NAMES.join(', ')}`);
+  return { names, dataRoot: str(flags, 'task-data'), limit: int(flags, 'task-limit'), tokenizer: tokenizer ?? fail('--tasks needs a tokenizer') };
+}
 
 export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<void> {
   const out = typeof flags.out === 'string' ? flags.out : builtin ? 'inheritune-demo' : str(flags, 'out');
@@ -99,8 +109,8 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   let data;
   if (path) {
     const reference = await readModel(path);
-    const { train, val } = await textData(flags, path, reference.config.vocabSize);
-    data = { reference, train, val, tokFiles: tokenizerFiles(path) };
+    const { train, val, tok } = await textData(flags, path, reference.config.vocabSize);
+    data = { reference, train, val, tokFiles: tokenizerFiles(path), tokenizer: flags.tasks ? await tok() : undefined };
   } else {
     if (flags.text) fail('--text needs --model: the built-in default brings its own reference and data', 'pass --model PATH with --text, or neither');
     data = await builtinReference(gpu, out, opts, progress, log, int(flags, 'pretrain-steps'));
@@ -116,7 +126,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   }
   const report = await runOnDisk(gpu, { out, resume: !!flags.resume || !path, recipe, train: data.train, val: data.val,
     reference: data.reference, tokenizerFiles: data.tokFiles, saveEvery: num(flags, 'save-every', 50),
-    analyzeSequences: num(flags, 'analyze-sequences', 100), progress, log });
+    analyzeSequences: num(flags, 'analyze-sequences', 100), progress, log, tasks: taskSpec(flags, data.tokenizer) });
   if (flags.json) { console.log(JSON.stringify(report)); return; }
   console.log(`\nreport: ${join(out, 'report.json')}, ${join(out, 'summary.md')}, ${join(out, 'val_loss.svg')}`);
   console.log(readFileSync(join(out, 'summary.md'), 'utf8'));

@@ -29,3 +29,4 @@ export { exportOnnx, type OnnxOptions } from './onnx.js';
 export { InherituneWorker, errorFromWire } from './worker_client.js';
 export { Session as WorkerSession } from './worker_session.js';
 export type * from './worker_protocol.js';
+export { evaluateTask, TASK_FILES, TASK_DIRS, TASK_NAMES, type TaskName, type TaskResult, type TaskOptions, type TaskTokenizer } from './tasks.js';

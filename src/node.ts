@@ -28,3 +28,4 @@ export { brownText } from './brown.js';
 export { downloadModel, defaultCacheDir } from './hub_node.js';
 export { exportOnnxFile, exportOnnxDir } from './onnx_node.js';
 export { packFiles, listShards, openShards } from './pack_node.js';
+export { readTaskFiles } from './tasks_node.js';

@@ -22,13 +22,15 @@ import { brownText } from './brown.js';
 import { Model } from './model.js';
 import { analyzeAttention, type Analysis } from './analyze.js';
 import { lineChart } from './svg.js';
+import { evaluateTask, TASK_DIRS, type TaskName, type TaskResult, type TaskTokenizer } from './tasks.js';
+import { readTaskFiles } from './tasks_node.js';
 
 /** the built-in reference: 6 blocks, byte-level vocabulary (≈0.3M parameters) */
 export const BUILTIN_REFERENCE: ModelConfig = {
   family: 'llama', dim: 64, hiddenDim: 172, nLayers: 6, nHeads: 8, nKvHeads: 4, vocabSize: 256, maxSeqLen: 256,
   normEps: 1e-5, ropeTheta: 10000, ropeMode: 'rotate_half', tiedEmbeddings: true,
 };
-export const BUILTIN_PRETRAIN: Partial<TrainOptions> = { steps: 600, batch: 16, seq: 64, lr: 3e-3, minLr: 3e-4, warmup: 30, sampling: 'random', evalEvery: 100 };
+export const BUILTIN_PRETRAIN: Partial<TrainOptions> = { steps: 500, batch: 8, seq: 64, lr: 3e-3, minLr: 3e-4, warmup: 25, sampling: 'random', evalEvery: 100 };
 
 export interface RunArgs {
   out: string;
@@ -40,6 +42,8 @@ export interface RunArgs {
   tokenizerFiles: Record<string, Uint8Array[]>;
   saveEvery: number;
   analyzeSequences: number;   // windows of 100 tokens for the lazy-layer analysis (0: none)
+  /** zero-shot tasks to score the reference, the final model and the baseline on */
+  tasks?: { names: TaskName[]; dataRoot: string; limit?: number; tokenizer: TaskTokenizer };
   progress: ((s: string) => void) | null;
   log: (line: string) => void;
 }
@@ -100,7 +104,25 @@ export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
     }
     writeFileSync(join(a.out, 'max_rank.svg'), maxRankSvg(analysis));
   }
-  const full = { ...report, analysis, wall_seconds: (Date.now() - t0) / 1000, device: gpu.report() };
+  // zero-shot evaluation (lm-evaluation-harness scoring) of the reference, the final model, the baseline
+  const evals: Record<string, TaskResult[]> = {};
+  if (a.tasks?.names.length) {
+    const models: [string, () => Promise<Checkpoint>][] = [['reference', async () => a.reference],
+      [report.final, () => readHfModel(nodeDir(join(a.out, report.final, 'checkpoint')))]];
+    if (report.baseline) models.push(['baseline', () => readHfModel(nodeDir(join(a.out, 'baseline', 'checkpoint')))]);
+    for (const [name, load] of models) {
+      const m = Model.create(gpu, await load());
+      evals[name] = [];
+      for (const t of a.tasks.names) {
+        const files = await readTaskFiles(t, join(a.tasks.dataRoot, TASK_DIRS[t]));
+        const r = await evaluateTask(m, a.tasks.tokenizer, t, files, { limit: a.tasks.limit });
+        a.log(`${name}: ${t} ${JSON.stringify(r)}`);
+        evals[name].push(r);
+      }
+      m.destroy();
+    }
+  }
+  const full = { ...report, analysis, evals, wall_seconds: (Date.now() - t0) / 1000, device: gpu.report() };
   writeFileSync(join(a.out, 'report.json'), JSON.stringify(full, null, 1) + '\n');
   writeFileSync(join(a.out, 'val_loss.svg'), recipeSvg(report));
   writeFileSync(join(a.out, 'summary.md'), recipeSummary(report));

@@ -37,7 +37,8 @@ describe('run: the Inheritune recipe', () => {
   it('grows 3 -> 5 blocks, trains a baseline, writes the report; --resume reuses finished rounds', async (ctx) => {
     if (!hasGpu) return ctx.skip();
     const out = join(work, 'run');
-    const { stdout } = await run(process.execPath, [CLI, ...args(out, ['--baseline', '--max-rounds', '3'])]);
+    const { stdout } = await run(process.execPath, [CLI, ...args(out, ['--baseline', '--max-rounds', '3', '--tasks', 'piqa,winogrande',
+      '--task-data', SHARED, '--task-limit', '3'])]);
     const r = JSON.parse(stdout);
     expect(r.rounds.map((x: any) => x.n_layers)).toEqual([3, 5]);      // 5 = all of stories260K: nothing left to add
     expect(r.rounds[0].blocks).toEqual([0, 1, 2]);
@@ -52,6 +53,8 @@ describe('run: the Inheritune recipe', () => {
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(report.analysis.reference.blocks.length).toBe(5);
     expect(report.device.adapter).toBeDefined();
+    expect(Object.keys(report.evals).sort()).toEqual(['baseline', 'reference', 'round-1']);
+    expect(report.evals.reference.map((e: any) => [e.task, e.n])).toEqual([['piqa', 3], ['winogrande', 3]]);
     expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/\| round-0 \| \[0, 1, 2\] \| 3 \|/);
     // resume: finished rounds are not trained again
     const before = statSync(join(out, 'round-0/metrics.jsonl')).mtimeMs;

@@ -79,6 +79,26 @@ describe('stories260K vs PyTorch goldens (CLI)', () => {
   });
 });
 
+describe('eval --task through the CLI', () => {
+  it('piqa and winogrande on the first 40 items equal the PyTorch reference (test/ref/tasks_ref.py)', async (ctx) => {
+    if (!hasGpu) return ctx.skip();
+    const ref = JSON.parse(readFileSync(resolve(REPO, 'test/ref/tasks_ref.json'), 'utf8')).tasks;
+    for (const [task, dir] of [['piqa', 'piqa'], ['winogrande', 'winogrande']]) {
+      const r = await cli('eval', '--model', MODEL, '--task', task, '--data', resolve(SHARED, dir), '--limit', '40', '--json');
+      const items = ref[task].items.slice(0, 40);
+      expect(r).toMatchObject({ task, n: 40 });
+      expect(r.acc).toBeCloseTo(items.filter((x: any) => x.pred === x.gold).length / 40, 10);
+      if (task === 'piqa') expect(r.acc_norm).toBeCloseTo(items.filter((x: any) => x.pred_norm === x.gold).length / 40, 10);
+    }
+  });
+
+  it('an unknown task or a missing data folder is a clear error', async (ctx) => {
+    if (!hasGpu) return ctx.skip();
+    expect(await cliError('eval', '--model', MODEL, '--task', 'mmlu', '--data', SHARED)).toMatch(/--task mmlu is not a known task.*HINT: one of: lambada_openai/s);
+    expect(await cliError('eval', '--model', MODEL, '--task', 'piqa', '--data', resolve(SHARED, 'nope'))).toMatch(/HINT/);
+  });
+});
+
 describe('CLI errors name the problem and the fix', () => {
   it('too few tokens for the windows asked', async (ctx) => {
     if (!hasGpu) return ctx.skip();
