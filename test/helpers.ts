@@ -1,6 +1,7 @@
 // helpers: GPU acquisition for tests, seeded random data, the llm.c-style tensor checker, paths.
 import { resolve } from 'node:path';
 import { createGpu, type Gpu } from '../src/node.js';
+import { mulberry32 } from '../src/init.js';
 
 export const REPO = resolve(import.meta.dirname, '..');
 export const SHARED = resolve(REPO, '../shared/data');
@@ -19,17 +20,8 @@ export async function testGpu(): Promise<Gpu | null> {
   }
 }
 
-/** mulberry32: small seeded PRNG for test data */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: small seeded PRNG for test data (the package's own, src/init.ts) */
+export const rng = mulberry32;
 
 export function randn(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);
