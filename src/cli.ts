@@ -2,7 +2,7 @@
 // cli: the `inheritune-rt` command (Node). One function per command; flags are parsed with
 // node:util parseArgs (strict, so a misspelt flag is an error, not silently ignored).
 import { parseArgs } from 'node:util';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createGpu } from './node.js';
 import { Model } from './model.js';
 import { windowedLoss } from './evaluate.js';
