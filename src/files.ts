@@ -139,7 +139,7 @@ export async function readTokens(path: string, tok: () => Promise<Tokenizer>, sp
 
 // tokenizer files that travel with a model: HF names, plus llama2.c's beside a .bin checkpoint
 const HF_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json',
-  'vocab.json', 'merges.txt', 'tokenizer.bin', 'generation_config.json'];
+  'vocab.json', 'merges.txt', 'encoder.json', 'vocab.bpe', 'tokenizer.bin', 'generation_config.json'];
 
 /** tokenizer files of a model (dir or beside a .bin) as {name in the output: bytes} */
 export function tokenizerFiles(modelPath: string): Record<string, Uint8Array[]> {
