@@ -47,14 +47,14 @@ export async function packCmd(flags: Flags): Promise<void> {
   const docs = (flags.docs as 'file' | 'jsonl' | 'blankline' | undefined) ?? 'file';
   if (!['file', 'jsonl', 'blankline'].includes(docs)) fail(`--docs ${docs}: expected file, jsonl or blankline`);
   const bar = flags.json ? null : stderrBar();
-  const progress = new Progress('pack', 1, bar);
+  const progress = new Progress('pack (bytes)', 1, bar);
   const summary = await packFiles(tok, inputs, out, {
+    onProgress: (done, total) => { progress.total = total; progress.update(done); },
     docs, textField: flags['text-field'] as string | undefined,
     val: fraction(flags['val-fraction']),
     subset: fraction(flags.subset) ?? (flags.tokens !== undefined ? `${flags.tokens} tokens` : undefined),
     seed: num(flags, 'seed', 1337), shardTokens: flags['shard-tokens'] !== undefined ? num(flags, 'shard-tokens', 1e7) : undefined,
   });
-  progress.update(1);
   if (flags.json) { console.log(JSON.stringify(summary)); return; }
   console.log(`packed ${summary.kept} of ${summary.docs} documents: ${summary.train.tokens} train tokens in ${summary.train.shards} shard(s), ` +
     `${summary.val.tokens} validation tokens in ${summary.val.shards} shard(s) -> ${out} (manifest ${join(out, 'data_pack.json')})`);

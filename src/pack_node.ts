@@ -22,6 +22,8 @@ export interface PackFilesOptions extends PackOptions {
   textField?: string;
   /** Shard names: `${prefix}_train_000000.bin`, `${prefix}_val_000000.bin` (default "data"), and `${prefix}_pack.json`. */
   prefix?: string;
+  /** Called after every read with the input bytes done so far and the total (for a progress bar). */
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
 
 export interface PackFilesSummary extends PackSummary {
@@ -87,12 +89,15 @@ export async function packFiles(tok: Tokenizer, inputs: readonly string[], outDi
     await writeFile(path, shard);
     files[split].push(path);
   });
+  let bytesDone = 0;
   for (const path of inputs) {
     const split = new DocSplitter(mode, packer, textField, basename(path));
     const dec = new TextDecoder('utf-8');
     split.start();
     for await (const chunk of createReadStream(path, { highWaterMark: READ })) {
       await split.push(dec.decode(chunk as Buffer, { stream: true }));
+      bytesDone += (chunk as Buffer).byteLength;
+      opts.onProgress?.(bytesDone, totalBytes);
     }
     await split.push(dec.decode());
     await split.finish();
