@@ -1,5 +1,5 @@
-// vocab: the piece table shared by bpe.ts and spm.ts: piece bytes by id, and an open-addressing hash table
-// from bytes to id (FNV-1a, linear probing; the lowest id wins on duplicate pieces).
+// vocab: the piece table shared by bpe.ts, spm.ts and llama2c.ts: piece bytes by id, and an open-addressing hash
+// table from bytes to id (FNV-1a, linear probing; the lowest id wins on duplicate pieces).
 //
 // JS fills, in order (memory may grow in each step: re-create typed views after every call):
 //   1. vocab_init(nVocab, blobLen)  allocates the blocks below (drops everything else: one tokenizer per instance);
@@ -10,7 +10,7 @@
 //   offs   i32[nVocab]  piece start, as a byte offset into blob
 //   lens   i32[nVocab]  piece length in bytes
 //   blob   u8[blobLen]  piece bytes (UTF-8)
-//   scores f32[nVocab]  SentencePiece score (unused by ranked BPE)
+//   scores f32[nVocab]  SentencePiece / llama2.c score (unused by ranked BPE)
 //   flags  u8[nVocab]   FLAG_* bits below
 //   table  i32[cap]     entry = id + 1, 0 = empty; cap = pow2 >= 2 * nVocab
 

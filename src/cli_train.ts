@@ -1,10 +1,10 @@
 // cli_train: the training commands: `train` (continued pre-training of one model) and `run`
 // (the whole Inheritune recipe; `demo` is `run` on the built-in default).
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gpu } from './gpu.js';
-import { readModel, readTokenizer, readTokens, tokenizerFiles } from './files.js';
-import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from './train.js';
+import { readModel, readTokenizer, readTokens, readTrainData, tokenizerFiles } from './files.js';
+import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions, type TrainData } from './train.js';
 import { trainRun } from './train_node.js';
 import { RECIPE_DEFAULTS, type RecipeOptions } from './recipe.js';
 import { runOnDisk, builtinReference, type RunArgs } from './recipe_node.js';
@@ -47,12 +47,14 @@ function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
 }
 
 /** a model's text data: --text tokenized as `eval` does (BOS, then the whole file); --val-text, or the last 10% held out */
-async function textData(flags: Flags, path: string, vocabSize: number): Promise<{ train: number[]; val: number[]; tok: () => Promise<Tokenizer> }> {
+async function textData(flags: Flags, path: string, vocabSize: number): Promise<{ train: TrainData; val: number[]; tok: () => Promise<Tokenizer> }> {
   const textPath = str(flags, 'text');
   for (const f of [textPath, flags['val-text']]) if (typeof f === 'string' && !existsSync(f)) fail(`text file '${f}' does not exist`);
   const tok = () => readTokenizer(flags.tokenizer as string | undefined, path, vocabSize);
+  if (typeof flags['val-text'] === 'string') return { train: await readTrainData(textPath, tok), val: await readTokens(flags['val-text'], tok, 'val'), tok };
+  // no --val-text: a shard directory's val shards, or else the last 10% of the tokens, are held out
+  if (statSync(textPath).isDirectory()) return { train: await readTrainData(textPath, tok), val: await readTokens(textPath, tok, 'val'), tok };
   const train = await readTokens(textPath, tok, 'train');
-  if (typeof flags['val-text'] === 'string') return { train, val: await readTokens(flags['val-text'], tok, 'val'), tok };
   const cut = Math.floor(train.length * 0.9);
   return { train: train.slice(0, cut), val: train.slice(cut), tok };
 }

@@ -8,7 +8,8 @@ import { readHfModel, type ModelDir } from './hf.js';
 import type { ByteSource } from './safetensors.js';
 import { tokenizerFromFiles, type Tokenizer } from './tokenizers.js';
 import { parseShard, SHARD_MAGIC } from './pack.js';
-import { listShards } from './pack_node.js';
+import { listShards, openShards } from './pack_node.js';
+import type { TrainData } from './train.js';
 import type { Checkpoint } from './config.js';
 import { fail } from './errors.js';
 
@@ -114,6 +115,28 @@ export async function readTokenizer(explicit: string | undefined, modelPath: str
 }
 
 /**
+ * Training data for --text: shards are read window by window from their files (never loaded whole);
+ * a text file is tokenized into memory (readTokens).
+ */
+export async function readTrainData(path: string, tok: () => Promise<Tokenizer>): Promise<TrainData> {
+  if (!existsSync(path)) fail(`'${path}' does not exist`, 'pass a text file, a shard file or a directory of shards');
+  if (statSync(path).isDirectory()) {
+    const shards = await listShards(path, 'train');
+    if (!shards.length) fail(`no train shards (data_train_NNNNNN.bin) in ${path}`, 'write them with `inheritune-rt pack`');
+    return openShards(shards);
+  }
+  if (isShardFile(path)) return openShards([path]);
+  return readTokens(path, tok, 'train');
+}
+
+function isShardFile(path: string): boolean {
+  const head = new Uint8Array(4);
+  const fd = openSync(path, 'r');
+  try { readSync(fd, head, 0, 4, 0); } finally { closeSync(fd); }
+  return new DataView(head.buffer).getInt32(0, true) === SHARD_MAGIC;
+}
+
+/**
  * Token ids for --text/--val-text: a text file (tokenized as `eval` does: BOS, then the whole
  * file), an llm.c shard (.bin with magic 20240520), or a directory of shards written by `pack`
  * (the `split` shards, in order).
@@ -130,10 +153,7 @@ export async function readTokens(path: string, tok: () => Promise<Tokenizer>, sp
     if (!shards.length) fail(`no ${split} shards (data_${split}_NNNNNN.bin) in ${path}`, 'write them with `inheritune-rt pack`');
     return fromShards(shards);
   }
-  const head = new Uint8Array(4);
-  const fd = openSync(path, 'r');
-  try { readSync(fd, head, 0, 4, 0); } finally { closeSync(fd); }
-  if (new DataView(head.buffer).getInt32(0, true) === SHARD_MAGIC) return fromShards([path]);
+  if (isShardFile(path)) return fromShards([path]);
   return (await tok()).encode(readFileSync(path, 'utf8'), { bos: true });
 }
 

@@ -13,7 +13,7 @@ import type { Gpu } from './gpu.js';
 import type { Checkpoint, ModelConfig } from './config.js';
 import { runRecipe, recipeSvg, recipeSummary, type RecipeOptions, type RecipeReport, type RoundResult } from './recipe.js';
 import { trainRun } from './train_node.js';
-import type { TrainOptions } from './train.js';
+import type { TrainOptions, TrainData } from './train.js';
 import { hfFiles, readHfModel } from './hf.js';
 import { initCheckpoint } from './init.js';
 import { writeDirAtomic, nodeDir, tokenizerFiles } from './files.js';
@@ -36,7 +36,7 @@ export interface RunArgs {
   out: string;
   resume: boolean;
   recipe: RecipeOptions;
-  train: ArrayLike<number>;
+  train: TrainData;
   val: ArrayLike<number>;
   reference: Checkpoint;
   tokenizerFiles: Record<string, Uint8Array[]>;

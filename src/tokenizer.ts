@@ -1,25 +1,13 @@
 // tokenizer: llama2.c's tokenizer.bin (run.c `encode` / `decode`), with the piece lookup and the BPE merge
-// loop in AssemblyScript (asm/llama2c.ts, embedded as base64 by scripts/gen.mjs: no fs or fetch needed).
+// loop in AssemblyScript (asm/llama2c.ts over asm/vocab.ts and asm/merge.ts, embedded as base64 by
+// scripts/gen.mjs and loaded by wasm.ts: no fs or fetch needed).
 // JS validates the file, UTF-8-encodes text with TextEncoder and passes bytes; the wasm returns ids.
 //
 // tokenizer.bin layout (llama2.c tokenizer.py export): int32 max_token_length, then for each id in order:
 // float32 score, int32 len, len bytes of UTF-8 piece (SentencePiece's "▁" already replaced by " ").
 // The vocab size is not stored: it is the model's vocab_size, so pass it as `{ vocabSize }` to check it.
-import { ASM_WASM_BASE64 } from './gen/asm.js';
+import { instantiateAsm, loadVocab, type AsmExports } from './wasm.js';
 import { fail } from './errors.js';
-
-interface AsmExports {
-  memory: WebAssembly.Memory;
-  tok_init(n: number, blobLen: number): number;
-  tok_build(): number;
-  tok_scores_ptr(): number;
-  tok_offs_ptr(): number;
-  tok_lens_ptr(): number;
-  tok_blob_ptr(): number;
-  tok_encode_begin(n: number): number;
-  tok_encode(n: number, bos: number): number;
-  tok_out_ptr(): number;
-}
 
 export interface TokenizerOptions {
   /** The model's vocab_size: the file must hold exactly this many pieces. */
@@ -32,13 +20,6 @@ const MAX_SANE_TOKEN_LENGTH = 1 << 16;
 const BYTE_FALLBACK_END = 259; // ids 3..258 are the byte pieces <0x00>..<0xFF>
 const FIX_FILE = 'pass the tokenizer.bin exported together with the model (for stories260K.bin that is tok512.bin); ' +
   'the file may be truncated or not a llama2.c tokenizer at all';
-
-function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
 
 interface Parsed { maxTokenLength: number; scores: Float32Array; offs: Int32Array; lens: Int32Array }
 
@@ -125,34 +106,23 @@ export class Llama2cTokenizer {
   private readonly dec = new TextDecoder('utf-8', { ignoreBOM: true });
   private piecesCache?: string[];
 
-  private constructor(private readonly asm: AsmExports, file: Uint8Array, p: Parsed) {
+  private constructor(private readonly asm: AsmExports, pieceBytes: Uint8Array[], p: Parsed) {
     this.vocabSize = p.offs.length;
     this.maxTokenLength = p.maxTokenLength;
     this.scores = p.scores;
-    this.pieceBytes = Array.from(p.offs, (o, i) => file.subarray(o, o + p.lens[i]));
+    this.pieceBytes = pieceBytes;
     this.byteValue = Int16Array.from(this.pieceBytes, byteOf);
   }
 
   static async fromBytes(bytes: Uint8Array, opts: TokenizerOptions = {}): Promise<Llama2cTokenizer> {
     const p = parse(bytes, opts);
-    const { instance } = await WebAssembly.instantiate(decodeBase64(ASM_WASM_BASE64), {
-      env: {
-        abort(_msg: number, _file: number, line: number, col: number): never {
-          throw new Error(`asm abort at ${line}:${col}`);
-        },
-      },
-    });
-    const asm = instance.exports as unknown as AsmExports;
+    const asm = await instantiateAsm();
     const file = bytes.slice();
-    const n = p.offs.length;
-    if (!asm.tok_init(n, file.byteLength)) fail(`out of wasm memory loading a ${file.byteLength}-byte tokenizer`);
-    const buf = asm.memory.buffer;
-    new Float32Array(buf, asm.tok_scores_ptr(), n).set(p.scores);
-    new Int32Array(buf, asm.tok_offs_ptr(), n).set(p.offs);
-    new Int32Array(buf, asm.tok_lens_ptr(), n).set(p.lens);
-    new Uint8Array(buf, asm.tok_blob_ptr(), file.byteLength).set(file);
-    if (asm.tok_build() < 0) fail(`out of wasm memory building the piece table of ${n} pieces`);
-    return new Llama2cTokenizer(asm, file, p);
+    const pieceBytes = Array.from(p.offs, (o, i) => file.subarray(o, o + p.lens[i]));
+    if (!loadVocab(asm, pieceBytes, p.scores) || !asm.tok_init()) {
+      fail(`out of wasm memory loading the ${pieceBytes.length} pieces of a ${file.byteLength}-byte tokenizer`);
+    }
+    return new Llama2cTokenizer(asm, pieceBytes, p);
   }
 
   /** Piece strings by id (llama2.c form: " " instead of SentencePiece's "▁"; "<0xHH>" for byte pieces). */

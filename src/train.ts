@@ -5,7 +5,7 @@
 // Checkpoint files and metrics are written by the caller (src/train_node.ts in Node).
 // Sizes: B batch (windows per micro-batch), T sequence length, G micro-batches per step.
 import type { Model } from './model.js';
-import { mulberry32 } from './init.js';
+import { ShardLoader, memoryShards, type LoaderState, type ShardSource } from './loader.js';
 import { fail } from './errors.js';
 
 export interface TrainOptions {
@@ -34,7 +34,7 @@ export const TRAIN_DEFAULTS: Omit<TrainOptions, 'steps' | 'batch' | 'seq'> = {
 };
 
 /** everything needed to continue exactly where a run stopped (saved with every checkpoint) */
-export interface TrainerState { step: number; rng: number; tokensSeen: number }
+export interface TrainerState { step: number; tokensSeen: number; loader: LoaderState }
 
 export interface StepMetrics { step: number; loss: number; lr: number; grad_norm: number; tokens: number; tokens_per_s: number; val_loss?: number }
 
@@ -60,70 +60,77 @@ export function validateTrainOptions(o: TrainOptions): void {
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
-export class Trainer {
-  state: TrainerState;
-  private started = Date.now();
+/**
+ * The training data: a token array (one shard) or shards (src/loader.ts: in memory, or read from files
+ * window by window). Batches come from the shard loader: sequential = llm.c's dataloader (batch k is
+ * B*T+1 consecutive tokens from position k*B*T, so window i is tokens [i*T, i*T+T]); random =
+ * windows with replacement from a seeded generator. Its cursor is part of the checkpoint.
+ */
+export type TrainData = ArrayLike<number> | ShardSource;
 
-  constructor(readonly model: Model, readonly train: ArrayLike<number>, readonly val: ArrayLike<number>,
+export class Trainer {
+  private started = Date.now();
+  private loader: ShardLoader;
+  private tokensSeen: number;
+  private stepIndex: number;
+
+  constructor(readonly model: Model, readonly train: TrainData, readonly val: ArrayLike<number>,
               readonly opts: TrainOptions, state?: TrainerState) {
     validateTrainOptions(opts);
     const { batch: B, seq: T, gradAccum: G, steps } = opts;
-    if (train.length < T + 1) fail(`the training text gives ${train.length} tokens, fewer than one window of ${T}+1`, 'use a longer text or a shorter --seq');
+    const source: ShardSource = 'sizes' in train ? train : memoryShards([Uint32Array.from(train)]);
+    const total = source.sizes.reduce((a, b) => a + b, 0);
+    if (!source.sizes.some((n) => n >= T + 1)) fail(`the training data gives ${total} tokens, fewer than one window of ${T}+1`, 'use a longer text or a shorter --seq');
     if (opts.sampling === 'sequential') {
-      const windows = Math.floor((train.length - 1) / T);
+      // the run must not wrap around: step s must see windows s*G*B ... of the data, once
+      const windows = source.sizes.reduce((a, n) => a + Math.floor(Math.max(0, n - 1) / (B * T)) * B, 0);
       if (windows < steps * G * B) {
         fail(`sequential sampling needs ${steps * G * B} windows of ${T}+1 tokens (steps x grad-accum x batch), the training text has ${windows}`,
           `use --sampling random, fewer --steps, a smaller --batch/--seq, or a longer text`);
       }
     }
     if (val.length < T + 1) fail(`the validation text gives ${val.length} tokens, fewer than one window of ${T}+1`, 'use a longer --val-text or a shorter --seq');
-    this.state = state ?? { step: 0, rng: opts.seed >>> 0, tokensSeen: 0 };
+    this.loader = new ShardLoader(source, { B, T, mode: opts.sampling, seed: opts.seed }, state?.loader);
+    this.stepIndex = state?.step ?? 0;
+    this.tokensSeen = state?.tokensSeen ?? 0;
     model.enableTraining();
   }
 
-  get done(): boolean {
-    return this.state.step >= this.opts.steps;
+  /** step, tokens seen and the data cursor: pass it back to the constructor to continue exactly */
+  get state(): TrainerState {
+    return { step: this.stepIndex, tokensSeen: this.tokensSeen, loader: this.loader.state() };
   }
 
-  // window starts of micro-batch m of the current step
-  private windowStarts(m: number): number[] {
-    const { batch: B, seq: T, gradAccum: G } = this.opts;
-    const s = this.state.step;
-    if (this.opts.sampling === 'sequential') return Array.from({ length: B }, (_, b) => ((s * G + m) * B + b) * T);
-    // random windows with replacement; the PRNG state travels in the checkpoint
-    const rand = mulberry32(this.state.rng);
-    const starts = Array.from({ length: B }, () => Math.floor(rand() * (this.train.length - T)));
-    this.state.rng = Math.floor(rand() * 4294967296) >>> 0;
-    return starts;
+  get done(): boolean {
+    return this.stepIndex >= this.opts.steps;
   }
 
   /** one optimizer step: G micro-batches of forward + backward, clip, AdamW */
   async step(): Promise<StepMetrics> {
     const { batch: B, seq: T, gradAccum: G } = this.opts;
     const t0 = Date.now();
-    const lr = learningRate(this.opts, this.state.step);
+    const lr = learningRate(this.opts, this.stepIndex);
     const m = this.model;
     m.zeroGrad();
-    const ids = new Uint32Array(B * T), tgt = new Uint32Array(B * T);
+    const cursor = this.loader.state(); // a NaN step leaves the data cursor where it was
     for (let g = 0; g < G; g++) {
-      this.windowStarts(g).forEach((start, b) => {
-        for (let t = 0; t < T; t++) { ids[b * T + t] = this.train[start + t]; tgt[b * T + t] = this.train[start + t + 1]; }
-      });
-      m.forward(ids, B, T, tgt);
+      const batch = (await this.loader.next())!; // no epoch limit: never null
+      m.forward(batch.x, B, T, batch.y);
       m.backward(1 / (B * T * G)); // mean over the step's tokens: micro-batch gradients add up
     }
     const { loss, gradNorm } = await m.stepStats(G, this.opts.clip);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      fail(`step ${this.state.step}: the loss is ${loss} and the gradient norm ${gradNorm}; stopped before the update`,
+      this.loader = new ShardLoader(this.loader.source, { B, T, mode: this.opts.sampling, seed: this.opts.seed }, cursor);
+      fail(`step ${this.stepIndex}: the loss is ${loss} and the gradient norm ${gradNorm}; stopped before the update`,
         'lower --lr, keep --clip on, or resume from the last checkpoint with a smaller learning rate');
     }
-    m.adamw({ lr, beta1: this.opts.beta1, beta2: this.opts.beta2, eps: this.opts.eps, wd: this.opts.wd, t: this.state.step + 1 });
-    this.state.step++;
-    this.state.tokensSeen += B * T * G;
+    m.adamw({ lr, beta1: this.opts.beta1, beta2: this.opts.beta2, eps: this.opts.eps, wd: this.opts.wd, t: this.stepIndex + 1 });
+    this.stepIndex++;
+    this.tokensSeen += B * T * G;
     const secs = Math.max(1e-3, (Date.now() - t0) / 1000);
-    const out: StepMetrics = { step: this.state.step - 1, loss, lr, grad_norm: gradNorm, tokens: this.state.tokensSeen, tokens_per_s: (B * T * G) / secs };
+    const out: StepMetrics = { step: this.stepIndex - 1, loss, lr, grad_norm: gradNorm, tokens: this.tokensSeen, tokens_per_s: (B * T * G) / secs };
     const e = this.opts.evalEvery;
-    if ((e > 0 && this.state.step % e === 0) || this.done) out.val_loss = await this.evaluate();
+    if ((e > 0 && this.stepIndex % e === 0) || this.done) out.val_loss = await this.evaluate();
     return out;
   }
 

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, rename
 import { join } from 'node:path';
 import type { Gpu } from './gpu.js';
 import { Model } from './model.js';
-import { Trainer, type TrainOptions, type TrainerState, type StepMetrics } from './train.js';
+import { Trainer, type TrainOptions, type TrainerState, type StepMetrics, type TrainData } from './train.js';
 import { hfFiles } from './hf.js';
 import { serializeSafetensors } from './safetensors.js';
 import { readModel, nodeDir, writeDirAtomic, tokenizerFiles } from './files.js';
@@ -28,7 +28,7 @@ export interface TrainRun {
   resume: boolean;
   saveEvery: number;        // 0: only at the end
   opts: TrainOptions;
-  train: ArrayLike<number>;
+  train: TrainData;
   val: ArrayLike<number>;
   progress: ((s: string) => void) | null;
 }

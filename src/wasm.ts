@@ -1,5 +1,6 @@
 // wasm: one instance of the AssemblyScript module (asm/, embedded by scripts/gen.mjs) per tokenizer, and the
-// typed view of the exports used by bpe.ts and sentencepiece.ts. The module is compiled once and cached.
+// typed view of the exports used by bpe.ts, sentencepiece.ts and tokenizer.ts. The module is compiled once and
+// cached.
 // Memory may grow in any call that allocates: take views of `memory.buffer` only after the call.
 import { ASM_WASM_BASE64 } from './gen/asm.js';
 
@@ -26,6 +27,10 @@ export interface AsmExports {
   spm_begin(nBytes: number): number;
   spm_encode(nBytes: number): number;
   spm_out_ptr(): number;
+  tok_init(): number;
+  tok_encode_begin(n: number): number;
+  tok_encode(n: number, bos: number): number;
+  tok_out_ptr(): number;
 }
 
 let compiled: Promise<WebAssembly.Module> | undefined;

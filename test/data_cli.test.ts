@@ -42,6 +42,12 @@ describe('tokenize and pack (CLI)', () => {
     const ev = await cli('eval', '--model', resolve(SHARED, 'stories260k/stories260K.bin'), '--text', out, '--seq', '128', '--windows', '4', '--json');
     expect(ev.loss).toBeGreaterThan(0.5);
     expect(ev.loss).toBeLessThan(3);
+    // train reads the train shards window by window and validates on the val shards
+    const k3 = join(work, 'k3');
+    await run(process.execPath, [CLI, 'inherit', '--from', resolve(SHARED, 'stories260k/stories260K.bin'), '--layers', '3', '--out', k3]);
+    const tr = await cli('train', '--model', k3, '--text', out, '--steps', '3', '--batch', '2', '--seq', '64', '--val-windows', '4', '--out', join(work, 'tr'), '--json');
+    expect(tr.losses.length).toBe(3);
+    expect(Number.isFinite(tr.val_loss)).toBe(true);
   });
 
   it('bad input is a clear error', async () => {
