@@ -202,7 +202,7 @@ function refresh(s: i32): void {
   heapPush(s, p);
 }
 
-/** Merges symbols 0..m-1, then compacts the survivors to sid[0..k) (and sbeg/slen); returns k. */
+/** Merges symbols 0..m-1, then compacts the survivors to sid[0..k) (and sbeg/slen for RULE_SCORES); returns k. */
 function mergeHeap(m: i32): i32 {
   const spans = rule == RULE_SCORES; // only RULE_SCORES reads sbeg/slen
   for (let s = 0; s < m; s++) {
@@ -242,7 +242,7 @@ function mergeHeap(m: i32): i32 {
 }
 
 /** Merges symbols 0..m-1 (sid, and sbeg/slen for RULE_SCORES) by the current rule: mergeSmall or mergeHeap, by
- * length. The survivors are compacted to sid[0..k) (and sbeg/slen); returns k. */
+ * length. The survivors are compacted to sid[0..k) (and sbeg/slen for RULE_SCORES); returns k. */
 export function mergeRun(m: i32): i32 {
   return m <= SMALL ? mergeSmall(m) : mergeHeap(m);
 }
