@@ -2,25 +2,15 @@
 // += accumulation of parameter gradients, bit-for-bit determinism, chunking under the binding limit;
 // and the oracle itself against central finite differences in float64.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import type { Gpu, View } from '../src/gpu.js';
+import type { Gpu } from '../src/gpu.js';
 import * as K from '../src/kernels.js';
 import * as cpu from './cpu.js';
-import { testGpu, randn, rng, checkTensor } from './helpers.js';
+import { testGpu, randn, checkTensor, put, ids } from './helpers.js';
 
 let g: Gpu | null = null;
 beforeAll(async () => { g = await testGpu(); });
 afterAll(() => g?.destroy());
 
-function put(g: Gpu, data: Float32Array | Uint32Array, label = 't'): View {
-  const v = g.tensor(data.length, label);
-  g.upload(v, data);
-  return v;
-}
-
-function ids(n: number, V: number, seed: number): Uint32Array {
-  const r = rng(seed);
-  return Uint32Array.from({ length: n }, () => Math.floor(r() * V));
-}
 
 /** base + k * grad: what a += kernel should leave in a buffer that held base */
 function plus(base: ArrayLike<number>, grad: ArrayLike<number>, k = 1): Float64Array {

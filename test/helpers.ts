@@ -1,6 +1,6 @@
 // helpers: GPU acquisition for tests, seeded random data, the llm.c-style tensor checker, paths.
 import { resolve } from 'node:path';
-import { createGpu, type Gpu } from '../src/node.js';
+import { createGpu, type Gpu, type View } from '../src/node.js';
 import { mulberry32 } from '../src/init.js';
 
 export const REPO = resolve(import.meta.dirname, '..');
@@ -50,4 +50,17 @@ export function checkTensor(label: string, got: ArrayLike<number>, want: ArrayLi
     throw new Error(`${label}: mismatch at [${bad}]: got ${got[bad]}, want ${want[bad]} (maxdiff ${maxdiff.toExponential(3)}, atol ${atol}, rtol ${rtol})`);
   }
   return maxdiff;
+}
+
+/** a new GPU tensor holding data */
+export function put(g: Gpu, data: Float32Array | Uint32Array, label = 't'): View {
+  const v = g.tensor(data.length, label);
+  g.upload(v, data);
+  return v;
+}
+
+/** n random token ids below V */
+export function ids(n: number, V: number, seed: number): Uint32Array {
+  const r = rng(seed);
+  return Uint32Array.from({ length: n }, () => Math.floor(r() * V));
 }

@@ -1,25 +1,15 @@
 // kernels: every forward kernel against the float64 CPU oracle (test/cpu.ts) on odd shapes,
 // shapes that are not multiples of the 16x16 matmul tile or the workgroup sizes.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import type { Gpu, View } from '../src/gpu.js';
+import type { Gpu } from '../src/gpu.js';
 import * as K from '../src/kernels.js';
 import * as cpu from './cpu.js';
-import { testGpu, randn, rng, checkTensor } from './helpers.js';
+import { testGpu, randn, checkTensor, put, ids } from './helpers.js';
 
 let g: Gpu | null = null;
 beforeAll(async () => { g = await testGpu(); });
 afterAll(() => g?.destroy());
 
-function put(g: Gpu, data: Float32Array | Uint32Array, label = 't'): View {
-  const v = g.tensor(data.length, label);
-  g.upload(v, data);
-  return v;
-}
-
-function ids(n: number, V: number, seed: number): Uint32Array {
-  const r = rng(seed);
-  return Uint32Array.from({ length: n }, () => Math.floor(r() * V));
-}
 
 describe('forward kernels vs float64 CPU reference', () => {
   it('encoder_forward (with and without positions)', async (ctx) => {
