@@ -21,7 +21,7 @@ export type LoadRequest =
    *  tokenizer: file names or URLs, resolved against the model's directory (default: probe the usual names) */
   | { source: 'url'; url: string; tokenizer?: string | string[] }
   /** a Hub repo, hf:owner/name[@revision], read lazily with Range requests (src/hub.ts hubDir) */
-  | { source: 'hub'; spec: string; endpoint?: string; token?: string }
+  | { source: 'hub'; spec: string; endpoint?: string; token?: string; /** download into OPFS once (resumable) and read from there */ cache?: boolean }
   /** a directory written by `save` with to: 'opfs' (OPFS path inheritune/<name>) */
   | { source: 'opfs'; name: string };
 

@@ -2,7 +2,7 @@
 // Range requests (safetensors tensor by tensor), the Hub (src/hub.ts), or the origin-private file
 // system (OPFS), each as a ModelDir for readHfModel. Browser APIs only; no Node built-ins.
 import type { ModelDir } from './hf.js';
-import { hubDir } from './hub.js';
+import { hubDir, hubGet, hubUrl, hubEndpoint, parseHubSpec, contentRange, checkRepoFile, type HubOptions, type HubRepo } from './hub.js';
 import { blobSource, memorySource, type ByteSource } from './safetensors.js';
 import { fail } from './errors.js';
 import type { LoadRequest, TextSource } from './worker_protocol.js';
@@ -51,6 +51,7 @@ export async function openSource(req: LoadRequest, onRead: OnRead): Promise<{ di
     if (!url.pathname.endsWith('/')) url.pathname += '/';
     return { dir: urlDir(url, onRead), llama2c: null, names };
   }
+  if (req.source === 'hub' && req.cache) return { dir: await cachedHubDir(req.spec, { endpoint: req.endpoint, token: req.token }, onRead), llama2c: null, names: null };
   if (req.source === 'hub') {
     const hub = hubDir(req.spec, { endpoint: req.endpoint, token: req.token });
     return { dir: { ...hub, source: async (f) => counted(await hub.source(f), onRead(f)) }, llama2c: null, names: null };
@@ -162,4 +163,60 @@ export async function writeOpfsFile(h: FileSystemFileHandle, bytes: Uint8Array):
   // Safari before 26 has no createWritable; a dedicated worker has sync access handles
   const s = await (h as unknown as { createSyncAccessHandle(): Promise<{ truncate(n: number): void; write(b: Uint8Array, o: { at: number }): number; flush(): void; close(): void }> }).createSyncAccessHandle();
   try { s.truncate(0); s.write(bytes, { at: 0 }); s.flush(); } finally { s.close(); }
+}
+
+/**
+ * The Hub with a browser cache: each file the model needs is downloaded once into OPFS
+ * (inheritune/hub/<owner>--<name>--<revision>/), resuming a partial file with a Range request, and
+ * read from there (weights tensor by tensor, from the OPFS file). A file is complete once its
+ * `.<file>.done` marker exists; a 404 for an optional file is remembered with `.<file>.absent`.
+ */
+export async function cachedHubDir(spec: string, o: HubOptions, onRead: OnRead): Promise<ModelDir> {
+  const repo: HubRepo = parseHubSpec(spec);
+  const endpoint = hubEndpoint(o.endpoint);
+  const root = await (await opfsRoot()).getDirectoryHandle(OPFS_DIR, { create: true });
+  const hub = await root.getDirectoryHandle('hub', { create: true });
+  const d = await hub.getDirectoryHandle(`${repo.owner}--${repo.name}--${encodeURIComponent(repo.revision)}`, { create: true });
+  const has = (f: string) => d.getFileHandle(f).then(() => true, () => false);
+  const pending = new Map<string, Promise<File | null>>();
+  const fetchFile = (f: string, optional: boolean): Promise<File | null> => {
+    checkRepoFile(f, spec);
+    let p = pending.get(f);
+    if (!p) { p = download(f, optional); pending.set(f, p); }
+    return p;
+  };
+  const download = async (f: string, optional: boolean): Promise<File | null> => {
+    if (await has(`.${f}.done`)) return (await d.getFileHandle(f)).getFile();
+    if (await has(`.${f}.absent`)) return null;
+    const h = await d.getFileHandle(f, { create: true });
+    const have = (await h.getFile()).size;
+    const res = await hubGet(hubUrl(endpoint, repo, f), o, { headers: have ? { Range: `bytes=${have}-` } : {}, optional, pass: [416] });
+    if (!res) { await d.getFileHandle(`.${f}.absent`, { create: true }); return null; }
+    let total: number | null;
+    const w = await h.createWritable({ keepExistingData: res.status === 206 });
+    if (res.status === 416) { await res.body?.cancel(); total = have; } // the part was already whole
+    else {
+      let at = 0;
+      if (res.status === 206) { const cr = contentRange(res); at = cr?.start ?? have; total = cr?.total ?? null; await w.seek(at); }
+      else total = Number(res.headers.get('content-length') ?? NaN) || null;
+      const report = onRead(f);
+      const reader = res.body!.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        await w.write(r.value);
+        at += r.value.byteLength;
+        report(r.value.byteLength, total ?? at, at);
+      }
+    }
+    await w.close();
+    const file = await h.getFile();
+    if (total !== null && file.size !== total) fail(`${spec}: ${f} has ${file.size} of ${total} bytes after the download`, 'load it again: the download resumes where it stopped');
+    await d.getFileHandle(`.${f}.done`, { create: true });
+    return file;
+  };
+  return {
+    name: spec,
+    exists: async (f) => (await fetchFile(f, true)) !== null,
+    readText: async (f) => (await fetchFile(f, false))!.text(),
+    source: async (f) => counted(blobSource((await fetchFile(f, false))!), onRead(f)),
+  };
 }

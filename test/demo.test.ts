@@ -224,9 +224,15 @@ describe('demo page in Chromium (web worker, SwiftShader WebGPU)', () => {
       const urlLogits = Array.from(await w.logits('reference', ids) as Float32Array);
       const fromHub = await w.load({ source: 'hub', spec: 'hf:test/k3', endpoint: `${location.origin}/hub` });
       const hubLogits = Array.from(await w.logits('reference', ids) as Float32Array);
+      // the Hub with the OPFS cache: the first load downloads, the second reads only OPFS
+      const cached1 = await w.load({ source: 'hub', spec: 'hf:test/k3', endpoint: `${location.origin}/hub`, cache: true });
+      const cachedLogits1 = Array.from(await w.logits('reference', ids) as Float32Array);
+      (window as any).__hubMark = true;
+      const cached2 = await w.load({ source: 'hub', spec: 'hf:test/k3', endpoint: `${location.origin}/hub`, cache: true });
+      const cachedLogits2 = Array.from(await w.logits('reference', ids) as Float32Array);
       let err: any = null;
       try { await w.load({ source: 'url', url: '/hf/missing/' }); } catch (e: any) { err = { name: e.name, message: e.message, hint: e.hint }; }
-      return { trained, saved, fromOpfs, opfsLogits, fromUrl, urlLogits, fromHub, hubLogits, err };
+      return { trained, saved, fromOpfs, opfsLogits, fromUrl, urlLogits, fromHub, hubLogits, cached1, cached2, cachedLogits1, cachedLogits2, err };
     }, PROMPT);
     expect(r.saved.opfs).toBe('inheritune/k3-test');
     expect(r.fromOpfs.config.nLayers).toBe(3);
@@ -240,6 +246,10 @@ describe('demo page in Chromium (web worker, SwiftShader WebGPU)', () => {
     expect(r.fromHub.name).toBe('hf:test/k3@main');
     expect(maxAbsDiff(r.hubLogits, golden), 'HF directory in a Hub layout, Range reads').toBeLessThanOrEqual(ATOL);
     expect(srv!.log.filter((l) => /^206 GET \/hub\/test\/k3\/resolve\/main\/model\.safetensors bytes=/.test(l)).length).toBeGreaterThan(3);
+    expect(maxAbsDiff(r.cachedLogits1, golden), 'Hub through the OPFS cache').toBeLessThanOrEqual(ATOL);
+    expect(maxAbsDiff(r.cachedLogits2, golden), 'Hub from the OPFS cache').toBeLessThanOrEqual(ATOL);
+    // whole-file downloads (no Range) happened once: one 200 GET of the weights for the two cached loads
+    expect(srv!.log.filter((l) => /^200 GET \/hub\/test\/k3\/resolve\/main\/model\.safetensors/.test(l)).length, `cache${diag()}`).toBe(1);
     expect(r.err?.name).toBe('InherituneError');
     expect(r.err.message).toMatch(/no config\.json\n---> HINT: pass a Hugging Face model directory/);
     mark('done');
