@@ -186,34 +186,40 @@ export function hubDir(spec: string | HubRepo, o: HubOptions = {}): ModelDir {
   };
 }
 
+/** how rangeSource makes a request: null for a 404 when optional; 416 passes through */
+export type RangeGet = (headers: Record<string, string>, optional: boolean) => Promise<Response | null>;
+
+const HUB_RANGE_HINTS = {
+  size: 'the server (or a CORS policy that does not expose Content-Range) hides the file size; use a Hub endpoint that supports Range requests',
+  read: 'the file changed on the server or the transfer broke; try again (pin a revision with @commit to avoid a moving branch)',
+};
+
 /**
  * A ByteSource over one URL with Range reads, or null on 404. The first request asks for the first
  * 8 bytes (a safetensors header length) and learns the size from Content-Range; a server that
- * ignores Range answers 200 with the whole file, which is then kept in memory.
+ * ignores Range answers 200 with the whole file, which is then kept in memory. `get` makes the
+ * requests (the Hub's, with the token, by default), `hints` finish its errors.
  */
-export async function rangeSource(url: string, o: HubOptions): Promise<ByteSource | null> {
+export async function rangeSource(url: string, o: HubOptions, get?: RangeGet, hints = HUB_RANGE_HINTS): Promise<ByteSource | null> {
+  const request: RangeGet = get ?? ((headers, optional) => hubGet(url, o, { headers, optional, pass: [416] }));
   const HEAD = 8;
-  const res = await hubGet(url, o, { headers: { Range: `bytes=0-${HEAD - 1}` }, optional: true, pass: [416] });
+  const res = await request({ Range: `bytes=0-${HEAD - 1}` }, true);
   if (!res) return null;
   if (res.status === 200) return memorySource(new Uint8Array(await res.arrayBuffer()));
   const body = new Uint8Array(await res.arrayBuffer());
   const head = res.status === 206 ? body : new Uint8Array(0); // a 416 (empty file) has only an error text
   const size = res.status === 416 ? (contentRange(res)?.total ?? 0) : contentRange(res)?.total;
-  if (size === null || size === undefined) {
-    fail(`${url}: HTTP ${res.status} without a readable Content-Range total`,
-      'the server (or a CORS policy that does not expose Content-Range) hides the file size; use a Hub endpoint that supports Range requests');
-  }
+  if (size === null || size === undefined) fail(`${url}: HTTP ${res.status} without a readable Content-Range total`, hints.size);
   return {
     size,
     read: async (offset, length) => {
       if (length === 0) return new Uint8Array(0);
       if (offset + length <= head.length) return head.slice(offset, offset + length);
-      const r = (await hubGet(url, o, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } }))!;
+      const r = (await request({ Range: `bytes=${offset}-${offset + length - 1}` }, false))!;
       const body = new Uint8Array(await r.arrayBuffer());
       if (r.status === 200 && body.length === size) return body.slice(offset, offset + length); // Range ignored this time
       if (r.status !== 206 || contentRange(r)?.start !== offset || body.length !== length) {
-        fail(`${url}: asked for bytes ${offset}-${offset + length - 1}, got HTTP ${r.status} with ${body.length} bytes (${r.headers.get('content-range') ?? 'no Content-Range'})`,
-          'the file changed on the server or the transfer broke; try again (pin a revision with @commit to avoid a moving branch)');
+        fail(`${url}: asked for bytes ${offset}-${offset + length - 1}, got HTTP ${r.status} with ${body.length} bytes (${r.headers.get('content-range') ?? 'no Content-Range'})`, hints.read);
       }
       return body;
     },

@@ -2,8 +2,8 @@
 // Range requests (safetensors tensor by tensor), the Hub (src/hub.ts), or the origin-private file
 // system (OPFS), each as a ModelDir for readHfModel. Browser APIs only; no Node built-ins.
 import type { ModelDir } from './hf.js';
-import { hubDir, hubGet, hubUrl, hubEndpoint, parseHubSpec, contentRange, checkRepoFile, type HubOptions, type HubRepo } from './hub.js';
-import { blobSource, memorySource, type ByteSource } from './safetensors.js';
+import { hubDir, hubGet, hubUrl, hubEndpoint, parseHubSpec, contentRange, checkRepoFile, rangeSource, type HubOptions, type HubRepo } from './hub.js';
+import { blobSource, type ByteSource } from './safetensors.js';
 import { fail } from './errors.js';
 import type { LoadRequest, TextSource } from './worker_protocol.js';
 
@@ -93,34 +93,20 @@ export function blobDir(name: string, files: Record<string, Blob>, onRead: OnRea
   };
 }
 
-export async function fetchOk(url: string, init?: RequestInit): Promise<Response> {
+/** fetch that fails with a clear error unless the answer is 2xx or one of `pass` */
+export async function fetchOk(url: string, init?: RequestInit, pass: number[] = []): Promise<Response> {
   let r: Response;
   try { r = await fetch(url, init); } catch (e) {
     return fail(`could not fetch ${url} (${(e as Error).message})`, CORS_HINT);
   }
-  if (!r.ok) fail(`${init?.method ?? 'GET'} ${url}: HTTP ${r.status}`, 'check that the file exists on the server');
+  if (!r.ok && !pass.includes(r.status)) fail(`${init?.method ?? 'GET'} ${url}: HTTP ${r.status}`, 'check that the file exists on the server');
   return r;
 }
 
-/** reads go out as HTTP Range requests; a server that ignores Range gets the whole file read once */
-export async function rangeSource(url: string): Promise<ByteSource> {
-  const first = await fetchOk(url, { headers: { Range: 'bytes=0-0' } });
-  if (first.status !== 206) return memorySource(new Uint8Array(await first.arrayBuffer()));
-  await first.arrayBuffer();
-  let size = Number(/\/(\d+)$/.exec(first.headers.get('content-range') ?? '')?.[1]);
-  if (!Number.isFinite(size)) size = Number((await fetchOk(url, { method: 'HEAD' })).headers.get('content-length'));
-  if (!Number.isFinite(size)) fail(`${url}: the server tells neither Content-Range nor Content-Length`, CORS_HINT);
-  return {
-    size,
-    read: async (o, n) => {
-      if (n === 0) return new Uint8Array(0);
-      const r = await fetchOk(url, { headers: { Range: `bytes=${o}-${o + n - 1}` } });
-      const b = new Uint8Array(await r.arrayBuffer());
-      if (r.status === 206 && b.byteLength === n) return b;
-      if (r.status === 200 && b.byteLength === size) return b.slice(o, o + n);
-      return fail(`${url}: asked for bytes ${o}..${o + n - 1}, got HTTP ${r.status} with ${b.byteLength} bytes`, CORS_HINT);
-    },
-  };
+/** a plain URL read with HTTP Range requests (src/hub.ts rangeSource, with fetch and CORS hints) */
+async function urlSource(url: string): Promise<ByteSource> {
+  const src = await rangeSource(url, {}, (headers) => fetchOk(url, { headers }, [416]), { size: CORS_HINT, read: CORS_HINT });
+  return src!; // fetchOk fails on a 404, so there is always a source
 }
 
 export function urlDir(base: URL, onRead: OnRead): ModelDir {
@@ -129,7 +115,7 @@ export function urlDir(base: URL, onRead: OnRead): ModelDir {
     name: base.href,
     exists: async (f) => { try { return (await fetch(at(f), { method: 'HEAD' })).ok; } catch { return false; } },
     readText: async (f) => (await fetchOk(at(f))).text(),
-    source: async (f) => counted(await rangeSource(at(f)), onRead(f)),
+    source: async (f) => counted(await urlSource(at(f)), onRead(f)),
   };
 }
 
