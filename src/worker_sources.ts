@@ -187,10 +187,15 @@ export async function cachedHubDir(spec: string, o: HubOptions, onRead: OnRead):
       else total = Number(res.headers.get('content-length') ?? NaN) || null;
       const report = onRead(f);
       const reader = res.body!.getReader();
-      for (let r = await reader.read(); !r.done; r = await reader.read()) {
-        await w.write(r.value);
-        at += r.value.byteLength;
-        report(r.value.byteLength, total ?? at, at);
+      try {
+        for (let r = await reader.read(); !r.done; r = await reader.read()) {
+          await w.write(r.value);
+          at += r.value.byteLength;
+          report(r.value.byteLength, total ?? at, at);
+        }
+      } catch (e) {
+        await w.close(); // keep what arrived: the next load resumes from it with a Range request
+        fail(`${spec}: the download of ${f} broke off after ${at} bytes (${(e as Error).message})`, 'load it again: the download resumes where it stopped');
       }
     }
     await w.close();

@@ -83,7 +83,8 @@ describe('demo page in Chromium (web worker, SwiftShader WebGPU)', () => {
     hfDir = mkdtempSync(join(tmpdir(), 'inheritune-demo-hf-'));
     for (const [f, parts] of Object.entries(hfFiles(checkpoint))) writeFileSync(join(hfDir, f), Buffer.concat(parts));
     writeFileSync(join(hfDir, 'tokenizer.bin'), readFileSync(join(DIR, 'tok512.bin')));
-    srv = await startDemoServer({ repo: REPO, shared: SHARED, hf: { k3: hfDir } });
+    srv = await startDemoServer({ repo: REPO, shared: SHARED, hf: { k3: hfDir, k3cut: hfDir },
+      cutOnce: { path: /\/hub\/test\/k3cut\/resolve\/main\/model\.safetensors$/, bytes: 100_000 } });
     browser = await chromium.launch({ executablePath: exe, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     page.on('console', (m) => lines.push(`console.${m.type()}: ${m.text()}`));
@@ -230,9 +231,14 @@ describe('demo page in Chromium (web worker, SwiftShader WebGPU)', () => {
       (window as any).__hubMark = true;
       const cached2 = await w.load({ source: 'hub', spec: 'hf:test/k3', endpoint: `${location.origin}/hub`, cache: true });
       const cachedLogits2 = Array.from(await w.logits('reference', ids) as Float32Array);
+      // a download cut off mid-file fails; loading again resumes it with a Range request
+      let cutErr: any = null;
+      try { await w.load({ source: 'hub', spec: 'hf:test/k3cut', endpoint: `${location.origin}/hub`, cache: true }); } catch (e: any) { cutErr = e.message; }
+      await w.load({ source: 'hub', spec: 'hf:test/k3cut', endpoint: `${location.origin}/hub`, cache: true });
+      const resumedLogits = Array.from(await w.logits('reference', ids) as Float32Array);
       let err: any = null;
       try { await w.load({ source: 'url', url: '/hf/missing/' }); } catch (e: any) { err = { name: e.name, message: e.message, hint: e.hint }; }
-      return { trained, saved, fromOpfs, opfsLogits, fromUrl, urlLogits, fromHub, hubLogits, cached1, cached2, cachedLogits1, cachedLogits2, err };
+      return { trained, saved, fromOpfs, opfsLogits, fromUrl, urlLogits, fromHub, hubLogits, cached1, cached2, cachedLogits1, cachedLogits2, cutErr, resumedLogits, err };
     }, PROMPT);
     expect(r.saved.opfs).toBe('inheritune/k3-test');
     expect(r.fromOpfs.config.nLayers).toBe(3);
@@ -250,6 +256,9 @@ describe('demo page in Chromium (web worker, SwiftShader WebGPU)', () => {
     expect(maxAbsDiff(r.cachedLogits2, golden), 'Hub from the OPFS cache').toBeLessThanOrEqual(ATOL);
     // whole-file downloads (no Range) happened once: one 200 GET of the weights for the two cached loads
     expect(srv!.log.filter((l) => /^200 GET \/hub\/test\/k3\/resolve\/main\/model\.safetensors/.test(l)).length, `cache${diag()}`).toBe(1);
+    expect(r.cutErr, `the cut download must fail${diag()}`).toBeTruthy();
+    expect(srv!.log.some((l) => /^206 GET \/hub\/test\/k3cut\/resolve\/main\/model\.safetensors bytes=\d+-$/.test(l)), `resumed with Range${diag()}`).toBe(true);
+    expect(maxAbsDiff(r.resumedLogits, golden), 'Hub through a resumed OPFS download').toBeLessThanOrEqual(ATOL);
     expect(r.err?.name).toBe('InherituneError');
     expect(r.err.message).toMatch(/no config\.json\n---> HINT: pass a Hugging Face model directory/);
     mark('done');

@@ -17,7 +17,12 @@ const TYPES: Record<string, string> = {
 export interface DemoServer { server: Server; origin: string; log: string[]; close(): Promise<void> }
 
 /** hf: URL name -> a directory on disk, served at /hf/<name>/ */
-export async function startDemoServer(opts: { repo: string; shared: string; hf?: Record<string, string> }): Promise<DemoServer> {
+/**
+ * cutOnce: the first whole-file GET whose path matches is cut after `bytes` bytes (the connection is
+ * destroyed), to test resumable downloads.
+ */
+export async function startDemoServer(opts: { repo: string; shared: string; hf?: Record<string, string>; cutOnce?: { path: RegExp; bytes: number } }): Promise<DemoServer> {
+  let cut = opts.cutOnce;
   const log: string[] = [];
   const note = (line: string) => { log.push(line); };
   const under = (root: string, rel: string) => {
@@ -66,6 +71,14 @@ export async function startDemoServer(opts: { repo: string; shared: string; hf?:
       headers['content-range'] = `bytes ${a}-${b}/${body.length}`;
     }
     headers['content-length'] = out.length;
+    if (cut && !range && req.method === 'GET' && cut.path.test(req.url ?? '')) {
+      const n = cut.bytes;
+      cut = undefined;
+      note(`cut ${req.method} ${req.url} after ${n}`);
+      res.writeHead(status, headers);
+      res.write(out.subarray(0, n), () => setTimeout(() => res.destroy(), 200));
+      return;
+    }
     note(`${status} ${req.method} ${req.url}${range ? ` ${range}` : ''}`);
     res.writeHead(status, headers);
     res.end(req.method === 'HEAD' ? undefined : out);
