@@ -6,7 +6,7 @@ import { join, dirname, basename } from 'node:path';
 import { parseLlama2c } from './llama2c.js';
 import { readHfModel, type ModelDir } from './hf.js';
 import type { ByteSource } from './safetensors.js';
-import { tokenizerFromFiles, type Tokenizer } from './tokenizers.js';
+import { tokenizerFromFiles, TOKENIZER_FILES, isTokenizerBin, isTokenizerFile, type Tokenizer } from './tokenizers.js';
 import { parseShard, SHARD_MAGIC } from './pack.js';
 import { listShards, openShards } from './pack_node.js';
 import type { TrainData } from './train.js';
@@ -70,18 +70,15 @@ export function writeDirAtomic(dir: string, files: Record<string, Uint8Array[]>,
   rmSync(old, { recursive: true, force: true });
 }
 
-const TOKENIZER_NAMES = ['tokenizer.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'encoder.json', 'vocab.bpe',
-  'tokenizer_config.json', 'tokenizer.bin'];
-
 /** the tokenizer files of a directory, as tokenizerFromFiles takes them */
 function tokenizerFilesIn(dir: string): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
   for (const f of readdirSync(dir)) {
-    if (TOKENIZER_NAMES.includes(f) || /^tok.*\.bin$/.test(f)) out[f] = new Uint8Array(readFileSync(join(dir, f)));
+    if (isTokenizerFile(f)) out[f] = new Uint8Array(readFileSync(join(dir, f)));
   }
   // a llama2.c tokenizer.bin beside a llama2.c model wins: llama2.c checkpoints were trained and
   // evaluated with run.c's encoding (SentencePiece's own differs on runs of spaces)
-  const bin = Object.keys(out).find((f) => f === 'tokenizer.bin' || /^tok.*\.bin$/.test(f));
+  const bin = Object.keys(out).find(isTokenizerBin);
   return bin ? { [bin]: out[bin] } : out;
 }
 
@@ -109,7 +106,7 @@ export async function readTokenizer(explicit: string | undefined, modelPath: str
   } else {
     const dir = statSync(modelPath).isDirectory() ? modelPath : dirname(modelPath);
     files = tokenizerFilesIn(dir);
-    if (!Object.keys(files).length) fail(`no tokenizer files beside the model in ${dir}`, `pass --tokenizer PATH (${TOKENIZER_NAMES.join(', ')})`);
+    if (!Object.keys(files).length) fail(`no tokenizer files beside the model in ${dir}`, `pass --tokenizer PATH (${TOKENIZER_FILES.join(', ')})`);
   }
   return tokenizerFromFiles(files, { vocabSize });
 }
@@ -154,12 +151,12 @@ export async function readTokens(path: string, tok: () => Promise<Tokenizer>, sp
     return fromShards(shards);
   }
   if (isShardFile(path)) return fromShards([path]);
-  return (await tok()).encode(readFileSync(path, 'utf8'), { bos: true });
+  const t = await tok();
+  return t.encode(readFileSync(path, 'utf8'), { bos: t.bos !== null }); // the BOS, if the tokenizer has one
 }
 
 // tokenizer files that travel with a model: HF names, plus llama2.c's beside a .bin checkpoint
-const HF_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json',
-  'vocab.json', 'merges.txt', 'encoder.json', 'vocab.bpe', 'tokenizer.bin', 'generation_config.json'];
+const HF_TOKENIZER_FILES = [...TOKENIZER_FILES, 'special_tokens_map.json', 'generation_config.json'];
 
 /** tokenizer files of a model (dir or beside a .bin) as {name in the output: bytes} */
 export function tokenizerFiles(modelPath: string): Record<string, Uint8Array[]> {
@@ -170,7 +167,7 @@ export function tokenizerFiles(modelPath: string): Record<string, Uint8Array[]> 
   for (const f of HF_TOKENIZER_FILES) if (existsSync(join(dir, f))) out[f] = [readFileSync(join(dir, f))];
   if (isDir) {
     // llama2.c tokenizers carried by an earlier inherit/train (tok512.bin etc.)
-    for (const f of readdirSync(dir)) if (/^tok.*\.bin$/.test(f)) out[f] = [readFileSync(join(dir, f))];
+    for (const f of readdirSync(dir)) if (isTokenizerBin(f)) out[f] = [readFileSync(join(dir, f))];
   } else {
     // llama2.c: tok512.bin keeps its name (our CLI finds it), tok512.model becomes tokenizer.model (transformers reads it)
     if (existsSync(join(dir, 'tok512.bin'))) out['tok512.bin'] = [readFileSync(join(dir, 'tok512.bin'))];

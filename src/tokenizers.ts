@@ -35,6 +35,12 @@ export interface Tokenizer {
 
 export { ENDOFTEXT } from './encoding.js';
 
+/** the file names tokenizerFromFiles reads; tok<V>.bin / tokenizer.bin are llama2.c's */
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'encoder.json', 'vocab.bpe',
+  'tokenizer_config.json', 'tokenizer.bin'];
+export const isTokenizerBin = (f: string) => f === 'tokenizer.bin' || /^tok.*\.bin$/.test(f);
+export const isTokenizerFile = (f: string) => TOKENIZER_FILES.includes(f) || isTokenizerBin(f);
+
 const FILES_HINT = 'pass the tokenizer files of a model directory: tokenizer.json, tokenizer.model, ' +
   'vocab.json + merges.txt, encoder.json + vocab.bpe, or a llama2.c tokenizer.bin';
 
@@ -91,7 +97,7 @@ export async function tokenizerFromFiles(files: Record<string, Uint8Array>,
     });
     return checkVocabSize(tok, opts.vocabSize, name);
   }
-  const bin = names.find((n) => n === 'tokenizer.bin') ?? names.find((n) => /^tok.*\.bin$/.test(n));
+  const bin = names.find((n) => n === 'tokenizer.bin') ?? names.find(isTokenizerBin);
   if (bin) return Llama2cTokenizer.fromBytes(byName[bin], { vocabSize: opts.vocabSize, name: bin });
   const half = byName['vocab.json'] ? 'vocab.json without merges.txt' : byName['merges.txt'] ? 'merges.txt without vocab.json' :
     byName['encoder.json'] ? 'encoder.json without vocab.bpe' : byName['vocab.bpe'] ? 'vocab.bpe without encoder.json' : null;

@@ -16,9 +16,9 @@ import { initCheckpoint } from './init.js';
 import { Trainer, TRAIN_DEFAULTS, type TrainOptions, type StepMetrics } from './train.js';
 import { windowedLoss } from './evaluate.js';
 import { analyzeAttention, LAZY_MAX_RANK } from './analyze.js';
-import { tokenizerFromFiles, type Tokenizer } from './tokenizers.js';
+import { tokenizerFromFiles, TOKENIZER_FILES, isTokenizerBin, type Tokenizer } from './tokenizers.js';
 import { InherituneError, fail } from './errors.js';
-import { openSource, readAll, concat, textOf, opfsRoot, writeOpfsFile, TOKENIZER_NAMES, isTokenizerBin, OPFS_DIR, CORS_HINT, type OnRead } from './worker_sources.js';
+import { openSource, readAll, concat, textOf, opfsRoot, writeOpfsFile, OPFS_DIR, CORS_HINT, type OnRead } from './worker_sources.js';
 import type {
   Request, RequestType, Protocol, LoadRequest, ModelInfo, DataRequest, DataInfo, InheritRequest, InheritResult,
   TrainRequest, TrainResult, EvaluateRequest, AnalyzeRequest, AnalyzeResult, SaveRequest, TextSource, WireError,
@@ -85,7 +85,7 @@ export class Session {
     const V = checkpoint.config.vocabSize;
     // tokenizer: the named files, else probe the usual names; a llama2.c .bin tokenizer wins (as the CLI)
     const tokenizerFiles: Record<string, Uint8Array> = {};
-    for (const f of names ?? [`tok${V}.bin`, ...TOKENIZER_NAMES]) {
+    for (const f of names ?? [`tok${V}.bin`, ...TOKENIZER_FILES]) {
       if (!(await dir.exists(f))) {
         if (names) fail(`tokenizer file '${f}' not found (${dir.name})`, CORS_HINT);
         continue;
@@ -118,7 +118,7 @@ export class Session {
     const tok = ref.tokenizer ?? fail(`the reference ${ref.name} came without a tokenizer`,
       'load it together with its tokenizer files (tokenizer.json, tokenizer.model, vocab.json + merges.txt, or a llama2.c tokenizer .bin)');
     // each text starts with BOS, as `inheritune-rt eval` tokenizes a file
-    const encode = async (t: TextSource) => Uint32Array.from(tok.encode(await textOf(t), { bos: true }));
+    const encode = async (t: TextSource) => Uint32Array.from(tok.encode(await textOf(t), { bos: tok.bos !== null }));
     let train = await encode(req.train), val: Uint32Array;
     const heldOut = req.val === undefined;
     if (heldOut) {

@@ -6,11 +6,8 @@ import { hubDir, hubGet, hubUrl, hubEndpoint, parseHubSpec, contentRange, checkR
 import { blobSource, type ByteSource } from './safetensors.js';
 import { fail } from './errors.js';
 import type { LoadRequest, TextSource } from './worker_protocol.js';
+import { isTokenizerBin, isTokenizerFile } from './tokenizers.js';
 
-// tokenizer files a model directory may hold (src/tokenizers.ts reads them); tok<V>.bin is llama2.c's
-export const TOKENIZER_NAMES = ['tokenizer.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'encoder.json', 'vocab.bpe', 'tokenizer_config.json', 'tokenizer.bin'];
-export const isTokenizerBin = (f: string) => f === 'tokenizer.bin' || /^tok.*\.bin$/.test(f);
-const isTokenizerFile = (f: string) => TOKENIZER_NAMES.includes(f) || isTokenizerBin(f);
 export const OPFS_DIR = 'inheritune';
 export const CORS_HINT = 'check the URL; a server on another origin must send Access-Control-Allow-Origin, and answer Range requests (206) for safetensors';
 

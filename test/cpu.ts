@@ -37,8 +37,8 @@ export function matmulForward(inp: Arr, weight: Arr, bias: Arr | null, N: number
   return out;
 }
 
-/** RoPE on x: (B,T,NH,HS); mode 0 interleaved pairs (2i,2i+1), 1 rotate_half pairs (i, i+HS/2) */
-export function ropeForward(x: Arr, B: number, T: number, NH: number, HS: number, theta: number, mode: 0 | 1): Float64Array {
+/** rotate every RoPE pair of x: (B,T,NH,HS) by sign * angle; mode 0 interleaved pairs (2i,2i+1), 1 rotate_half (i, i+HS/2) */
+function ropeRotate(x: Arr, B: number, T: number, NH: number, HS: number, theta: number, mode: 0 | 1, sign: 1 | -1): Float64Array {
   const out = Float64Array.from(x);
   const half = HS / 2;
   for (let bt = 0; bt < B * T; bt++) {
@@ -46,7 +46,7 @@ export function ropeForward(x: Arr, B: number, T: number, NH: number, HS: number
     for (let h = 0; h < NH; h++) {
       const base = (bt * NH + h) * HS;
       for (let i = 0; i < half; i++) {
-        const ang = t * Math.pow(theta, (-2 * i) / HS);
+        const ang = sign * t * Math.pow(theta, (-2 * i) / HS);
         const [ia, ib] = mode === 0 ? [base + 2 * i, base + 2 * i + 1] : [base + i, base + i + half];
         const a = x[ia], b = x[ib];
         out[ia] = a * Math.cos(ang) - b * Math.sin(ang);
@@ -55,6 +55,10 @@ export function ropeForward(x: Arr, B: number, T: number, NH: number, HS: number
     }
   }
   return out;
+}
+
+export function ropeForward(x: Arr, B: number, T: number, NH: number, HS: number, theta: number, mode: 0 | 1): Float64Array {
+  return ropeRotate(x, B, T, NH, HS, theta, mode, 1);
 }
 
 /** causal grouped-query attention; returns out (B,T,NH,HS) and att (B,NH,T,T) */
@@ -195,22 +199,7 @@ export function layernormBackward(dout: Arr, inp: Arr, weight: Arr, mean: Arr, r
 
 /** RoPE is a rotation per pair, so its backward is the rotation by the opposite angle */
 export function ropeBackward(dout: Arr, B: number, T: number, NH: number, HS: number, theta: number, mode: 0 | 1): Float64Array {
-  const dx = Float64Array.from(dout);
-  const half = HS / 2;
-  for (let bt = 0; bt < B * T; bt++) {
-    const t = bt % T;
-    for (let h = 0; h < NH; h++) {
-      const base = (bt * NH + h) * HS;
-      for (let i = 0; i < half; i++) {
-        const ang = t * Math.pow(theta, (-2 * i) / HS);
-        const [ia, ib] = mode === 0 ? [base + 2 * i, base + 2 * i + 1] : [base + i, base + i + half];
-        const a = dout[ia], b = dout[ib];
-        dx[ia] = a * Math.cos(ang) + b * Math.sin(ang);
-        dx[ib] = -a * Math.sin(ang) + b * Math.cos(ang);
-      }
-    }
-  }
-  return dx;
+  return ropeRotate(dout, B, T, NH, HS, theta, mode, -1);
 }
 
 /** llm.c attention_backward with grouped-query heads; att is the post-softmax (B,NH,T,T) */

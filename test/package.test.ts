@@ -60,5 +60,10 @@ describe('the npm tarball', () => {
     expect(report.baseline.n_layers).toBe(3);
     expect(existsSync(join(app, 'demo-out/report.json'))).toBe(true);
     expect(readFileSync(join(app, 'demo-out/val_loss.svg'), 'utf8')).toMatch(/^<svg/);
+    // the written models carry a tokenizer the package reads back (the byte-level tokenizer.json)
+    writeFileSync(join(app, 'some.txt'), 'The jury said it did find that many of the registration and election laws were outmoded. '.repeat(4));
+    const ev = JSON.parse((await run('npx', ['--no-install', 'inheritune-rt', 'eval', '--model', 'demo-out/round-0/checkpoint', '--text', 'some.txt',
+      '--seq', '32', '--windows', '2', '--json'], { cwd: app })).stdout);
+    expect(Number.isFinite(ev.loss)).toBe(true);
   });
 });

@@ -329,3 +329,15 @@ describe('tokenizerFromFiles', () => {
     await expectError(tokenizerFromFiles({ ...gpt2Files(), 'tokenizer_config.json': new TextEncoder().encode('{') }), /tokenizer_config.json is not valid JSON/);
   });
 });
+
+describe('the built-in byte tokenizer', () => {
+  it('its tokenizer.json loads through tokenizerFromFiles and encodes to exactly the UTF-8 bytes', async () => {
+    const { tokenizerFromFiles: load } = await import('../src/tokenizers.js');
+    const { ByteTokenizer, byteTokenizerJson } = await import('../src/bytes.js');
+    const tok = await load({ 'tokenizer.json': new TextEncoder().encode(byteTokenizerJson()) });
+    const text = 'Fulton County, "no evidence" — café 🙂\r\n\t  x';
+    expect(tok.encode(text)).toEqual(new ByteTokenizer().encode(text));
+    expect(tok.encode(text)).toEqual(Array.from(new TextEncoder().encode(text)));
+    expect(tok.decode(tok.encode(text))).toBe(text);
+  });
+});
