@@ -7,6 +7,7 @@
 import type { Model } from './model.js';
 import { ShardLoader, memoryShards, type LoaderState, type ShardSource } from './loader.js';
 import { fail } from './errors.js';
+import { windowedLoss } from './evaluate.js';
 
 export interface TrainOptions {
   steps: number;
@@ -69,7 +70,6 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 export type TrainData = ArrayLike<number> | ShardSource;
 
 export class Trainer {
-  private started = Date.now();
   private loader: ShardLoader;
   private tokensSeen: number;
   private stepIndex: number;
@@ -138,18 +138,6 @@ export class Trainer {
   async evaluate(): Promise<number> {
     const { seq: T } = this.opts;
     const W = Math.min(this.opts.valWindows, Math.floor((this.val.length - 1) / T));
-    const B = Math.min(W, this.opts.batch);
-    let sum = 0;
-    for (let w0 = 0; w0 < W; w0 += B) {
-      const b = Math.min(B, W - w0);
-      const ids = new Uint32Array(b * T), tgt = new Uint32Array(b * T);
-      for (let i = 0; i < b; i++) for (let t = 0; t < T; t++) { ids[i * T + t] = this.val[(w0 + i) * T + t]; tgt[i * T + t] = this.val[(w0 + i) * T + t + 1]; }
-      for (const l of await this.model.losses(ids, tgt, b, T)) sum += l;
-    }
-    return sum / (W * T);
-  }
-
-  elapsedSeconds(): number {
-    return (Date.now() - this.started) / 1000;
+    return (await windowedLoss(this.model, this.val, T, W, { batch: this.opts.batch })).loss;
   }
 }
