@@ -1,10 +1,10 @@
 // rollup: src/index.ts -> dist/index.mjs (browsers, workers, Deno: no Node built-ins),
-// src/node.ts -> dist/node.mjs (adds Dawn through the 'webgpu' package and file access),
-// src/cli.ts -> dist/cli.mjs (the `inheritune-rt` command). Kernels and wasm are already inlined
+// src/node/index.ts -> dist/node.mjs (adds Dawn through the 'webgpu' package and file access),
+// src/node/cli/main.ts -> dist/cli.mjs (the `inheritune-rt` command). Kernels and wasm are already inlined
 // into src/gen/ by scripts/gen.mjs. The browser bundles also carry their one npm dependency,
 // protobufjs (for ONNX export), resolved and converted from CommonJS by the node-resolve and
 // commonjs plugins, so they import nothing at run time; the Node bundle leaves npm packages external.
-// demo/ -> dist/demo/: index.html, demo.mjs (the page) and worker.mjs (src/worker.ts, the module web
+// demo/ -> dist/demo/: index.html, demo.mjs (the page) and worker.mjs (src/worker/worker.ts, the module web
 // worker that does all GPU work), each one self-contained file under the same browser rule.
 import { readFileSync } from 'node:fs';
 import typescript from '@rollup/plugin-typescript';
@@ -18,7 +18,7 @@ const resolveNpm = () => [nodeResolve({ browser: true, preferBuiltins: false }),
 // protobufjs's own circular imports are harmless; keep the build log for our warnings
 const onwarn = (w, warn) => { if (w.code === 'CIRCULAR_DEPENDENCY' && /node_modules/.test(w.message)) return; if (w.code === 'EVAL' && /protobufjs|inquire/.test(w.id ?? '')) return; warn(w); };
 const browserExternal = (id) => {
-  if (nodeExternal(id)) throw new Error(`the browser/Deno bundle must not import '${id}' (only src/node.ts may)`);
+  if (nodeExternal(id)) throw new Error(`the browser/Deno bundle must not import '${id}' (only src/node/ may)`);
   return false;
 };
 // copies a static file into the output folder
@@ -38,7 +38,7 @@ export default [
     onwarn,
   },
   {
-    input: { node: 'src/node.ts', cli: 'src/cli.ts' },
+    input: { node: 'src/node/index.ts', cli: 'src/node/cli/main.ts' },
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].mjs', chunkFileNames: 'chunks/[name]-[hash].mjs', sourcemap: true },
     plugins: [ts()],
     external: nodeBundleExternal,
@@ -51,7 +51,7 @@ export default [
     onwarn,
   },
   {
-    input: { worker: 'src/worker.ts' },
+    input: { worker: 'src/worker/worker.ts' },
     output: { dir: 'dist/demo', format: 'es', entryFileNames: '[name].mjs', sourcemap: true },
     plugins: [ts(), ...resolveNpm()],
     external: browserExternal,

@@ -1,9 +1,6 @@
 // bench/tokenizers: encode throughput of our GPT-2 BPE next to js-tiktoken and tiktoken's WASM build (r50k_base)
 // on the same texts, ids checked equal in the same run; SentencePiece and llama2.c encode; packing and loader
 // throughput. Prints markdown tables. Run: `npm run build && node bench/tokenizers.mjs` (CPU only, no GPU).
-//
-// It imports ../dist/node.mjs when that exports the tokenizer and pack API; until src/index.ts exports them it
-// bundles src/tokenizers.ts, src/pack_node.ts and src/loader.ts with rollup into build/bench-tokenizers/.
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -15,33 +12,13 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = resolve(REPO, '../shared/data');
 const REPS = Number(process.env.REPS ?? 3);
 
-async function loadApi() {
-  try {
-    const api = await import('../dist/node.mjs');
-    if (api.tokenizerFromFiles && api.packFiles && api.ShardLoader) return { api, from: 'dist/node.mjs' };
-  } catch { /* not built, or broken: bundle our sources instead */ }
-  const { rollup } = await import('rollup');
-  const typescript = (await import('@rollup/plugin-typescript')).default;
-  const out = join(REPO, 'build/bench-tokenizers');
-  const bundle = await rollup({
-    input: { tokenizers: 'src/tokenizers.ts', pack_node: 'src/pack_node.ts', loader: 'src/loader.ts' },
-    plugins: [typescript({ tsconfig: './tsconfig.json', include: ['src/**/*.ts'], declaration: false, noEmit: false, noEmitOnError: false, outDir: out })],
-    external: (id) => id.startsWith('node:'),
-    onwarn: () => {},
-  });
-  await bundle.write({ dir: out, format: 'es', entryFileNames: '[name].mjs' });
-  const api = {};
-  for (const m of ['tokenizers', 'pack_node', 'loader']) Object.assign(api, await import(join(out, `${m}.mjs`)));
-  return { api, from: 'src/ (rolled up into build/bench-tokenizers)' };
-}
-
 const mbOf = (s) => Buffer.byteLength(s, 'utf8') / 1e6;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 /** seconds of one call, and its result */
 function time(f) { const t0 = performance.now(); const r = f(); return [(performance.now() - t0) / 1000, r]; }
 function same(a, b) { if (a.length !== b.length) return false; for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false; return true; }
 
-const { api, from } = await loadApi();
+const api = await import('../dist/node.mjs');
 const file = (f) => new Uint8Array(readFileSync(join(SHARED, f)));
 const TEXTS = {
   'tinyshakespeare': readFileSync(join(SHARED, 'tinyshakespeare/input.txt'), 'utf8'),
@@ -51,7 +28,7 @@ const TEXTS = {
 };
 const gpt2Files = { 'encoder.json': file('gpt2-bpe/encoder.json'), 'vocab.bpe': file('gpt2-bpe/vocab.bpe') };
 
-console.log(`# tokenizer bench (node ${process.version}, ${from})\n`);
+console.log(`# tokenizer bench (node ${process.version}, dist/node.mjs)\n`);
 
 // 1. GPT-2 BPE vs js-tiktoken vs tiktoken WASM
 const [loadS, gpt2] = await (async () => { const t0 = performance.now(); const t = await api.tokenizerFromFiles(gpt2Files); return [(performance.now() - t0) / 1000, t]; })();

@@ -5,11 +5,11 @@
 // reference (max attention rank per block), and download links for the trained HF directory.
 // window.__demo exposes the worker and the page state for tests (test/demo.test.ts), and
 // __demo.cancelAfter = n presses Cancel once a run has done n steps.
-import { InherituneWorker } from '../src/worker_client.js';
-import { lineChart, type Series } from '../src/svg.js';
-import { NO_ADAPTER_HINT } from '../src/device.js';
-import type { StepMetrics, TrainOptions } from '../src/train.js';
-import type { GpuInfo, ModelInfo, DataInfo, InheritResult, LoadRequest, TrainProgress, AnalyzeResult } from '../src/worker_protocol.js';
+import { InherituneWorker } from '../src/worker/client.js';
+import { lineChart, type Series } from '../src/util/svg.js';
+import { NO_ADAPTER_HINT } from '../src/gpu/device.js';
+import type { StepMetrics, TrainOptions } from '../src/train/trainer.js';
+import type { GpuInfo, ModelInfo, DataInfo, InheritResult, LoadRequest, TrainProgress, AnalyzeResult } from '../src/worker/protocol.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);

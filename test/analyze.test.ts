@@ -4,9 +4,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseLlama2c, Model, Llama2cTokenizer, type Gpu } from '../src/node.js';
+import { parseLlama2c, Model, Llama2cTokenizer, type Gpu } from '../src/node/index.js';
 import { analyzeAttention, rankGuidedSelection, squaredSingularValues, symmetricEigenvalues, approxRank, approxMass,
-  LAZY_MAX_RANK, type Analysis } from '../src/analyze.js';
+  LAZY_MAX_RANK, type Analysis } from '../src/method/analyze.js';
 import { REPO, SHARED, testGpu, rng, randn } from './helpers.js';
 
 // ---- small float64 helpers ----

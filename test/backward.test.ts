@@ -2,8 +2,8 @@
 // += accumulation of parameter gradients, bit-for-bit determinism, chunking under the binding limit;
 // and the oracle itself against central finite differences in float64.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import type { Gpu } from '../src/gpu.js';
-import * as K from '../src/kernels.js';
+import type { Gpu } from '../src/gpu/gpu.js';
+import * as K from '../src/gpu/kernels.js';
 import * as cpu from './cpu.js';
 import { testGpu, randn, checkTensor, put, ids } from './helpers.js';
 

@@ -41,7 +41,7 @@ describe('dist/index.mjs (browsers, web workers, Deno)', () => {
   test('loads no Node built-in, no webgpu package, nothing outside the bundle', () => {
     const found = specifiers(readFileSync(BUNDLE, 'utf8'));
     const nodeOnly = found.filter((f) => BUILTINS.has(f.spec) || f.spec.startsWith('node:'));
-    expect(nodeOnly, 'Node built-ins in the browser/Deno bundle (only src/node.ts may use them)').toEqual([]);
+    expect(nodeOnly, 'Node built-ins in the browser/Deno bundle (only src/node/ may use them)').toEqual([]);
     expect(found.filter((f) => f.spec === 'webgpu' || f.spec.startsWith('webgpu/')), "'webgpu' (Dawn) in the browser/Deno bundle").toEqual([]);
     expect(found.filter((f) => f.kind.startsWith('require') || f.kind.startsWith('createRequire')), 'require() in an ES module bundle').toEqual([]);
     // self-contained: any other import would break `<script type=module>` and Deno without an import map

@@ -1,8 +1,8 @@
 // device: adapter acquisition errors, grid folding above maxComputeWorkgroupsPerDimension, and a
 // tensor larger than maxStorageBufferBindingSize (lavapipe: 128 MiB) through the chunked matmul.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createGpu, Gpu, InherituneError } from '../src/node.js';
-import * as K from '../src/kernels.js';
+import { createGpu, Gpu, InherituneError } from '../src/node/index.js';
+import * as K from '../src/gpu/kernels.js';
 import * as cpu from './cpu.js';
 import { testGpu, randn, checkTensor } from './helpers.js';
 

@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { hfFiles, initCheckpoint, type ModelConfig } from '../src/node.js';
-import { readTokenizer, readTokens, writeDirAtomic } from '../src/files.js';
+import { hfFiles, initCheckpoint, type ModelConfig } from '../src/node/index.js';
+import { readTokenizer, readTokens, writeDirAtomic } from '../src/node/files.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 
 const run = promisify(execFile);

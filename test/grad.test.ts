@@ -5,8 +5,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseLlama2c, Model, Llama2cTokenizer, hfFiles, SafetensorsFile, memorySource, type Gpu } from '../src/node.js';
-import { readModel } from '../src/files.js';
+import { parseLlama2c, Model, Llama2cTokenizer, hfFiles, SafetensorsFile, memorySource, type Gpu } from '../src/node/index.js';
+import { readModel } from '../src/node/files.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 
 const DIR = resolve(SHARED, 'stories260k');

@@ -1,7 +1,7 @@
 // helpers: GPU acquisition for tests, seeded random data, the llm.c-style tensor checker, paths.
 import { resolve } from 'node:path';
-import { createGpu, type Gpu, type View } from '../src/node.js';
-import { mulberry32 } from '../src/init.js';
+import { createGpu, type Gpu, type View } from '../src/node/index.js';
+import { mulberry32 } from '../src/model/init.js';
 
 export const REPO = resolve(import.meta.dirname, '..');
 export const SHARED = resolve(REPO, '../shared/data');

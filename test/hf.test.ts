@@ -7,9 +7,9 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, mkdtempSync, writeFileSync, cpSync, rmSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { Model, hfFiles, InherituneError, type Gpu } from '../src/node.js';
+import { Model, hfFiles, InherituneError, type Gpu } from '../src/node/index.js';
 import { kernels as K } from '../src/index.js';
-import { readModel, writeDirAtomic } from '../src/files.js';
+import { readModel, writeDirAtomic } from '../src/node/files.js';
 import { REPO, testGpu, checkTensor } from './helpers.js';
 
 const goldens = JSON.parse(readFileSync(resolve(REPO, 'test/ref/hf_goldens.json'), 'utf8'));

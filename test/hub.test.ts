@@ -11,13 +11,13 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import { hubDir, hubUrl, parseHubSpec, isHubSpec } from '../src/hub.js';
-import { downloadModel, defaultCacheDir, nodeHubOptions, cacheFolder } from '../src/hub_node.js';
-import { readHfModel } from '../src/hf.js';
-import { readModel } from '../src/files.js';
-import { SafetensorsFile } from '../src/safetensors.js';
-import { InherituneError } from '../src/errors.js';
-import type { Checkpoint } from '../src/config.js';
+import { hubDir, hubUrl, parseHubSpec, isHubSpec } from '../src/formats/hub.js';
+import { downloadModel, defaultCacheDir, nodeHubOptions, cacheFolder } from '../src/node/hub.js';
+import { readHfModel } from '../src/formats/hf.js';
+import { readModel } from '../src/node/files.js';
+import { SafetensorsFile } from '../src/formats/safetensors.js';
+import { InherituneError } from '../src/util/errors.js';
+import type { Checkpoint } from '../src/model/config.js';
 import { REPO } from './helpers.js';
 
 const dirOf = (name: string) => resolve(REPO, 'test/ref/hf', name);

@@ -6,8 +6,8 @@ import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { parseLlama2c, Model, selectLayers, InherituneError, type Gpu } from '../src/node.js';
-import { inherit } from '../src/inherit.js';
+import { parseLlama2c, Model, selectLayers, InherituneError, type Gpu } from '../src/node/index.js';
+import { inherit } from '../src/method/inherit.js';
 import { REPO, SHARED, testGpu, checkTensor } from './helpers.js';
 
 const run = promisify(execFile);

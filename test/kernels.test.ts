@@ -1,8 +1,8 @@
 // kernels: every forward kernel against the float64 CPU oracle (test/cpu.ts) on odd shapes,
 // shapes that are not multiples of the 16x16 matmul tile or the workgroup sizes.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import type { Gpu } from '../src/gpu.js';
-import * as K from '../src/kernels.js';
+import type { Gpu } from '../src/gpu/gpu.js';
+import * as K from '../src/gpu/kernels.js';
 import * as cpu from './cpu.js';
 import { testGpu, randn, checkTensor, put, ids } from './helpers.js';
 

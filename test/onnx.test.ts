@@ -12,12 +12,12 @@ import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { REPO, SHARED, testGpu, checkTensor } from './helpers.js';
-import { readModel } from '../src/files.js';
-import { Model, selectLayers } from '../src/model.js';
-import { exportOnnx } from '../src/onnx.js';
-import { exportOnnxDir } from '../src/onnx_node.js';
-import type { Gpu } from '../src/gpu.js';
-import type { Checkpoint } from '../src/config.js';
+import { readModel } from '../src/node/files.js';
+import { Model, selectLayers } from '../src/model/model.js';
+import { exportOnnx } from '../src/formats/onnx.js';
+import { exportOnnxDir } from '../src/node/onnx.js';
+import type { Gpu } from '../src/gpu/gpu.js';
+import type { Checkpoint } from '../src/model/config.js';
 
 ort.env.wasm.numThreads = 1;
 

@@ -2,8 +2,8 @@
 // against the float64 references in test/cpu.ts, over several steps, with and without clipping, with
 // weight decay on some elements and not on others, and with the arena split over several bindings.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import type { Gpu, View } from '../src/gpu.js';
-import * as K from '../src/kernels.js';
+import type { Gpu, View } from '../src/gpu/gpu.js';
+import * as K from '../src/gpu/kernels.js';
 import * as cpu from './cpu.js';
 import { testGpu, randn, checkTensor } from './helpers.js';
 

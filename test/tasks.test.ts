@@ -9,9 +9,9 @@ import { readFileSync, writeFileSync, mkdtempSync, mkdirSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseLlama2c, Model, Llama2cTokenizer, InherituneError, type Gpu } from '../src/index.js';
-import { evaluateTask, encodePair, rollingWindows, parseTask, TASK_DIRS, TASK_FILES, TASK_NAMES, type TaskName } from '../src/tasks.js';
-import { wikitextPages, wikitextDetokenize } from '../src/tasks_data.js';
-import { readTaskFiles } from '../src/tasks_node.js';
+import { evaluateTask, encodePair, rollingWindows, parseTask, TASK_DIRS, TASK_FILES, TASK_NAMES, type TaskName } from '../src/tasks/score.js';
+import { wikitextPages, wikitextDetokenize } from '../src/tasks/data.js';
+import { readTaskFiles } from '../src/node/tasks.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 
 const ref = JSON.parse(readFileSync(resolve(REPO, 'test/ref/tasks_ref.json'), 'utf8'));

@@ -5,8 +5,8 @@ import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Llama2cTokenizer } from '../src/tokenizer.js';
-import { InherituneError } from '../src/errors.js';
+import { Llama2cTokenizer } from '../src/tokenizers/llama2c.js';
+import { InherituneError } from '../src/util/errors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHARED = path.resolve(here, '../../shared/data');

@@ -8,11 +8,11 @@ import { resolve } from 'node:path';
 import { getEncoding } from 'js-tiktoken';
 import { get_encoding } from 'tiktoken';
 import protobuf from 'protobufjs';
-import { tokenizerFromFiles, type Tokenizer } from '../src/tokenizers.js';
-import { BpeTokenizer } from '../src/bpe.js';
-import { SentencePieceTokenizer, parseModelProto } from '../src/sentencepiece.js';
-import { Llama2cTokenizer } from '../src/tokenizer.js';
-import { InherituneError } from '../src/errors.js';
+import { tokenizerFromFiles, type Tokenizer } from '../src/tokenizers/load.js';
+import { BpeTokenizer } from '../src/tokenizers/bpe.js';
+import { SentencePieceTokenizer, parseModelProto } from '../src/tokenizers/sentencepiece.js';
+import { Llama2cTokenizer } from '../src/tokenizers/llama2c.js';
+import { InherituneError } from '../src/util/errors.js';
 
 // (helpers.ts also loads the GPU layer; these tests need only paths)
 const REPO = resolve(import.meta.dirname, '..');
@@ -332,8 +332,8 @@ describe('tokenizerFromFiles', () => {
 
 describe('the built-in byte tokenizer', () => {
   it('its tokenizer.json loads through tokenizerFromFiles and encodes to exactly the UTF-8 bytes', async () => {
-    const { tokenizerFromFiles: load } = await import('../src/tokenizers.js');
-    const { ByteTokenizer, byteTokenizerJson } = await import('../src/bytes.js');
+    const { tokenizerFromFiles: load } = await import('../src/tokenizers/load.js');
+    const { ByteTokenizer, byteTokenizerJson } = await import('../src/tokenizers/bytes.js');
     const tok = await load({ 'tokenizer.json': new TextEncoder().encode(byteTokenizerJson()) });
     const text = 'Fulton County, "no evidence" — café 🙂\r\n\t  x';
     expect(tok.encode(text)).toEqual(new ByteTokenizer().encode(text));

@@ -7,10 +7,10 @@ import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InherituneError, readHfModel, memorySource, Model, type Gpu } from '../src/node.js';
-import { Session, wireError } from '../src/worker_session.js';
-import { errorFromWire } from '../src/worker_client.js';
-import type { Request, RequestType, Protocol, TrainProgress } from '../src/worker_protocol.js';
+import { InherituneError, readHfModel, memorySource, Model, type Gpu } from '../src/node/index.js';
+import { Session, wireError } from '../src/worker/session.js';
+import { errorFromWire } from '../src/worker/client.js';
+import type { Request, RequestType, Protocol, TrainProgress } from '../src/worker/protocol.js';
 import { SHARED, testGpu, checkTensor } from './helpers.js';
 
 const DIR = join(SHARED, 'stories260k');

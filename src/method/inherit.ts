@@ -1,0 +1,91 @@
+// inherit: build a k-block model from a pretrained reference (Inheritune, arXiv 2404.08634, Alg. 1
+// step 1). Presets:
+//   paper    (default) token embeddings, the chosen blocks whole, the final norm and the head are
+//            inherited (GPT-2: the position embeddings too).
+//   official as the authors' released scripts: blocks and head inherited; final norm and positions
+//            re-initialized, and for Llama the token embeddings too.
+// --no-embeddings / --no-final-norm / --no-head / --no-positions turn single parts off. When the
+// reference ties head and embeddings but only one of them is inherited, the result is untied.
+// Every tensor's origin is recorded (inheritune.json).
+import type { Checkpoint, ModelConfig } from '../model/config.js';
+import { parameterShapes, numel, embeddingName } from '../model/config.js';
+import { selectLayers } from '../model/model.js';
+import { hfKey } from '../formats/hf.js';
+import { initTensor, initKind, INIT_STD } from '../model/init.js';
+import { assert, fail } from '../util/errors.js';
+
+export interface InheritOptions {
+  layers?: number;              // the first K blocks (default: half the reference's, rounded down, at least 1)
+  select?: number[];            // or these blocks, in this order
+  preset?: 'paper' | 'official';
+  embeddings?: boolean; finalNorm?: boolean; head?: boolean; positions?: boolean;
+  seed?: number;
+}
+
+export interface InheritRecord {
+  method: string;
+  reference: { name: string; family: string; n_layers: number };
+  blocks: number[];
+  preset: string;
+  seed: number;
+  parts: { embeddings: boolean; final_norm: boolean; head: boolean; positions: boolean | null; tied: boolean };
+  tensors: Record<string, { source: 'reference'; reference_key: string } | { source: 'init'; init: string }>;
+  notes: string[];
+}
+
+export function inherit(ref: Checkpoint, opts: InheritOptions = {}, refName = 'reference'): { checkpoint: Checkpoint; record: InheritRecord } {
+  const rc = ref.config, L = rc.nLayers;
+  if (opts.layers !== undefined && opts.select) fail('pass either --layers K or --select i,j,..., not both');
+  const blocks = opts.select ?? Array.from({ length: opts.layers ?? Math.max(1, Math.floor(L / 2)) }, (_, i) => i);
+  assert(blocks.length >= 1, 'inherit: no blocks selected');
+  for (const b of blocks) {
+    if (!Number.isInteger(b) || b < 0 || b >= L) fail(`inherit: block ${b} does not exist: the reference has ${L} blocks (0..${L - 1})`, `choose blocks between 0 and ${L - 1}`);
+  }
+  const preset = opts.preset ?? 'paper';
+  if (preset !== 'paper' && preset !== 'official') fail(`--preset ${preset}: expected 'paper' or 'official'`);
+  const gpt2 = rc.family === 'gpt2';
+  const official = preset === 'official';
+  const parts = {
+    embeddings: opts.embeddings ?? !(official && !gpt2),
+    final_norm: opts.finalNorm ?? !official,
+    head: opts.head ?? true,
+    positions: gpt2 ? opts.positions ?? !official : null,
+  };
+  const seed = opts.seed ?? 0;
+  const notes: string[] = [];
+  // tied reference, but only one of embeddings/head inherited -> untie
+  const tied = rc.tiedEmbeddings && parts.embeddings === parts.head;
+  if (rc.tiedEmbeddings && !tied) notes.push(`the reference ties head and token embeddings; ${parts.head ? 'the head' : 'the embeddings'} ` +
+    `inherited and ${parts.head ? 'the embeddings' : 'the head'} re-initialized, so the result has an untied head (wcls)`);
+  const config: ModelConfig = { ...rc, nLayers: blocks.length, tiedEmbeddings: rc.tiedEmbeddings ? tied : rc.tiedEmbeddings };
+  const picked = selectLayers(ref, blocks);
+  const emb = embeddingName(rc);
+  const tensors: Record<string, Float32Array> = {};
+  const record: InheritRecord['tensors'] = {};
+  const initName = (name: string) => (initKind(name) === 'normal' ? `normal(0, ${INIT_STD}), seed ${seed}` : initKind(name));
+  for (const [name, shape, perLayer] of parameterShapes(config)) {
+    const n = numel(shape);
+    let keep: boolean;
+    let from = name; // the reference tensor this one comes from
+    if (perLayer) keep = true;
+    else if (name === emb) keep = parts.embeddings;
+    else if (name === 'wpe') keep = parts.positions === true;
+    else if (name === 'rms_final' || name === 'lnfw' || name === 'lnfb') keep = parts.final_norm;
+    else if (name === 'wcls') { keep = parts.head; if (rc.tiedEmbeddings) from = emb; }
+    else keep = true;
+    tensors[name] = keep ? picked.tensors[from] : initTensor(name, n * (perLayer ? config.nLayers : 1), seed);
+    for (let l = 0; l < (perLayer ? config.nLayers : 1); l++) {
+      const key = hfKey(config, name, l).key;
+      record[key] = keep ? { source: 'reference', reference_key: hfKey(rc, from, perLayer ? blocks[l] : 0).key } : { source: 'init', init: initName(name) };
+    }
+  }
+  if (config.tiedEmbeddings) record['lm_head.weight'] = { source: 'reference', reference_key: `${hfKey(rc, emb, 0).key} (tied)` };
+  return {
+    checkpoint: { config, tensors },
+    record: {
+      method: 'Inheritune (Sanyal, Sanghavi, Dimakis, arXiv 2404.08634)',
+      reference: { name: refName, family: rc.family, n_layers: L }, blocks, preset, seed, parts: { ...parts, tied: config.tiedEmbeddings },
+      tensors: record, notes,
+    },
+  };
+}

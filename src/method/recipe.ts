@@ -1,0 +1,183 @@
+// recipe: the Inheritune recipe end to end (arXiv 2404.08634, Algorithm 1), isomorphic.
+//   0) evaluate the reference on the validation data
+//   1) inherit k blocks (default L/2; or a --select list, or rank-guided from the lazy-layer analysis)
+//   2) train T steps
+//   3) if the validation loss is above the reference's (+ tolerance), grow by `grow` blocks and go
+//      again (reinherit: start again from the first k+grow reference blocks, as the paper's logs do;
+//      warm-append: keep the trained blocks and append the next reference blocks), up to maxRounds
+//   +) baseline: the first round's model size from random init, same data, steps and seed
+// Training and persistence are the caller's (a TrainFn): Node trains on disk with resumable
+// checkpoints (src/recipe_node.ts), a browser in memory.
+import type { Gpu } from '../gpu/gpu.js';
+import type { Checkpoint } from '../model/config.js';
+import { countParameters, parameterShapes, numel } from '../model/config.js';
+import { Model } from '../model/model.js';
+import { inherit, type InheritOptions } from './inherit.js';
+import { initCheckpoint } from '../model/init.js';
+import { windowedLoss } from '../train/evaluate.js';
+import type { StepMetrics, TrainOptions } from '../train/trainer.js';
+import { lineChart, type Series } from '../util/svg.js';
+import { fail } from '../util/errors.js';
+
+export interface RecipeOptions {
+  layers?: number;                 // k of the first round (default L/2)
+  select?: number[];               // explicit blocks of the first round (rank-guided selection resolves to this)
+  grow: number;                    // blocks added per round
+  maxRounds: number;
+  tolerance: number;               // stop when val_loss <= reference + tolerance
+  growth: 'reinherit' | 'warm-append';
+  baseline: boolean;
+  preset: 'paper' | 'official';
+  train: TrainOptions;
+}
+
+export const RECIPE_DEFAULTS = { grow: 2, maxRounds: 3, tolerance: 0, growth: 'reinherit' as const, baseline: false, preset: 'paper' as const };
+
+export interface RoundResult {
+  label: string;                   // 'round-0', ..., 'baseline'
+  blocks: number[] | null;         // reference blocks it started from (null: random init)
+  n_layers: number;
+  parameters: number;
+  init_val_loss: number;           // before training
+  val_loss: number;                // after training
+  curve: StepMetrics[];
+  reached: boolean;                // val_loss <= reference + tolerance
+  seconds: number;
+}
+
+export interface RecipeReport {
+  reference: { n_layers: number; parameters: number; family: string; val_loss: number };
+  target_val_loss: number;
+  rounds: RoundResult[];
+  baseline?: RoundResult;
+  reached: boolean;
+  final: string;                   // label of the model the recipe ends with
+  options: Omit<RecipeOptions, 'train'> & { train: TrainOptions };
+}
+
+/** train `ck` under `label`; returns the per-step metrics, final val loss and trained weights */
+export type TrainFn = (label: string, ck: Checkpoint) => Promise<{ metrics: StepMetrics[]; valLoss: number; checkpoint: Checkpoint }>;
+
+/** reference blocks after those in `trained`, appended to it (warm-append growth) */
+export function appendBlocks(trained: Checkpoint, ref: Checkpoint, refBlocks: number[]): Checkpoint {
+  const config = { ...trained.config, nLayers: trained.config.nLayers + refBlocks.length };
+  const tensors: Record<string, Float32Array> = {};
+  for (const [name, shape, perLayer] of parameterShapes(config)) {
+    if (!perLayer) { tensors[name] = trained.tensors[name]; continue; }
+    const n = numel(shape);
+    const t = new Float32Array(n * config.nLayers);
+    t.set(trained.tensors[name]);
+    refBlocks.forEach((b, i) => t.set(ref.tensors[name].subarray(b * n, (b + 1) * n), (trained.config.nLayers + i) * n));
+    tensors[name] = t;
+  }
+  return { config, tensors };
+}
+
+export async function validationLoss(gpu: Gpu, ck: Checkpoint, val: ArrayLike<number>, o: TrainOptions): Promise<number> {
+  const W = Math.min(o.valWindows, Math.floor((val.length - 1) / o.seq));
+  if (W < 1) fail(`the validation text gives ${val.length} tokens, fewer than one window of ${o.seq}+1`, 'use a longer validation text or a shorter --seq');
+  const m = Model.create(gpu, ck);
+  try {
+    return (await windowedLoss(m, val, o.seq, W, { batch: o.batch })).loss;
+  } finally {
+    m.destroy();
+  }
+}
+
+export interface RecipeHooks {
+  train: TrainFn;
+  /** results of rounds finished by an earlier, interrupted run (resume) */
+  done?: Record<string, RoundResult>;
+  /** the trained weights of a round finished earlier (warm-append resume) */
+  load?: (label: string) => Promise<Checkpoint>;
+  onRound?: (r: RoundResult) => void | Promise<void>;
+  log?: (line: string) => void;
+}
+
+export async function runRecipe(gpu: Gpu, ref: Checkpoint, val: ArrayLike<number>, opts: RecipeOptions, hooks: RecipeHooks): Promise<RecipeReport> {
+  const L = ref.config.nLayers;
+  const log = hooks.log ?? (() => {});
+  if (!(opts.grow >= 1 && opts.maxRounds >= 1)) fail('--grow and --max-rounds must be at least 1');
+  if (opts.growth !== 'reinherit' && opts.growth !== 'warm-append') fail(`--growth ${opts.growth}: expected reinherit or warm-append`);
+  const refLoss = await validationLoss(gpu, ref, val, opts.train);
+  const target = refLoss + opts.tolerance;
+  log(`reference: ${L} blocks, ${countParameters(ref.config)} parameters, val loss ${refLoss.toFixed(4)}`);
+  const rounds: RoundResult[] = [];
+  let blocks = opts.select ?? Array.from({ length: opts.layers ?? Math.max(1, Math.floor(L / 2)) }, (_, i) => i);
+  let previous: Checkpoint | null = null;
+  let added: number[] = [];
+
+  const once = async (label: string, start: Checkpoint, from: number[] | null): Promise<{ r: RoundResult; ck: Checkpoint | null }> => {
+    const cached = hooks.done?.[label];
+    if (cached) {
+      log(`${label}: done earlier (val loss ${cached.val_loss.toFixed(4)})`);
+      return { r: cached, ck: opts.growth === 'warm-append' && hooks.load ? await hooks.load(label) : null };
+    }
+    const t0 = Date.now();
+    const init = await validationLoss(gpu, start, val, opts.train);
+    log(`${label}: ${start.config.nLayers} blocks${from ? ` [${from}]` : ' (random init)'}, val loss before training ${init.toFixed(4)}`);
+    const { metrics, valLoss, checkpoint } = await hooks.train(label, start);
+    const r: RoundResult = { label, blocks: from, n_layers: start.config.nLayers, parameters: countParameters(start.config),
+      init_val_loss: init, val_loss: valLoss, curve: metrics, reached: valLoss <= target, seconds: (Date.now() - t0) / 1000 };
+    log(`${label}: val loss after ${metrics.length} steps ${valLoss.toFixed(4)} (reference ${refLoss.toFixed(4)})${r.reached ? ' — reached' : ''}`);
+    await hooks.onRound?.(r);
+    return { r, ck: checkpoint };
+  };
+
+  for (let round = 0; round < opts.maxRounds; round++) {
+    let start: Checkpoint;
+    if (round > 0 && opts.growth === 'warm-append') {
+      const trained = previous ?? fail('warm-append resume needs the previous round\'s checkpoint');
+      start = appendBlocks(trained, ref, added);
+    } else {
+      start = inherit(ref, { select: blocks, preset: opts.preset, seed: opts.train.seed } as InheritOptions).checkpoint;
+    }
+    const { r, ck } = await once(`round-${round}`, start, blocks.slice());
+    rounds.push(r);
+    previous = ck;
+    if (r.reached) break;
+    const maxBlock = Math.max(...blocks);
+    const more = Array.from({ length: opts.grow }, (_, i) => maxBlock + 1 + i).filter((b) => b < L);
+    if (more.length === 0) { log('no reference blocks left to add'); break; }
+    if (round + 1 < opts.maxRounds) { blocks = [...blocks, ...more]; added = more; }
+  }
+  let baseline: RoundResult | undefined;
+  if (opts.baseline) {
+    const size = rounds[0].n_layers;
+    baseline = (await once('baseline', initCheckpoint({ ...ref.config, nLayers: size }, opts.train.seed), null)).r;
+  }
+  const reached = rounds.some((r) => r.reached);
+  return {
+    reference: { n_layers: L, parameters: countParameters(ref.config), family: ref.config.family, val_loss: refLoss },
+    target_val_loss: target, rounds, baseline, reached, final: rounds[rounds.length - 1].label,
+    options: { ...opts, select: opts.select },
+  };
+}
+
+/** validation loss against step: reference (flat line), every round, the baseline */
+export function recipeSvg(rep: RecipeReport): string {
+  const valPoints = (r: RoundResult): [number, number][] =>
+    [[0, r.init_val_loss] as [number, number], ...r.curve.filter((m) => m.val_loss !== undefined).map((m) => [m.step + 1, m.val_loss!] as [number, number])];
+  const steps = Math.max(1, ...rep.rounds.map((r) => r.curve.length), rep.baseline?.curve.length ?? 0);
+  const series: Series[] = [
+    { name: `reference (${rep.reference.n_layers} blocks)`, points: [[0, rep.reference.val_loss], [steps, rep.reference.val_loss]], dashed: true },
+    ...rep.rounds.map((r) => ({ name: `${r.label}: ${r.n_layers} blocks`, points: valPoints(r) })),
+  ];
+  if (rep.baseline) series.push({ name: `random init (${rep.baseline.n_layers} blocks)`, points: valPoints(rep.baseline) });
+  return lineChart(series, { title: 'Inheritune: validation loss', xLabel: 'training step', yLabel: 'validation loss (nats/token)' });
+}
+
+export function recipeSummary(rep: RecipeReport): string {
+  const rows = [...rep.rounds, ...(rep.baseline ? [rep.baseline] : [])].map((r) =>
+    `| ${r.label} | ${r.blocks ? `[${r.blocks.join(', ')}]` : 'random init'} | ${r.n_layers} | ${r.parameters} | ${r.init_val_loss.toFixed(4)} | ${r.val_loss.toFixed(4)} | ${r.curve.length} | ${r.reached ? 'yes' : 'no'} |`);
+  return [
+    '# Inheritune run', '',
+    `Reference: ${rep.reference.family}, ${rep.reference.n_layers} blocks, ${rep.reference.parameters} parameters, validation loss ${rep.reference.val_loss.toFixed(4)}` +
+      ` (target ${rep.target_val_loss.toFixed(4)}).`, '',
+    '| model | blocks from reference | layers | parameters | val loss at start | val loss after training | steps | reached reference |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |', ...rows, '',
+    rep.reached ? `The recipe reached the reference's validation loss with ${rep.rounds.find((r) => r.reached)!.n_layers} blocks.`
+      : `The recipe did not reach the reference's validation loss within ${rep.rounds.length} round(s); the best was ${Math.min(...rep.rounds.map((r) => r.val_loss)).toFixed(4)}.`,
+    '',
+  ].join('\n');
+}

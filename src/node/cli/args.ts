@@ -1,0 +1,46 @@
+// cli_args: flag helpers shared by the CLI's command files. Every bad value is an InherituneError
+// that names the flag.
+import { fail } from '../../util/errors.js';
+import { isHubSpec } from '../../formats/hub.js';
+import { downloadModel } from '../hub.js';
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+export function int(flags: Flags, name: string, opts: { required?: boolean; min?: number } = {}): number | undefined {
+  const v = flags[name];
+  if (v === undefined) {
+    if (opts.required) fail(`--${name} is required`, 'see `inheritune-rt --help`');
+    return undefined;
+  }
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < (opts.min ?? 1)) fail(`--${name} ${v} is not an integer >= ${opts.min ?? 1}`);
+  return n;
+}
+
+export function str(flags: Flags, name: string): string {
+  const v = flags[name];
+  if (typeof v !== 'string' || !v) fail(`--${name} is required`, 'see `inheritune-rt --help`');
+  return v;
+}
+
+export function num(flags: Flags, name: string, dflt: number): number {
+  const v = flags[name];
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n)) fail(`--${name} ${v} is not a number`);
+  return n;
+}
+
+/** a progress-bar writer when stderr is a terminal */
+export function stderrBar(): ((s: string) => void) | null {
+  return process.stderr.isTTY ? (s) => process.stderr.write(s) : null;
+}
+
+/**
+ * A model path flag: a local HF directory or llama2.c .bin, or hf:owner/name[@revision], which is
+ * downloaded (resumably) into the local cache first and then read from there.
+ */
+export async function modelPath(flags: Flags, name: string): Promise<string> {
+  const p = str(flags, name);
+  return isHubSpec(p) ? downloadModel(p, { progress: flags.json ? null : stderrBar() }) : p;
+}

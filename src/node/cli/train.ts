@@ -1,0 +1,135 @@
+// cli_train: the training commands: `train` (continued pre-training of one model) and `run`
+// (the whole Inheritune recipe; `demo` is `run` on the built-in default).
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Gpu } from '../../gpu/gpu.js';
+import { readModel, readTokenizer, readTokens, readTrainData, tokenizerFiles } from '../files.js';
+import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions, type TrainData } from '../../train/trainer.js';
+import { trainRun } from '../train.js';
+import { RECIPE_DEFAULTS, type RecipeOptions } from '../../method/recipe.js';
+import { runOnDisk, builtinReference, type RunArgs } from '../recipe.js';
+import { TASK_NAMES, type TaskName, type TaskTokenizer } from '../../tasks/score.js';
+import type { Tokenizer } from '../../tokenizers/load.js';
+import { int, str, num, stderrBar, modelPath, type Flags } from './args.js';
+import { fail } from '../../util/errors.js';
+import { Model } from '../../model/model.js';
+import { analyzeAttention, rankGuidedSelection } from '../../method/analyze.js';
+
+type Spec = Record<string, { type: 'string' | 'boolean' }>;
+const strings = (...k: string[]): Spec => Object.fromEntries(k.map((x) => [x, { type: 'string' as const }]));
+const bools = (...k: string[]): Spec => Object.fromEntries(k.map((x) => [x, { type: 'boolean' as const }]));
+
+const TRAINING = ['steps', 'batch', 'seq', 'grad-accum', 'lr', 'min-lr', 'warmup', 'schedule', 'beta1', 'beta2', 'eps', 'wd', 'clip',
+  'sampling', 'seed', 'eval-every', 'val-windows', 'save-every', 'tokens'];
+export const TRAIN_FLAGS: Spec = { ...strings('model', 'tokenizer', 'text', 'val-text', 'out', 'metrics', ...TRAINING), ...bools('resume', 'json') };
+export const RUN_FLAGS: Spec = { ...strings('model', 'tokenizer', 'text', 'val-text', 'out', 'layers', 'select', 'grow', 'max-rounds',
+  'tolerance', 'growth', 'preset', 'analyze-sequences', 'pretrain-steps', 'tasks', 'task-data', 'task-limit', ...TRAINING), ...bools('baseline', 'resume', 'json') };
+
+/** training options from flags, over `base` defaults */
+function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
+  const d = { ...TRAIN_DEFAULTS, ...base };
+  const B = int(flags, 'batch') ?? d.batch ?? fail('--batch B is required');
+  const T = int(flags, 'seq') ?? d.seq ?? fail('--seq T is required');
+  const G = int(flags, 'grad-accum') ?? d.gradAccum;
+  const tokens = int(flags, 'tokens');
+  const steps = int(flags, 'steps') ?? (tokens ? Math.ceil(tokens / (B * T * G)) : d.steps ?? fail('--steps N (or --tokens N) is required'));
+  const o: TrainOptions = {
+    steps, batch: B, seq: T, gradAccum: G,
+    lr: num(flags, 'lr', d.lr), minLr: num(flags, 'min-lr', d.minLr), warmup: num(flags, 'warmup', d.warmup),
+    schedule: (flags.schedule as TrainOptions['schedule']) ?? d.schedule,
+    beta1: num(flags, 'beta1', d.beta1), beta2: num(flags, 'beta2', d.beta2), eps: num(flags, 'eps', d.eps),
+    wd: num(flags, 'wd', d.wd), clip: num(flags, 'clip', d.clip),
+    sampling: (flags.sampling as TrainOptions['sampling']) ?? d.sampling, seed: num(flags, 'seed', d.seed),
+    evalEvery: num(flags, 'eval-every', d.evalEvery), valWindows: num(flags, 'val-windows', d.valWindows),
+  };
+  validateTrainOptions(o);
+  return o;
+}
+
+/** a model's text data: --text tokenized as `eval` does (BOS, then the whole file); --val-text, or the last 10% held out */
+async function textData(flags: Flags, path: string, vocabSize: number): Promise<{ train: TrainData; val: number[]; tok: () => Promise<Tokenizer> }> {
+  const textPath = str(flags, 'text');
+  for (const f of [textPath, flags['val-text']]) if (typeof f === 'string' && !existsSync(f)) fail(`text file '${f}' does not exist`);
+  const tok = () => readTokenizer(flags.tokenizer as string | undefined, path, vocabSize);
+  if (typeof flags['val-text'] === 'string') return { train: await readTrainData(textPath, tok), val: await readTokens(flags['val-text'], tok, 'val'), tok };
+  // no --val-text: a shard directory's val shards, or else the last 10% of the tokens, are held out
+  if (statSync(textPath).isDirectory()) return { train: await readTrainData(textPath, tok), val: await readTokens(textPath, tok, 'val'), tok };
+  const train = await readTokens(textPath, tok, 'train');
+  const cut = Math.floor(train.length * 0.9);
+  return { train: train.slice(0, cut), val: train.slice(cut), tok };
+}
+
+export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
+  const path = await modelPath(flags, 'model');
+  const out = str(flags, 'out');
+  const opts = trainOptions(flags, {});
+  const ck = await readModel(path);
+  const { train, val } = await textData(flags, path, ck.config.vocabSize);
+  const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume: !!flags.resume,
+    saveEvery: num(flags, 'save-every', 0), opts, train, val, progress: flags.json ? null : stderrBar() });
+  if (flags.json) {
+    console.log(JSON.stringify({ losses: r.metrics.map((m) => m.loss), grad_norms: r.metrics.map((m) => m.grad_norm), val_loss: r.valLoss }));
+    return;
+  }
+  const last = r.metrics.at(-1);
+  console.log(`trained ${r.metrics.length} steps: loss ${last?.loss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}; checkpoint in ${join(out, 'checkpoint')}`);
+}
+
+/** the recipe's defaults for the built-in job: rounds of 120 steps of 8x64 tokens, baseline on */
+const BUILTIN_RUN: Partial<TrainOptions> = { steps: 120, batch: 8, seq: 64, lr: 2e-3, minLr: 2e-4, warmup: 10, sampling: 'random', evalEvery: 20, valWindows: 32 };
+
+/** --tasks a,b --task-data DIR (folders laid out as in shared/data) [--task-limit N] */
+function taskSpec(flags: Flags, tokenizer: TaskTokenizer | undefined): RunArgs['tasks'] {
+  if (flags.tasks === undefined) return undefined;
+  const names = String(flags.tasks).split(',').map((t) => t.trim()) as TaskName[];
+  for (const t of names) if (!TASK_NAMES.includes(t)) fail(`--tasks: '${t}' is not a known task`, `use some of: ${TASK_NAMES.join(', ')}`);
+  return { names, dataRoot: str(flags, 'task-data'), limit: int(flags, 'task-limit'), tokenizer: tokenizer ?? fail('--tasks needs a tokenizer') };
+}
+
+export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<void> {
+  const out = typeof flags.out === 'string' ? flags.out : builtin ? 'inheritune-demo' : str(flags, 'out');
+  const log = flags.json ? () => {} : (l: string) => console.log(l);
+  const progress = flags.json ? null : stderrBar();
+  const path = flags.model !== undefined ? await modelPath(flags, 'model') : undefined;
+  const opts = trainOptions(flags, path ? {} : BUILTIN_RUN);
+  let select: number[] | undefined;
+  const rankGuided = flags.select === 'rank-guided';
+  if (typeof flags.select === 'string' && !rankGuided) {
+    select = flags.select.split(',').map((x) => {
+      const n = Number(x.trim());
+      if (!Number.isInteger(n) || n < 0) fail(`--select: '${x}' is not a block index`, 'pass comma-separated block indices, e.g. --select 0,1,2');
+      return n;
+    });
+  }
+  const recipe: RecipeOptions = {
+    layers: int(flags, 'layers'), select,
+    grow: int(flags, 'grow') ?? RECIPE_DEFAULTS.grow, maxRounds: int(flags, 'max-rounds') ?? RECIPE_DEFAULTS.maxRounds,
+    tolerance: num(flags, 'tolerance', RECIPE_DEFAULTS.tolerance),
+    growth: (flags.growth as RecipeOptions['growth']) ?? RECIPE_DEFAULTS.growth,
+    baseline: path ? !!flags.baseline : true, preset: (flags.preset as RecipeOptions['preset']) ?? RECIPE_DEFAULTS.preset, train: opts,
+  };
+  let data;
+  if (path) {
+    const reference = await readModel(path);
+    const { train, val, tok } = await textData(flags, path, reference.config.vocabSize);
+    data = { reference, train, val, tokFiles: tokenizerFiles(path), tokenizer: flags.tasks ? await tok() : undefined };
+  } else {
+    if (flags.text) fail('--text needs --model: the built-in default brings its own reference and data', 'pass --model PATH with --text, or neither');
+    data = await builtinReference(gpu, out, opts, progress, log, int(flags, 'pretrain-steps'));
+  }
+  if (rankGuided) {
+    // the k reference blocks whose attention keeps the highest rank on the validation tokens
+    const L = data.reference.config.nLayers;
+    const m = Model.create(gpu, data.reference);
+    const an = await analyzeAttention(m, data.val, { sequences: Math.min(100, Math.floor(data.val.length / 100)), seq: 100 });
+    m.destroy();
+    recipe.select = rankGuidedSelection(an, recipe.layers ?? Math.max(1, Math.floor(L / 2)));
+    log(`rank-guided selection: MaxRank per block [${an.blocks.map((b) => b.max_rank.toFixed(1)).join(', ')}] -> blocks [${recipe.select}]`);
+  }
+  const report = await runOnDisk(gpu, { out, resume: !!flags.resume || !path, recipe, train: data.train, val: data.val,
+    reference: data.reference, tokenizerFiles: data.tokFiles, saveEvery: num(flags, 'save-every', 50),
+    analyzeSequences: num(flags, 'analyze-sequences', 100), progress, log, tasks: taskSpec(flags, data.tokenizer) });
+  if (flags.json) { console.log(JSON.stringify(report)); return; }
+  console.log(`\nreport: ${join(out, 'report.json')}, ${join(out, 'summary.md')}, ${join(out, 'val_loss.svg')}`);
+  console.log(readFileSync(join(out, 'summary.md'), 'utf8'));
+}

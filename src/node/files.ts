@@ -1,0 +1,177 @@
+// files: Node-only file access for the CLI: read a model from a path, find its tokenizer.
+// (Browsers and Deno pass bytes to parseLlama2c / Llama2cTokenizer.fromBytes themselves.)
+import { readFileSync, readdirSync, statSync, existsSync, mkdirSync, openSync, readSync, writeSync, fsyncSync, closeSync, renameSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join, dirname, basename } from 'node:path';
+import { parseLlama2c } from '../formats/llama2c.js';
+import { readHfModel, type ModelDir } from '../formats/hf.js';
+import type { ByteSource } from '../formats/safetensors.js';
+import { tokenizerFromFiles, TOKENIZER_FILES, isTokenizerBin, isTokenizerFile, type Tokenizer } from '../tokenizers/load.js';
+import { parseShard, SHARD_MAGIC } from '../data/pack.js';
+import { listShards, openShards } from './pack.js';
+import type { TrainData } from '../train/trainer.js';
+import type { Checkpoint } from '../model/config.js';
+import { fail } from '../util/errors.js';
+
+/** a Hugging Face directory (config.json + safetensors) or a llama2.c .bin file */
+export async function readModel(path: string): Promise<Checkpoint> {
+  if (!existsSync(path)) fail(`model '${path}' does not exist`, 'pass --model PATH to a Hugging Face model directory or a llama2.c .bin checkpoint');
+  if (statSync(path).isDirectory()) return readHfModel(nodeDir(path));
+  return parseLlama2c(new Uint8Array(readFileSync(path)), path);
+}
+
+/** random-access reads from a file, so a large safetensors file is never read whole */
+export async function fileSource(path: string): Promise<ByteSource> {
+  const fh = await open(path, 'r');
+  const { size } = await fh.stat();
+  return {
+    size,
+    read: async (offset, length) => {
+      const buf = new Uint8Array(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) fail(`${path}: unexpected end of file at byte ${offset + got}`, 'the file was truncated while reading');
+        got += bytesRead;
+      }
+      return buf;
+    },
+    close: () => fh.close(),
+  };
+}
+
+export function nodeDir(path: string): ModelDir {
+  return {
+    name: path,
+    exists: async (f) => existsSync(join(path, f)),
+    readText: async (f) => readFileSync(join(path, f), 'utf8'),
+    source: (f) => fileSource(join(path, f)),
+  };
+}
+
+/**
+ * Write files (each as parts) into dir atomically: everything goes to a temporary sibling
+ * directory first, which then replaces dir, so a crash never leaves a half-written model.
+ */
+export function writeDirAtomic(dir: string, files: Record<string, Uint8Array[]>, hook?: (point: 'write' | 'swap') => void): void {
+  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  let first = true;
+  for (const [name, parts] of Object.entries(files)) {
+    const fd = openSync(join(tmp, name), 'w');
+    try { for (const p of parts) writeSync(fd, p); fsyncSync(fd); } finally { closeSync(fd); }
+    if (first) { hook?.('write'); first = false; }
+  }
+  const old = join(dirname(dir), `.${basename(dir)}.old-${process.pid}`);
+  if (existsSync(dir)) renameSync(dir, old);
+  hook?.('swap');
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** the tokenizer files of a directory, as tokenizerFromFiles takes them */
+function tokenizerFilesIn(dir: string): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const f of readdirSync(dir)) {
+    if (isTokenizerFile(f)) out[f] = new Uint8Array(readFileSync(join(dir, f)));
+  }
+  // a llama2.c tokenizer.bin beside a llama2.c model wins: llama2.c checkpoints were trained and
+  // evaluated with run.c's encoding (SentencePiece's own differs on runs of spaces)
+  const bin = Object.keys(out).find(isTokenizerBin);
+  return bin ? { [bin]: out[bin] } : out;
+}
+
+/**
+ * --tokenizer PATH (a file, or a directory of tokenizer files), else the tokenizer files of the model's
+ * directory (or beside a .bin). Every format of src/tokenizers.ts.
+ */
+export async function readTokenizer(explicit: string | undefined, modelPath: string, vocabSize?: number): Promise<Tokenizer> {
+  let files: Record<string, Uint8Array>;
+  if (explicit) {
+    if (!existsSync(explicit)) fail(`tokenizer '${explicit}' does not exist`, 'pass --tokenizer PATH to a tokenizer file or a model directory');
+    if (statSync(explicit).isDirectory()) files = tokenizerFilesIn(explicit);
+    else {
+      const dir = dirname(explicit);
+      let name = basename(explicit);
+      // a SentencePiece model or an HF tokenizer.json under another name (tok512.model, gpt2-tokenizer.json)
+      if (name.endsWith('.model')) name = 'tokenizer.model';
+      else if (name.endsWith('.json') && !['vocab.json', 'encoder.json', 'tokenizer_config.json'].includes(name)) name = 'tokenizer.json';
+      files = { [name]: new Uint8Array(readFileSync(explicit)) };
+      // a GPT-2 vocabulary file needs its merges partner beside it
+      const partner: Record<string, string> = { 'vocab.json': 'merges.txt', 'merges.txt': 'vocab.json', 'encoder.json': 'vocab.bpe', 'vocab.bpe': 'encoder.json' };
+      if (partner[name] && existsSync(join(dir, partner[name]))) files[partner[name]] = new Uint8Array(readFileSync(join(dir, partner[name])));
+      if (name === 'tokenizer.json' && existsSync(join(dir, 'tokenizer_config.json'))) files['tokenizer_config.json'] = new Uint8Array(readFileSync(join(dir, 'tokenizer_config.json')));
+    }
+  } else {
+    const dir = statSync(modelPath).isDirectory() ? modelPath : dirname(modelPath);
+    files = tokenizerFilesIn(dir);
+    if (!Object.keys(files).length) fail(`no tokenizer files beside the model in ${dir}`, `pass --tokenizer PATH (${TOKENIZER_FILES.join(', ')})`);
+  }
+  return tokenizerFromFiles(files, { vocabSize });
+}
+
+/**
+ * Training data for --text: shards are read window by window from their files (never loaded whole);
+ * a text file is tokenized into memory (readTokens).
+ */
+export async function readTrainData(path: string, tok: () => Promise<Tokenizer>): Promise<TrainData> {
+  if (!existsSync(path)) fail(`'${path}' does not exist`, 'pass a text file, a shard file or a directory of shards');
+  if (statSync(path).isDirectory()) {
+    const shards = await listShards(path, 'train');
+    if (!shards.length) fail(`no train shards (data_train_NNNNNN.bin) in ${path}`, 'write them with `inheritune-rt pack`');
+    return openShards(shards);
+  }
+  if (isShardFile(path)) return openShards([path]);
+  return readTokens(path, tok, 'train');
+}
+
+function isShardFile(path: string): boolean {
+  const head = new Uint8Array(4);
+  const fd = openSync(path, 'r');
+  try { readSync(fd, head, 0, 4, 0); } finally { closeSync(fd); }
+  return new DataView(head.buffer).getInt32(0, true) === SHARD_MAGIC;
+}
+
+/**
+ * Token ids for --text/--val-text: a text file (tokenized as `eval` does: BOS, then the whole
+ * file), an llm.c shard (.bin with magic 20240520), or a directory of shards written by `pack`
+ * (the `split` shards, in order).
+ */
+export async function readTokens(path: string, tok: () => Promise<Tokenizer>, split: 'train' | 'val'): Promise<number[]> {
+  if (!existsSync(path)) fail(`'${path}' does not exist`, 'pass a text file, a shard file or a directory of shards');
+  const fromShards = (paths: string[]) => {
+    const out: number[] = [];
+    for (const p of paths) for (const t of parseShard(new Uint8Array(readFileSync(p)), p).tokens) out.push(t);
+    return out;
+  };
+  if (statSync(path).isDirectory()) {
+    const shards = await listShards(path, split);
+    if (!shards.length) fail(`no ${split} shards (data_${split}_NNNNNN.bin) in ${path}`, 'write them with `inheritune-rt pack`');
+    return fromShards(shards);
+  }
+  if (isShardFile(path)) return fromShards([path]);
+  const t = await tok();
+  return t.encode(readFileSync(path, 'utf8'), { bos: t.bos !== null }); // the BOS, if the tokenizer has one
+}
+
+// tokenizer files that travel with a model: HF names, plus llama2.c's beside a .bin checkpoint
+const HF_TOKENIZER_FILES = [...TOKENIZER_FILES, 'special_tokens_map.json', 'generation_config.json'];
+
+/** tokenizer files of a model (dir or beside a .bin) as {name in the output: bytes} */
+export function tokenizerFiles(modelPath: string): Record<string, Uint8Array[]> {
+  const out: Record<string, Uint8Array[]> = {};
+  if (!existsSync(modelPath)) return out;
+  const isDir = statSync(modelPath).isDirectory();
+  const dir = isDir ? modelPath : dirname(modelPath);
+  for (const f of HF_TOKENIZER_FILES) if (existsSync(join(dir, f))) out[f] = [readFileSync(join(dir, f))];
+  if (isDir) {
+    // llama2.c tokenizers carried by an earlier inherit/train (tok512.bin etc.)
+    for (const f of readdirSync(dir)) if (isTokenizerBin(f)) out[f] = [readFileSync(join(dir, f))];
+  } else {
+    // llama2.c: tok512.bin keeps its name (our CLI finds it), tok512.model becomes tokenizer.model (transformers reads it)
+    if (existsSync(join(dir, 'tok512.bin'))) out['tok512.bin'] = [readFileSync(join(dir, 'tok512.bin'))];
+    if (!out['tokenizer.model'] && existsSync(join(dir, 'tok512.model'))) out['tokenizer.model'] = [readFileSync(join(dir, 'tok512.model'))];
+  }
+  return out;
+}

@@ -1,0 +1,31 @@
+// node: the Node entry. Same API as src/index.ts, but createGpu() defaults to Dawn from the
+// 'webgpu' package (imported only here), and file helpers read from disk.
+import { createGpu as createGpuCore, type Gpu } from '../gpu/gpu.js';
+import type { DeviceOptions } from '../gpu/device.js';
+
+export * from '../index.js';
+
+let dawn: GPU | undefined;
+
+/** Dawn's GPU object. Kept module-local: a global reference would keep the process alive. */
+export async function nodeGpu(): Promise<GPU> {
+  if (!dawn) {
+    const { create, globals } = await import('webgpu');
+    Object.assign(globalThis, globals); // GPUBufferUsage, GPUMapMode, ... as in browsers
+    dawn = create([]);
+  }
+  return dawn;
+}
+
+export async function createGpu(opts: DeviceOptions = {}): Promise<Gpu> {
+  if (opts.device || opts.gpu) return createGpuCore(opts);
+  return createGpuCore({ ...opts, gpu: await nodeGpu() });
+}
+export { BUILTIN_REFERENCE, builtinReference, runOnDisk } from './recipe.js';
+export { trainRun } from './train.js';
+export { readModel, readTokenizer, nodeDir, fileSource, writeDirAtomic } from './files.js';
+export { brownText } from './brown.js';
+export { downloadModel, defaultCacheDir } from './hub.js';
+export { exportOnnxFile, exportOnnxDir } from './onnx.js';
+export { packFiles, listShards, openShards } from './pack.js';
+export { readTaskFiles } from './tasks.js';

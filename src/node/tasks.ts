@@ -1,0 +1,32 @@
+// tasks_node: reads a task folder (laid out as shared/data/<folder>, see TASK_DIRS) into the files record
+// that evaluateTask takes, and checks it: a missing file or a malformed line is an InherituneError that
+// names the file (and the line). Node only.
+import { readFile } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { fail } from '../util/errors.js';
+import { parseTask, TASK_DIRS, TASK_FILES, TASK_NAMES, type TaskName } from '../tasks/data.js';
+
+/** TASK_FILES[task] of `dir` as { name: text }, parsed once so that bad data fails here, before any GPU work */
+export async function readTaskFiles(task: TaskName, dir: string): Promise<Record<string, string>> {
+  if (!TASK_NAMES.includes(task)) fail(`unknown task '${task}'`, `pick one of ${TASK_NAMES.join(', ')}`);
+  const files: Record<string, string> = {};
+  for (const name of TASK_FILES[task]) {
+    const path = join(dir, name);
+    try {
+      files[name] = await readFile(path, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      fail(code === 'ENOENT' ? `${path} does not exist: the ${task} task reads ${TASK_FILES[task].join(' and ')} from its folder`
+        : `cannot read ${path}: ${(e as Error).message}`,
+      `pass the task folder as --data (e.g. shared/data/${TASK_DIRS[task]}), which holds ${TASK_FILES[task].join(', ')}`);
+    }
+  }
+  try {
+    parseTask(task, files);
+  } catch (e) {
+    // the parser's messages start with the file name: make it the path
+    if (e instanceof Error && e.name === 'InherituneError') e.message = join(dir, '.') + sep + e.message;
+    throw e;
+  }
+  return files;
+}

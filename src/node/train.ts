@@ -1,0 +1,133 @@
+// train_node: the Node side of training: checkpoints on disk (written atomically, resumed exactly),
+// metrics as JSONL, the loss curve as SVG, a progress bar. The loop itself is src/train.ts.
+// Layout of --out DIR:
+//   DIR/checkpoint/   the latest checkpoint: a Hugging Face model directory (config.json,
+//                     model.safetensors, tokenizer files) + optimizer.safetensors (AdamW m, v) +
+//                     trainer.json (step, data cursor/RNG, the run's options)
+//   DIR/metrics.jsonl one line per step: step, loss, lr, grad_norm, tokens, tokens_per_s (+ val_loss)
+//   DIR/loss.svg      training and validation loss against step
+import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Gpu } from '../gpu/gpu.js';
+import { Model } from '../model/model.js';
+import { Trainer, type TrainOptions, type TrainerState, type StepMetrics, type TrainData } from '../train/trainer.js';
+import { hfFiles } from '../formats/hf.js';
+import { serializeSafetensors } from '../formats/safetensors.js';
+import { readModel, nodeDir, writeDirAtomic, tokenizerFiles } from './files.js';
+import { readHfModel } from '../formats/hf.js';
+import { SafetensorsFile } from '../formats/safetensors.js';
+import { fileSource } from './files.js';
+import { lineChart } from '../util/svg.js';
+import { Progress } from '../util/progress.js';
+import { fail } from '../util/errors.js';
+
+export interface TrainRun {
+  model: string;            // model path (HF dir or llama2.c .bin)
+  out: string;
+  metrics?: string;
+  resume: boolean;
+  saveEvery: number;        // 0: only at the end
+  opts: TrainOptions;
+  train: TrainData;
+  val: ArrayLike<number>;
+  progress: ((s: string) => void) | null;
+}
+
+// options that must not change between a run and its resume (they decide which tokens are seen)
+const FIXED = ['batch', 'seq', 'gradAccum', 'sampling', 'seed'] as const;
+
+export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMetrics[]; valLoss: number }> {
+  mkdirSync(r.out, { recursive: true });
+  const ckDir = join(r.out, 'checkpoint');
+  const metricsPath = r.metrics ?? join(r.out, 'metrics.jsonl');
+  let state: TrainerState | undefined;
+  let model: Model;
+  let history: StepMetrics[] = [];
+  if (r.resume) {
+    recoverInterruptedSave(r.out);
+    if (!existsSync(join(ckDir, 'trainer.json'))) fail(`--resume: no checkpoint in ${ckDir}`, 'run without --resume to start a new run');
+    const saved = JSON.parse(readFileSync(join(ckDir, 'trainer.json'), 'utf8')) as { state: TrainerState; opts: TrainOptions };
+    for (const k of FIXED) {
+      if (saved.opts[k] !== r.opts[k]) fail(`--resume: --${k} was ${saved.opts[k]} in the checkpoint, ${r.opts[k]} now`, `resume with the same --${k}`);
+    }
+    state = saved.state;
+    model = Model.create(gpu, await readHfModel(nodeDir(ckDir)));
+    model.enableTraining();
+    const opt = await SafetensorsFile.open(await fileSource(join(ckDir, 'optimizer.safetensors')), 'optimizer.safetensors');
+    const m: Record<string, Float32Array> = {}, v: Record<string, Float32Array> = {};
+    for (const key of opt.tensors.keys()) (key.startsWith('m.') ? m : v)[key.slice(2)] = await opt.read(key);
+    await opt.close();
+    model.importOptimizerState(m, v);
+    if (existsSync(metricsPath)) {
+      history = readFileSync(metricsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((x) => x.step < state!.step);
+    }
+  } else {
+    model = Model.create(gpu, await readModel(r.model));
+  }
+  writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
+  const trainer = new Trainer(model, r.train, r.val, r.opts, state);
+  const tok = tokenizerFiles(r.resume ? ckDir : r.model);
+  const bar = new Progress('train', r.opts.steps, r.progress);
+  let valLoss = NaN;
+  try {
+    while (!trainer.done) {
+      const s = await trainer.step();
+      history.push(s);
+      writeFileSync(metricsPath, JSON.stringify(s) + '\n', { flag: 'a' });
+      if (s.val_loss !== undefined) valLoss = s.val_loss;
+      bar.update(trainer.state.step, `loss ${s.loss.toFixed(4)}${s.val_loss !== undefined ? ` val ${s.val_loss.toFixed(4)}` : ''} ${s.tokens_per_s.toFixed(0)} tok/s`);
+      if ((r.saveEvery > 0 && trainer.state.step % r.saveEvery === 0) || trainer.done) {
+        await saveCheckpoint(model, trainer, ckDir, tok);
+        writeFileSync(join(r.out, 'loss.svg'), lossSvg(history));
+      }
+    }
+  } finally {
+    model.destroy();
+  }
+  if (Number.isNaN(valLoss)) valLoss = history.filter((h) => h.val_loss !== undefined).at(-1)?.val_loss ?? NaN;
+  return { metrics: history, valLoss };
+}
+
+async function saveCheckpoint(model: Model, trainer: Trainer, dir: string, tok: Record<string, Uint8Array[]>): Promise<void> {
+  const st = await model.exportState();
+  const moments = [...Object.entries(st.m).map(([k, data]) => ({ name: 'm.' + k, shape: [data.length], data })),
+    ...Object.entries(st.v).map(([k, data]) => ({ name: 'v.' + k, shape: [data.length], data }))];
+  const trainerJson = JSON.stringify({ state: trainer.state, opts: trainer.opts }, null, 1) + '\n';
+  writeDirAtomic(dir, {
+    ...hfFiles(st.checkpoint), ...tok,
+    'optimizer.safetensors': serializeSafetensors(moments, { format: 'inheritune-adamw' }),
+    'trainer.json': [new TextEncoder().encode(trainerJson)],
+  }, testCrashHook);
+}
+
+/**
+ * Test hook for the kill -9 test: INHERITUNE_CRASH_AT=write|swap:N kills this process with SIGKILL
+ * while the N-th checkpoint is being written (after its first file / between the two renames).
+ */
+let saves = 0;
+function testCrashHook(point: 'write' | 'swap'): void {
+  const spec = (globalThis as any).process?.env?.INHERITUNE_CRASH_AT as string | undefined;
+  if (!spec) return;
+  const [at, n] = spec.split(':');
+  if (point === 'write') saves++;
+  if (at === point && saves === Number(n ?? 1)) process.kill(process.pid, 'SIGKILL');
+}
+
+/** a crash between writeDirAtomic's two renames leaves DIR/.checkpoint.old-*; put it back */
+function recoverInterruptedSave(out: string): void {
+  const ck = join(out, 'checkpoint');
+  for (const f of readdirSync(out)) {
+    if (f.startsWith('.checkpoint.tmp-')) rmSync(join(out, f), { recursive: true, force: true });
+    if (f.startsWith('.checkpoint.old-')) {
+      if (!existsSync(ck)) renameSync(join(out, f), ck);
+      else rmSync(join(out, f), { recursive: true, force: true });
+    }
+  }
+}
+
+export function lossSvg(h: StepMetrics[]): string {
+  return lineChart([
+    { name: 'train loss', points: h.map((x) => [x.step, x.loss]) },
+    { name: 'val loss', points: h.filter((x) => x.val_loss !== undefined).map((x) => [x.step, x.val_loss!]), dashed: true },
+  ], { title: 'inheritune-rt training', xLabel: 'step', yLabel: 'loss (nats/token)' });
+}

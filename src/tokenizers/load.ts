@@ -1,0 +1,105 @@
+// tokenizers: one interface over every tokenizer format, and tokenizerFromFiles choosing the format by the
+// names of the files given (a model directory's tokenizer files, as { name: bytes }):
+//   tokenizer.json              HF: BPE with ByteLevel (GPT-2 style) or Llama-style Metaspace / byte fallback
+//   tokenizer.model             SentencePiece BPE ModelProto (sentencepiece.ts)
+//   vocab.json + merges.txt     HF GPT-2 byte-level BPE
+//   encoder.json + vocab.bpe    OpenAI GPT-2 byte-level BPE (same vocabulary, OpenAI's file names)
+//   tokenizer.bin / tok*.bin    llama2.c (tokenizer.ts)
+// tokenizer_config.json, when given, names the BOS/EOS tokens (bos_token, eos_token).
+import { fail } from '../util/errors.js';
+import { Llama2cTokenizer } from './llama2c.js';
+import { BpeTokenizer, parseJson, vocabFromJson, mergesFromText } from './bpe.js';
+import { SentencePieceTokenizer } from './sentencepiece.js';
+import { ENDOFTEXT } from './encoding.js';
+import { bpeFromTokenizerJson } from './hfjson.js';
+
+export interface EncodeOptions {
+  /** Prepend the BOS token (default false; the llama2.c tokenizer defaults to true, as run.c). */
+  bos?: boolean;
+  /** Append the EOS token (default false). */
+  eos?: boolean;
+  /** Special tokens recognised in the text (tiktoken allowed_special); by default they are plain text. */
+  allowedSpecial?: 'all' | Set<string>;
+}
+
+export interface Tokenizer {
+  /** 'byte-bpe' | 'metaspace-bpe' | 'sentencepiece' | 'llama2c' */
+  kind: string;
+  /** Number of ids (max id + 1). */
+  vocabSize: number;
+  bos: number | null;
+  eos: number | null;
+  encode(text: string, opts?: EncodeOptions): number[];
+  decode(ids: ArrayLike<number>): string;
+}
+
+export { ENDOFTEXT } from './encoding.js';
+
+/** the file names tokenizerFromFiles reads; tok<V>.bin / tokenizer.bin are llama2.c's */
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'encoder.json', 'vocab.bpe',
+  'tokenizer_config.json', 'tokenizer.bin'];
+export const isTokenizerBin = (f: string) => f === 'tokenizer.bin' || /^tok.*\.bin$/.test(f);
+export const isTokenizerFile = (f: string) => TOKENIZER_FILES.includes(f) || isTokenizerBin(f);
+
+const FILES_HINT = 'pass the tokenizer files of a model directory: tokenizer.json, tokenizer.model, ' +
+  'vocab.json + merges.txt, encoder.json + vocab.bpe, or a llama2.c tokenizer.bin';
+
+/** bos_token / eos_token of a tokenizer_config.json (string or {content}), if any. */
+function configTokens(files: Record<string, Uint8Array>): { bos?: string; eos?: string } {
+  const bytes = files['tokenizer_config.json'];
+  if (!bytes) return {};
+  const cfg = parseJson(bytes, 'tokenizer_config.json', 'pass the tokenizer_config.json of the same model, or leave it out') as
+    Record<string, unknown>;
+  const name = (v: unknown) => typeof v === 'string' ? v : (v && typeof v === 'object' &&
+    typeof (v as { content?: unknown }).content === 'string') ? (v as { content: string }).content : undefined;
+  return { bos: name(cfg?.bos_token), eos: name(cfg?.eos_token) };
+}
+
+function checkVocabSize(tok: Tokenizer, vocabSize: number | undefined, name: string): Tokenizer {
+  if (vocabSize !== undefined && tok.vocabSize > vocabSize) {
+    fail(`${name} has ${tok.vocabSize} tokens but the model's vocab_size is ${vocabSize}`,
+      "use the tokenizer of this model (a model's vocab_size may be padded above the tokenizer's, never below)");
+  }
+  return tok;
+}
+
+/**
+ * A tokenizer from a model's tokenizer files ({ file name: bytes }; directories are stripped from names).
+ * With vocabSize (the model's vocab_size) it checks that every id fits the model (llama2.c: exactly).
+ */
+export async function tokenizerFromFiles(files: Record<string, Uint8Array>,
+  opts: { vocabSize?: number } = {}): Promise<Tokenizer> {
+  const byName: Record<string, Uint8Array> = {};
+  for (const [k, v] of Object.entries(files)) byName[k.slice(k.lastIndexOf('/') + 1)] = v;
+  const names = Object.keys(byName);
+  const want = configTokens(byName);
+  if (byName['tokenizer.json']) {
+    const tok = await bpeFromTokenizerJson(byName['tokenizer.json'], 'tokenizer.json', want);
+    return checkVocabSize(tok, opts.vocabSize, 'tokenizer.json');
+  }
+  if (byName['tokenizer.model']) {
+    return checkVocabSize(await SentencePieceTokenizer.fromBytes(byName['tokenizer.model'], 'tokenizer.model'),
+      opts.vocabSize, 'tokenizer.model');
+  }
+  const pair = byName['vocab.json'] && byName['merges.txt'] ? ['vocab.json', 'merges.txt'] :
+    byName['encoder.json'] && byName['vocab.bpe'] ? ['encoder.json', 'vocab.bpe'] : null;
+  if (pair) {
+    const [v, m] = pair;
+    const name = `${v} + ${m}`;
+    const vocab = vocabFromJson(parseJson(byName[v], v, `pass the ${v} of a GPT-2 style BPE tokenizer`), v);
+    const merges = mergesFromText(byName[m], m);
+    // specials: <|...|> tokens of the vocab (GPT-2: <|endoftext|> = 50256)
+    const specials = new Map([...vocab].filter(([t]) => /^<\|.*\|>$/.test(t)));
+    const id = (t: string | undefined) => t !== undefined && vocab.has(t) ? vocab.get(t)! : null;
+    const tok = await BpeTokenizer.create({
+      name, vocab, merges, byteLevel: true, specials,
+      bos: id(want.bos) ?? id(ENDOFTEXT), eos: id(want.eos) ?? id(ENDOFTEXT),
+    });
+    return checkVocabSize(tok, opts.vocabSize, name);
+  }
+  const bin = names.find((n) => n === 'tokenizer.bin') ?? names.find(isTokenizerBin);
+  if (bin) return Llama2cTokenizer.fromBytes(byName[bin], { vocabSize: opts.vocabSize, name: bin });
+  const half = byName['vocab.json'] ? 'vocab.json without merges.txt' : byName['merges.txt'] ? 'merges.txt without vocab.json' :
+    byName['encoder.json'] ? 'encoder.json without vocab.bpe' : byName['vocab.bpe'] ? 'vocab.bpe without encoder.json' : null;
+  fail(half ? `tokenizer files: ${half}` : `no tokenizer among the files given (${names.join(', ') || 'none'})`, FILES_HINT);
+}

@@ -1,0 +1,143 @@
+// train: continued pre-training (Inheritune step 2), isomorphic. A Trainer owns the loop state
+// (step, data cursor, RNG), builds each step's micro-batches, runs forward + backward on the GPU,
+// clips the global gradient norm and applies AdamW, all on the device; the only readback per step is
+// the loss and the gradient norm, read *before* the update so a NaN/Inf step never touches weights.
+// Checkpoint files and metrics are written by the caller (src/train_node.ts in Node).
+// Sizes: B batch (windows per micro-batch), T sequence length, G micro-batches per step.
+import type { Model } from '../model/model.js';
+import { ShardLoader, memoryShards, type LoaderState, type ShardSource } from '../data/loader.js';
+import { fail } from '../util/errors.js';
+import { windowedLoss } from './evaluate.js';
+
+export interface TrainOptions {
+  steps: number;
+  batch: number;         // B
+  seq: number;           // T
+  gradAccum: number;     // G
+  lr: number;
+  minLr: number;
+  warmup: number;
+  schedule: 'cosine' | 'constant';
+  beta1: number;
+  beta2: number;
+  eps: number;
+  wd: number;            // decoupled weight decay, on tensors of rank >= 2 only
+  clip: number;          // global gradient-norm clip; <= 0 disables
+  sampling: 'sequential' | 'random';
+  seed: number;
+  evalEvery: number;     // 0: only at the end
+  valWindows: number;    // windows of T+1 tokens in the held-out set
+}
+
+export const TRAIN_DEFAULTS: Omit<TrainOptions, 'steps' | 'batch' | 'seq'> = {
+  gradAccum: 1, lr: 1e-3, minLr: 1e-4, warmup: 0, schedule: 'cosine', beta1: 0.9, beta2: 0.95, eps: 1e-8, wd: 0.1,
+  clip: 1.0, sampling: 'sequential', seed: 0, evalEvery: 0, valWindows: 16,
+};
+
+/** everything needed to continue exactly where a run stopped (saved with every checkpoint) */
+export interface TrainerState { step: number; tokensSeen: number; loader: LoaderState }
+
+export interface StepMetrics { step: number; loss: number; lr: number; grad_norm: number; tokens: number; tokens_per_s: number; val_loss?: number }
+
+/** 1) linear warmup  2) cosine from lr down to minLr (or constant) */
+export function learningRate(o: Pick<TrainOptions, 'lr' | 'minLr' | 'warmup' | 'schedule' | 'steps'>, step: number): number {
+  if (step < o.warmup) return (o.lr * (step + 1)) / o.warmup;
+  if (o.schedule === 'constant') return o.lr;
+  const ratio = (step - o.warmup) / Math.max(1, o.steps - o.warmup);
+  return o.minLr + 0.5 * (1 + Math.cos(Math.PI * Math.min(1, ratio))) * (o.lr - o.minLr);
+}
+
+export function validateTrainOptions(o: TrainOptions): void {
+  const posInt = (k: keyof TrainOptions) => { const v = o[k] as number; if (!(Number.isInteger(v) && v >= 1)) fail(`--${kebab(k)} ${v} must be a positive integer`); };
+  posInt('steps'); posInt('batch'); posInt('seq'); posInt('gradAccum'); posInt('valWindows');
+  for (const k of ['lr', 'minLr', 'eps', 'beta1', 'beta2', 'wd', 'clip'] as const) {
+    if (!Number.isFinite(o[k]) || o[k] < 0) fail(`--${kebab(k)} ${o[k]} must be a finite number >= 0`);
+  }
+  if (o.beta1 >= 1 || o.beta2 >= 1) fail(`--beta1/--beta2 must be < 1 (got ${o.beta1}, ${o.beta2})`);
+  if (!(Number.isInteger(o.warmup) && o.warmup >= 0)) fail(`--warmup ${o.warmup} must be an integer >= 0`);
+  if (o.schedule !== 'cosine' && o.schedule !== 'constant') fail(`--schedule ${o.schedule}: expected cosine or constant`);
+  if (o.sampling !== 'sequential' && o.sampling !== 'random') fail(`--sampling ${o.sampling}: expected sequential or random`);
+}
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+
+/**
+ * The training data: a token array (one shard) or shards (src/loader.ts: in memory, or read from files
+ * window by window). Batches come from the shard loader: sequential = llm.c's dataloader (batch k is
+ * B*T+1 consecutive tokens from position k*B*T, so window i is tokens [i*T, i*T+T]); random =
+ * windows with replacement from a seeded generator. Its cursor is part of the checkpoint.
+ */
+export type TrainData = ArrayLike<number> | ShardSource;
+
+export class Trainer {
+  private loader: ShardLoader;
+  private tokensSeen: number;
+  private stepIndex: number;
+
+  constructor(readonly model: Model, readonly train: TrainData, readonly val: ArrayLike<number>,
+              readonly opts: TrainOptions, state?: TrainerState) {
+    validateTrainOptions(opts);
+    const { batch: B, seq: T, gradAccum: G, steps } = opts;
+    const source: ShardSource = 'sizes' in train ? train : memoryShards([Uint32Array.from(train)]);
+    const total = source.sizes.reduce((a, b) => a + b, 0);
+    if (!source.sizes.some((n) => n >= T + 1)) fail(`the training data gives ${total} tokens, fewer than one window of ${T}+1`, 'use a longer text or a shorter --seq');
+    if (opts.sampling === 'sequential') {
+      // the run must not wrap around: step s must see windows s*G*B ... of the data, once
+      const windows = source.sizes.reduce((a, n) => a + Math.floor(Math.max(0, n - 1) / (B * T)) * B, 0);
+      if (windows < steps * G * B) {
+        fail(`sequential sampling needs ${steps * G * B} windows of ${T}+1 tokens (steps x grad-accum x batch), the training text has ${windows}`,
+          `use --sampling random, fewer --steps, a smaller --batch/--seq, or a longer text`);
+      }
+    }
+    if (val.length < T + 1) fail(`the validation text gives ${val.length} tokens, fewer than one window of ${T}+1`, 'use a longer --val-text or a shorter --seq');
+    this.loader = new ShardLoader(source, { B, T, mode: opts.sampling, seed: opts.seed }, state?.loader);
+    this.stepIndex = state?.step ?? 0;
+    this.tokensSeen = state?.tokensSeen ?? 0;
+    model.enableTraining();
+  }
+
+  /** step, tokens seen and the data cursor: pass it back to the constructor to continue exactly */
+  get state(): TrainerState {
+    return { step: this.stepIndex, tokensSeen: this.tokensSeen, loader: this.loader.state() };
+  }
+
+  get done(): boolean {
+    return this.stepIndex >= this.opts.steps;
+  }
+
+  /** one optimizer step: G micro-batches of forward + backward, clip, AdamW */
+  async step(): Promise<StepMetrics> {
+    const { batch: B, seq: T, gradAccum: G } = this.opts;
+    const t0 = Date.now();
+    const lr = learningRate(this.opts, this.stepIndex);
+    const m = this.model;
+    m.zeroGrad();
+    const cursor = this.loader.state(); // a NaN step leaves the data cursor where it was
+    for (let g = 0; g < G; g++) {
+      const batch = (await this.loader.next())!; // no epoch limit: never null
+      m.forward(batch.x, B, T, batch.y);
+      m.backward(1 / (B * T * G)); // mean over the step's tokens: micro-batch gradients add up
+    }
+    const { loss, gradNorm } = await m.stepStats(G, this.opts.clip);
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      this.loader = new ShardLoader(this.loader.source, { B, T, mode: this.opts.sampling, seed: this.opts.seed }, cursor);
+      fail(`step ${this.stepIndex}: the loss is ${loss} and the gradient norm ${gradNorm}; stopped before the update`,
+        'lower --lr, keep --clip on, or resume from the last checkpoint with a smaller learning rate');
+    }
+    m.adamw({ lr, beta1: this.opts.beta1, beta2: this.opts.beta2, eps: this.opts.eps, wd: this.opts.wd, t: this.stepIndex + 1 });
+    this.stepIndex++;
+    this.tokensSeen += B * T * G;
+    const secs = Math.max(1e-3, (Date.now() - t0) / 1000);
+    const out: StepMetrics = { step: this.stepIndex - 1, loss, lr, grad_norm: gradNorm, tokens: this.tokensSeen, tokens_per_s: (B * T * G) / secs };
+    const e = this.opts.evalEvery;
+    if ((e > 0 && this.stepIndex % e === 0) || this.done) out.val_loss = await this.evaluate();
+    return out;
+  }
+
+  /** mean next-token loss over the fixed held-out windows */
+  async evaluate(): Promise<number> {
+    const { seq: T } = this.opts;
+    const W = Math.min(this.opts.valWindows, Math.floor((this.val.length - 1) / T));
+    return (await windowedLoss(this.model, this.val, T, W, { batch: this.opts.batch })).loss;
+  }
+}
