@@ -2,7 +2,7 @@
 // merge.ts RULE_PIECES (merge the adjacent pair whose concatenated piece strings are the piece with the highest
 // score, leftmost on ties, never unless score > -1e10) over the whole text at once.
 //
-// Set-up (JS, src/tokenizer.ts, validates tokenizer.bin first):
+// Set-up (JS, src/tokenizers/llama2c.ts, validates tokenizer.bin first):
 //   1. vocab.ts steps 1-3 (vocab_init, offs/lens/blob/scores, vocab_build): pieces by id and their hash table
 //      (on duplicate pieces the lowest id wins); flags stay 0, RULE_PIECES does not read them;
 //   2. tok_init()                  finds the dummy-prefix piece " ", allocates merge.ts's piece-pair cache and

@@ -7,9 +7,9 @@
 //   p = p - step_size * m / (sqrt(v) / bc2_sqrt + eps)   3) step_size = lr / (1 - beta1^t), bc2_sqrt = sqrt(1 - beta2^t)
 // decay is a per-element multiplier of weight_decay: 1 for matrices and embeddings (rank >= 2),
 // 0 for norms and biases (or any other per-tensor rate). The bias corrections are computed on the
-// CPU in float64 (src/kernels.ts adamwUpdate), as torch does in Python.
+// CPU in float64 (src/gpu/kernels/optim.ts adamwUpdate), as torch does in Python.
 // = / +=: params, m, v are updated in place; grads is only read. One thread per element.
-override WG: u32 = 256;
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/optim.ts)
 struct Dims { P: u32, lr_wd: f32, beta1: f32, beta2: f32, eps: f32, step_size: f32, bc2_sqrt: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> params: array<f32>;

@@ -16,7 +16,7 @@
 // each dispatch writes one of them. Every sum runs in a fixed order (heads, then positions), so the
 // result is deterministic.
 const MAX_HS: u32 = 128u;
-override WG: u32 = 64;
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/attention.ts)
 struct Dims { B: u32, T: u32, NH: u32, KVH: u32, HS: u32, qs: u32, q0: u32, kvs: u32, k0: u32, v0: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;

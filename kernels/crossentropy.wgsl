@@ -5,7 +5,7 @@
 // = / +=: dlogits is written (=). Nothing is cached by forward: backward recomputes the softmax from logits.
 // reference: llm.c crossentropy_forward; PyTorch F.cross_entropy(reduction='none')
 // one workgroup per row: 1) max  2) sum of exp(x - max)  3) loss, or the gradient of each logit
-override WG: u32 = 64;
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/crossentropy.ts)
 struct Dims { N: u32, V: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> losses: array<f32>;

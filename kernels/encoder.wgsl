@@ -1,14 +1,14 @@
 // encoder: token embedding (and, for GPT-2, learned positions), llm.c encoder_forward/backward.
 // out: (B,T,C)   ids: (B,T) u32   wte: (V,C)   wpe: (maxT,C), used when d.has_wpe = 1
 // forward: out[b,t,:] = wte[ids[b,t],:] (+ wpe[t,:]), one thread per output element; the grid may be
-//   folded into 2-D (see src/gpu.ts). A wte larger than one storage binding is bound in row chunks
+//   folded into 2-D (see src/gpu/gpu.ts). A wte larger than one storage binding is bound in row chunks
 //   [v0, v0 + nv): each dispatch writes the positions whose id falls in its chunk, so every element
 //   is written exactly once.
 // backward: dwte[v,:] += sum over the (b,t) with ids[b,t] = v of dout[b,t,:];  dwpe[t,:] += sum_b dout[b,t,:]
 // = / +=: both are parameter gradients, so both accumulate (+=), for gradient accumulation.
 // Deterministic without atomics: the launcher groups positions by token on the CPU (a CSR list,
-// see encoderBackward in src/kernels.ts) and one thread owns each (token, c), summing in position order.
-override WG: u32 = 256;
+// see encoderBackward in src/gpu/kernels/encoder.ts) and one thread owns each (token, c), summing in position order.
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/encoder.ts)
 struct Dims { N: u32, T: u32, C: u32, has_wpe: u32, v0: u32, nv: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;

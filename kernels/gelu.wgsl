@@ -2,7 +2,7 @@
 // out, inp: (N)   reference: llm.c gelu_forward/gelu_backward; PyTorch F.gelu(approximate='tanh')
 // backward: dinp = dout * (0.5 (1 + tanh u) + 0.5 x sech^2(u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)),
 //   u = sqrt(2/pi) (x + 0.044715 x^3).  = / +=: dinp is written (=).
-override WG: u32 = 256;
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/pointwise.ts)
 const GELU_SCALE: f32 = 0.7978845608028654;   // sqrt(2/pi)
 struct Dims { N: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;

@@ -5,8 +5,8 @@
 // (the partition does not depend on the device or on how the launcher splits bindings), each thread
 // summing a fixed stride, then a tree in workgroup memory; 2) gradnorm_clip, one workgroup summing
 // the partials the same way. = / +=: norm and scale are written (=); adamw_update reads scale.
-const CHUNK: u32 = 4096u;   // elements per partial sum; the launcher's binding chunks are multiples of it
-override WG: u32 = 256;
+override CHUNK: u32; // elements per partial sum, set by the launcher (src/gpu/kernels/optim.ts); its binding chunks are multiples of it
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/optim.ts)
 var<workgroup> partial: array<f32, WG>;
 
 fn wg_sum(v: f32, lid: u32) -> f32 {

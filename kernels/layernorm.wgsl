@@ -9,7 +9,7 @@
 // forward, one workgroup per row: 1) mean  2) variance about the mean (two-pass, as PyTorch)  3) normalize
 // backward: rows as forward; the column sums (dweight, dbias) are a separate entry point with one
 // thread per column summing rows in order (deterministic).
-override WG: u32 = 64;
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/norms.ts)
 struct Dims { N: u32, C: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;

@@ -4,11 +4,11 @@
 // = / +=: dweight and dbias accumulate (+=, parameters); dinp is written (=) by the first OC chunk and
 // accumulated by the rest, or accumulated throughout when the launcher is asked to (d.acc = 1), so that
 // Llama's q/k/v (and w1/w3) projections of one input can sum their dinp into one buffer.
-// The launchers (src/kernels.ts) split large weights/outputs into chunks that fit
+// The launchers (src/gpu/kernels/matmul.ts) split large weights/outputs into chunks that fit
 // maxStorageBufferBindingSize; each chunk binds weight rows [oc0, oc0+OC) and out rows [n0, n0+N).
 // Each thread computes a 4x4 block in registers, one pass over the reduced dimension.
 // (No workgroup-memory tiling: on CPU Vulkan drivers barriers cost more than they save; a 16x16
-// shared-memory tile measured 18x slower on lavapipe, see bench/.) Tails are clamped on load and
+// shared-memory tile measured 5.9-10x slower on lavapipe, `npm run bench`.) Tails are clamped on load and
 // guarded on store, so any N, C, OC works. Loop orders are fixed, so results are deterministic.
 struct Dims { N: u32, C: u32, OC: u32, ldo: u32, oc0: u32, has_bias: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;

@@ -4,7 +4,7 @@
 // feed other layers too. dout must not share a buffer range with dinp1 or dinp2 (WebGPU forbids a
 // writable binding that overlaps another). A model that keeps one residual-gradient buffer (llm.c's
 // dresidual, with the norms' dinp +=) needs no call at all: the residual backward is the identity.
-override WG: u32 = 256;
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/pointwise.ts)
 struct Dims { N: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;

@@ -6,7 +6,7 @@
 // reference: PyTorch LlamaRMSNorm (float32 path); llama2.c rmsnorm()
 // rows: one workgroup per row, tree-reduced in workgroup memory; the dweight column sums are a
 // separate entry point, one thread per column summing rows in order (deterministic).
-override WG: u32 = 64;
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/norms.ts)
 struct Dims { N: u32, C: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;

@@ -1,5 +1,5 @@
 // rope: rotary position embedding, in place on q or k (Su et al. 2021, arXiv 2104.09864).
-// x: (B,T,NH,HS)   freqs_cos, freqs_sin: (T, HS/2), computed on the CPU in float64 (src/kernels.ts)
+// x: (B,T,NH,HS)   freqs_cos, freqs_sin: (T, HS/2), computed on the CPU in float64 (src/model/rope.ts)
 // pair i of a head, angle = t * theta^(-2i/HS), (a, b) -> (a cos - b sin, a sin + b cos), where
 //   mode 0 (interleaved, llama2.c / Meta checkpoints): a = x[2i], b = x[2i+1]
 //   mode 1 (rotate_half, Hugging Face checkpoints):     a = x[i],  b = x[i + HS/2]
@@ -7,7 +7,7 @@
 //   (da, db) -> (da cos + db sin, -da sin + db cos)
 // = / +=: in place (the gradient w.r.t. the rotated q/k becomes the gradient w.r.t. the unrotated one).
 // one thread per pair
-override WG: u32 = 256;
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/rope.ts)
 struct Dims { N: u32, T: u32, NH: u32, HS: u32, mode: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;

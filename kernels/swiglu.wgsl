@@ -2,7 +2,7 @@
 // out, gate, up: (N) with N = B*T*H, H = hidden_dim
 // backward, with s = sigmoid(gate):  dgate = dout * up * s * (1 + gate * (1 - s));  dup = dout * gate * s
 // = / +=: dgate and dup are written (=).
-override WG: u32 = 256;
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/pointwise.ts)
 struct Dims { N: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;

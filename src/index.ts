@@ -1,14 +1,19 @@
-// inheritune-rt: the isomorphic core (browsers, web workers, Deno, and Node through src/node.ts).
+// inheritune-rt: the isomorphic core (browsers, web workers, Deno, and Node through src/node/index.ts).
 // Nothing here imports a Node built-in; rollup.config.mjs enforces that.
-export { createGpu, Gpu, type View } from './gpu/gpu.js';
+export { createGpu, Gpu, type View, type GpuOptions } from './gpu/gpu.js';
 export { type DeviceOptions } from './gpu/device.js';
 export { InherituneError } from './util/errors.js';
 export { env, runtimeName } from './util/env.js';
-export { Model, selectLayers } from './model/model.js';
+export { Model, FAMILIES } from './model/model.js';
+export { selectLayers, firstBlocks, appendBlocks } from './model/surgery.js';
+export { Arena } from './model/arena.js';
+export { AdamW, type AdamwHyper } from './model/adamw.js';
+export { ropeTables, ropeInvFreq } from './model/rope.js';
+export type { Acts, Family } from './model/family.js';
 export { countParameters, parameterShapes, type ModelConfig, type Checkpoint } from './model/config.js';
 export { parseLlama2c } from './formats/llama2c.js';
-export { windowedLoss, type WindowedLoss } from './train/evaluate.js';
-export * as kernels from './gpu/kernels.js';
+export { windowedLoss, windowCount, type WindowedLoss } from './train/evaluate.js';
+export * as kernels from './gpu/kernels/index.js';
 export { initCheckpoint } from './model/init.js';
 export { Llama2cTokenizer } from './tokenizers/llama2c.js';
 export { SafetensorsFile, serializeSafetensors, memorySource, blobSource, type ByteSource } from './formats/safetensors.js';
@@ -16,14 +21,15 @@ export { readHfModel, hfFiles, configFromHf, configToHf, permuteToHf, type Model
 export { Trainer, learningRate, TRAIN_DEFAULTS, type TrainOptions, type TrainerState, type StepMetrics } from './train/trainer.js';
 export { inherit, type InheritOptions, type InheritRecord } from './method/inherit.js';
 export { lineChart, type Series } from './util/svg.js';
-export { runRecipe, recipeSvg, recipeSummary, appendBlocks, RECIPE_DEFAULTS, type RecipeOptions, type RecipeReport, type RoundResult } from './method/recipe.js';
+export { runRecipe, recipeSvg, recipeSummary, RECIPE_DEFAULTS, type RecipeOptions, type RecipeReport, type RoundResult } from './method/recipe.js';
 export { ByteTokenizer, byteTokenizerJson } from './tokenizers/bytes.js';
 export { analyzeAttention, rankGuidedSelection, LAZY_MAX_RANK, type Analysis, type BlockAnalysis, type AnalyzeOptions } from './method/analyze.js';
 export { hubDir, parseHubSpec, isHubSpec, hubUrl, DEFAULT_HF_ENDPOINT, type HubOptions, type HubRepo } from './formats/hub.js';
 export { tokenizerFromFiles, ENDOFTEXT, type Tokenizer, type EncodeOptions } from './tokenizers/load.js';
 export { BpeTokenizer } from './tokenizers/bpe.js';
 export { SentencePieceTokenizer } from './tokenizers/sentencepiece.js';
-export { Packer, DocSplitter, encodeShard, parseShard, parseShardHeader, parseAmount, SHARD_MAGIC, type PackOptions, type PackSummary } from './data/pack.js';
+export { Packer, DocSplitter, parseAmount, type PackOptions, type PackSummary } from './data/pack.js';
+export { encodeShard, parseShard, parseShardHeader, SHARD_MAGIC } from './data/shard.js';
 export { ShardLoader, memoryShards, type ShardSource, type LoaderState } from './data/loader.js';
 export { exportOnnx, type OnnxOptions } from './formats/onnx.js';
 export { InherituneWorker, errorFromWire } from './worker/client.js';

@@ -242,8 +242,8 @@ describe('analyzeAttention: stories260K vs test/ref/analyze_ref.py', () => {
     const t1 = await analyzeAttention(model, ids, { sequences: 5, seq: 1 });
     expect(t1.blocks.map((b) => [b.max_rank, b.lazy, Math.max(...b.mass)])).toEqual(Array(5).fill([1, true, 1]));
     expect(rankGuidedSelection(t1, 3)).toEqual([0, 1, 2]);
-    await expect(analyzeAttention(model, new Uint32Array(250).fill(1), { sequences: 3, seq: 100 })).rejects.toThrow(/--sequences 2 or less/);
-    await expect(analyzeAttention(model, ids, { tau: 0 })).rejects.toThrow(/--tau 0 must be in \(0, 1\]/);
+    await expect(analyzeAttention(model, new Uint32Array(250).fill(1), { sequences: 3, seq: 100 })).rejects.toThrow(/`sequences` 2 or less/);
+    await expect(analyzeAttention(model, ids, { tau: 0 })).rejects.toThrow(/`tau` 0 must be in \(0, 1\]/);
     model.destroy();
   });
 });

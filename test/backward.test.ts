@@ -3,7 +3,8 @@
 // and the oracle itself against central finite differences in float64.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Gpu } from '../src/gpu/gpu.js';
-import * as K from '../src/gpu/kernels.js';
+import * as K from '../src/gpu/kernels/index.js';
+import { ropeTables } from '../src/model/rope.js';
 import * as cpu from './cpu.js';
 import { testGpu, randn, checkTensor, put, ids } from './helpers.js';
 
@@ -216,7 +217,7 @@ describe('backward kernels vs float64 CPU reference', () => {
     if (!g) return ctx.skip();
     const [B, T, NH, HS, theta] = [2, 11, 3, 10, 10000];
     const dout = randn(B * T * NH * HS, 67);
-    const { cos, sin } = K.ropeTables(T, HS, theta);
+    const { cos, sin } = ropeTables(T, HS, theta);
     for (const mode of [0, 1] as const) {
       const v = put(g, dout);
       K.ropeBackward(g, v, put(g, cos), put(g, sin), B, T, NH, HS, mode);

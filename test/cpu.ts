@@ -2,7 +2,7 @@
 // backward (plus the Llama additions), and of torch's AdamW and clip_grad_norm_. Every kernel test
 // compares the GPU against these on odd shapes; test/backward.test.ts checks the backward ones by
 // finite differences.
-// Sizes as in src/kernels.ts: N rows, C channels, OC out channels, V vocab, NH/KVH heads, HS head size.
+// Sizes as in src/gpu/kernels/: N rows, C channels, OC out channels, V vocab, NH/KVH heads, HS head size.
 type Arr = ArrayLike<number>;
 
 export function encoderForward(ids: Arr, wte: Arr, wpe: Arr | null, B: number, T: number, C: number): Float64Array {

@@ -2,7 +2,7 @@
 // tensor larger than maxStorageBufferBindingSize (lavapipe: 128 MiB) through the chunked matmul.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createGpu, Gpu, InherituneError } from '../src/node/index.js';
-import * as K from '../src/gpu/kernels.js';
+import * as K from '../src/gpu/kernels/index.js';
 import * as cpu from './cpu.js';
 import { testGpu, randn, checkTensor } from './helpers.js';
 

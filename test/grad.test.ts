@@ -5,7 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseLlama2c, Model, Llama2cTokenizer, hfFiles, SafetensorsFile, memorySource, type Gpu } from '../src/node/index.js';
+import { parseLlama2c, Model, Arena, kernels as K, Llama2cTokenizer, hfFiles, SafetensorsFile, memorySource, type Gpu } from '../src/node/index.js';
 import { readModel } from '../src/node/files.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 
@@ -15,14 +15,16 @@ beforeAll(async () => { g = await testGpu(); });
 afterAll(() => g?.destroy());
 
 async function gradsOf(m: Model, ids: number[], B: number, T: number) {
-  m.enableTraining();
-  m.zeroGrad();
+  const grads = new Arena(m.gpu, m.config, 'grads');
+  grads.clear();
   const x: number[] = [], y: number[] = [];
   for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) { x.push(ids[b * (T + 1) + t]); y.push(ids[b * (T + 1) + t + 1]); }
-  m.forward(x, B, T, y);
-  m.backward(1 / (B * T));
-  const { loss } = await m.stepStats(1, 0);
-  return { loss, grads: await m.readGradients() };
+  const a = m.forward(x, B, T, y);
+  m.backward(grads, 1 / (B * T));
+  const losses = await m.gpu.read(K.slice(a.losses, 0, B * T));
+  const out = { loss: losses.reduce((s, l) => s + l, 0) / (B * T), grads: await grads.read() };
+  grads.destroy();
+  return out;
 }
 
 describe('backward pass vs PyTorch', () => {

@@ -20,7 +20,7 @@ export async function testGpu(): Promise<Gpu | null> {
   }
 }
 
-/** mulberry32: small seeded PRNG for test data (the package's own, src/init.ts) */
+/** mulberry32: small seeded PRNG for test data (the package's own, src/model/init.ts) */
 export const rng = mulberry32;
 
 export function randn(n: number, seed: number, scale = 1): Float32Array {

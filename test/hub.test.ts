@@ -1,4 +1,4 @@
-// hub: models from the Hub (src/hub.ts, src/hub_node.ts) against a local server on 127.0.0.1 that
+// hub: models from the Hub (src/formats/hub.ts, src/node/hub.ts) against a local server on 127.0.0.1 that
 // serves the Hub's URL layout (/<owner>/<name>/resolve/<revision>/<file>) from test/ref/hf, with
 // Range support (206 + Content-Range, If-Range, 416), a token-protected repo (401 without
 // `Authorization: Bearer secret`) and a fault mode that cuts a response after N bytes. Checks:

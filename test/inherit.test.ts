@@ -66,10 +66,11 @@ describe('inherit (CPU): what is inherited', () => {
   });
 
   it('bad selections are clear errors', () => {
-    expect(() => inherit(ref, { layers: 6 })).toThrow(/block 5 does not exist: the reference has 5 blocks/);
+    expect(() => inherit(ref, { layers: 6 })).toThrow(/`layers` 6: the model has 5 blocks/);
     expect(() => inherit(ref, { select: [0, 9] })).toThrow(InherituneError);
-    expect(() => inherit(ref, { layers: 2, select: [0] })).toThrow(/either --layers K or --select/);
-    expect(() => inherit(ref, { preset: 'x' as 'paper' })).toThrow(/--preset x/);
+    expect(() => inherit(ref, { select: [0, 9] })).toThrow(/block 9 does not exist: the model has 5 blocks/);
+    expect(() => inherit(ref, { layers: 2, select: [0] })).toThrow(/either `layers` \(K\) or `select`/);
+    expect(() => inherit(ref, { preset: 'x' as 'paper' })).toThrow(/`preset` x/);
   });
 });
 

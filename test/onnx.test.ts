@@ -1,4 +1,4 @@
-// onnx: the exported graphs (src/onnx.ts) run by onnxruntime-web against the package's own forward pass:
+// onnx: the exported graphs (src/formats/onnx.ts) run by onnxruntime-web against the package's own forward pass:
 // stories260K (llama2.c: interleaved RoPE, GQA, tied head; all 5 blocks and the first 3), and the
 // PyTorch-written HF models gpt2-tiny, llama-tiny (GQA, untied, rotate_half, BF16 source) and
 // llama-bias-tiny. Reference = Model.logits on the GPU, or the committed PyTorch goldens when there
@@ -13,7 +13,8 @@ import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { REPO, SHARED, testGpu, checkTensor } from './helpers.js';
 import { readModel } from '../src/node/files.js';
-import { Model, selectLayers } from '../src/model/model.js';
+import { Model } from '../src/model/model.js';
+import { selectLayers } from '../src/model/surgery.js';
 import { exportOnnx } from '../src/formats/onnx.js';
 import { exportOnnxDir } from '../src/node/onnx.js';
 import type { Gpu } from '../src/gpu/gpu.js';

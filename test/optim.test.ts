@@ -3,7 +3,7 @@
 // weight decay on some elements and not on others, and with the arena split over several bindings.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Gpu, View } from '../src/gpu/gpu.js';
-import * as K from '../src/gpu/kernels.js';
+import * as K from '../src/gpu/kernels/index.js';
 import * as cpu from './cpu.js';
 import { testGpu, randn, checkTensor } from './helpers.js';
 

@@ -5,10 +5,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tokenizerFromFiles, type Tokenizer } from '../src/tokenizers/load.js';
-import {
-  DocSplitter, Packer, encodeShard, parseAmount, parseShard, parseShardHeader, shardHeader, docHash,
-  SHARD_HEADER_BYTES, type PackOptions,
-} from '../src/data/pack.js';
+import { DocSplitter, Packer, parseAmount, docHash, type PackOptions } from '../src/data/pack.js';
+import { encodeShard, parseShard, parseShardHeader, shardHeader, SHARD_HEADER_BYTES } from '../src/data/shard.js';
 import { ShardLoader, memoryShards, type Batch, type LoaderOptions } from '../src/data/loader.js';
 import { packFiles, listShards, openShards } from '../src/node/pack.js';
 import { InherituneError } from '../src/util/errors.js';

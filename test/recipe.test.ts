@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync, mkdtempSync, existsSync, statSync } from '
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseLlama2c } from '../src/index.js';
-import { appendBlocks } from '../src/method/recipe.js';
+import { appendBlocks } from '../src/model/surgery.js';
 import { inherit } from '../src/method/inherit.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 

@@ -1,4 +1,4 @@
-// Llama2cTokenizer (src/tokenizer.ts + asm/llama2c.ts) against llama2.c run.c's encode/decode.
+// Llama2cTokenizer (src/tokenizers/llama2c.ts + asm/llama2c.ts) against llama2.c run.c's encode/decode.
 // Reference ids: test/ref/llama2c_tok.json, written by test/ref/llama2c_tok_ref.py (a naive Python port of
 // run.c's encode). Shared data (tok512.bin, texts) is read from ../shared/data beside the repo, never copied.
 import { describe, it, expect } from 'vitest';

@@ -1,4 +1,4 @@
-// The web worker's request handling (src/worker_session.ts) in Node on Dawn, without a browser:
+// The web worker's request handling (src/worker/session.ts) in Node on Dawn, without a browser:
 // load stories260K from Blobs, inherit k=3 (logits = the PyTorch golden), train with a cancel after
 // step 3 and a resume, which must give the same losses as an uninterrupted run; errors crossing the
 // worker boundary (wireError -> errorFromWire) keep their InherituneError text; save's bytes load

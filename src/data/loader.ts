@@ -1,5 +1,5 @@
-// loader: batches of (B, T) input/target windows over llm.c token shards (pack.ts), isomorphic. The shards come
-// from a ShardSource: memoryShards() here, or pack_node.ts openShards() reading windows from files.
+// loader: batches of (B, T) input/target windows over llm.c token shards (shard.ts), isomorphic. The shards come
+// from a ShardSource: memoryShards() here, or src/node/pack.ts openShards() reading windows from files.
 //   sequential  llm.c dataloader.h (single process, no shuffling): a batch is B*T+1 consecutive tokens at the
 //               cursor, x = buf[0:B*T], y = buf[1:B*T+1]; the cursor advances by B*T; when the next batch would
 //               run past the shard's end it moves to the next shard; after the last shard, the next epoch.
@@ -8,7 +8,7 @@
 // state() is plain JSON; new ShardLoader(source, opts, state) continues with exactly the batches that would have
 // come next. Shapes: x, y are Int32Array (B*T), row-major (B, T).
 import { fail } from '../util/errors.js';
-import { parseShard, type ShardTokens } from './pack.js';
+import { parseShard, type ShardTokens } from './shard.js';
 
 export interface ShardSource {
   /** Tokens per shard. */

@@ -1,78 +1,16 @@
-// pack: text -> documents -> token streams -> llm.c shards, streaming with bounded memory. Isomorphic: the
-// Node-only file reading and writing is in pack_node.ts; browsers feed DocSplitter/Packer themselves.
-//
-// Shard format (llm.c dev/data/data_common.py write_datafile, read by llmc/dataloader.h):
-//   header int32[256]: [0] magic 20240520, [1] version (1: uint16 tokens, 2: uint32 tokens), [2] ntok, rest 0
-//   then ntok tokens, little-endian. (llm.c's own LLaMA-3 files, magic 20240801 version 7 uint32, are read too.)
+// pack: text -> documents -> token streams -> llm.c shards (src/data/shard.ts), streaming with bounded
+// memory. Isomorphic: the Node-only file reading and writing is in src/node/pack.ts; browsers feed
+// DocSplitter/Packer themselves.
 // Each document becomes [BOS] + tokens (or tokens + [EOS], or both: `separator`), llm.c/llama2.c style; the
 // streams of all documents are concatenated and cut into shards of `shardTokens` (a document may straddle two).
 // Selection is per document and stateless: document i is kept iff hash(seed, i) < the subset fraction, and a
 // kept one goes to validation iff hash'(seed, i) < the val fraction, so a run is reproducible and independent of
-// chunking. "N tokens" targets turn into fractions of the expected corpus size (pack_node.ts estimates it from a
-// sample), with 5% headroom; the subset then stops at exactly N tokens, the val split once it holds >= N.
+// chunking. "N tokens" targets turn into fractions of the expected corpus size (src/node/pack.ts estimates it
+// from a sample), with 5% headroom; the subset then stops at exactly N tokens, the val split once it holds >= N.
 import { fail } from '../util/errors.js';
 import { chunks } from '../tokenizers/encoding.js';
-import type { Tokenizer } from '../tokenizers/load.js';
-
-export const SHARD_MAGIC = 20240520;
-export const SHARD_MAGIC_LLAMA3 = 20240801; // llm.c fineweb.py --model_desc llama-3: version 7, uint32
-export const SHARD_HEADER_INTS = 256;
-export const SHARD_HEADER_BYTES = SHARD_HEADER_INTS * 4;
-const SHARD_HINT = 'pass a shard written by `pack` (or by llm.c dev/data scripts): 256 x int32 header, then tokens';
-
-export type ShardTokens = Uint16Array | Uint32Array;
-
-/** Version for a vocabulary: 1 (uint16) when every id fits 16 bits, else 2 (uint32). */
-export function shardVersionFor(vocabSize: number): 1 | 2 {
-  return vocabSize <= 65536 ? 1 : 2;
-}
-
-export function shardHeader(ntok: number, version: 1 | 2): Uint8Array {
-  const h = new Int32Array(SHARD_HEADER_INTS);
-  h[0] = SHARD_MAGIC; h[1] = version; h[2] = ntok;
-  return new Uint8Array(h.buffer); // little-endian on every platform we run on (wasm and WebGPU are too)
-}
-
-/** A whole shard file: header + tokens. */
-export function encodeShard(tokens: ArrayLike<number>, version: 1 | 2): Uint8Array {
-  const bpt = version === 1 ? 2 : 4;
-  const out = new Uint8Array(SHARD_HEADER_BYTES + tokens.length * bpt);
-  out.set(shardHeader(tokens.length, version));
-  const view = version === 1 ? new Uint16Array(out.buffer, SHARD_HEADER_BYTES) : new Uint32Array(out.buffer, SHARD_HEADER_BYTES);
-  const max = version === 1 ? 0xffff : 0xffffffff;
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
-    if (!(t >= 0 && t <= max && Number.isInteger(t))) fail(`shard: token ${t} at ${i} does not fit version ${version}`, 'use version 2 (uint32) for vocabularies over 65536');
-    view[i] = t;
-  }
-  return out;
-}
-
-export interface ShardInfo { version: number; ntok: number; bytesPerToken: 2 | 4 }
-
-/** Validates the 1024-byte header; `fileBytes` (when known) must be header + ntok tokens exactly. */
-export function parseShardHeader(header: Uint8Array, name = 'shard', fileBytes?: number): ShardInfo {
-  if (header.byteLength < SHARD_HEADER_BYTES) fail(`${name} is truncated: ${header.byteLength} bytes, less than the ${SHARD_HEADER_BYTES}-byte header`, SHARD_HINT);
-  const v = new DataView(header.buffer, header.byteOffset, SHARD_HEADER_BYTES);
-  const magic = v.getInt32(0, true), version = v.getInt32(4, true), ntok = v.getInt32(8, true);
-  let bytesPerToken: 2 | 4;
-  if (magic === SHARD_MAGIC && (version === 1 || version === 2)) bytesPerToken = version === 1 ? 2 : 4;
-  else if (magic === SHARD_MAGIC_LLAMA3 && version === 7) bytesPerToken = 4;
-  else fail(`${name}: header magic ${magic} / version ${version} is not an llm.c token shard (${SHARD_MAGIC} v1/v2)`, SHARD_HINT);
-  if (ntok < 0) fail(`${name}: negative token count ${ntok}`, SHARD_HINT);
-  if (fileBytes !== undefined && fileBytes !== SHARD_HEADER_BYTES + ntok * bytesPerToken) {
-    fail(`${name}: the header says ${ntok} tokens (${SHARD_HEADER_BYTES + ntok * bytesPerToken} bytes) but the file has ${fileBytes} bytes`, SHARD_HINT);
-  }
-  return { version, ntok, bytesPerToken };
-}
-
-/** A whole shard in memory: its tokens (a copy, aligned). */
-export function parseShard(bytes: Uint8Array, name = 'shard'): ShardInfo & { tokens: ShardTokens } {
-  const info = parseShardHeader(bytes, name, bytes.byteLength);
-  const body = bytes.slice(SHARD_HEADER_BYTES);
-  const tokens = info.bytesPerToken === 2 ? new Uint16Array(body.buffer, 0, info.ntok) : new Uint32Array(body.buffer, 0, info.ntok);
-  return { ...info, tokens };
-}
+import type { Tokenizer } from '../tokenizers/types.js';
+import { encodeShard, shardVersionFor } from './shard.js';
 
 // ---- amounts and selection ------------------------------------------------------------------------------------
 
@@ -195,7 +133,7 @@ export interface PackOptions {
   val?: string | number;
   /** Seed of the selection hashes (default 1337). */
   seed?: number;
-  /** Estimated tokens in the whole corpus, needed by "N tokens" amounts (pack_node.ts estimates it). */
+  /** Estimated tokens in the whole corpus, needed by "N tokens" amounts (src/node/pack.ts estimates it). */
   expectedTokens?: number;
   /** Characters of one document encoded at a time (long 'file' documents are cut at " word"). Default 1M. */
   chunkChars?: number;
@@ -277,7 +215,7 @@ export class Packer {
     }
     const frac = (a: Amount, base: number, what: string) => {
       if ('fraction' in a) return a.fraction;
-      if (!opts.expectedTokens) fail(`${what} "${a.tokens} tokens" needs the expected corpus size`, 'pass expectedTokens (pack_node.ts estimates it), or give a percentage');
+      if (!opts.expectedTokens) fail(`${what} "${a.tokens} tokens" needs the expected corpus size`, 'pass expectedTokens (src/node/pack.ts estimates it), or give a percentage');
       return Math.min(1, (a.tokens / base) * 1.05);
     };
     const subset = parseAmount(opts.subset ?? '100%', 'subset');

@@ -1,5 +1,5 @@
 // hf: Hugging Face model directories (config.json + safetensors, sharded or not) in and out, for
-// model_type "llama" and "gpt2", mapped onto the parameter tables of src/config.ts.
+// model_type "llama" and "gpt2", mapped onto the parameter tables of src/model/config.ts.
 // - GPT-2 stores Conv1D weights as (in, out): transposed here to (out, in); keys may carry the
 //   `transformer.` prefix; the `attn.bias` / `attn.masked_bias` mask buffers are ignored.
 // - HF Llama q/k rows are laid out for rotate_half RoPE and are kept that way (ropeMode

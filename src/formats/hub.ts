@@ -4,7 +4,7 @@
 // with `Authorization: Bearer <token>` when a token is given. hubDir() is a ModelDir over HTTP:
 // small files (JSON, text) are fetched whole, everything else is read lazily with `Range: bytes=a-b`
 // requests, so readHfModel pulls a large checkpoint tensor by tensor. The Node download cache with
-// resumable transfers lives in hub_node.ts.
+// resumable transfers lives in src/node/hub.ts.
 import type { ModelDir } from './hf.js';
 import type { ByteSource } from './safetensors.js';
 import { memorySource } from './safetensors.js';
@@ -19,7 +19,7 @@ export const DEFAULT_HF_ENDPOINT = '';
 export interface HubRepo { owner: string; name: string; revision: string }
 
 export interface HubOptions {
-  /** base URL of the Hub or a mirror; default DEFAULT_HF_ENDPOINT (Node: HF_ENDPOINT, see hub_node.ts) */
+  /** base URL of the Hub or a mirror; default DEFAULT_HF_ENDPOINT (Node: HF_ENDPOINT, see src/node/hub.ts) */
   endpoint?: string;
   /** access token for gated/private repos, sent as `Authorization: Bearer <token>` */
   token?: string;

@@ -74,7 +74,7 @@ function readTensors(bytes: Uint8Array, start: number, h: Header, shared: boolea
     const t = new Float32Array(n);
     new Uint8Array(t.buffer).set(new Uint8Array(bytes.buffer, off, n * 4));
     off += n * 4;
-    if (!key.startsWith('freq_cis')) tensors[key] = t; // RoPE tables are recomputed (src/kernels.ts ropeTables)
+    if (!key.startsWith('freq_cis')) tensors[key] = t; // RoPE tables are recomputed (src/model/rope.ts ropeTables)
   }
   for (const [key, t] of Object.entries(tensors)) {
     for (let i = 0; i < t.length; i++) {

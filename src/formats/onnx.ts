@@ -1,7 +1,7 @@
 // onnx: export a checkpoint as an ONNX causal LM, laid out the way transformers.js and Optimum's
 // exports are: inputs input_ids, attention_mask (int64, (B,T)), output logits (float32, (B,T,V)),
-// no KV cache. The graph is model.ts forward() written out in standard ONNX ops (opset 17..21), the
-// weights float32 initializers. Isomorphic: bytes out, no file access (src/onnx_node.ts writes files).
+// no KV cache. The graph is the family forward() (src/model/llama.ts, gpt2.ts) written out in standard ONNX ops (opset 17..21), the
+// weights float32 initializers. Isomorphic: bytes out, no file access (src/node/onnx.ts writes files).
 // - attention sees key t2 from query t when t2 <= t and attention_mask[b,t2] = 1 (causal + padding, as
 //   Hugging Face); positions (wpe rows, RoPE angles) are cumsum(attention_mask) - 1, as HF's generate()
 //   derives position_ids, so left- and right-padded batches both give each sequence its unpadded logits.
@@ -9,7 +9,8 @@
 //   unchanged when q and k rows move together), as convert_llama_weights_to_hf.py does.
 // - linear weights are stored transposed, (in, out), so each projection is one MatMul (as torch.onnx does).
 // Sizes: B batch, T time, C dim, H hidden_dim, NH heads, KVH kv heads, G = NH/KVH, HS = C/NH, V vocab.
-import { parameterShapes, numel, validateCheckpoint, type Checkpoint } from '../model/config.js';
+import { parameterShapes, numel, validateCheckpoint, embeddingName, type Checkpoint } from '../model/config.js';
+import { ropeInvFreq } from '../model/rope.js';
 import { permuteToHf } from './hf.js';
 import { assert, fail } from '../util/errors.js';
 import { modelProto, DT, AT } from './onnx_proto.js';
@@ -58,7 +59,7 @@ export function exportOnnx(ck: Checkpoint, opts: OnnxOptions = {}): Uint8Array {
   return modelProto().encode(model).finish();
 }
 
-// ---- the forward pass as a graph (model.ts forward(), same order) ----
+// ---- the forward pass as a graph (src/model/llama.ts / gpt2.ts forward(), same order) ----
 
 function buildForward(g: GraphBuilder, ck: Checkpoint): void {
   const c = ck.config, w = ck.tensors;
@@ -89,15 +90,15 @@ function buildForward(g: GraphBuilder, ck: Checkpoint): void {
   const keys = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: DT.BOOL }), g.ints([1, 2, 3])]);               // (B,1,1,1,T)
   const visible = g.op('And', [causal, keys]);
   // 3) embeddings: token (+ learned position for GPT-2), (B,T,C)
-  const embName = gpt2 ? 'wte' : 'token_embedding';
+  const embName = embeddingName(c);
   const emb = g.weight(embName, w[embName], [V, C]);
   let x = g.op('Gather', [emb, 'input_ids'], { axis: 0 });
   if (gpt2) x = g.op('Add', [x, g.op('Gather', [g.weight('wpe', w.wpe, [c.maxSeqLen, C]), pos], { axis: 0 })]);
-  // RoPE: angle = pos * theta^(-2i/HS) (ropeTables' f32 frequencies), cos/sin (B,T,1,HS) with halves repeated
+  // RoPE: angle = pos * theta^(-2i/HS) (src/model/rope.ts), cos/sin (B,T,1,HS) with halves repeated
   let cos = '', sin = '';
   if (!gpt2) {
     assert(HS % 2 === 0, `RoPE: head size ${HS} must be even`);
-    const invFreq = Float32Array.from({ length: HS / 2 }, (_, i) => Math.fround(1 / Math.pow(c.ropeTheta, (2 * i) / HS)));
+    const invFreq = ropeInvFreq(HS, c.ropeTheta);
     const ang = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [pos], { to: DT.FLOAT }), g.ints([2])]), g.weight('rope.inv_freq', invFreq, [HS / 2])]);
     const full = g.op('Concat', [ang, ang], { axis: -1 });                   // (B,T,HS)
     cos = g.op('Unsqueeze', [g.op('Cos', [full]), g.ints([2])]);

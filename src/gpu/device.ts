@@ -1,4 +1,4 @@
-// device: get a GPUDevice in Node (Dawn through the 'webgpu' package, passed in by src/node.ts),
+// device: get a GPUDevice in Node (Dawn through the 'webgpu' package, passed in by src/node/index.ts),
 // browsers, web workers and Deno (navigator.gpu), or use the caller's own device. Requests the
 // adapter's full storage/workgroup limits (the defaults, 128 MiB bindings and 8 storage buffers per
 // stage, are too small for real models) and fails with a message that says how to get an adapter.
@@ -25,7 +25,6 @@ const WANTED_LIMITS = [
   'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX',
   'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupsPerDimension', 'maxBindGroups', 'maxUniformBufferBindingSize',
 ] as const;
-const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query'];
 
 export const NO_ADAPTER_HINT: Record<string, string> = {
   node: 'Dawn found no GPU adapter. On a machine without a GPU install a Vulkan driver: on Debian 12, add the ' +
@@ -35,7 +34,7 @@ export const NO_ADAPTER_HINT: Record<string, string> = {
     'bookworm-backports) and run Deno with --unstable-webgpu if your Deno version needs it.',
   browser: 'this browser exposes no WebGPU adapter. Use a browser with WebGPU (Chrome/Edge 113+, Safari 26+, Firefox 141+), ' +
     'or for headless Chromium pass --enable-unsafe-webgpu (and on Linux a Vulkan driver).',
-  unknown: 'no WebGPU implementation was found; pass one in: createDevice({ gpu }) or createDevice({ device }).',
+  unknown: 'no WebGPU implementation was found; pass one in: createGpu({ gpu }) or createGpu({ device }).',
 };
 
 export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredDevice> {
@@ -50,8 +49,7 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
     const v = (adapter.limits as any)[k];
     if (typeof v === 'number') requiredLimits[k] = v;
   }
-  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  const device = await adapter.requestDevice({ requiredLimits });
   return { device, adapterInfo: infoOf(adapter.info), owned: true };
 }
 

@@ -1,22 +1,24 @@
-// gpu: buffers, views, the pipeline cache and dispatch (the tinygrad "backend is four verbs" idea:
-// alloc, upload, read, dispatch). A View is {buffer, offset, numel} in 4-byte elements; every view
-// that is bound to a kernel starts on a 256-byte boundary (minStorageBufferOffsetAlignment).
+// gpu: buffers, the pipeline cache and dispatch (the tinygrad "backend is four verbs" idea:
+// alloc, upload, read, dispatch), and the one place GPU buffer lifetimes end (release).
 // dispatch() owns: pipelines keyed by entry point + override constants (labelled with the entry
 // name), uniform buffers and bind groups cached by content, grid folding above
 // maxComputeWorkgroupsPerDimension, and the binding-size check against maxStorageBufferBindingSize.
+// Work is encoded into one command encoder and submitted in batches (flush); a buffer that encoded
+// but unsubmitted work still uses must not be destroyed, so every buffer goes back through
+// release(), which destroys it only after the work that uses it has been submitted.
 import { WGSL } from '../gen/wgsl.js';
 import { acquireDevice, type DeviceOptions } from './device.js';
+import { ALIGN, alignUp, slice, type View } from './view.js';
 import { runtimeName } from '../util/env.js';
 import { assert, fail } from '../util/errors.js';
 
-export interface View { buffer: GPUBuffer; offset: number; numel: number }
+export type { View } from './view.js';
 export interface Uniforms { u?: number[]; f?: number[] }
 export type Grid = [number, number?, number?];
 
-export const ALIGN = 64; // elements: 64 x 4 bytes = 256-byte binding alignment
-
-export function alignUp(n: number, a = ALIGN): number {
-  return Math.ceil(n / a) * a;
+export interface GpuOptions {
+  /** uniform buffers kept before the cache is emptied (default 4096; tests force it tiny) */
+  uniformCacheSize?: number;
 }
 
 // which kernels/*.wgsl file defines each @compute entry point
@@ -30,22 +32,27 @@ export class Gpu {
   private modules = new Map<string, GPUShaderModule>();
   private pipelines = new Map<string, GPUComputePipeline>();
   private uniformCache = new Map<string, GPUBuffer>();
+  private readonly uniformCacheSize: number;
   private bindCache = new Map<string, GPUBindGroup>();
   private bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pending = 0;
+  /** buffers released while encoded work may still use them: destroyed after the next submit */
+  private released: GPUBuffer[] = [];
+  private scratches = new Map<string, View>();
   private error: GPUError | null = null;
   private dummy: GPUBuffer;
   /** number of dispatches issued, for tests and benches */
   dispatches = 0;
 
-  constructor(readonly device: GPUDevice, readonly adapterInfo: Record<string, string>, private owned: boolean) {
+  constructor(readonly device: GPUDevice, readonly adapterInfo: Record<string, string>, private owned: boolean, opts: GpuOptions = {}) {
     for (const k in device.limits) {
       const v = (device.limits as any)[k];
       if (typeof v === 'number') this.limits[k] = v;
     }
+    this.uniformCacheSize = opts.uniformCacheSize ?? 4096;
     // keep the first uncaptured validation/OOM error; the next read() throws it
     device.addEventListener('uncapturederror', (e: Event) => { this.error ??= (e as GPUUncapturedErrorEvent).error; });
     this.dummy = this.alloc(ALIGN, 'dummy');
@@ -53,6 +60,11 @@ export class Gpu {
 
   get features(): string[] {
     return [...this.device.features].sort();
+  }
+
+  /** floats one storage binding may hold on this device */
+  get bindingFloats(): number {
+    return Math.floor(this.limits.maxStorageBufferBindingSize / 4);
   }
 
   alloc(numel: number, label: string): GPUBuffer {
@@ -72,6 +84,30 @@ export class Gpu {
     return { buffer: this.alloc(numel, label), offset: 0, numel };
   }
 
+  /**
+   * The end of a buffer's life, the only one: destroyed now when no encoded work is pending, else
+   * after the next submit (work already submitted keeps its buffers alive; encoded work does not).
+   */
+  release(buffer: GPUBuffer): void {
+    if (buffer === this.dummy) return;
+    if (this.encoder) this.released.push(buffer);
+    else buffer.destroy();
+  }
+
+  /**
+   * A scratch view of at least numel floats per purpose, grown on demand (the old one released); its
+   * contents do not outlive one launcher call.
+   */
+  scratch(name: string, numel: number): View {
+    let v = this.scratches.get(name);
+    if (!v || v.numel < numel) {
+      if (v) this.release(v.buffer);
+      v = this.tensor(Math.max(numel, 2 * (v?.numel ?? 0)), name);
+      this.scratches.set(name, v);
+    }
+    return slice(v, 0, numel);
+  }
+
   /** a dummy binding for kernels with an optional input (e.g. no bias) */
   get none(): View {
     return { buffer: this.dummy, offset: 0, numel: 1 };
@@ -84,45 +120,32 @@ export class Gpu {
   }
 
   async read(v: View): Promise<Float32Array> {
-    return new Float32Array(await this.readBytes(v));
-  }
-
-  async readU32(v: View): Promise<Uint32Array> {
-    return new Uint32Array(await this.readBytes(v));
-  }
-
-  private async readBytes(v: View): Promise<ArrayBuffer> {
     const bytes = v.numel * 4;
     const staging = this.device.createBuffer({ size: alignUp(bytes, 4) || 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.endPass();
-    this.encoder ??= this.device.createCommandEncoder();
-    this.encoder.copyBufferToBuffer(v.buffer, v.offset * 4, staging, 0, bytes);
+    this.copyBytes(v.buffer, v.offset * 4, staging, 0, bytes);
     this.flush();
     await staging.mapAsync(GPUMapMode.READ);
-    const out = staging.getMappedRange().slice(0);
-    staging.destroy();
+    const out = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    this.release(staging);
     this.throwIfError();
     return out;
   }
 
   /** zero a view (in queue order with the dispatches around it) */
   clear(v: View): void {
-    this.endPass();
-    this.encoder ??= this.device.createCommandEncoder();
-    this.encoder.clearBuffer(v.buffer, v.offset * 4, v.numel * 4);
+    this.encoderOutsidePass().clearBuffer(v.buffer, v.offset * 4, v.numel * 4);
   }
 
   /** copy src into dst (same length), in queue order */
   copy(dst: View, src: View): void {
     assert(dst.numel === src.numel, `copy: ${src.numel} values into a view of ${dst.numel}`);
-    this.endPass();
-    this.encoder ??= this.device.createCommandEncoder();
-    this.encoder.copyBufferToBuffer(src.buffer, src.offset * 4, dst.buffer, dst.offset * 4, src.numel * 4);
+    this.copyBytes(src.buffer, src.offset * 4, dst.buffer, dst.offset * 4, src.numel * 4);
   }
 
   /**
    * Encode one compute dispatch. bindings[i] is @binding(i + 1); @binding(0) is the uniform struct,
-   * laid out as the u32 values then the f32 values, in order.
+   * laid out as the u32 values then the f32 values, in order. constants: the entry's override values.
    */
   dispatch(entry: string, uni: Uniforms, bindings: View[], grid: Grid, constants?: Record<string, number>): void {
     const pipeline = this.pipeline(entry, constants);
@@ -160,10 +183,7 @@ export class Gpu {
       if (this.bindCache.size > 8192) this.bindCache.clear();
       this.bindCache.set(key, group);
     }
-    if (!this.pass) {
-      this.encoder ??= this.device.createCommandEncoder();
-      this.pass = this.encoder.beginComputePass();
-    }
+    if (!this.pass) this.pass = this.encoderOutsidePass().beginComputePass();
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(x, y, z);
@@ -172,7 +192,7 @@ export class Gpu {
     if (++this.pending >= 256) this.flush();
   }
 
-  /** end the open pass and submit what has been encoded */
+  /** end the open pass, submit what has been encoded, then destroy what was released meanwhile */
   flush(): void {
     this.endPass();
     if (this.encoder) {
@@ -180,6 +200,8 @@ export class Gpu {
       this.encoder = null;
       this.pending = 0;
     }
+    for (const b of this.released) b.destroy();
+    this.released = [];
   }
 
   /** wait for all submitted work; throws the first GPU error if one happened */
@@ -190,15 +212,26 @@ export class Gpu {
   }
 
   destroy(): void {
-    this.flush();
-    for (const b of this.uniformCache.values()) b.destroy();
+    for (const b of this.uniformCache.values()) this.release(b);
+    for (const v of this.scratches.values()) this.release(v.buffer);
     this.uniformCache.clear();
+    this.scratches.clear();
     this.bindCache.clear();
+    this.flush();
     if (this.owned) this.device.destroy();
   }
 
   report(): { runtime: string; adapter: Record<string, string>; features: string[]; limits: Record<string, number> } {
     return { runtime: runtimeName(), adapter: this.adapterInfo, features: this.features, limits: { ...this.limits } };
+  }
+
+  private encoderOutsidePass(): GPUCommandEncoder {
+    this.endPass();
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private copyBytes(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.encoderOutsidePass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   private endPass(): void {
@@ -218,13 +251,18 @@ export class Gpu {
     const key = u.join(',') + ';' + f.join(',');
     let buf = this.uniformCache.get(key);
     if (!buf) {
+      if (this.uniformCache.size >= this.uniformCacheSize) {
+        // evict everything: dispatches encoded since the last submit may still bind these, so release()
+        for (const b of this.uniformCache.values()) this.release(b);
+        this.uniformCache.clear();
+        this.bindCache.clear();
+      }
       const n = Math.max(4, alignUp(u.length + f.length, 4)); // uniform structs are 16-byte multiples
       buf = this.device.createBuffer({ label: 'uniforms', size: n * 4, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
       const ab = buf.getMappedRange();
       new Uint32Array(ab, 0, u.length).set(u.map((v) => { assert(Number.isInteger(v) && v >= 0 && v < 2 ** 32, `uniform u32 out of range: ${v}`); return v; }));
       new Float32Array(ab, u.length * 4, f.length).set(f);
       buf.unmap();
-      if (this.uniformCache.size > 4096) { for (const b of this.uniformCache.values()) b.destroy(); this.uniformCache.clear(); this.bindCache.clear(); }
       this.uniformCache.set(key, buf);
     }
     return buf;
@@ -248,7 +286,7 @@ export class Gpu {
 }
 
 /** Acquire a device (see DeviceOptions) and wrap it. */
-export async function createGpu(opts: DeviceOptions = {}): Promise<Gpu> {
+export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<Gpu> {
   const { device, adapterInfo, owned } = await acquireDevice(opts);
-  return new Gpu(device, adapterInfo, owned);
+  return new Gpu(device, adapterInfo, owned, opts);
 }

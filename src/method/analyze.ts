@@ -7,7 +7,7 @@
 // Reference: test/ref/analyze_ref.py (torch.linalg.svdvals in float64) writes test/ref/analyze_ref.json.
 // Sizes: N sequences, T window length, B sequences per forward, L blocks, NH query heads.
 import type { Model } from '../model/model.js';
-import { slice } from '../gpu/kernels.js';
+import { slice } from '../gpu/view.js';
 import { assert, fail } from '../util/errors.js';
 
 export interface AnalyzeOptions {
@@ -47,18 +47,18 @@ const EPS = 2 ** -52;
 export async function analyzeAttention(model: Model, tokens: ArrayLike<number>, opts: AnalyzeOptions = {}): Promise<Analysis> {
   const N = opts.sequences ?? 100, T = opts.seq ?? 100, tau = opts.tau ?? 0.9, massFrac = opts.mass ?? 0.9;
   const { nLayers: L, nHeads: NH } = model.config;
-  if (!(Number.isInteger(N) && N >= 1)) fail(`--sequences ${N} must be a positive integer`);
-  if (!(Number.isInteger(T) && T >= 1)) fail(`--seq ${T} must be a positive integer`);
-  if (!(tau > 0 && tau <= 1)) fail(`--tau ${tau} must be in (0, 1]`);
-  if (!(massFrac > 0 && massFrac <= 1)) fail(`mass fraction ${massFrac} must be in (0, 1]`);
+  if (!(Number.isInteger(N) && N >= 1)) fail(`\`sequences\` ${N} must be a positive integer`);
+  if (!(Number.isInteger(T) && T >= 1)) fail(`\`seq\` ${T} must be a positive integer`);
+  if (!(tau > 0 && tau <= 1)) fail(`\`tau\` ${tau} must be in (0, 1]`);
+  if (!(massFrac > 0 && massFrac <= 1)) fail(`\`mass\` ${massFrac} must be in (0, 1]`);
   if (tokens.length < N * T) {
     const most = Math.floor(tokens.length / T);
     fail(`the text gives ${tokens.length} tokens, but ${N} windows of ${T} tokens need ${N * T}`,
-      most >= 1 ? `use --sequences ${most} or less, a shorter --seq, or a longer text` : 'use a shorter --seq or a longer text');
+      most >= 1 ? `use \`sequences\` ${most} or less, a shorter \`seq\`, or a longer text` : 'use a shorter `seq` or a longer text');
   }
   const perSeq = NH * T * T; // floats of one window's attention in one block
   const fit = Math.floor((32 << 20) / (4 * L * perSeq));
-  if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1)) fail(`--batch ${opts.batch} must be a positive integer`);
+  if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1)) fail(`\`batch\` ${opts.batch} must be a positive integer`);
   const B = Math.min(opts.batch ?? Math.max(1, Math.min(16, fit)), N);
   const rankSum = Array.from({ length: L }, () => new Float64Array(NH)); // (L, NH) sums over windows
   const massSum = Array.from({ length: L }, () => new Float64Array(NH));

@@ -9,10 +9,10 @@
 // Every tensor's origin is recorded (inheritune.json).
 import type { Checkpoint, ModelConfig } from '../model/config.js';
 import { parameterShapes, numel, embeddingName } from '../model/config.js';
-import { selectLayers } from '../model/model.js';
+import { selectLayers, firstBlocks } from '../model/surgery.js';
 import { hfKey } from '../formats/hf.js';
 import { initTensor, initKind, INIT_STD } from '../model/init.js';
-import { assert, fail } from '../util/errors.js';
+import { fail } from '../util/errors.js';
 
 export interface InheritOptions {
   layers?: number;              // the first K blocks (default: half the reference's, rounded down, at least 1)
@@ -35,14 +35,11 @@ export interface InheritRecord {
 
 export function inherit(ref: Checkpoint, opts: InheritOptions = {}, refName = 'reference'): { checkpoint: Checkpoint; record: InheritRecord } {
   const rc = ref.config, L = rc.nLayers;
-  if (opts.layers !== undefined && opts.select) fail('pass either --layers K or --select i,j,..., not both');
-  const blocks = opts.select ?? Array.from({ length: opts.layers ?? Math.max(1, Math.floor(L / 2)) }, (_, i) => i);
-  assert(blocks.length >= 1, 'inherit: no blocks selected');
-  for (const b of blocks) {
-    if (!Number.isInteger(b) || b < 0 || b >= L) fail(`inherit: block ${b} does not exist: the reference has ${L} blocks (0..${L - 1})`, `choose blocks between 0 and ${L - 1}`);
-  }
+  if (opts.layers !== undefined && opts.select) fail('pass either `layers` (K) or `select` (a block list), not both');
+  const blocks = opts.select ?? firstBlocks(opts.layers ?? Math.max(1, Math.floor(L / 2)), L);
+  const picked = selectLayers(ref, blocks); // checks the blocks exist
   const preset = opts.preset ?? 'paper';
-  if (preset !== 'paper' && preset !== 'official') fail(`--preset ${preset}: expected 'paper' or 'official'`);
+  if (preset !== 'paper' && preset !== 'official') fail(`\`preset\` ${preset}: expected 'paper' or 'official'`);
   const gpt2 = rc.family === 'gpt2';
   const official = preset === 'official';
   const parts = {
@@ -58,7 +55,6 @@ export function inherit(ref: Checkpoint, opts: InheritOptions = {}, refName = 'r
   if (rc.tiedEmbeddings && !tied) notes.push(`the reference ties head and token embeddings; ${parts.head ? 'the head' : 'the embeddings'} ` +
     `inherited and ${parts.head ? 'the embeddings' : 'the head'} re-initialized, so the result has an untied head (wcls)`);
   const config: ModelConfig = { ...rc, nLayers: blocks.length, tiedEmbeddings: rc.tiedEmbeddings ? tied : rc.tiedEmbeddings };
-  const picked = selectLayers(ref, blocks);
   const emb = embeddingName(rc);
   const tensors: Record<string, Float32Array> = {};
   const record: InheritRecord['tensors'] = {};

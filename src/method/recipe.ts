@@ -7,14 +7,15 @@
 //      warm-append: keep the trained blocks and append the next reference blocks), up to maxRounds
 //   +) baseline: the first round's model size from random init, same data, steps and seed
 // Training and persistence are the caller's (a TrainFn): Node trains on disk with resumable
-// checkpoints (src/recipe_node.ts), a browser in memory.
+// checkpoints (src/node/recipe.ts), a browser in memory.
 import type { Gpu } from '../gpu/gpu.js';
 import type { Checkpoint } from '../model/config.js';
-import { countParameters, parameterShapes, numel } from '../model/config.js';
+import { countParameters } from '../model/config.js';
+import { appendBlocks } from '../model/surgery.js';
 import { Model } from '../model/model.js';
 import { inherit, type InheritOptions } from './inherit.js';
 import { initCheckpoint } from '../model/init.js';
-import { windowedLoss } from '../train/evaluate.js';
+import { windowedLoss, windowCount } from '../train/evaluate.js';
 import type { StepMetrics, TrainOptions } from '../train/trainer.js';
 import { lineChart, type Series } from '../util/svg.js';
 import { fail } from '../util/errors.js';
@@ -58,24 +59,9 @@ export interface RecipeReport {
 /** train `ck` under `label`; returns the per-step metrics, final val loss and trained weights */
 export type TrainFn = (label: string, ck: Checkpoint) => Promise<{ metrics: StepMetrics[]; valLoss: number; checkpoint: Checkpoint }>;
 
-/** reference blocks after those in `trained`, appended to it (warm-append growth) */
-export function appendBlocks(trained: Checkpoint, ref: Checkpoint, refBlocks: number[]): Checkpoint {
-  const config = { ...trained.config, nLayers: trained.config.nLayers + refBlocks.length };
-  const tensors: Record<string, Float32Array> = {};
-  for (const [name, shape, perLayer] of parameterShapes(config)) {
-    if (!perLayer) { tensors[name] = trained.tensors[name]; continue; }
-    const n = numel(shape);
-    const t = new Float32Array(n * config.nLayers);
-    t.set(trained.tensors[name]);
-    refBlocks.forEach((b, i) => t.set(ref.tensors[name].subarray(b * n, (b + 1) * n), (trained.config.nLayers + i) * n));
-    tensors[name] = t;
-  }
-  return { config, tensors };
-}
-
 export async function validationLoss(gpu: Gpu, ck: Checkpoint, val: ArrayLike<number>, o: TrainOptions): Promise<number> {
-  const W = Math.min(o.valWindows, Math.floor((val.length - 1) / o.seq));
-  if (W < 1) fail(`the validation text gives ${val.length} tokens, fewer than one window of ${o.seq}+1`, 'use a longer validation text or a shorter --seq');
+  const W = windowCount(val.length, o.seq, o.valWindows);
+  if (W < 1) fail(`the validation text gives ${val.length} tokens, fewer than one window of ${o.seq}+1`, 'use a longer validation text or a shorter `seq`');
   const m = Model.create(gpu, ck);
   try {
     return (await windowedLoss(m, val, o.seq, W, { batch: o.batch })).loss;
@@ -97,8 +83,8 @@ export interface RecipeHooks {
 export async function runRecipe(gpu: Gpu, ref: Checkpoint, val: ArrayLike<number>, opts: RecipeOptions, hooks: RecipeHooks): Promise<RecipeReport> {
   const L = ref.config.nLayers;
   const log = hooks.log ?? (() => {});
-  if (!(opts.grow >= 1 && opts.maxRounds >= 1)) fail('--grow and --max-rounds must be at least 1');
-  if (opts.growth !== 'reinherit' && opts.growth !== 'warm-append') fail(`--growth ${opts.growth}: expected reinherit or warm-append`);
+  if (!(opts.grow >= 1 && opts.maxRounds >= 1)) fail('`grow` and `maxRounds` must be at least 1');
+  if (opts.growth !== 'reinherit' && opts.growth !== 'warm-append') fail(`\`growth\` ${opts.growth}: expected reinherit or warm-append`);
   const refLoss = await validationLoss(gpu, ref, val, opts.train);
   const target = refLoss + opts.tolerance;
   log(`reference: ${L} blocks, ${countParameters(ref.config)} parameters, val loss ${refLoss.toFixed(4)}`);

@@ -7,7 +7,7 @@ import { parseLlama2c } from '../formats/llama2c.js';
 import { readHfModel, type ModelDir } from '../formats/hf.js';
 import type { ByteSource } from '../formats/safetensors.js';
 import { tokenizerFromFiles, TOKENIZER_FILES, isTokenizerBin, isTokenizerFile, type Tokenizer } from '../tokenizers/load.js';
-import { parseShard, SHARD_MAGIC } from '../data/pack.js';
+import { parseShard, SHARD_MAGIC } from '../data/shard.js';
 import { listShards, openShards } from './pack.js';
 import type { TrainData } from '../train/trainer.js';
 import type { Checkpoint } from '../model/config.js';
@@ -84,7 +84,7 @@ function tokenizerFilesIn(dir: string): Record<string, Uint8Array> {
 
 /**
  * --tokenizer PATH (a file, or a directory of tokenizer files), else the tokenizer files of the model's
- * directory (or beside a .bin). Every format of src/tokenizers.ts.
+ * directory (or beside a .bin). Every format of src/tokenizers/load.ts.
  */
 export async function readTokenizer(explicit: string | undefined, modelPath: string, vocabSize?: number): Promise<Tokenizer> {
   let files: Record<string, Uint8Array>;

@@ -1,4 +1,4 @@
-// hub_node: download a Hub model (`hf:owner/name[@revision]`) into a local cache, Node only.
+// node/hub: download a Hub model (`hf:owner/name[@revision]`) into a local cache, Node only.
 // Cache layout: <cacheDir>/<owner>--<name>--<revision>/ (the revision URL-encoded, so refs/pr/1 is
 // refs%2Fpr%2F1), holding the repo's files under their own names, plus
 //   <file>.part        a transfer in progress; the next run resumes it with `Range: bytes=<size>-`

@@ -1,6 +1,6 @@
 // node: the Node entry. Same API as src/index.ts, but createGpu() defaults to Dawn from the
 // 'webgpu' package (imported only here), and file helpers read from disk.
-import { createGpu as createGpuCore, type Gpu } from '../gpu/gpu.js';
+import { createGpu as createGpuCore, type Gpu, type GpuOptions } from '../gpu/gpu.js';
 import type { DeviceOptions } from '../gpu/device.js';
 
 export * from '../index.js';
@@ -17,7 +17,7 @@ export async function nodeGpu(): Promise<GPU> {
   return dawn;
 }
 
-export async function createGpu(opts: DeviceOptions = {}): Promise<Gpu> {
+export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<Gpu> {
   if (opts.device || opts.gpu) return createGpuCore(opts);
   return createGpuCore({ ...opts, gpu: await nodeGpu() });
 }

@@ -1,4 +1,4 @@
-// onnx_node: the Node file side of the ONNX export (src/onnx.ts builds the bytes): the single file of
+// node/onnx: the Node file side of the ONNX export (src/formats/onnx.ts builds the bytes): the single file of
 // `export --onnx FILE`, and the directory transformers.js loads from a path: config.json and the
 // tokenizer files beside onnx/model.onnx. Both are written atomically (temporary name, then rename).
 import { existsSync, statSync, readFileSync, mkdirSync, writeFileSync, renameSync, rmSync } from 'node:fs';

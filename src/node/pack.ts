@@ -1,14 +1,12 @@
-// pack_node: the Node-only half of pack.ts and loader.ts: stream text files of any size into llm.c shards
+// node/pack: the Node-only half of src/data/pack.ts and loader.ts: stream text files of any size into llm.c shards
 // (1 MiB reads, a streaming UTF-8 decoder, one shard buffer per split in memory), and read shard windows from
 // files for the loader without loading whole shards.
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fail } from '../util/errors.js';
-import {
-  DocSplitter, Packer, parseAmount, parseShardHeader, SHARD_HEADER_BYTES,
-  type DocMode, type PackOptions, type PackSummary, type ShardTokens,
-} from '../data/pack.js';
+import { DocSplitter, Packer, parseAmount, type DocMode, type PackOptions, type PackSummary } from '../data/pack.js';
+import { parseShardHeader, SHARD_HEADER_BYTES, type ShardTokens } from '../data/shard.js';
 import type { ShardSource } from '../data/loader.js';
 import type { Tokenizer } from '../tokenizers/load.js';
 

@@ -1,5 +1,5 @@
-// recipe_node: `inheritune-rt run` on disk. Every model the recipe trains lives in its own folder
-// with resumable checkpoints (src/train_node.ts); run.json records finished rounds, so an
+// node/recipe: `inheritune-rt run` on disk. Every model the recipe trains lives in its own folder
+// with resumable checkpoints (src/node/train.ts); run.json records finished rounds, so an
 // interrupted run picks up where it stopped (--resume). Outputs in --out DIR:
 //   reference/      (built-in default only) the pre-trained reference, as a HF directory + training files
 //   round-N/        init/ (the inherited starting point), checkpoint/, metrics.jsonl, loss.svg

@@ -1,4 +1,4 @@
-// tasks_node: reads a task folder (laid out as shared/data/<folder>, see TASK_DIRS) into the files record
+// node/tasks: reads a task folder (laid out as shared/data/<folder>, see TASK_DIRS) into the files record
 // that evaluateTask takes, and checks it: a missing file or a malformed line is an InherituneError that
 // names the file (and the line). Node only.
 import { readFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
-// train_node: the Node side of training: checkpoints on disk (written atomically, resumed exactly),
-// metrics as JSONL, the loss curve as SVG, a progress bar. The loop itself is src/train.ts.
+// node/train: the Node side of training: checkpoints on disk (written atomically, resumed exactly),
+// metrics as JSONL, the loss curve as SVG, a progress bar. The loop itself is src/train/trainer.ts.
 // Layout of --out DIR:
 //   DIR/checkpoint/   the latest checkpoint: a Hugging Face model directory (config.json,
 //                     model.safetensors, tokenizer files) + optimizer.safetensors (AdamW m, v) +
@@ -43,21 +43,19 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   let state: TrainerState | undefined;
   let model: Model;
   let history: StepMetrics[] = [];
+  const moments = { m: {} as Record<string, Float32Array>, v: {} as Record<string, Float32Array> };
   if (r.resume) {
     recoverInterruptedSave(r.out);
-    if (!existsSync(join(ckDir, 'trainer.json'))) fail(`--resume: no checkpoint in ${ckDir}`, 'run without --resume to start a new run');
+    if (!existsSync(join(ckDir, 'trainer.json'))) fail(`\`resume\`: no checkpoint in ${ckDir}`, 'run without `resume` to start a new run');
     const saved = JSON.parse(readFileSync(join(ckDir, 'trainer.json'), 'utf8')) as { state: TrainerState; opts: TrainOptions };
     for (const k of FIXED) {
-      if (saved.opts[k] !== r.opts[k]) fail(`--resume: --${k} was ${saved.opts[k]} in the checkpoint, ${r.opts[k]} now`, `resume with the same --${k}`);
+      if (saved.opts[k] !== r.opts[k]) fail(`\`resume\`: \`${k}\` was ${saved.opts[k]} in the checkpoint, ${r.opts[k]} now`, `resume with the same \`${k}\``);
     }
     state = saved.state;
     model = Model.create(gpu, await readHfModel(nodeDir(ckDir)));
-    model.enableTraining();
     const opt = await SafetensorsFile.open(await fileSource(join(ckDir, 'optimizer.safetensors')), 'optimizer.safetensors');
-    const m: Record<string, Float32Array> = {}, v: Record<string, Float32Array> = {};
-    for (const key of opt.tensors.keys()) (key.startsWith('m.') ? m : v)[key.slice(2)] = await opt.read(key);
+    for (const key of opt.tensors.keys()) (key.startsWith('m.') ? moments.m : moments.v)[key.slice(2)] = await opt.read(key);
     await opt.close();
-    model.importOptimizerState(m, v);
     if (existsSync(metricsPath)) {
       history = readFileSync(metricsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((x) => x.step < state!.step);
     }
@@ -66,6 +64,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   }
   writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
   const trainer = new Trainer(model, r.train, r.val, r.opts, state);
+  if (r.resume) trainer.optimizer.writeMoments(moments.m, moments.v);
   const tok = tokenizerFiles(r.resume ? ckDir : r.model);
   const bar = new Progress('train', r.opts.steps, r.progress);
   let valLoss = NaN;
@@ -77,19 +76,20 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
       if (s.val_loss !== undefined) valLoss = s.val_loss;
       bar.update(trainer.state.step, `loss ${s.loss.toFixed(4)}${s.val_loss !== undefined ? ` val ${s.val_loss.toFixed(4)}` : ''} ${s.tokens_per_s.toFixed(0)} tok/s`);
       if ((r.saveEvery > 0 && trainer.state.step % r.saveEvery === 0) || trainer.done) {
-        await saveCheckpoint(model, trainer, ckDir, tok);
+        await saveCheckpoint(trainer, ckDir, tok);
         writeFileSync(join(r.out, 'loss.svg'), lossSvg(history));
       }
     }
   } finally {
+    trainer.destroy();
     model.destroy();
   }
   if (Number.isNaN(valLoss)) valLoss = history.filter((h) => h.val_loss !== undefined).at(-1)?.val_loss ?? NaN;
   return { metrics: history, valLoss };
 }
 
-async function saveCheckpoint(model: Model, trainer: Trainer, dir: string, tok: Record<string, Uint8Array[]>): Promise<void> {
-  const st = await model.exportState();
+async function saveCheckpoint(trainer: Trainer, dir: string, tok: Record<string, Uint8Array[]>): Promise<void> {
+  const st = await trainer.readState();
   const moments = [...Object.entries(st.m).map(([k, data]) => ({ name: 'm.' + k, shape: [data.length], data })),
     ...Object.entries(st.v).map(([k, data]) => ({ name: 'v.' + k, shape: [data.length], data }))];
   const trainerJson = JSON.stringify({ state: trainer.state, opts: trainer.opts }, null, 1) + '\n';

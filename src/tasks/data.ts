@@ -1,4 +1,4 @@
-// tasks_data: the zero-shot tasks' files (as laid out in shared/data, each folder's SOURCE.md) turned into
+// tasks/data: the zero-shot tasks' files (as laid out in shared/data, each folder's SOURCE.md) turned into
 // lm-evaluation-harness requests. Isomorphic: it takes the file contents as strings. Prompts follow the
 // harness task configs (lm_eval/tasks/<task>/ yaml and utils.py):
 //   lambada_openai  context = text minus its last word, continuation = " " + last word

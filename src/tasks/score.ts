@@ -1,7 +1,7 @@
-// tasks: zero-shot evaluation scored the way lm-evaluation-harness scores a causal LM (lm_eval/models/
+// tasks/score: zero-shot evaluation scored the way lm-evaluation-harness scores a causal LM (lm_eval/models/
 // huggingface.py HFLM: _encode_pair, loglikelihood, loglikelihood_rolling, _loglikelihood_tokens; the
 // metrics of lm_eval/api/task.py and lm_eval/api/metrics.py), batched on the GPU. Prompts and files:
-// src/tasks_data.ts. Reference: test/ref/tasks_ref.py (PyTorch, per request, float64).
+// src/tasks/data.ts. Reference: test/ref/tasks_ref.py (PyTorch, per request, float64).
 //   request   (context, continuation) -> token ids: whole = enc(context + continuation), ctx = enc(context),
 //             cont = whole[len(ctx):]; trailing whitespace of the context moves to the continuation first;
 //             enc() prepends the tokenizer's BOS. Scored: seq = (ctx + cont)[-(maxLen+1):], input seq[:-1],
@@ -15,13 +15,13 @@
 // Sizes: B rows, T positions, V vocab, maxLen = the model's maximum sequence length.
 import type { Model } from '../model/model.js';
 import type { View } from '../gpu/gpu.js';
-import { slice } from '../gpu/kernels.js';
+import { slice } from '../gpu/view.js';
 import { fail } from '../util/errors.js';
 import { parseTask, pyRstrip, pyWordCount, type TaskName, type ChoiceDoc, type PageDoc } from './data.js';
 
 export { TASK_FILES, TASK_DIRS, TASK_NAMES, parseTask, type TaskName } from './data.js';
 
-/** What evaluateTask needs of a tokenizer: every tokenizer of src/tokenizers.ts fits. */
+/** What evaluateTask needs of a tokenizer: every tokenizer of src/tokenizers/load.ts fits. */
 export interface TaskTokenizer {
   encode(text: string, opts?: { bos?: boolean }): number[];
   /** null: the tokenizer has no BOS (requests then get none, rolling windows start with the EOS) */
@@ -66,7 +66,7 @@ interface Scored { ll: number; greedy: boolean }
 export async function evaluateTask(model: Model, tok: TaskTokenizer, task: TaskName, files: Record<string, string>,
                                    opts: TaskOptions = {}): Promise<TaskResult> {
   const limit = opts.limit ?? Infinity;
-  if (!(limit === Infinity || (Number.isInteger(limit) && limit >= 1))) fail(`--limit ${limit} must be a positive integer`);
+  if (!(limit === Infinity || (Number.isInteger(limit) && limit >= 1))) fail(`\`limit\` ${limit} must be a positive integer`);
   const docs = parseTask(task, files).slice(0, limit);
   const maxLen = model.config.maxSeqLen;
   const run = (reqs: Req[]) => scoreRequests(model, reqs, opts.batch ?? 16, opts.onProgress);
@@ -190,7 +190,7 @@ function request(ctx: number[], cont: number[], maxLen: number, greedy: boolean,
 interface Row { ids: number[]; targets: number[]; reqs: number[] }
 
 async function scoreRequests(model: Model, reqs: Req[], batch: number, onProgress?: (done: number, total: number) => void): Promise<Scored[]> {
-  if (!(Number.isInteger(batch) && batch >= 1)) fail(`--batch ${batch} must be a positive integer`);
+  if (!(Number.isInteger(batch) && batch >= 1)) fail(`\`batch\` ${batch} must be a positive integer`);
   const V = model.config.vocabSize, maxLen = model.config.maxSeqLen;
   // 1) one row per distinct input (seq[:-1])
   const byInput = new Map<string, Row>();
@@ -269,7 +269,7 @@ async function readBatch(model: Model, losses: View, logits: View, N: number, ro
       k = e;
     }
     const host = await g.read(buf);
-    buf.buffer.destroy();
+    g.release(buf.buffer);
     if (head) lossOut = host.slice(0, N);
     out.set(host.subarray(head), k0 * V);
   }

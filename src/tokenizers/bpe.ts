@@ -9,7 +9,7 @@
 import { fail } from '../util/errors.js';
 import { instantiateAsm, loadVocab, type AsmExports } from './wasm.js';
 import { splitSpecials, wrapBosEos, pushAll, chunks, IntBuf } from './encoding.js';
-import type { EncodeOptions, Tokenizer } from './load.js';
+import type { EncodeOptions, Tokenizer } from './types.js';
 
 /** GPT-2's pre-tokenizer (encoder.py, tiktoken r50k_base, HF ByteLevel use_regex). */
 export const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;

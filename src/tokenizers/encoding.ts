@@ -2,7 +2,7 @@
 // allowed (tiktoken's allowed_special: encode(text, { allowedSpecial: 'all' | Set }) vs plain text), BOS/EOS,
 // cutting long texts where a cut changes no id, and the typed-array glue around the wasm output.
 import { fail } from '../util/errors.js';
-import type { EncodeOptions } from './load.js';
+import type { EncodeOptions } from './types.js';
 
 /** The GPT-2 document separator: BOS and EOS of GPT-2 style tokenizers. */
 export const ENDOFTEXT = '<|endoftext|>';

@@ -1,4 +1,4 @@
-// tokenizer: llama2.c's tokenizer.bin (run.c `encode` / `decode`), with the piece lookup and the BPE merge
+// tokenizers/llama2c: llama2.c's tokenizer.bin (run.c `encode` / `decode`), with the piece lookup and the BPE merge
 // loop in AssemblyScript (asm/llama2c.ts over asm/vocab.ts and asm/merge.ts, embedded as base64 by
 // scripts/gen.mjs and loaded by wasm.ts: no fs or fetch needed).
 // JS validates the file, UTF-8-encodes text with TextEncoder and passes bytes; the wasm returns ids.

@@ -1,10 +1,10 @@
-// tokenizers: one interface over every tokenizer format, and tokenizerFromFiles choosing the format by the
+// tokenizers/load: one interface over every tokenizer format, and tokenizerFromFiles choosing the format by the
 // names of the files given (a model directory's tokenizer files, as { name: bytes }):
 //   tokenizer.json              HF: BPE with ByteLevel (GPT-2 style) or Llama-style Metaspace / byte fallback
 //   tokenizer.model             SentencePiece BPE ModelProto (sentencepiece.ts)
 //   vocab.json + merges.txt     HF GPT-2 byte-level BPE
 //   encoder.json + vocab.bpe    OpenAI GPT-2 byte-level BPE (same vocabulary, OpenAI's file names)
-//   tokenizer.bin / tok*.bin    llama2.c (tokenizer.ts)
+//   tokenizer.bin / tok*.bin    llama2.c (llama2c.ts)
 // tokenizer_config.json, when given, names the BOS/EOS tokens (bos_token, eos_token).
 import { fail } from '../util/errors.js';
 import { Llama2cTokenizer } from './llama2c.js';
@@ -13,26 +13,8 @@ import { SentencePieceTokenizer } from './sentencepiece.js';
 import { ENDOFTEXT } from './encoding.js';
 import { bpeFromTokenizerJson } from './hfjson.js';
 
-export interface EncodeOptions {
-  /** Prepend the BOS token (default false; the llama2.c tokenizer defaults to true, as run.c). */
-  bos?: boolean;
-  /** Append the EOS token (default false). */
-  eos?: boolean;
-  /** Special tokens recognised in the text (tiktoken allowed_special); by default they are plain text. */
-  allowedSpecial?: 'all' | Set<string>;
-}
-
-export interface Tokenizer {
-  /** 'byte-bpe' | 'metaspace-bpe' | 'sentencepiece' | 'llama2c' */
-  kind: string;
-  /** Number of ids (max id + 1). */
-  vocabSize: number;
-  bos: number | null;
-  eos: number | null;
-  encode(text: string, opts?: EncodeOptions): number[];
-  decode(ids: ArrayLike<number>): string;
-}
-
+export type { EncodeOptions, Tokenizer } from './types.js';
+import type { Tokenizer } from './types.js';
 export { ENDOFTEXT } from './encoding.js';
 
 /** the file names tokenizerFromFiles reads; tok<V>.bin / tokenizer.bin are llama2.c's */

@@ -13,7 +13,7 @@
 import { fail } from '../util/errors.js';
 import { instantiateAsm, loadVocab, type AsmExports } from './wasm.js';
 import { splitSpecials, wrapBosEos, pushAll } from './encoding.js';
-import type { EncodeOptions, Tokenizer } from './load.js';
+import type { EncodeOptions, Tokenizer } from './types.js';
 
 export enum PieceType { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
 const FLAG_MERGEABLE = 1, FLAG_UNKNOWN = 2; // asm/vocab.ts

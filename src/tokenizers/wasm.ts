@@ -1,5 +1,5 @@
 // wasm: one instance of the AssemblyScript module (asm/, embedded by scripts/gen.mjs) per tokenizer, and the
-// typed view of the exports used by bpe.ts, sentencepiece.ts and tokenizer.ts. The module is compiled once and
+// typed view of the exports used by bpe.ts, sentencepiece.ts and llama2c.ts. The module is compiled once and
 // cached.
 // Memory may grow in any call that allocates: take views of `memory.buffer` only after the call.
 import { ASM_WASM_BASE64 } from '../gen/asm.js';

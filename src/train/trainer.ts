@@ -1,13 +1,20 @@
-// train: continued pre-training (Inheritune step 2), isomorphic. A Trainer owns the loop state
-// (step, data cursor, RNG), builds each step's micro-batches, runs forward + backward on the GPU,
-// clips the global gradient norm and applies AdamW, all on the device; the only readback per step is
-// the loss and the gradient norm, read *before* the update so a NaN/Inf step never touches weights.
-// Checkpoint files and metrics are written by the caller (src/train_node.ts in Node).
+// trainer: continued pre-training (Inheritune step 2), isomorphic. A Trainer owns the training state:
+// the loop state (step, data cursor, RNG), the parameter gradients (an arena of the model's layout),
+// the AdamW optimizer and its moments, and the loss log of the step's micro-batches. Each step runs
+// forward + backward on the GPU, clips the global gradient norm and applies AdamW, all on the device;
+// the only readback per step is the loss and the gradient norm, read *before* the update so a NaN/Inf
+// step never touches weights. Checkpoint files and metrics are written by the caller (src/node/train.ts).
 // Sizes: B batch (windows per micro-batch), T sequence length, G micro-batches per step.
 import type { Model } from '../model/model.js';
+import { Arena } from '../model/arena.js';
+import { AdamW } from '../model/adamw.js';
+import type { View } from '../gpu/gpu.js';
+import type { Checkpoint } from '../model/config.js';
+import { alignUp, slice } from '../gpu/view.js';
+import { gradnormClip } from '../gpu/kernels/optim.js';
 import { ShardLoader, memoryShards, type LoaderState, type ShardSource } from '../data/loader.js';
 import { fail } from '../util/errors.js';
-import { windowedLoss } from './evaluate.js';
+import { windowedLoss, windowCount } from './evaluate.js';
 
 export interface TrainOptions {
   steps: number;
@@ -48,21 +55,19 @@ export function learningRate(o: Pick<TrainOptions, 'lr' | 'minLr' | 'warmup' | '
 }
 
 export function validateTrainOptions(o: TrainOptions): void {
-  const posInt = (k: keyof TrainOptions) => { const v = o[k] as number; if (!(Number.isInteger(v) && v >= 1)) fail(`--${kebab(k)} ${v} must be a positive integer`); };
+  const posInt = (k: keyof TrainOptions) => { const v = o[k] as number; if (!(Number.isInteger(v) && v >= 1)) fail(`\`${k}\` ${v} must be a positive integer`); };
   posInt('steps'); posInt('batch'); posInt('seq'); posInt('gradAccum'); posInt('valWindows');
   for (const k of ['lr', 'minLr', 'eps', 'beta1', 'beta2', 'wd', 'clip'] as const) {
-    if (!Number.isFinite(o[k]) || o[k] < 0) fail(`--${kebab(k)} ${o[k]} must be a finite number >= 0`);
+    if (!Number.isFinite(o[k]) || o[k] < 0) fail(`\`${k}\` ${o[k]} must be a finite number >= 0`);
   }
-  if (o.beta1 >= 1 || o.beta2 >= 1) fail(`--beta1/--beta2 must be < 1 (got ${o.beta1}, ${o.beta2})`);
-  if (!(Number.isInteger(o.warmup) && o.warmup >= 0)) fail(`--warmup ${o.warmup} must be an integer >= 0`);
-  if (o.schedule !== 'cosine' && o.schedule !== 'constant') fail(`--schedule ${o.schedule}: expected cosine or constant`);
-  if (o.sampling !== 'sequential' && o.sampling !== 'random') fail(`--sampling ${o.sampling}: expected sequential or random`);
+  if (o.beta1 >= 1 || o.beta2 >= 1) fail(`\`beta1\`/\`beta2\` must be < 1 (got ${o.beta1}, ${o.beta2})`);
+  if (!(Number.isInteger(o.warmup) && o.warmup >= 0)) fail(`\`warmup\` ${o.warmup} must be an integer >= 0`);
+  if (o.schedule !== 'cosine' && o.schedule !== 'constant') fail(`\`schedule\` ${o.schedule}: expected cosine or constant`);
+  if (o.sampling !== 'sequential' && o.sampling !== 'random') fail(`\`sampling\` ${o.sampling}: expected sequential or random`);
 }
 
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-
 /**
- * The training data: a token array (one shard) or shards (src/loader.ts: in memory, or read from files
+ * The training data: a token array (one shard) or shards (src/data/loader.ts: in memory, or read from files
  * window by window). Batches come from the shard loader: sequential = llm.c's dataloader (batch k is
  * B*T+1 consecutive tokens from position k*B*T, so window i is tokens [i*T, i*T+T]); random =
  * windows with replacement from a seeded generator. Its cursor is part of the checkpoint.
@@ -70,30 +75,47 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 export type TrainData = ArrayLike<number> | ShardSource;
 
 export class Trainer {
+  /** parameter gradients, accumulated over the step's micro-batches */
+  readonly grads: Arena;
+  readonly optimizer: AdamW;
   private loader: ShardLoader;
   private tokensSeen: number;
   private stepIndex: number;
+  private lossLog: View;   // (G, alignUp(B*T)) per-token losses of the step's micro-batches
+  private scale: View;     // (1) clip factor written by gradnormClip, read by AdamW
+  private norm: View;      // (1) global gradient norm before clipping
+  private _opts: TrainOptions;
 
   constructor(readonly model: Model, readonly train: TrainData, readonly val: ArrayLike<number>,
-              readonly opts: TrainOptions, state?: TrainerState) {
+              opts: TrainOptions, state?: TrainerState) {
     validateTrainOptions(opts);
+    this._opts = opts;
     const { batch: B, seq: T, gradAccum: G, steps } = opts;
     const source: ShardSource = 'sizes' in train ? train : memoryShards([Uint32Array.from(train)]);
     const total = source.sizes.reduce((a, b) => a + b, 0);
-    if (!source.sizes.some((n) => n >= T + 1)) fail(`the training data gives ${total} tokens, fewer than one window of ${T}+1`, 'use a longer text or a shorter --seq');
+    if (!source.sizes.some((n) => n >= T + 1)) fail(`the training data gives ${total} tokens, fewer than one window of ${T}+1`, 'use a longer text or a shorter `seq`');
     if (opts.sampling === 'sequential') {
       // the run must not wrap around: step s must see windows s*G*B ... of the data, once
       const windows = source.sizes.reduce((a, n) => a + Math.floor(Math.max(0, n - 1) / (B * T)) * B, 0);
       if (windows < steps * G * B) {
         fail(`sequential sampling needs ${steps * G * B} windows of ${T}+1 tokens (steps x grad-accum x batch), the training text has ${windows}`,
-          `use --sampling random, fewer --steps, a smaller --batch/--seq, or a longer text`);
+          'use `sampling` random, fewer `steps`, a smaller `batch`/`seq`, or a longer text');
       }
     }
-    if (val.length < T + 1) fail(`the validation text gives ${val.length} tokens, fewer than one window of ${T}+1`, 'use a longer --val-text or a shorter --seq');
+    if (val.length < T + 1) fail(`the validation text gives ${val.length} tokens, fewer than one window of ${T}+1`, 'use a longer validation text or a shorter `seq`');
     this.loader = new ShardLoader(source, { B, T, mode: opts.sampling, seed: opts.seed }, state?.loader);
     this.stepIndex = state?.step ?? 0;
     this.tokensSeen = state?.tokensSeen ?? 0;
-    model.enableTraining();
+    const g = model.gpu;
+    this.grads = new Arena(g, model.config, 'grads');
+    this.optimizer = new AdamW(model);
+    this.lossLog = g.tensor(alignUp(B * T) * G, 'loss_log');
+    this.scale = g.tensor(1, 'clip_scale');
+    this.norm = g.tensor(1, 'grad_norm');
+  }
+
+  get opts(): TrainOptions {
+    return this._opts;
   }
 
   /** step, tokens seen and the data cursor: pass it back to the constructor to continue exactly */
@@ -102,42 +124,69 @@ export class Trainer {
   }
 
   get done(): boolean {
-    return this.stepIndex >= this.opts.steps;
+    return this.stepIndex >= this._opts.steps;
+  }
+
+  /** run to a different total of steps (the schedule follows it); not below the steps done */
+  setSteps(steps: number): void {
+    if (steps < this.stepIndex) fail(`\`steps\` ${steps} is below the ${this.stepIndex} steps already done`, `pass \`steps\` >= ${this.stepIndex}`);
+    const o = { ...this._opts, steps };
+    validateTrainOptions(o);
+    this._opts = o;
   }
 
   /** one optimizer step: G micro-batches of forward + backward, clip, AdamW */
   async step(): Promise<StepMetrics> {
-    const { batch: B, seq: T, gradAccum: G } = this.opts;
+    const { batch: B, seq: T, gradAccum: G, clip } = this._opts;
     const t0 = Date.now();
-    const lr = learningRate(this.opts, this.stepIndex);
-    const m = this.model;
-    m.zeroGrad();
+    const lr = learningRate(this._opts, this.stepIndex);
+    const m = this.model, g = m.gpu, BT = B * T, stride = alignUp(BT);
+    this.grads.clear();
     const cursor = this.loader.state(); // a NaN step leaves the data cursor where it was
-    for (let g = 0; g < G; g++) {
+    for (let i = 0; i < G; i++) {
       const batch = (await this.loader.next())!; // no epoch limit: never null
-      m.forward(batch.x, B, T, batch.y);
-      m.backward(1 / (B * T * G)); // mean over the step's tokens: micro-batch gradients add up
+      const acts = m.forward(batch.x, B, T, batch.y);
+      m.backward(this.grads, 1 / (BT * G)); // mean over the step's tokens: micro-batch gradients add up
+      g.copy(slice(this.lossLog, i * stride, BT), slice(acts.losses, 0, BT));
     }
-    const { loss, gradNorm } = await m.stepStats(G, this.opts.clip);
+    gradnormClip(g, this.scale, this.norm, this.grads.all, this.grads.numel, clip);
+    const losses = await g.read(this.lossLog);
+    const gradNorm = (await g.read(this.norm))[0];
+    let sum = 0;
+    for (let i = 0; i < G; i++) for (let j = 0; j < BT; j++) sum += losses[i * stride + j];
+    const loss = sum / (BT * G);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      this.loader = new ShardLoader(this.loader.source, { B, T, mode: this.opts.sampling, seed: this.opts.seed }, cursor);
+      this.loader = new ShardLoader(this.loader.source, { B, T, mode: this._opts.sampling, seed: this._opts.seed }, cursor);
       fail(`step ${this.stepIndex}: the loss is ${loss} and the gradient norm ${gradNorm}; stopped before the update`,
-        'lower --lr, keep --clip on, or resume from the last checkpoint with a smaller learning rate');
+        'lower `lr`, keep `clip` on, or resume from the last checkpoint with a smaller learning rate');
     }
-    m.adamw({ lr, beta1: this.opts.beta1, beta2: this.opts.beta2, eps: this.opts.eps, wd: this.opts.wd, t: this.stepIndex + 1 });
+    const o = this._opts;
+    this.optimizer.update(this.grads, this.scale, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, wd: o.wd, t: this.stepIndex + 1 });
     this.stepIndex++;
-    this.tokensSeen += B * T * G;
+    this.tokensSeen += BT * G;
     const secs = Math.max(1e-3, (Date.now() - t0) / 1000);
-    const out: StepMetrics = { step: this.stepIndex - 1, loss, lr, grad_norm: gradNorm, tokens: this.tokensSeen, tokens_per_s: (B * T * G) / secs };
-    const e = this.opts.evalEvery;
+    const out: StepMetrics = { step: this.stepIndex - 1, loss, lr, grad_norm: gradNorm, tokens: this.tokensSeen, tokens_per_s: (BT * G) / secs };
+    const e = o.evalEvery;
     if ((e > 0 && this.stepIndex % e === 0) || this.done) out.val_loss = await this.evaluate();
     return out;
   }
 
   /** mean next-token loss over the fixed held-out windows */
   async evaluate(): Promise<number> {
-    const { seq: T } = this.opts;
-    const W = Math.min(this.opts.valWindows, Math.floor((this.val.length - 1) / T));
-    return (await windowedLoss(this.model, this.val, T, W, { batch: this.opts.batch })).loss;
+    const { seq: T, valWindows, batch } = this._opts;
+    return (await windowedLoss(this.model, this.val, T, windowCount(this.val.length, T, valWindows), { batch })).loss;
+  }
+
+  /** the model's parameters and the optimizer's moments, for a checkpoint */
+  async readState(): Promise<{ checkpoint: Checkpoint; m: Record<string, Float32Array>; v: Record<string, Float32Array> }> {
+    return { checkpoint: await this.model.readCheckpoint(), ...(await this.optimizer.readMoments()) };
+  }
+
+  /** release the gradients, moments and loss log (the model stays) */
+  destroy(): void {
+    const g = this.model.gpu;
+    this.grads.destroy();
+    this.optimizer.destroy();
+    for (const v of [this.lossLog, this.scale, this.norm]) g.release(v.buffer);
   }
 }

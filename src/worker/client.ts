@@ -1,5 +1,5 @@
-// worker_client: a small typed client for the page side of the inheritune-rt web worker
-// (src/worker.ts). Every method posts one request (src/worker_protocol.ts) and returns a promise of
+// worker/client: a small typed client for the page side of the inheritune-rt web worker
+// (src/worker/worker.ts). Every method posts one request (src/worker/protocol.ts) and returns a promise of
 // its result; progress messages go to the optional callback. Worker-side errors come back as
 // InherituneError with the same text (problem + HINT) as in Node.
 //   const w = new InherituneWorker(new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module' }));

@@ -1,4 +1,4 @@
-// worker_protocol: the messages between a page and the inheritune-rt web worker (src/worker.ts), as
+// worker/protocol: the messages between a page and the inheritune-rt web worker (src/worker/worker.ts), as
 // types only. Every request carries an id and a type; the worker answers with any number of
 // progress messages, then exactly one result or one error, all with the request's id. Requests run
 // one after another on the worker's GPU, except `cancel`, which is answered at once.
@@ -20,7 +20,7 @@ export type LoadRequest =
   /** a directory URL (HF: config.json, safetensors read with HTTP Range), or the URL of a llama2.c .bin;
    *  tokenizer: file names or URLs, resolved against the model's directory (default: probe the usual names) */
   | { source: 'url'; url: string; tokenizer?: string | string[] }
-  /** a Hub repo, hf:owner/name[@revision], read lazily with Range requests (src/hub.ts hubDir) */
+  /** a Hub repo, hf:owner/name[@revision], read lazily with Range requests (src/formats/hub.ts hubDir) */
   | { source: 'hub'; spec: string; endpoint?: string; token?: string; /** download into OPFS once (resumable) and read from there */ cache?: boolean }
   /** a directory written by `save` with to: 'opfs' (OPFS path inheritune/<name>) */
   | { source: 'opfs'; name: string };

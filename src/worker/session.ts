@@ -1,4 +1,4 @@
-// worker_session: what the inheritune-rt web worker does with each request (src/worker_protocol.ts),
+// worker/session: what the inheritune-rt web worker does with each request (src/worker/protocol.ts),
 // isomorphic and free of messaging, so it also runs in Node for tests. One Session owns the GPU, the
 // loaded reference (its checkpoint on the CPU, its tokenizer, its tokenizer files), the tokenized
 // train/val data, and the named models made by `inherit` with their trainers. GPU requests run one
@@ -63,7 +63,7 @@ export class Session {
       }
       case 'save': return this.save(req);
       case 'dispose': return { data: { disposed: this.dispose(req.model) } };
-      default: return fail(`unknown request type ${JSON.stringify((req as { type: unknown }).type)}`, 'see src/worker_protocol.ts for the requests the worker understands');
+      default: return fail(`unknown request type ${JSON.stringify((req as { type: unknown }).type)}`, 'see src/worker/protocol.ts for the requests the worker understands');
     }
   }
 
@@ -174,6 +174,7 @@ export class Session {
   private dispose(name: string): boolean {
     const s = this.slots.get(name);
     if (!s) return false;
+    s.trainer?.destroy();
     s.model.destroy();
     this.slots.delete(name);
     return true;
@@ -188,10 +189,7 @@ export class Session {
     let trainer: Trainer;
     if (req.resume) {
       trainer = slot.trainer ?? fail(`'${req.model}' has no training run to resume`, 'start one with a train request without resume');
-      if (o.steps !== undefined && o.steps !== trainer.opts.steps) {
-        if (o.steps < trainer.state.step) fail(`steps ${o.steps} is below the ${trainer.state.step} steps already done`, `pass steps >= ${trainer.state.step}`);
-        trainer = new Trainer(slot.model, trainer.train, trainer.val, { ...trainer.opts, steps: o.steps }, trainer.state);
-      }
+      if (o.steps !== undefined && o.steps !== trainer.opts.steps) trainer.setSteps(o.steps);
     } else {
       if (slot.trainer) {
         fail(`'${req.model}' was trained already (${slot.trainer.state.step} steps)`,
@@ -277,7 +275,7 @@ export class Session {
   }
 }
 
-/** an error as it crosses the worker boundary (src/worker_client.ts rebuilds the InherituneError) */
+/** an error as it crosses the worker boundary (src/worker/client.ts rebuilds the InherituneError) */
 export function wireError(e: unknown): WireError {
   if (e instanceof InherituneError) {
     const cut = e.hint ? e.message.lastIndexOf('\n---> HINT: ') : -1;

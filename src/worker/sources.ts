@@ -1,5 +1,5 @@
-// worker_sources: where a worker's model and text bytes come from: Blobs/Files, a URL read with HTTP
-// Range requests (safetensors tensor by tensor), the Hub (src/hub.ts), or the origin-private file
+// worker/sources: where a worker's model and text bytes come from: Blobs/Files, a URL read with HTTP
+// Range requests (safetensors tensor by tensor), the Hub (src/formats/hub.ts), or the origin-private file
 // system (OPFS), each as a ModelDir for readHfModel. Browser APIs only; no Node built-ins.
 import type { ModelDir } from '../formats/hf.js';
 import { hubDir, hubGet, hubUrl, hubEndpoint, parseHubSpec, contentRange, checkRepoFile, rangeSource, type HubOptions, type HubRepo } from '../formats/hub.js';
@@ -100,7 +100,7 @@ export async function fetchOk(url: string, init?: RequestInit, pass: number[] = 
   return r;
 }
 
-/** a plain URL read with HTTP Range requests (src/hub.ts rangeSource, with fetch and CORS hints) */
+/** a plain URL read with HTTP Range requests (src/formats/hub.ts rangeSource, with fetch and CORS hints) */
 async function urlSource(url: string): Promise<ByteSource> {
   const src = await rangeSource(url, {}, (headers) => fetchOk(url, { headers }, [416]), { size: CORS_HINT, read: CORS_HINT });
   return src!; // fetchOk fails on a 404, so there is always a source

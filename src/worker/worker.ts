@@ -1,7 +1,7 @@
 // worker: the inheritune-rt module web worker. All GPU work of a page runs here, so the page's main
 // thread never blocks: `new Worker(url_of_this_bundle, { type: 'module' })`, then talk to it with
-// InherituneWorker (src/worker_client.ts). The messages are in src/worker_protocol.ts; what each
-// request does is in src/worker_session.ts. Isomorphic core only (no Node built-ins).
+// InherituneWorker (src/worker/client.ts). The messages are in src/worker/protocol.ts; what each
+// request does is in src/worker/session.ts. Isomorphic core only (no Node built-ins).
 import { Session, wireError } from './session.js';
 import type { Request, Response } from './protocol.js';
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference for src/analyze.ts (lazy-layer analysis, arXiv 2404.08634 later version), run by hand:
+"""Reference for src/method/analyze.ts (lazy-layer analysis, arXiv 2404.08634 later version), run by hand:
 
     /usr/bin/python3 test/ref/analyze_ref.py        # Debian python3 + python3-torch; about 2 minutes
 

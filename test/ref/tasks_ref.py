@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""Independent PyTorch reference for src/tasks.ts: lm-evaluation-harness zero-shot scoring of stories260K (run by hand).
+"""Independent PyTorch reference for src/tasks/score.ts: lm-evaluation-harness zero-shot scoring of stories260K (run by hand).
 
     /usr/bin/python3 test/ref/tasks_ref.py [N]      # N items per task (default 200); wikitext: its first 3 pages
 
 Writes test/ref/tasks_ref.json: per task the metrics and, per item, the loglikelihood of every choice, so that
-test/tasks.test.ts can check src/tasks.ts item by item. Written from the harness's own definitions, request by
+test/tasks.test.ts can check src/tasks/score.ts item by item. Written from the harness's own definitions, request by
 request, with no batching (Debian python3 + python3-torch 1.13, numpy):
   - files and prompts: shared/data/*/SOURCE.md and the harness task configs (lambada_openai, piqa, arc_easy,
     boolq, winogrande (partial scoring), hellaswag, wikitext (document-level pages, wikitext_detokenizer));

@@ -1,4 +1,4 @@
-// cli_data: the data commands: `tokenize` (a text to ids, exactly as the reference tokenizer does)
+// cli/data: the data commands: `tokenize` (a text to ids, exactly as the reference tokenizer does)
 // and `pack` (text files -> llm.c token shards with a train/validation split and a seeded subset).
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';

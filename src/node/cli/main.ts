@@ -12,7 +12,7 @@ import { hfFiles } from '../../formats/hf.js';
 import { countParameters } from '../../model/config.js';
 import { Progress } from '../../util/progress.js';
 import { InherituneError, fail } from '../../util/errors.js';
-import { int, str, num, stderrBar, modelPath, type Flags } from './args.js';
+import { int, str, num, stderrBar, modelPath, layersOf, type Flags } from './args.js';
 import { analyzeAttention, rankGuidedSelection } from '../../method/analyze.js';
 import { exportOnnxFile, exportOnnxDir } from '../onnx.js';
 import { evaluateTask, TASK_NAMES, type TaskName } from '../../tasks/score.js';
@@ -81,30 +81,31 @@ Options:
 `;
 
 
+const COMMANDS: Record<string, [Record<string, { type: 'string' | 'boolean' }>, (f: Flags, g: Gpu) => Promise<void>]> = {
+  demo: [RUN_FLAGS, (f, g) => runCmd(f, g, true)],
+  info: [{ json: { type: 'boolean' } }, info],
+  logits: [{ model: { type: 'string' }, ids: { type: 'string' }, layers: { type: 'string' }, json: { type: 'boolean' } }, logits],
+  eval: [{ model: { type: 'string' }, tokenizer: { type: 'string' }, text: { type: 'string' }, seq: { type: 'string' },
+    windows: { type: 'string' }, layers: { type: 'string' }, batch: { type: 'string' }, task: { type: 'string' },
+    data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, evaluate],
+  inherit: [{ from: { type: 'string' }, layers: { type: 'string' }, select: { type: 'string' }, preset: { type: 'string' },
+    text: { type: 'string' }, tokenizer: { type: 'string' },
+    'no-embeddings': { type: 'boolean' }, 'no-final-norm': { type: 'boolean' }, 'no-head': { type: 'boolean' },
+    'no-positions': { type: 'boolean' }, seed: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, (f, g) => inheritCmd(f, g)],
+  train: [TRAIN_FLAGS, trainCmd],
+  tokenize: [TOKENIZE_FLAGS, (f) => tokenizeCmd(f)],
+  export: [{ model: { type: 'string' }, onnx: { type: 'string' }, 'onnx-dir': { type: 'string' }, opset: { type: 'string' }, json: { type: 'boolean' } }, exportCmd],
+  analyze: [{ model: { type: 'string' }, tokenizer: { type: 'string' }, text: { type: 'string' }, sequences: { type: 'string' },
+    seq: { type: 'string' }, tau: { type: 'string' }, layers: { type: 'string' }, json: { type: 'boolean' } }, analyzeCmd],
+  pack: [PACK_FLAGS, (f) => packCmd(f)],
+  run: [RUN_FLAGS, (f, g) => runCmd(f, g)],
+};
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') { process.stdout.write(USAGE); return; }
-  const commands: Record<string, [Record<string, { type: 'string' | 'boolean' }>, (f: Flags, g: Gpu) => Promise<void>]> = {
-    demo: [RUN_FLAGS, (f, g) => runCmd(f, g, true)],
-    info: [{ json: { type: 'boolean' } }, info],
-    logits: [{ model: { type: 'string' }, ids: { type: 'string' }, layers: { type: 'string' }, json: { type: 'boolean' } }, logits],
-    eval: [{ model: { type: 'string' }, tokenizer: { type: 'string' }, text: { type: 'string' }, seq: { type: 'string' },
-      windows: { type: 'string' }, layers: { type: 'string' }, batch: { type: 'string' }, task: { type: 'string' },
-      data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, evaluate],
-    inherit: [{ from: { type: 'string' }, layers: { type: 'string' }, select: { type: 'string' }, preset: { type: 'string' },
-      text: { type: 'string' }, tokenizer: { type: 'string' },
-      'no-embeddings': { type: 'boolean' }, 'no-final-norm': { type: 'boolean' }, 'no-head': { type: 'boolean' },
-      'no-positions': { type: 'boolean' }, seed: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, (f, g) => inheritCmd(f, g)],
-    train: [TRAIN_FLAGS, trainCmd],
-    tokenize: [TOKENIZE_FLAGS, (f) => tokenizeCmd(f)],
-    export: [{ model: { type: 'string' }, onnx: { type: 'string' }, 'onnx-dir': { type: 'string' }, opset: { type: 'string' }, json: { type: 'boolean' } }, exportCmd],
-    analyze: [{ model: { type: 'string' }, tokenizer: { type: 'string' }, text: { type: 'string' }, sequences: { type: 'string' },
-      seq: { type: 'string' }, tau: { type: 'string' }, layers: { type: 'string' }, json: { type: 'boolean' } }, analyzeCmd],
-    pack: [PACK_FLAGS, (f) => packCmd(f)],
-    run: [RUN_FLAGS, (f, g) => runCmd(f, g)],
-  };
-  const entry = commands[cmd];
-  if (!entry) fail(`unknown command '${cmd}'`, `one of: ${Object.keys(commands).join(', ')} (see --help)`);
+  const entry = COMMANDS[cmd];
+  if (!entry) fail(`unknown command '${cmd}'`, `one of: ${Object.keys(COMMANDS).join(', ')} (see --help)`);
   let flags: Flags;
   try {
     flags = parseArgs({ args: rest, options: { ...entry[0], help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values;
@@ -140,7 +141,7 @@ async function logits(flags: Flags, gpu: Gpu): Promise<void> {
     return n;
   });
   const ck = await readModel(path);
-  const model = Model.create(gpu, ck, { layers: int(flags, 'layers') });
+  const model = Model.create(gpu, layersOf(ck, flags));
   const out = await model.logits(ids);
   model.destroy();
   const V = ck.config.vocabSize;
@@ -161,7 +162,7 @@ async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   const W = int(flags, 'windows', { required: true })!;
   const ck = await readModel(path);
   const ids = await readTokens(textPath, () => readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize), 'val');
-  const model = Model.create(gpu, ck, { layers: int(flags, 'layers') });
+  const model = Model.create(gpu, layersOf(ck, flags));
   const bar = new Progress('eval', W, flags.json ? null : stderrBar());
   const r = await windowedLoss(model, ids, T, W, { batch: int(flags, 'batch'), onWindow: (d) => bar.update(d) });
   model.destroy();
@@ -177,7 +178,7 @@ async function evaluateTaskCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const files = await readTaskFiles(task, str(flags, 'data'));
   const ck = await readModel(path);
   const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
-  const model = Model.create(gpu, ck, { layers: int(flags, 'layers') });
+  const model = Model.create(gpu, layersOf(ck, flags));
   const bar = new Progress(task, 1, flags.json ? null : stderrBar());
   const r = await evaluateTask(model, tok, task, files, { limit: int(flags, 'limit'), batch: int(flags, 'batch'), onProgress: (d, t) => { bar.total = t; bar.update(d); } });
   model.destroy();
@@ -204,7 +205,7 @@ async function analyzeCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const path = await modelPath(flags, 'model');
   const ck = await readModel(path);
   const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize), 'val');
-  const m = Model.create(gpu, ck, { layers: int(flags, 'layers') });
+  const m = Model.create(gpu, layersOf(ck, flags));
   const bar = new Progress('analyze', 1, flags.json ? null : stderrBar());
   const a = await analyzeAttention(m, tokens, { sequences: int(flags, 'sequences'), seq: int(flags, 'seq'), tau: flags.tau !== undefined ? num(flags, 'tau', 0.9) : undefined,
     onProgress: (d, t) => { bar.total = t; bar.update(d); } });
@@ -257,9 +258,21 @@ async function inheritCmd(flags: Flags, gpu: Gpu | null): Promise<void> {
 }
 
 
+/**
+ * Library errors name options as the API spells them, in backticks (`gradAccum`); on the command line
+ * the same option is a flag (--grad-accum), so every backticked name that is a flag becomes one.
+ */
+function flagsInMessage(message: string): string {
+  const flags = new Set(Object.values(COMMANDS).flatMap(([spec]) => Object.keys(spec)));
+  return message.replace(/`([a-z][A-Za-z0-9]*)`/g, (m, name: string) => {
+    const flag = name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+    return flags.has(flag) ? `--${flag}` : m;
+  });
+}
+
 main(process.argv.slice(2)).catch((e) => {
   if (e instanceof InherituneError) {
-    process.stderr.write(`inheritune-rt: ${e.message}\n`);
+    process.stderr.write(`inheritune-rt: ${flagsInMessage(e.message)}\n`);
     process.exit(1);
   }
   throw e;

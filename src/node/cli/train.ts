@@ -1,4 +1,4 @@
-// cli_train: the training commands: `train` (continued pre-training of one model) and `run`
+// cli/train: the training commands: `train` (continued pre-training of one model) and `run`
 // (the whole Inheritune recipe; `demo` is `run` on the built-in default).
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';

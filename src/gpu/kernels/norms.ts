@@ -1,0 +1,33 @@
+// norm launchers: RMSNorm (kernels/rmsnorm.wgsl, Llama) and LayerNorm (kernels/layernorm.wgsl, GPT-2).
+// Rows (N = B*T) run one workgroup each; the parameter gradients are column sums, one thread per column.
+import type { Gpu, View } from '../gpu.js';
+import { slice } from '../view.js';
+
+const WG = 64; // threads per row; columns per workgroup in the dweight passes
+
+export function rmsnormForward(g: Gpu, out: View, rstd: View, inp: View, weight: View, N: number, C: number, eps: number) {
+  g.dispatch('rmsnorm_forward', { u: [N, C], f: [eps] }, [slice(out, 0, N * C), slice(rstd, 0, N), slice(inp, 0, N * C), weight], [N], { WG });
+}
+
+/** dinp (N,C) += (residual stream); dweight (C) += ; from dout (N,C), inp (N,C), weight (C), the cached rstd (N) */
+export function rmsnormBackward(g: Gpu, dinp: View, dweight: View, dout: View, inp: View, weight: View, rstd: View, N: number, C: number) {
+  const NC = N * C;
+  g.dispatch('rmsnorm_backward', { u: [N, C] }, [slice(dinp, 0, NC), slice(dout, 0, NC), slice(inp, 0, NC), weight, slice(rstd, 0, N)], [N], { WG });
+  g.dispatch('rmsnorm_backward_dweight', { u: [N, C] }, [dweight, slice(dout, 0, NC), slice(inp, 0, NC), slice(rstd, 0, N)], [Math.ceil(C / WG)], { WG });
+}
+
+/** out: (N,C)  mean, rstd: (N)  inp: (N,C)  weight, bias: (C) */
+export function layernormForward(g: Gpu, out: View, mean: View, rstd: View, inp: View, weight: View, bias: View, N: number, C: number, eps: number) {
+  g.dispatch('layernorm_forward', { u: [N, C], f: [eps] },
+    [slice(out, 0, N * C), slice(mean, 0, N), slice(rstd, 0, N), slice(inp, 0, N * C), weight, bias], [N], { WG });
+}
+
+/** dinp (N,C) += (residual stream); dweight, dbias (C) += ; from dout, inp (N,C), weight (C), the cached mean, rstd (N) */
+export function layernormBackward(g: Gpu, dinp: View, dweight: View, dbias: View, dout: View, inp: View, weight: View,
+                                  mean: View, rstd: View, N: number, C: number) {
+  const NC = N * C;
+  g.dispatch('layernorm_backward', { u: [N, C] },
+    [slice(dinp, 0, NC), slice(dout, 0, NC), slice(inp, 0, NC), weight, slice(mean, 0, N), slice(rstd, 0, N)], [N], { WG });
+  g.dispatch('layernorm_backward_dweight', { u: [N, C] },
+    [dweight, dbias, slice(dout, 0, NC), slice(inp, 0, NC), slice(mean, 0, N), slice(rstd, 0, N)], [Math.ceil(C / WG)], { WG });
+}

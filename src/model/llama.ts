@@ -1,0 +1,128 @@
+// llama: the Llama family (llama2.c / Meta checkpoints and Hugging Face LlamaForCausalLM) on the GPU,
+// forward and backward as straight lists of kernel launches, llm.c style: RMSNorm, q/k/v projections
+// with grouped-query heads (optional biases), RoPE (interleaved or rotate_half pairs), causal
+// attention, SwiGLU MLP (optional biases), tied or untied head. Parameter table: src/model/config.ts.
+// Sizes: B batch, T time, C dim, H hidden_dim, L layers, NH heads, KVH kv heads, HS = C/NH,
+// KVD = KVH*HS, V vocab.
+import * as K from '../gpu/kernels/index.js';
+import type { View } from '../gpu/gpu.js';
+import type { Acts, BackwardPass, Family, Pass, TableSpec } from './family.js';
+import type { ModelConfig } from './config.js';
+import { ropeTables } from './rope.js';
+
+export interface LlamaActs extends Acts {
+  ln1: View[]; ln1_rstd: View[];      // (B,T,C), (B,T)   rms_att(residual)
+  q: View[]; k: View[]; v: View[];    // (B,T,NH,HS), (B,T,KVH,HS) x2, after RoPE
+  atty: View[]; attproj: View[]; residual2: View[]; // (B,T,C)
+  ln2: View[]; ln2_rstd: View[];      // (B,T,C), (B,T)   rms_ffn(residual2)
+  fch: View[]; fch_up: View[]; fch_act: View[]; // (B,T,H) gate = w1 x, up = w3 x, silu(gate) * up
+  fcproj: View[];                     // (B,T,C)
+  lnf: View; lnf_rstd: View;          // (B,T,C), (B,T)
+  freqs_cos: View; freqs_sin: View;   // (T, HS/2)
+}
+
+export interface LlamaGrads {
+  dlogits: View; dlnf: View; dresidual: View; dln: View; datty: View; // (B,T,V), (B,T,C) x4
+  dfch_act: View; dfch: View; dup: View;                               // (B,T,H)
+  dpreatt: View;                                                       // (B,NH,T,T)
+  dq: View; dk: View; dv: View;                                        // (B,T,C), (B,T,KVD) x2
+}
+
+const sizes = (c: ModelConfig, B: number, T: number) => {
+  const BT = B * T, HS = c.dim / c.nHeads;
+  return { BT, C: c.dim, H: c.hiddenDim, HS, KVD: c.nKvHeads * HS, NH: c.nHeads, V: c.vocabSize };
+};
+
+export const llama: Family<LlamaActs, LlamaGrads> = {
+  activations(c, B, T): TableSpec {
+    const { BT, C, H, HS, KVD, NH, V } = sizes(c, B, T);
+    return {
+      ids: [BT, false], targets: [BT, false], encoded: [BT * C, false],
+      ln1: [BT * C, true], ln1_rstd: [BT, true],
+      q: [BT * C, true], k: [BT * KVD, true], v: [BT * KVD, true],
+      att: [B * NH * T * T, true], atty: [BT * C, true], attproj: [BT * C, true], residual2: [BT * C, true],
+      ln2: [BT * C, true], ln2_rstd: [BT, true],
+      fch: [BT * H, true], fch_up: [BT * H, true], fch_act: [BT * H, true], fcproj: [BT * C, true], residual3: [BT * C, true],
+      lnf: [BT * C, false], lnf_rstd: [BT, false], logits: [BT * V, false], losses: [BT, false],
+      freqs_cos: [T * (HS / 2), false], freqs_sin: [T * (HS / 2), false],
+    };
+  },
+
+  gradients(c, B, T): TableSpec {
+    const { BT, C, H, KVD, NH, V } = sizes(c, B, T);
+    return {
+      dlogits: [BT * V, false], dlnf: [BT * C, false], dresidual: [BT * C, false], dln: [BT * C, false], datty: [BT * C, false],
+      dfch_act: [BT * H, false], dfch: [BT * H, false], dup: [BT * H, false], dpreatt: [B * NH * T * T, false],
+      dq: [BT * C, false], dk: [BT * KVD, false], dv: [BT * KVD, false],
+    };
+  },
+
+  setup(g, c, a) {
+    const { cos, sin } = ropeTables(a.T, c.dim / c.nHeads, c.ropeTheta);
+    g.upload(a.freqs_cos, cos);
+    g.upload(a.freqs_sin, sin);
+  },
+
+  forward({ g, c, p, a, B, T }: Pass<LlamaActs>) {
+    const { BT, C, H, HS, KVD, NH } = sizes(c, B, T), KVH = c.nKvHeads, L = c.nLayers, eps = c.normEps;
+    const bias = (name: string, l: number) => (p[name] ? p[name][l] : null);
+    const mode = c.ropeMode === 'interleaved' ? 0 : 1;
+    K.encoderForward(g, a.encoded, a.ids, p.token_embedding[0], null, B, T, C);          // (B,T,C)
+    for (let l = 0; l < L; l++) {
+      const residual = l === 0 ? a.encoded : a.residual3[l - 1];                       // (B,T,C)
+      // attention block: residual2 = residual + wo(attention(rope(wq x), rope(wk x), wv x)), x = rms_att(residual)
+      K.rmsnormForward(g, a.ln1[l], a.ln1_rstd[l], residual, p.rms_att[l], BT, C, eps); // (B,T,C)
+      K.matmulForward(g, a.q[l], a.ln1[l], p.wq[l], bias('bq', l), BT, C, C);          // (B,T,NH,HS)
+      K.matmulForward(g, a.k[l], a.ln1[l], p.wk[l], bias('bk', l), BT, C, KVD);        // (B,T,KVH,HS)
+      K.matmulForward(g, a.v[l], a.ln1[l], p.wv[l], bias('bv', l), BT, C, KVD);        // (B,T,KVH,HS)
+      K.ropeForward(g, a.q[l], a.freqs_cos, a.freqs_sin, B, T, NH, HS, mode);          // (B,T,NH,HS) in place
+      K.ropeForward(g, a.k[l], a.freqs_cos, a.freqs_sin, B, T, KVH, HS, mode);         // (B,T,KVH,HS) in place
+      K.attentionForward(g, a.atty[l], a.att[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS); // (B,T,C), att (B,NH,T,T)
+      K.matmulForward(g, a.attproj[l], a.atty[l], p.wo[l], bias('bo', l), BT, C, C);   // (B,T,C)
+      K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);            // (B,T,C)
+      // MLP block: residual3 = residual2 + w2(silu(w1 x) * w3 x), x = rms_ffn(residual2)
+      K.rmsnormForward(g, a.ln2[l], a.ln2_rstd[l], a.residual2[l], p.rms_ffn[l], BT, C, eps); // (B,T,C)
+      K.matmulForward(g, a.fch[l], a.ln2[l], p.w1[l], bias('b1', l), BT, C, H);        // (B,T,H) gate
+      K.matmulForward(g, a.fch_up[l], a.ln2[l], p.w3[l], bias('b3', l), BT, C, H);     // (B,T,H) up
+      K.swigluForward(g, a.fch_act[l], a.fch[l], a.fch_up[l], BT * H);                 // (B,T,H)
+      K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.w2[l], bias('b2', l), BT, H, C); // (B,T,C)
+      K.residualForward(g, a.residual3[l], a.residual2[l], a.fcproj[l], BT * C);       // (B,T,C)
+    }
+    K.rmsnormForward(g, a.lnf, a.lnf_rstd, a.residual3[L - 1], p.rms_final[0], BT, C, eps); // (B,T,C)
+    const head = c.tiedEmbeddings ? p.token_embedding[0] : p.wcls[0];                  // (V,C)
+    K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, c.vocabSize);               // (B,T,V)
+  },
+
+  // forward in reverse (llm.c gpt2_backward): parameter gradients accumulate (+=) so micro-batches add
+  // up; s.dresidual carries the residual stream's gradient down through the blocks (the norm backwards
+  // add into it); the other activation gradients are one block's scratch, reused by every block.
+  backward({ g, c, p, a, d, s, B, T }: BackwardPass<LlamaActs, LlamaGrads>) {
+    const { BT, C, H, HS, KVD, NH, V } = sizes(c, B, T), KVH = c.nKvHeads, L = c.nLayers;
+    const bias = (name: string, l: number) => (d[name] ? d[name][l] : null);
+    const mode = c.ropeMode === 'interleaved' ? 0 : 1;
+    // logits -> head -> final norm
+    const head = c.tiedEmbeddings ? 'token_embedding' : 'wcls';
+    K.matmulBackward(g, s.dlnf, d[head][0], null, s.dlogits, a.lnf, p[head][0], BT, C, V);            // (B,T,C), (V,C)
+    g.clear(s.dresidual);
+    K.rmsnormBackward(g, s.dresidual, d.rms_final[0], s.dlnf, a.residual3[L - 1], p.rms_final[0], a.lnf_rstd, BT, C); // (B,T,C)
+    for (let l = L - 1; l >= 0; l--) {
+      const residual = l === 0 ? a.encoded : a.residual3[l - 1];
+      // MLP block (residual3 = residual2 + fcproj: s.dresidual is the gradient of both)
+      K.matmulBackward(g, s.dfch_act, d.w2[l], bias('b2', l), s.dresidual, a.fch_act[l], p.w2[l], BT, H, C);        // (B,T,H)
+      K.swigluBackward(g, s.dfch, s.dup, s.dfch_act, a.fch[l], a.fch_up[l], BT * H);                                 // (B,T,H) x2
+      K.matmulBackward(g, s.dln, d.w1[l], bias('b1', l), s.dfch, a.ln2[l], p.w1[l], BT, C, H);                       // (B,T,C)
+      K.matmulBackward(g, s.dln, d.w3[l], bias('b3', l), s.dup, a.ln2[l], p.w3[l], BT, C, H, { accumulate: true });  // (B,T,C) +=
+      K.rmsnormBackward(g, s.dresidual, d.rms_ffn[l], s.dln, a.residual2[l], p.rms_ffn[l], a.ln2_rstd[l], BT, C);    // (B,T,C) +=
+      // attention block (residual2 = residual + attproj)
+      K.matmulBackward(g, s.datty, d.wo[l], bias('bo', l), s.dresidual, a.atty[l], p.wo[l], BT, C, C);               // (B,T,C)
+      K.attentionBackward(g, s.dq, s.dk, s.dv, s.dpreatt, s.datty, a.att[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS); // (B,T,C), (B,T,KVD) x2
+      K.ropeBackward(g, s.dq, a.freqs_cos, a.freqs_sin, B, T, NH, HS, mode);                                         // (B,T,NH,HS) in place
+      K.ropeBackward(g, s.dk, a.freqs_cos, a.freqs_sin, B, T, KVH, HS, mode);                                        // (B,T,KVH,HS) in place
+      K.matmulBackward(g, s.dln, d.wq[l], bias('bq', l), s.dq, a.ln1[l], p.wq[l], BT, C, C);                         // (B,T,C)
+      K.matmulBackward(g, s.dln, d.wk[l], bias('bk', l), s.dk, a.ln1[l], p.wk[l], BT, C, KVD, { accumulate: true }); // (B,T,C) +=
+      K.matmulBackward(g, s.dln, d.wv[l], bias('bv', l), s.dv, a.ln1[l], p.wv[l], BT, C, KVD, { accumulate: true }); // (B,T,C) +=
+      K.rmsnormBackward(g, s.dresidual, d.rms_att[l], s.dln, residual, p.rms_att[l], a.ln1_rstd[l], BT, C);          // (B,T,C) +=
+    }
+    K.encoderBackward(g, d.token_embedding[0], null, s.dresidual, a.hostIds, B, T, C);                             // (V,C) +=
+  },
+};

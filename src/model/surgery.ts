@@ -1,0 +1,46 @@
+// surgery: checkpoints cut and joined on the CPU, the one way to choose blocks. selectLayers keeps
+// chosen blocks (inherit, `--layers K` of eval/logits/analyze); appendBlocks grows a trained model
+// with further reference blocks (the recipe's warm-append growth).
+import { parameterShapes, numel, type Checkpoint } from './config.js';
+import { assert } from '../util/errors.js';
+
+/** blocks 0..K-1 of a model with L blocks */
+export function firstBlocks(K: number, L: number): number[] {
+  assert(Number.isInteger(K) && K >= 1 && K <= L, `\`layers\` ${K}: the model has ${L} blocks`, `pick \`layers\` between 1 and ${L}`);
+  return Array.from({ length: K }, (_, i) => i);
+}
+
+/** keep blocks `layers` (in that order) of a checkpoint: embeddings, final norm and head stay */
+export function selectLayers(ck: Checkpoint, layers: number[]): Checkpoint {
+  const L = ck.config.nLayers;
+  assert(layers.length > 0, 'at least one block must be kept');
+  for (const l of layers) {
+    assert(Number.isInteger(l) && l >= 0 && l < L, `block ${l} does not exist: the model has ${L} blocks (0..${L - 1})`, `choose blocks between 0 and ${L - 1}`);
+  }
+  const config = { ...ck.config, nLayers: layers.length };
+  const tensors: Record<string, Float32Array> = {};
+  for (const [name, shape, perLayer] of parameterShapes(ck.config)) {
+    const src = ck.tensors[name];
+    if (!perLayer) { tensors[name] = src; continue; }
+    const n = numel(shape);
+    const dst = new Float32Array(n * layers.length);
+    layers.forEach((l, i) => dst.set(src.subarray(l * n, (l + 1) * n), i * n));
+    tensors[name] = dst;
+  }
+  return { config, tensors };
+}
+
+/** reference blocks `refBlocks` appended after the blocks of `trained` (warm-append growth) */
+export function appendBlocks(trained: Checkpoint, ref: Checkpoint, refBlocks: number[]): Checkpoint {
+  const config = { ...trained.config, nLayers: trained.config.nLayers + refBlocks.length };
+  const tensors: Record<string, Float32Array> = {};
+  for (const [name, shape, perLayer] of parameterShapes(config)) {
+    if (!perLayer) { tensors[name] = trained.tensors[name]; continue; }
+    const n = numel(shape);
+    const t = new Float32Array(n * config.nLayers);
+    t.set(trained.tensors[name]);
+    refBlocks.forEach((b, i) => t.set(ref.tensors[name].subarray(b * n, (b + 1) * n), (trained.config.nLayers + i) * n));
+    tensors[name] = t;
+  }
+  return { config, tensors };
+}
