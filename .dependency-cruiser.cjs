@@ -1,18 +1,7 @@
 // The house plan of src/, checked by `npm run lint` (dependency-cruiser): no import cycles (type-only
 // imports included), only src/node/ imports Node built-ins or Dawn ('webgpu'), and each folder imports
-// only the layers below it (the README's Layout section draws the same map).
-const LAYERS = {
-  util: [],
-  gpu: ['util', 'gen'],
-  model: ['util', 'gpu'],
-  tokenizers: ['util', 'gen'],
-  data: ['util', 'tokenizers'],
-  formats: ['util', 'model'],
-  train: ['util', 'gpu', 'model', 'data'],
-  tasks: ['util', 'gpu', 'model'],
-  method: ['util', 'gpu', 'model', 'train', 'formats'],
-  worker: ['util', 'gpu', 'model', 'tokenizers', 'data', 'formats', 'train', 'tasks', 'method'],
-};
+// only the layers below it (scripts/layers.cjs; the README's Layout section draws the same map).
+const LAYERS = require('./scripts/layers.cjs');
 
 const layerRules = Object.entries(LAYERS).map(([layer, below]) => ({
   name: `layer-${layer}`,

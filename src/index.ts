@@ -23,7 +23,7 @@ export { inherit, type InheritOptions, type InheritRecord } from './method/inher
 export { lineChart, type Series } from './util/svg.js';
 export { runRecipe, recipeSvg, recipeSummary, RECIPE_DEFAULTS, type RecipeOptions, type RecipeReport, type RoundResult } from './method/recipe.js';
 export { ByteTokenizer, byteTokenizerJson } from './tokenizers/bytes.js';
-export { analyzeAttention, rankGuidedSelection, LAZY_MAX_RANK, type Analysis, type BlockAnalysis, type AnalyzeOptions } from './method/analyze.js';
+export { analyzeAttention, rankGuidedSelection, rankGuidedBlocks, analysisWindows, LAZY_MAX_RANK, type Analysis, type BlockAnalysis, type AnalyzeOptions } from './method/analyze.js';
 export { hubDir, parseHubSpec, isHubSpec, hubUrl, DEFAULT_HF_ENDPOINT, type HubOptions, type HubRepo } from './formats/hub.js';
 export { tokenizerFromFiles, ENDOFTEXT, type Tokenizer, type EncodeOptions } from './tokenizers/load.js';
 export { BpeTokenizer } from './tokenizers/bpe.js';

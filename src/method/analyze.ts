@@ -89,6 +89,20 @@ export async function analyzeAttention(model: Model, tokens: ArrayLike<number>, 
   return { blocks, sequences: N, seq: T, tau };
 }
 
+/** windows of T tokens for an analysis of `n` tokens: as many as fit, at most `max` */
+export function analysisWindows(n: number, T = 100, max = 100): number {
+  return Math.max(0, Math.min(max, Math.floor(n / T)));
+}
+
+/**
+ * The k blocks of `model` whose attention keeps the highest rank on `tokens` (up to 100 windows of 100
+ * tokens): `inherit --select rank-guided`, leaving lazy blocks behind.
+ */
+export async function rankGuidedBlocks(model: Model, tokens: ArrayLike<number>, k: number): Promise<{ blocks: number[]; analysis: Analysis }> {
+  const analysis = await analyzeAttention(model, tokens, { sequences: analysisWindows(tokens.length), seq: 100 });
+  return { blocks: rankGuidedSelection(analysis, k), analysis };
+}
+
 /**
  * The k blocks with the highest max_rank (ties: the lower index wins), in increasing block order:
  * the blocks that `inherit --select rank-guided` keeps.

@@ -20,7 +20,7 @@ import { writeDirAtomic, nodeDir, tokenizerFiles } from './files.js';
 import { ByteTokenizer, byteTokenizerJson } from '../tokenizers/bytes.js';
 import { brownText } from './brown.js';
 import { Model } from '../model/model.js';
-import { analyzeAttention, type Analysis } from '../method/analyze.js';
+import { analyzeAttention, analysisWindows, type Analysis } from '../method/analyze.js';
 import { lineChart } from '../util/svg.js';
 import { evaluateTask, TASK_DIRS, type TaskName, type TaskResult, type TaskTokenizer } from '../tasks/score.js';
 import { readTaskFiles } from './tasks.js';
@@ -95,7 +95,7 @@ export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
   });
   // lazy-layer analysis of the reference (and of the final model) on the validation tokens
   const analysis: Record<string, Analysis> = {};
-  const seqs = Math.min(a.analyzeSequences, Math.floor(a.val.length / 100));
+  const seqs = analysisWindows(a.val.length, 100, a.analyzeSequences);
   if (seqs >= 1) {
     for (const [name, ck] of [['reference', a.reference], [report.final, await readHfModel(nodeDir(join(a.out, report.final, 'checkpoint')))]] as const) {
       const m = Model.create(gpu, ck);

@@ -33,6 +33,16 @@ export function num(flags: Flags, name: string, dflt: number): number {
   return n;
 }
 
+/** --select 0,1,4: a block list (undefined without the flag or for --select rank-guided) */
+export function blockList(flags: Flags): number[] | undefined {
+  if (typeof flags.select !== 'string' || flags.select === 'rank-guided') return undefined;
+  return flags.select.split(',').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n) || n < 0) fail(`--select: '${x}' is not a block index`, 'pass comma-separated block indices, e.g. --select 0,1,4, or --select rank-guided');
+    return n;
+  });
+}
+
 /** a progress-bar writer when stderr is a terminal */
 export function stderrBar(): ((s: string) => void) | null {
   return process.stderr.isTTY ? (s) => process.stderr.write(s) : null;

@@ -12,8 +12,8 @@ import { hfFiles } from '../../formats/hf.js';
 import { countParameters } from '../../model/config.js';
 import { Progress } from '../../util/progress.js';
 import { InherituneError, fail } from '../../util/errors.js';
-import { int, str, num, stderrBar, modelPath, layersOf, type Flags } from './args.js';
-import { analyzeAttention, rankGuidedSelection } from '../../method/analyze.js';
+import { int, str, num, stderrBar, modelPath, layersOf, blockList, type Flags } from './args.js';
+import { analyzeAttention, rankGuidedBlocks } from '../../method/analyze.js';
 import { exportOnnxFile, exportOnnxDir } from '../onnx.js';
 import { evaluateTask, TASK_NAMES, type TaskName } from '../../tasks/score.js';
 import { readTaskFiles } from '../tasks.js';
@@ -221,23 +221,17 @@ async function inheritCmd(flags: Flags, gpu: Gpu | null): Promise<void> {
   const from = await modelPath(flags, 'from');
   const out = str(flags, 'out');
   const ref = await readModel(from);
-  let select: number[] | undefined;
+  let select = blockList(flags);
   if (flags.select === 'rank-guided') {
     // the k blocks whose attention keeps the highest rank on --text (lazy blocks are left behind)
     const k = int(flags, 'layers') ?? Math.max(1, Math.floor(ref.config.nLayers / 2));
     const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, from, ref.config.vocabSize), 'val');
     const m = Model.create(gpu!, ref);
-    const analysis = await analyzeAttention(m, tokens, { sequences: Math.min(100, Math.floor(tokens.length / 100)), seq: 100 });
+    const { blocks, analysis } = await rankGuidedBlocks(m, tokens, k);
     m.destroy();
-    select = rankGuidedSelection(analysis, k);
+    select = blocks;
     delete flags.layers;
     if (!flags.json) console.log(`rank-guided: MaxRank per block [${analysis.blocks.map((b) => b.max_rank.toFixed(1)).join(', ')}] -> blocks [${select}]`);
-  } else if (flags.select !== undefined) {
-    select = String(flags.select).split(',').map((s) => {
-      const n = Number(s.trim());
-      if (!Number.isInteger(n)) fail(`--select: '${s}' is not a block index`, 'pass comma-separated block indices, e.g. --select 0,1,4');
-      return n;
-    });
   }
   const { checkpoint, record } = inherit(ref, {
     layers: int(flags, 'layers'), select, preset: flags.preset as 'paper' | 'official' | undefined,

@@ -10,10 +10,10 @@ import { RECIPE_DEFAULTS, type RecipeOptions } from '../../method/recipe.js';
 import { runOnDisk, builtinReference, type RunArgs } from '../recipe.js';
 import { TASK_NAMES, type TaskName, type TaskTokenizer } from '../../tasks/score.js';
 import type { Tokenizer } from '../../tokenizers/load.js';
-import { int, str, num, stderrBar, modelPath, type Flags } from './args.js';
+import { int, str, num, stderrBar, modelPath, blockList, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
 import { Model } from '../../model/model.js';
-import { analyzeAttention, rankGuidedSelection } from '../../method/analyze.js';
+import { rankGuidedBlocks } from '../../method/analyze.js';
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>;
 const strings = (...k: string[]): Spec => Object.fromEntries(k.map((x) => [x, { type: 'string' as const }]));
@@ -92,15 +92,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   const progress = flags.json ? null : stderrBar();
   const path = flags.model !== undefined ? await modelPath(flags, 'model') : undefined;
   const opts = trainOptions(flags, path ? {} : BUILTIN_RUN);
-  let select: number[] | undefined;
-  const rankGuided = flags.select === 'rank-guided';
-  if (typeof flags.select === 'string' && !rankGuided) {
-    select = flags.select.split(',').map((x) => {
-      const n = Number(x.trim());
-      if (!Number.isInteger(n) || n < 0) fail(`--select: '${x}' is not a block index`, 'pass comma-separated block indices, e.g. --select 0,1,2');
-      return n;
-    });
-  }
+  const select = blockList(flags), rankGuided = flags.select === 'rank-guided';
   const recipe: RecipeOptions = {
     layers: int(flags, 'layers'), select,
     grow: int(flags, 'grow') ?? RECIPE_DEFAULTS.grow, maxRounds: int(flags, 'max-rounds') ?? RECIPE_DEFAULTS.maxRounds,
@@ -121,10 +113,10 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
     // the k reference blocks whose attention keeps the highest rank on the validation tokens
     const L = data.reference.config.nLayers;
     const m = Model.create(gpu, data.reference);
-    const an = await analyzeAttention(m, data.val, { sequences: Math.min(100, Math.floor(data.val.length / 100)), seq: 100 });
+    const { blocks, analysis } = await rankGuidedBlocks(m, data.val, recipe.layers ?? Math.max(1, Math.floor(L / 2)));
     m.destroy();
-    recipe.select = rankGuidedSelection(an, recipe.layers ?? Math.max(1, Math.floor(L / 2)));
-    log(`rank-guided selection: MaxRank per block [${an.blocks.map((b) => b.max_rank.toFixed(1)).join(', ')}] -> blocks [${recipe.select}]`);
+    recipe.select = blocks;
+    log(`rank-guided selection: MaxRank per block [${analysis.blocks.map((b) => b.max_rank.toFixed(1)).join(', ')}] -> blocks [${blocks}]`);
   }
   const report = await runOnDisk(gpu, { out, resume: !!flags.resume || !path, recipe, train: data.train, val: data.val,
     reference: data.reference, tokenizerFiles: data.tokFiles, saveEvery: num(flags, 'save-every', 50),
