@@ -6,7 +6,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createGpu, kernels as K, Model, parseLlama2c, initCheckpoint, BUILTIN_REFERENCE } from '../dist/node.mjs';
+import { createGpu, kernels as K, Model, Trainer, TRAIN_DEFAULTS, ropeTables, parseLlama2c, initCheckpoint, BUILTIN_REFERENCE } from '../dist/node.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const g = await createGpu();
@@ -56,7 +56,7 @@ for (const [N, C, OC] of [[2048, 64, 64], [2048, 64, 172], [2048, 172, 64], [204
   const att = buf(B * NH * T * T), r = buf(BT), h1 = buf(BT * H), h2 = buf(BT * H), h3 = buf(BT * H), lg = buf(BT * V), w = buf(C);
   const tg = buf(BT);
   g.upload(tg, new Uint32Array(BT));
-  const { cos, sin } = K.ropeTables(T, HS, 10000);
+  const { cos, sin } = ropeTables(T, HS, 10000);
   const fc = buf(cos.length), fs = buf(sin.length);
   g.upload(fc, cos); g.upload(fs, sin);
   for (const [name, fn] of [
@@ -80,16 +80,15 @@ for (const [name, ck] of models) {
     const ms = await time(() => m.forward(ids, B, T, ids), 3);
     rows.push([`forward ${name}`, `B=${B} T=${T}`, ms, NaN, NaN, (B * T) / (ms / 1e3)]);
   }
-  // one training step: forward + backward + clip + AdamW
-  m.enableTraining();
+  // training steps (forward + backward + clip + AdamW, one readback) through the Trainer
   const [B, T] = [16, 64];
-  const ids = new Uint32Array(B * T).map((_, i) => (i * 7) % ck.config.vocabSize);
-  const step = async () => { m.zeroGrad(); m.forward(ids, B, T, ids); m.backward(1 / (B * T)); await m.stepStats(1, 1); m.adamw({ lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, wd: 0.1, t: 1 }); };
-  await step(); await g.sync();
+  const data = new Uint32Array(20 * B * T + 1).map((_, i) => (i * 7) % ck.config.vocabSize);
+  const trainer = new Trainer(m, data, data.subarray(0, T + 1), { ...TRAIN_DEFAULTS, steps: 4, batch: B, seq: T, sampling: 'random', evalEvery: 0, valWindows: 1 });
+  await trainer.step();
   const t0 = performance.now();
-  for (let i = 0; i < 3; i++) await step();
-  await g.sync();
-  const ms = (performance.now() - t0) / 3;
+  for (let i = 0; i < 2; i++) await trainer.step();
+  const ms = (performance.now() - t0) / 2;
+  trainer.destroy();
   rows.push([`train step ${name}`, `B=${B} T=${T}`, ms, NaN, NaN, (B * T) / (ms / 1e3)]);
   m.destroy();
 }
