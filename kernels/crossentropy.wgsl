@@ -1,12 +1,13 @@
 // crossentropy: losses[n] = logsumexp(logits[n,:]) - logits[n, targets[n]] (softmax + NLL, fused)
-// losses: (N)   logits: (N,V)   targets: (N) u32
-// backward (fused with the softmax, llm.c crossentropy_softmax_backward):
-//   dlogits[n,i] = (softmax(logits[n,:])_i - [i == targets[n]]) * dlosses[n]   (dlosses: (N); 1/(B*T) for a mean)
-// = / +=: dlogits is written (=). Nothing is cached by forward: backward recomputes the softmax from logits.
+// losses: (N)   logits: (N,V) in rows of ld >= V floats   targets: (N) u32
+// backward (fused with the softmax, llm.c crossentropy_softmax_backward), in place:
+//   logits[n,i] <- (softmax(logits[n,:])_i - [i == targets[n]]) * dlosses[n]   (dlosses: (N); 1/(B*T) for a mean)
+// so training keeps one (N, ld) buffer, not logits and dlogits (llm.c's fused classifier does the same);
+// the ld - V padding columns are set to 0. Nothing is cached by forward: backward recomputes the softmax.
 // reference: llm.c crossentropy_forward; PyTorch F.cross_entropy(reduction='none')
 // one workgroup per row: 1) max  2) sum of exp(x - max)  3) loss, or the gradient of each logit
 override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/crossentropy.ts)
-struct Dims { N: u32, V: u32 }
+struct Dims { N: u32, V: u32, ld: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> losses: array<f32>;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
@@ -34,7 +35,7 @@ fn crossentropy_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
                         @builtin(local_invocation_id) lid: vec3<u32>) {
   let row = wid.y * nwg.x + wid.x;
   if (row >= d.N) { return; }
-  let x = row * d.V;                   // seek to logits[row,:]
+  let x = row * d.ld;                  // seek to logits[row,:]
   // 1) max
   var m = -3.4e38;
   for (var i = lid.x; i < d.V; i += WG) { m = max(m, logits[x + i]); }
@@ -47,17 +48,16 @@ fn crossentropy_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   if (lid.x == 0u) { losses[row] = log(total) + maxv - logits[x + targets[row]]; }
 }
 
-@group(0) @binding(1) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(1) var<storage, read_write> blogits: array<f32>;   // in: logits, out: dlogits
 @group(0) @binding(2) var<storage, read> dlosses: array<f32>;
-@group(0) @binding(3) var<storage, read> blogits: array<f32>;
-@group(0) @binding(4) var<storage, read> btargets: array<u32>;
+@group(0) @binding(3) var<storage, read> btargets: array<u32>;
 
 @compute @workgroup_size(WG)
 fn crossentropy_softmax_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                                  @builtin(local_invocation_id) lid: vec3<u32>) {
   let row = wid.y * nwg.x + wid.x;
   if (row >= d.N) { return; }
-  let x = row * d.V;                   // seek to logits[row,:] and dlogits[row,:]
+  let x = row * d.ld;                  // seek to logits[row,:]
   // 1) max
   var m = -3.4e38;
   for (var i = lid.x; i < d.V; i += WG) { m = max(m, blogits[x + i]); }
@@ -66,11 +66,12 @@ fn crossentropy_softmax_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin
   var sum = 0.0;
   for (var i = lid.x; i < d.V; i += WG) { sum += exp(blogits[x + i] - maxv); }
   let inv = 1.0 / row_reduce(sum, lid.x, false);
-  // 3) dlogits = (p - onehot(target)) * dloss
+  // 3) dlogits = (p - onehot(target)) * dloss, over the logits (each thread rewrites what it read)
   let tgt = btargets[row];
   let dloss = dlosses[row];
   for (var i = lid.x; i < d.V; i += WG) {
     let p = exp(blogits[x + i] - maxv) * inv;
-    dlogits[x + i] = (p - select(0.0, 1.0, i == tgt)) * dloss;
+    blogits[x + i] = (p - select(0.0, 1.0, i == tgt)) * dloss;
   }
+  for (var i = d.V + lid.x; i < d.ld; i += WG) { blogits[x + i] = 0.0; }
 }

@@ -1,15 +1,26 @@
 // matmul: out = inp @ weight^T (+ bias), PyTorch nn.Linear layout (llm.c matmul_forward/backward).
 // out: (N, ldo) of which columns [oc0, oc0+OC) are written   inp: (N, C)   weight: (OC, C)   bias: (OC)
 // backward: dinp (N,C) = dout @ weight;  dweight (OC,C) += dout^T @ inp;  dbias (OC) += column sums of dout
-// = / +=: dweight and dbias accumulate (+=, parameters); dinp is written (=) by the first OC chunk and
-// accumulated by the rest, or accumulated throughout when the launcher is asked to (d.acc = 1), so that
-// Llama's q/k/v (and w1/w3) projections of one input can sum their dinp into one buffer.
+// (dout rows of ldd floats). = / +=: dweight and dbias accumulate (+=, parameters); dinp is written (=)
+// by the first OC chunk and accumulated by the rest, or accumulated throughout when the launcher is asked
+// to, so that Llama's q/k/v (and w1/w3) projections of one input can sum their dinp into one buffer.
 // The launchers (src/gpu/kernels/matmul.ts) split large weights/outputs into chunks that fit
-// maxStorageBufferBindingSize; each chunk binds weight rows [oc0, oc0+OC) and out rows [n0, n0+N).
-// Each thread computes a 4x4 block in registers, one pass over the reduced dimension.
-// (No workgroup-memory tiling: on CPU Vulkan drivers barriers cost more than they save; a 16x16
-// shared-memory tile measured 5.9-10x slower on lavapipe, `npm run bench`.) Tails are clamped on load and
-// guarded on store, so any N, C, OC works. Loop orders are fixed, so results are deterministic.
+// maxStorageBufferBindingSize and pick one of the variants per adapter and shape class:
+//   scalar  matmul_forward / matmul_backward / matmul_backward_dweight: any shape; each thread a 4x4 block
+//           from scalar loads (tails clamped on load, guarded on store); dbias inside dweight.
+//   regs    gemm_regs: a 4x4 block per thread from vec4 loads along the reduced dimension.
+//   tiled   gemm_tiled: 64x64 tiles staged in workgroup memory, 16-deep steps (the real-GPU layout;
+//           on CPU drivers barriers cost more than they save).
+//   subgroup gemm_sg (kernels/matmul_subgroup.wgsl): rows shared between lanes by subgroupShuffle.
+// The gemm_* kernels compute C(M,N) (=|+=) sum_k A(m,k) B(n,k) (+ bias[n]) where an operand is read by
+// rows (A(m,k) = a[m*lda + k]) or, with A_COL / B_COL, by columns (A(m,k) = a[k*lda + m]):
+//   forward  C = out, A = inp (rows), B = weight (rows)                    M = N, N = OC, K = C
+//   dinp     C = dinp, A = dout (rows), B = weight (columns: W[o][c])     M = N, N = C,  K = OC
+//   dweight  C = dweight (+=), A = dout (columns), B = inp (columns)      M = OC, N = C, K = N
+// (dbias by matmul_dbias). They need lda and ldb to be multiples of 4 (vec4 loads); K tails are masked.
+// Every variant sums k in order 0..K-1 with one fma per step, so results are deterministic.
+
+// ---- scalar: any shape ----
 struct Dims { N: u32, C: u32, OC: u32, ldo: u32, oc0: u32, has_bias: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -138,4 +149,137 @@ fn matmul_backward_dweight(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     if (wd.has_bias == 1u && c0 == 0u) { dbias[o] += db[i]; }
   }
+}
+
+// ---- gemm_regs, gemm_tiled: vec4 operands, A_COL / B_COL chosen per pipeline ----
+override A_COL: bool;
+override B_COL: bool;
+struct GDims { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, c0: u32, acc: u32, has_bias: u32 }
+@group(0) @binding(0) var<uniform> gd: GDims;
+@group(0) @binding(1) var<storage, read_write> gc: array<f32>;
+@group(0) @binding(2) var<storage, read> ga: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> gb: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> gbias: array<f32>;
+
+// A(r..r+3, k..k+3) as 4 vec4 over r, one per k: x[j][i] = A(r + i, k + j); mask: k + j < K (else 0)
+fn blockA(r: u32, k: u32, mask: vec4<bool>) -> array<vec4<f32>, 4> {
+  var x: array<vec4<f32>, 4>;
+  if (A_COL) {
+    for (var j = 0u; j < 4u; j++) { x[j] = select(vec4<f32>(0.0), ga[((k + j) * gd.lda + r) / 4u], mask[j]); }
+  } else {
+    let rl = gd.M - 1u;
+    let x0 = select(vec4<f32>(0.0), ga[(min(r, rl) * gd.lda + k) / 4u], mask);
+    let x1 = select(vec4<f32>(0.0), ga[(min(r + 1u, rl) * gd.lda + k) / 4u], mask);
+    let x2 = select(vec4<f32>(0.0), ga[(min(r + 2u, rl) * gd.lda + k) / 4u], mask);
+    let x3 = select(vec4<f32>(0.0), ga[(min(r + 3u, rl) * gd.lda + k) / 4u], mask);
+    x[0] = vec4<f32>(x0.x, x1.x, x2.x, x3.x); x[1] = vec4<f32>(x0.y, x1.y, x2.y, x3.y);
+    x[2] = vec4<f32>(x0.z, x1.z, x2.z, x3.z); x[3] = vec4<f32>(x0.w, x1.w, x2.w, x3.w);
+  }
+  return x;
+}
+
+// the same for B(r..r+3, k..k+3)
+fn blockB(r: u32, k: u32, mask: vec4<bool>) -> array<vec4<f32>, 4> {
+  var x: array<vec4<f32>, 4>;
+  if (B_COL) {
+    for (var j = 0u; j < 4u; j++) { x[j] = select(vec4<f32>(0.0), gb[((k + j) * gd.ldb + r) / 4u], mask[j]); }
+  } else {
+    let rl = gd.N - 1u;
+    let x0 = select(vec4<f32>(0.0), gb[(min(r, rl) * gd.ldb + k) / 4u], mask);
+    let x1 = select(vec4<f32>(0.0), gb[(min(r + 1u, rl) * gd.ldb + k) / 4u], mask);
+    let x2 = select(vec4<f32>(0.0), gb[(min(r + 2u, rl) * gd.ldb + k) / 4u], mask);
+    let x3 = select(vec4<f32>(0.0), gb[(min(r + 3u, rl) * gd.ldb + k) / 4u], mask);
+    x[0] = vec4<f32>(x0.x, x1.x, x2.x, x3.x); x[1] = vec4<f32>(x0.y, x1.y, x2.y, x3.y);
+    x[2] = vec4<f32>(x0.z, x1.z, x2.z, x3.z); x[3] = vec4<f32>(x0.w, x1.w, x2.w, x3.w);
+  }
+  return x;
+}
+
+// 1 for k + j < K
+fn kmask(k: u32) -> vec4<bool> {
+  return vec4<u32>(k, k + 1u, k + 2u, k + 3u) < vec4<u32>(gd.K);
+}
+
+// C(m0.., n0..) of a 4x4 block: + bias, = or +=, only the rows/columns that exist
+fn storeBlock(m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= gd.M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + j;
+      if (n >= gd.N) { break; }
+      var v = acc[i][j];
+      if (gd.has_bias == 1u) { v += gbias[n]; }
+      let at = m * gd.ldc + gd.c0 + n;
+      if (gd.acc == 1u) { gc[at] += v; } else { gc[at] = v; }
+    }
+  }
+}
+
+var<private> racc: array<vec4<f32>, 4>;
+
+fn regsStep(m0: u32, n0: u32, k: u32, mask: vec4<bool>) {
+  let a = blockA(m0, k, mask);
+  let b = blockB(n0, k, mask);
+  for (var j = 0u; j < 4u; j++) {
+    for (var i = 0u; i < 4u; i++) { racc[i] = fma(vec4<f32>(a[j][i]), b[j], racc[i]); }
+  }
+}
+
+// one thread per 4x4 block of C, 8x8 threads = a 32x32 tile per workgroup
+@compute @workgroup_size(8, 8)
+fn gemm_regs(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n0 = gid.x * 4u;
+  let m0 = gid.y * 4u;
+  if (n0 >= gd.N || m0 >= gd.M) { return; }
+  let kt = gd.K & ~3u;
+  for (var k = 0u; k < kt; k += 4u) { regsStep(m0, n0, k, vec4<bool>(true)); }
+  if (kt < gd.K) { regsStep(m0, n0, kt, kmask(kt)); }
+  storeBlock(m0, n0, racc);
+}
+
+// 16x16 threads, a 64x64 tile of C (4x4 per thread), K in steps of 16: threads 0..63 stage a 4x4 block
+// of A and of B each (k-major, so 4 rows at one k are one vec4), a barrier, 16 rank-1 updates
+var<workgroup> tA: array<vec4<f32>, 256>;   // [k * 16 + m / 4] = A(m0 + m .. +3, k0 + k)
+var<workgroup> tB: array<vec4<f32>, 256>;   // [k * 16 + n / 4]
+@compute @workgroup_size(16, 16)
+fn gemm_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let tm0 = wg.y * 64u;
+  let tn0 = wg.x * 64u;
+  let t = lid.y * 16u + lid.x;
+  let sr = (t % 16u) * 4u;    // staging: rows sr..sr+3 of the tile
+  let sk = (t / 16u) * 4u;    //          and k sk..sk+3 of the step (threads t < 64)
+  var acc: array<vec4<f32>, 4>;
+  for (var k0 = 0u; k0 < gd.K; k0 += 16u) {
+    if (t < 64u) {
+      let mask = kmask(k0 + sk);
+      let a = blockA(tm0 + sr, k0 + sk, mask);
+      let b = blockB(tn0 + sr, k0 + sk, mask);
+      for (var j = 0u; j < 4u; j++) { tA[(sk + j) * 16u + sr / 4u] = a[j]; tB[(sk + j) * 16u + sr / 4u] = b[j]; }
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < 16u; k++) {
+      let a = tA[k * 16u + lid.y];
+      let b = tB[k * 16u + lid.x];
+      for (var i = 0u; i < 4u; i++) { acc[i] = fma(vec4<f32>(a[i]), b, acc[i]); }
+    }
+    workgroupBarrier();
+  }
+  storeBlock(tm0 + lid.y * 4u, tn0 + lid.x * 4u, acc);
+}
+
+// dbias[o] += sum_n dout[n * ldd + oc0 + o], one thread per o, rows in order (the gemm paths' dbias)
+struct DBDims { N: u32, OC: u32, ldd: u32, oc0: u32 }
+@group(0) @binding(0) var<uniform> dbd: DBDims;
+@group(0) @binding(1) var<storage, read_write> dbias_out: array<f32>;
+@group(0) @binding(2) var<storage, read> dbias_dout: array<f32>;
+
+override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/matmul.ts)
+@compute @workgroup_size(WG)
+fn matmul_dbias(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let o = gid.x;
+  if (o >= dbd.OC) { return; }
+  var s = 0.0;
+  for (var n = 0u; n < dbd.N; n++) { s += dbias_dout[n * dbd.ldd + dbd.oc0 + o]; }
+  dbias_out[o] += s;
 }

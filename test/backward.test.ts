@@ -283,14 +283,24 @@ describe('backward kernels vs float64 CPU reference', () => {
     checkTensor('residual dinp2', await g.read(d2), plus(b, dout));
   });
 
-  it('crossentropy_softmax_backward', async (ctx) => {
+  it('crossentropy_softmax_backward (in place over the logits; padded rows too)', async (ctx) => {
     if (!g) return ctx.skip();
     const [N, V] = [19, 515];
     const logits = randn(N * V, 77, 5), tgt = ids(N, V, 78);
     for (const dl of [new Float32Array(N).fill(1 / N), randn(N, 79)]) {
-      const dlogits = g.tensor(N * V, 'dlogits');
-      K.crossentropySoftmaxBackward(g, dlogits, put(g, dl), put(g, logits), put(g, tgt), N, V);
+      const dlogits = put(g, logits);
+      K.crossentropySoftmaxBackward(g, dlogits, put(g, dl), put(g, tgt), N, V);
       checkTensor('dlogits', await g.read(dlogits), cpu.crossentropySoftmaxBackward(dl, logits, tgt, N, V));
+    }
+    // rows of ld = 516 floats: the same values in the first V columns, zeros in the padding
+    const ld = 516, padded = new Float32Array(N * ld).fill(7);
+    for (let n = 0; n < N; n++) padded.set(logits.subarray(n * V, (n + 1) * V), n * ld);
+    const dp = put(g, padded), dl = randn(N, 80);
+    K.crossentropySoftmaxBackward(g, dp, put(g, dl), put(g, tgt), N, V, ld);
+    const got = await g.read(dp), want = cpu.crossentropySoftmaxBackward(dl, logits, tgt, N, V);
+    for (let n = 0; n < N; n++) {
+      checkTensor(`dlogits row ${n}`, got.subarray(n * ld, n * ld + V), want.subarray(n * V, (n + 1) * V));
+      expect(got[n * ld + V]).toBe(0);
     }
   });
 });

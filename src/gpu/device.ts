@@ -16,8 +16,13 @@ export interface DeviceOptions {
 export interface AcquiredDevice {
   device: GPUDevice;
   adapterInfo: Record<string, string>;
+  /** lanes per subgroup (min, max) when the device has the `subgroups` feature */
+  subgroupSize: { min: number; max: number } | null;
   owned: boolean;
 }
+
+// optional features the kernels use when present: subgroup shuffles (src/gpu/kernels/matmul.ts), f16
+const WANTED_FEATURES = ['subgroups', 'shader-f16'] as const;
 
 // the limits the package's kernels may use, requested at the adapter's maximum
 const WANTED_LIMITS = [
@@ -39,7 +44,10 @@ export const NO_ADAPTER_HINT: Record<string, string> = {
 
 export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredDevice> {
   const rt = runtimeName();
-  if (opts.device) return { device: opts.device, adapterInfo: infoOf((opts.device as any).adapterInfo), owned: false };
+  if (opts.device) {
+    const info = (opts.device as any).adapterInfo;
+    return { device: opts.device, adapterInfo: infoOf(info), subgroupSize: subgroupsOf(opts.device, info), owned: false };
+  }
   const gpu = opts.gpu ?? env.navigatorGpu;
   if (!gpu) fail(`no WebGPU in this ${rt} runtime (navigator.gpu is missing)`, NO_ADAPTER_HINT[rt]);
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
@@ -49,8 +57,15 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
     const v = (adapter.limits as any)[k];
     if (typeof v === 'number') requiredLimits[k] = v;
   }
-  const device = await adapter.requestDevice({ requiredLimits });
-  return { device, adapterInfo: infoOf(adapter.info), owned: true };
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  return { device, adapterInfo: infoOf(adapter.info), subgroupSize: subgroupsOf(device, adapter.info), owned: true };
+}
+
+function subgroupsOf(device: GPUDevice, info: any): { min: number; max: number } | null {
+  if (!device.features.has('subgroups')) return null;
+  const min = Number(info?.subgroupMinSize), max = Number(info?.subgroupMaxSize);
+  return Number.isInteger(min) && Number.isInteger(max) && min >= 1 ? { min, max } : null;
 }
 
 function infoOf(info: GPUAdapterInfo | undefined): Record<string, string> {

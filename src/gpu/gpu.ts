@@ -10,6 +10,7 @@ import { WGSL } from '../gen/wgsl.js';
 import { acquireDevice, type DeviceOptions } from './device.js';
 import { ALIGN, alignUp, slice, type View } from './view.js';
 import { runtimeName } from '../util/env.js';
+import { Tuner, type TuneCache } from './tune.js';
 import { assert, fail } from '../util/errors.js';
 
 export type { View } from './view.js';
@@ -19,6 +20,10 @@ export type Grid = [number, number?, number?];
 export interface GpuOptions {
   /** uniform buffers kept before the cache is emptied (default 4096; tests force it tiny) */
   uniformCacheSize?: number;
+  /** force a kernel variant per op, e.g. { matmul: 'regs' } (src/gpu/tune.ts); 'auto' = tune */
+  force?: Record<string, string>;
+  /** where tuned choices persist between processes (Node: a JSON file in the cache directory) */
+  tuneCache?: TuneCache;
 }
 
 // which kernels/*.wgsl file defines each @compute entry point
@@ -46,8 +51,13 @@ export class Gpu {
   private dummy: GPUBuffer;
   /** number of dispatches issued, for tests and benches */
   dispatches = 0;
+  /** kernel variant choices (src/gpu/tune.ts) */
+  readonly tuner: Tuner;
 
-  constructor(readonly device: GPUDevice, readonly adapterInfo: Record<string, string>, private owned: boolean, opts: GpuOptions = {}) {
+  constructor(readonly device: GPUDevice, readonly adapterInfo: Record<string, string>, private owned: boolean, opts: GpuOptions = {},
+              /** lanes per subgroup when the device has the `subgroups` feature */
+              readonly subgroupSize: { min: number; max: number } | null = null) {
+    this.tuner = new Tuner(Object.values(adapterInfo).join(' / ') || 'unknown adapter', opts.force, opts.tuneCache);
     for (const k in device.limits) {
       const v = (device.limits as any)[k];
       if (typeof v === 'number') this.limits[k] = v;
@@ -204,6 +214,17 @@ export class Gpu {
     this.released = [];
   }
 
+  /** subgroup kernels run: the feature, and subgroups made of whole groups of 8 lanes */
+  get subgroups8(): boolean {
+    const s = this.subgroupSize;
+    return s !== null && s.min >= 8 && s.min % 8 === 0 && s.max % 8 === 0;
+  }
+
+  /** time the kernel variants of the shapes seen so far and keep the fastest (src/gpu/tune.ts) */
+  async tune(): Promise<void> {
+    if (this.tuner.pending) await this.tuner.tune(() => this.sync());
+  }
+
   /** wait for all submitted work; throws the first GPU error if one happened */
   async sync(): Promise<void> {
     this.flush();
@@ -287,6 +308,6 @@ export class Gpu {
 
 /** Acquire a device (see DeviceOptions) and wrap it. */
 export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<Gpu> {
-  const { device, adapterInfo, owned } = await acquireDevice(opts);
-  return new Gpu(device, adapterInfo, owned, opts);
+  const { device, adapterInfo, owned, subgroupSize } = await acquireDevice(opts);
+  return new Gpu(device, adapterInfo, owned, opts, subgroupSize);
 }

@@ -76,6 +76,11 @@ export function countParameters(c: ModelConfig): number {
   return parameterShapes(c).reduce((s, [, shape, perLayer]) => s + numel(shape) * (perLayer ? c.nLayers : 1), 0);
 }
 
+/** the row stride of the logits (B,T,V) on the GPU: V rounded up to 4, so the head's backward reads vec4 rows */
+export function logitsStride(c: ModelConfig): number {
+  return Math.ceil(c.vocabSize / 4) * 4;
+}
+
 /** the token embedding's table name in this family */
 export function embeddingName(c: ModelConfig): string {
   return c.family === 'gpt2' ? 'wte' : 'token_embedding';

@@ -18,7 +18,7 @@ export interface Acts {
   encoded: View;         // (B,T,C) embeddings, the residual stream's start
   att: View[];           // (L) x (B,NH,T,T) post-softmax attention (the lazy-layer analysis reads it)
   residual3: View[];     // (L) x (B,T,C) the residual stream after each block (hidden states)
-  logits: View;          // (B,T,V)
+  logits: View;          // (B,T,V) in rows of logitsStride(config) floats; backward overwrites it with dlogits
   losses: View;          // (B,T)
   buffers: GPUBuffer[];  // every buffer of the table, for release
 }
@@ -30,8 +30,8 @@ export type TableSpec = Record<string, [number, boolean]>;
 export interface Pass<A extends Acts> { g: Gpu; c: ModelConfig; p: Params; a: A; B: number; T: number }
 
 /**
- * one backward pass: also the parameter gradients d (+=) and the activation-gradient table s, whose
- * dlogits (B,T,V) the caller has filled (the loss's gradient, src/model/model.ts)
+ * one backward pass: also the parameter gradients d (+=) and the activation-gradient table s; the
+ * caller has turned a.logits into dlogits (the loss's gradient, src/model/model.ts)
  */
 export interface BackwardPass<A extends Acts, S> extends Pass<A> { d: Params; s: S }
 
@@ -44,7 +44,7 @@ export interface Family<A extends Acts = any, S = any> {
   setup?(g: Gpu, c: ModelConfig, a: A): void;
   /** from a.ids (uploaded) to a.logits; the loss is the caller's */
   forward(pass: Pass<A>): void;
-  /** the reverse of forward, from s.dlogits to every parameter gradient */
+  /** the reverse of forward, from dlogits (in a.logits) to every parameter gradient */
   backward(pass: BackwardPass<A, S>): void;
 }
 

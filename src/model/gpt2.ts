@@ -7,7 +7,7 @@ import * as K from '../gpu/kernels/index.js';
 import type { View } from '../gpu/gpu.js';
 import type { QkvLayout } from '../gpu/kernels/attention.js';
 import type { Acts, BackwardPass, Family, Pass, TableSpec } from './family.js';
-import type { ModelConfig } from './config.js';
+import { logitsStride, type ModelConfig } from './config.js';
 
 export interface Gpt2Acts extends Acts {
   ln1: View[]; ln1_mean: View[]; ln1_rstd: View[];  // (B,T,C), (B,T), (B,T)
@@ -20,39 +20,39 @@ export interface Gpt2Acts extends Acts {
 }
 
 export interface Gpt2Grads {
-  dlogits: View; dlnf: View; dresidual: View; dln: View; datty: View; // (B,T,V), (B,T,C) x4
+  dlnf: View; dresidual: View; dln: View; datty: View; // (B,T,C) x4
   dfch_act: View; dfch: View;                                          // (B,T,H)
   dpreatt: View;                                                       // (B,NH,T,T)
   dqkv: View;                                                          // (B,T,3C)
 }
 
-const sizes = (c: ModelConfig, B: number, T: number) => ({ BT: B * T, C: c.dim, H: c.hiddenDim, HS: c.dim / c.nHeads, NH: c.nHeads, V: c.vocabSize });
+const sizes = (c: ModelConfig, B: number, T: number) => ({ BT: B * T, C: c.dim, H: c.hiddenDim, HS: c.dim / c.nHeads, NH: c.nHeads, V: c.vocabSize, Vp: logitsStride(c) });
 // q, k and v of a head sit in one qkv row of 3C floats at offsets 0, C, 2C
 const fused = (C: number): QkvLayout => ({ qs: 3 * C, q0: 0, kvs: 3 * C, k0: C, v0: 2 * C });
 
 export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
   activations(c, B, T): TableSpec {
-    const { BT, C, H, NH, V } = sizes(c, B, T);
+    const { BT, C, H, NH, Vp } = sizes(c, B, T);
     return {
       ids: [BT, false], targets: [BT, false], encoded: [BT * C, false],
       ln1: [BT * C, true], ln1_mean: [BT, true], ln1_rstd: [BT, true], qkv: [BT * 3 * C, true],
       att: [B * NH * T * T, true], atty: [BT * C, true], attproj: [BT * C, true], residual2: [BT * C, true],
       ln2: [BT * C, true], ln2_mean: [BT, true], ln2_rstd: [BT, true],
       fch: [BT * H, true], fch_act: [BT * H, true], fcproj: [BT * C, true], residual3: [BT * C, true],
-      lnf: [BT * C, false], lnf_mean: [BT, false], lnf_rstd: [BT, false], logits: [BT * V, false], losses: [BT, false],
+      lnf: [BT * C, false], lnf_mean: [BT, false], lnf_rstd: [BT, false], logits: [BT * Vp, false], losses: [BT, false],
     };
   },
 
   gradients(c, B, T): TableSpec {
-    const { BT, C, H, NH, V } = sizes(c, B, T);
+    const { BT, C, H, NH } = sizes(c, B, T);
     return {
-      dlogits: [BT * V, false], dlnf: [BT * C, false], dresidual: [BT * C, false], dln: [BT * C, false], datty: [BT * C, false],
+      dlnf: [BT * C, false], dresidual: [BT * C, false], dln: [BT * C, false], datty: [BT * C, false],
       dfch_act: [BT * H, false], dfch: [BT * H, false], dpreatt: [B * NH * T * T, false], dqkv: [BT * 3 * C, false],
     };
   },
 
   forward({ g, c, p, a, B, T }: Pass<Gpt2Acts>) {
-    const { BT, C, H, HS, NH } = sizes(c, B, T), L = c.nLayers, eps = c.normEps;
+    const { BT, C, H, HS, NH, V, Vp } = sizes(c, B, T), L = c.nLayers, eps = c.normEps;
     K.encoderForward(g, a.encoded, a.ids, p.wte[0], p.wpe[0], B, T, C);                             // (B,T,C)
     for (let l = 0; l < L; l++) {
       const residual = l === 0 ? a.encoded : a.residual3[l - 1];                                   // (B,T,C)
@@ -71,15 +71,15 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
     }
     K.layernormForward(g, a.lnf, a.lnf_mean, a.lnf_rstd, a.residual3[L - 1], p.lnfw[0], p.lnfb[0], BT, C, eps); // (B,T,C)
     const head = c.tiedEmbeddings ? p.wte[0] : p.wcls[0];                                          // (V,C)
-    K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, c.vocabSize);                           // (B,T,V)
+    K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, V, Vp);                           // (B,T,V)
   },
 
   // forward in reverse (llm.c gpt2_backward); accumulation and scratch as in src/model/llama.ts
   backward({ g, c, p, a, d, s, B, T }: BackwardPass<Gpt2Acts, Gpt2Grads>) {
-    const { BT, C, H, HS, NH, V } = sizes(c, B, T), L = c.nLayers;
+    const { BT, C, H, HS, NH, V, Vp } = sizes(c, B, T), L = c.nLayers;
     // logits -> head -> final norm
     const head = c.tiedEmbeddings ? 'wte' : 'wcls';
-    K.matmulBackward(g, s.dlnf, d[head][0], null, s.dlogits, a.lnf, p[head][0], BT, C, V);                            // (B,T,C), (V,C)
+    K.matmulBackward(g, s.dlnf, d[head][0], null, a.logits, a.lnf, p[head][0], BT, C, V, { ldd: Vp });                            // (B,T,C), (V,C)
     g.clear(s.dresidual);
     K.layernormBackward(g, s.dresidual, d.lnfw[0], d.lnfb[0], s.dlnf, a.residual3[L - 1], p.lnfw[0], a.lnf_mean, a.lnf_rstd, BT, C); // (B,T,C)
     for (let l = L - 1; l >= 0; l--) {

@@ -7,7 +7,7 @@
 import * as K from '../gpu/kernels/index.js';
 import type { View } from '../gpu/gpu.js';
 import type { Acts, BackwardPass, Family, Pass, TableSpec } from './family.js';
-import type { ModelConfig } from './config.js';
+import { logitsStride, type ModelConfig } from './config.js';
 import { ropeTables } from './rope.js';
 
 export interface LlamaActs extends Acts {
@@ -22,7 +22,7 @@ export interface LlamaActs extends Acts {
 }
 
 export interface LlamaGrads {
-  dlogits: View; dlnf: View; dresidual: View; dln: View; datty: View; // (B,T,V), (B,T,C) x4
+  dlnf: View; dresidual: View; dln: View; datty: View; // (B,T,C) x4
   dfch_act: View; dfch: View; dup: View;                               // (B,T,H)
   dpreatt: View;                                                       // (B,NH,T,T)
   dq: View; dk: View; dv: View;                                        // (B,T,C), (B,T,KVD) x2
@@ -30,12 +30,12 @@ export interface LlamaGrads {
 
 const sizes = (c: ModelConfig, B: number, T: number) => {
   const BT = B * T, HS = c.dim / c.nHeads;
-  return { BT, C: c.dim, H: c.hiddenDim, HS, KVD: c.nKvHeads * HS, NH: c.nHeads, V: c.vocabSize };
+  return { BT, C: c.dim, H: c.hiddenDim, HS, KVD: c.nKvHeads * HS, NH: c.nHeads, V: c.vocabSize, Vp: logitsStride(c) };
 };
 
 export const llama: Family<LlamaActs, LlamaGrads> = {
   activations(c, B, T): TableSpec {
-    const { BT, C, H, HS, KVD, NH, V } = sizes(c, B, T);
+    const { BT, C, H, HS, KVD, NH, Vp } = sizes(c, B, T);
     return {
       ids: [BT, false], targets: [BT, false], encoded: [BT * C, false],
       ln1: [BT * C, true], ln1_rstd: [BT, true],
@@ -43,15 +43,15 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
       att: [B * NH * T * T, true], atty: [BT * C, true], attproj: [BT * C, true], residual2: [BT * C, true],
       ln2: [BT * C, true], ln2_rstd: [BT, true],
       fch: [BT * H, true], fch_up: [BT * H, true], fch_act: [BT * H, true], fcproj: [BT * C, true], residual3: [BT * C, true],
-      lnf: [BT * C, false], lnf_rstd: [BT, false], logits: [BT * V, false], losses: [BT, false],
+      lnf: [BT * C, false], lnf_rstd: [BT, false], logits: [BT * Vp, false], losses: [BT, false],
       freqs_cos: [T * (HS / 2), false], freqs_sin: [T * (HS / 2), false],
     };
   },
 
   gradients(c, B, T): TableSpec {
-    const { BT, C, H, KVD, NH, V } = sizes(c, B, T);
+    const { BT, C, H, KVD, NH } = sizes(c, B, T);
     return {
-      dlogits: [BT * V, false], dlnf: [BT * C, false], dresidual: [BT * C, false], dln: [BT * C, false], datty: [BT * C, false],
+      dlnf: [BT * C, false], dresidual: [BT * C, false], dln: [BT * C, false], datty: [BT * C, false],
       dfch_act: [BT * H, false], dfch: [BT * H, false], dup: [BT * H, false], dpreatt: [B * NH * T * T, false],
       dq: [BT * C, false], dk: [BT * KVD, false], dv: [BT * KVD, false],
     };
@@ -64,7 +64,7 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
   },
 
   forward({ g, c, p, a, B, T }: Pass<LlamaActs>) {
-    const { BT, C, H, HS, KVD, NH } = sizes(c, B, T), KVH = c.nKvHeads, L = c.nLayers, eps = c.normEps;
+    const { BT, C, H, HS, KVD, NH, V, Vp } = sizes(c, B, T), KVH = c.nKvHeads, L = c.nLayers, eps = c.normEps;
     const bias = (name: string, l: number) => (p[name] ? p[name][l] : null);
     const mode = c.ropeMode === 'interleaved' ? 0 : 1;
     K.encoderForward(g, a.encoded, a.ids, p.token_embedding[0], null, B, T, C);          // (B,T,C)
@@ -90,19 +90,19 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
     }
     K.rmsnormForward(g, a.lnf, a.lnf_rstd, a.residual3[L - 1], p.rms_final[0], BT, C, eps); // (B,T,C)
     const head = c.tiedEmbeddings ? p.token_embedding[0] : p.wcls[0];                  // (V,C)
-    K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, c.vocabSize);               // (B,T,V)
+    K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, V, Vp);               // (B,T,V)
   },
 
   // forward in reverse (llm.c gpt2_backward): parameter gradients accumulate (+=) so micro-batches add
   // up; s.dresidual carries the residual stream's gradient down through the blocks (the norm backwards
   // add into it); the other activation gradients are one block's scratch, reused by every block.
   backward({ g, c, p, a, d, s, B, T }: BackwardPass<LlamaActs, LlamaGrads>) {
-    const { BT, C, H, HS, KVD, NH, V } = sizes(c, B, T), KVH = c.nKvHeads, L = c.nLayers;
+    const { BT, C, H, HS, KVD, NH, V, Vp } = sizes(c, B, T), KVH = c.nKvHeads, L = c.nLayers;
     const bias = (name: string, l: number) => (d[name] ? d[name][l] : null);
     const mode = c.ropeMode === 'interleaved' ? 0 : 1;
     // logits -> head -> final norm
     const head = c.tiedEmbeddings ? 'token_embedding' : 'wcls';
-    K.matmulBackward(g, s.dlnf, d[head][0], null, s.dlogits, a.lnf, p[head][0], BT, C, V);            // (B,T,C), (V,C)
+    K.matmulBackward(g, s.dlnf, d[head][0], null, a.logits, a.lnf, p[head][0], BT, C, V, { ldd: Vp });            // (B,T,C), (V,C)
     g.clear(s.dresidual);
     K.rmsnormBackward(g, s.dresidual, d.rms_final[0], s.dlnf, a.residual3[L - 1], p.rms_final[0], a.lnf_rstd, BT, C); // (B,T,C)
     for (let l = L - 1; l >= 0; l--) {

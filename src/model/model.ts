@@ -8,7 +8,7 @@ import type { Gpu, View } from '../gpu/gpu.js';
 import { slice } from '../gpu/view.js';
 import * as K from '../gpu/kernels/index.js';
 import { assert, fail } from '../util/errors.js';
-import { validateCheckpoint, type Checkpoint, type ModelConfig } from './config.js';
+import { validateCheckpoint, logitsStride, type Checkpoint, type ModelConfig } from './config.js';
 import { Arena } from './arena.js';
 import { allocTable, type Acts, type Family } from './family.js';
 import { llama } from './llama.js';
@@ -58,7 +58,7 @@ export class Model {
     this.family.forward({ g, c, p: this.params.views, a, B, T });
     if (targets) {
       g.upload(a.targets, Uint32Array.from(targets));
-      K.crossentropyForward(g, a.losses, a.logits, a.targets, BT, V);                  // (B,T) from (B,T,V)
+      K.crossentropyForward(g, a.losses, a.logits, a.targets, BT, V, logitsStride(c)); // (B,T) from (B,T,V)
     }
     return a;
   }
@@ -82,15 +82,20 @@ export class Model {
       g.upload(view, new Float32Array(B * T).fill(dloss));
       this.dlosses = { view, value: dloss };
     }
-    const s = this.grads.s;
-    K.crossentropySoftmaxBackward(g, s.dlogits, this.dlosses.view, a.logits, a.targets, B * T, this.config.vocabSize); // (B,T,V)
-    this.family.backward({ g, c: this.config, p: this.params.views, a, B, T, d: grads.views, s });
+    const c = this.config;
+    // dlogits (B,T,V) over the logits, which the step no longer needs
+    K.crossentropySoftmaxBackward(g, a.logits, this.dlosses.view, a.targets, B * T, c.vocabSize, logitsStride(c));
+    this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s: this.grads.s });
   }
 
   /** logits (T*V) for one sequence of ids */
   async logits(ids: ArrayLike<number>): Promise<Float32Array> {
-    const a = this.forward(ids, 1, ids.length);
-    return this.gpu.read(slice(a.logits, 0, ids.length * this.config.vocabSize));
+    const a = this.forward(ids, 1, ids.length), T = ids.length, V = this.config.vocabSize, ld = logitsStride(this.config);
+    const rows = await this.gpu.read(slice(a.logits, 0, T * ld));
+    if (ld === V) return rows;
+    const out = new Float32Array(T * V);
+    for (let t = 0; t < T; t++) out.set(rows.subarray(t * ld, t * ld + V), t * V);
+    return out;
   }
 
   /** per-token losses (B*T) for inputs and their next-token targets */

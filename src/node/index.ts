@@ -2,6 +2,7 @@
 // 'webgpu' package (imported only here), and file helpers read from disk.
 import { createGpu as createGpuCore, type Gpu, type GpuOptions } from '../gpu/gpu.js';
 import type { DeviceOptions } from '../gpu/device.js';
+import { fileTuneCache, forcedKernels } from './tunecache.js';
 
 export * from '../index.js';
 
@@ -17,9 +18,14 @@ export async function nodeGpu(): Promise<GPU> {
   return dawn;
 }
 
+/**
+ * Dawn by default; kernel choices persist in the cache directory (src/node/tunecache.ts), and
+ * INHERITUNE_MATMUL forces a matmul variant.
+ */
 export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<Gpu> {
-  if (opts.device || opts.gpu) return createGpuCore(opts);
-  return createGpuCore({ ...opts, gpu: await nodeGpu() });
+  const o = { tuneCache: fileTuneCache(), ...opts, force: { ...forcedKernels(), ...opts.force } };
+  if (opts.device || opts.gpu) return createGpuCore(o);
+  return createGpuCore({ ...o, gpu: await nodeGpu() });
 }
 export { BUILTIN_REFERENCE, builtinReference, runOnDisk } from './recipe.js';
 export { trainRun } from './train.js';

@@ -14,6 +14,7 @@
 // batch: the per-token losses and, for requests that need them, the logits rows they score.
 // Sizes: B rows, T positions, V vocab, maxLen = the model's maximum sequence length.
 import type { Model } from '../model/model.js';
+import { logitsStride } from '../model/config.js';
 import type { View } from '../gpu/gpu.js';
 import { slice } from '../gpu/view.js';
 import { fail } from '../util/errors.js';
@@ -254,24 +255,24 @@ const span = (start: number, n: number) => Array.from({ length: n }, (_, k) => s
  * wanted), copied into one buffer in queue order and read back at once (in parts of GATHER_BYTES).
  */
 async function readBatch(model: Model, losses: View, logits: View, N: number, rows: number[]): Promise<{ losses: Float32Array; logits: Float32Array }> {
-  const g = model.gpu, V = model.config.vocabSize;
-  const per = Math.max(1, Math.floor(GATHER_BYTES / 4 / V)); // logits rows per part
+  const g = model.gpu, V = model.config.vocabSize, ld = logitsStride(model.config); // rows of ld floats on the GPU
+  const per = Math.max(1, Math.floor(GATHER_BYTES / 4 / ld)); // logits rows per part
   const out = new Float32Array(rows.length * V);
   let lossOut = new Float32Array(0);
   for (let k0 = 0; k0 === 0 || k0 < rows.length; k0 += per) {
     const part = rows.slice(k0, k0 + per), head = k0 === 0 ? N : 0;
-    const buf = g.tensor(head + part.length * V, 'task_gather');
+    const buf = g.tensor(head + part.length * ld, 'task_gather');
     if (head) g.copy(slice(buf, 0, N), slice(losses, 0, N));
     for (let k = 0; k < part.length;) {
       let e = k + 1; // one copy per run of consecutive rows
       while (e < part.length && part[e] === part[e - 1] + 1) e++;
-      g.copy(slice(buf, head + k * V, (e - k) * V), slice(logits, part[k] * V, (e - k) * V));
+      g.copy(slice(buf, head + k * ld, (e - k) * ld), slice(logits, part[k] * ld, (e - k) * ld));
       k = e;
     }
     const host = await g.read(buf);
     g.release(buf.buffer);
     if (head) lossOut = host.slice(0, N);
-    out.set(host.subarray(head), k0 * V);
+    for (let k = 0; k < part.length; k++) out.set(host.subarray(head + k * ld, head + k * ld + V), (k0 + k) * V);
   }
   return { losses: lossOut, logits: out };
 }

@@ -41,8 +41,11 @@ export const TRAIN_DEFAULTS: Omit<TrainOptions, 'steps' | 'batch' | 'seq'> = {
   clip: 1.0, sampling: 'sequential', seed: 0, evalEvery: 0, valWindows: 16,
 };
 
-/** everything needed to continue exactly where a run stopped (saved with every checkpoint) */
-export interface TrainerState { step: number; tokensSeen: number; loader: LoaderState }
+/**
+ * everything needed to continue exactly where a run stopped (saved with every checkpoint); kernels:
+ * the kernel variant chosen per shape class (src/gpu/tune.ts), reused on resume
+ */
+export interface TrainerState { step: number; tokensSeen: number; loader: LoaderState; kernels?: Record<string, string> }
 
 export interface StepMetrics { step: number; loss: number; lr: number; grad_norm: number; tokens: number; tokens_per_s: number; val_loss?: number }
 
@@ -107,6 +110,7 @@ export class Trainer {
     this.stepIndex = state?.step ?? 0;
     this.tokensSeen = state?.tokensSeen ?? 0;
     const g = model.gpu;
+    if (state?.kernels) g.tuner.use(state.kernels);
     this.grads = new Arena(g, model.config, 'grads');
     this.optimizer = new AdamW(model);
     this.lossLog = g.tensor(alignUp(B * T) * G, 'loss_log');
@@ -120,7 +124,7 @@ export class Trainer {
 
   /** step, tokens seen and the data cursor: pass it back to the constructor to continue exactly */
   get state(): TrainerState {
-    return { step: this.stepIndex, tokensSeen: this.tokensSeen, loader: this.loader.state() };
+    return { step: this.stepIndex, tokensSeen: this.tokensSeen, loader: this.loader.state(), kernels: this.model.gpu.tuner.used() };
   }
 
   get done(): boolean {
@@ -166,6 +170,7 @@ export class Trainer {
     this.tokensSeen += BT * G;
     const secs = Math.max(1e-3, (Date.now() - t0) / 1000);
     const out: StepMetrics = { step: this.stepIndex - 1, loss, lr, grad_norm: gradNorm, tokens: this.tokensSeen, tokens_per_s: (BT * G) / secs };
+    await g.tune(); // the first step met the kernel shapes of the run: keep the fastest variant of each
     const e = o.evalEvery;
     if ((e > 0 && this.stepIndex % e === 0) || this.done) out.val_loss = await this.evaluate();
     return out;

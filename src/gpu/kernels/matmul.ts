@@ -1,55 +1,133 @@
-// matmul launchers (kernels/matmul.wgsl): out = inp @ weight^T (+ bias) and its backward, split into
-// chunks under maxStorageBufferBindingSize. Each workgroup covers a 32x32 output tile (8x8 threads,
-// 4x4 outputs each, as the kernel's @workgroup_size says).
+// matmul launchers (kernels/matmul.wgsl, kernels/matmul_subgroup.wgsl): out = inp @ weight^T (+ bias)
+// and its backward, split into chunks under maxStorageBufferBindingSize, each chunk run by one of the
+// variants: 'subgroup' (gemm_sg, the adapter has subgroups of >= 8 lanes), 'regs' (gemm_regs), 'tiled'
+// (gemm_tiled, workgroup memory) or 'scalar' (the any-shape kernels). The vec4 variants need the
+// operands' row strides to be multiples of 4; the launcher offers the valid ones to the tuner
+// (src/gpu/tune.ts), which keeps the fastest per adapter and shape class.
 import type { Gpu, View } from '../gpu.js';
+import type { Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
 import { fail } from '../../util/errors.js';
 
-const TILE = 32;
+export type MatmulVariant = 'subgroup' | 'regs' | 'tiled' | 'scalar';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['subgroup', 'regs', 'tiled', 'scalar'];
+
+const SCALAR_TILE = 32;   // scalar kernels: 8x8 threads x 4x4 outputs
+const DBIAS_WG = 64;
+// gemm entry point and output tile (rows M, columns N) per workgroup
+const GEMM: Record<Exclude<MatmulVariant, 'scalar'>, { entry: string; tm: number; tn: number }> = {
+  subgroup: { entry: 'gemm_sg', tm: 64, tn: 32 },
+  regs: { entry: 'gemm_regs', tm: 32, tn: 32 },
+  tiled: { entry: 'gemm_tiled', tm: 64, tn: 64 },
+};
+
+/** the vec4 variants that can run a gemm with these row strides, best guess first ('scalar' runs any) */
+export function matmulCandidates(g: Gpu, ...strides: number[]): MatmulVariant[] {
+  if (!strides.every((s) => s % 4 === 0)) return [];
+  return [...(g.subgroups8 ? ['subgroup' as const] : []), 'regs', 'tiled'];
+}
 
 /**
- * out[n, o] = sum_c inp[n, c] * weight[o, c] (+ bias[o]).  out: (N, OC)  inp: (N, C)  weight: (OC, C)
+ * C(M,N) (=|+=) sum_k A(m,k) B(n,k) (+ bias[n]), A(m,k) = a[m*lda + k] or (aCol) a[k*lda + m], B likewise;
+ * c is written at c[m*ldc + c0 + n]. One dispatch of a vec4 variant (bindings must fit).
+ */
+function gemm(g: Gpu, v: Exclude<MatmulVariant, 'scalar'>, c: View, c0: number, ldc: number, a: View, lda: number, aCol: boolean,
+              b: View, ldb: number, bCol: boolean, bias: View | null, M: number, N: number, K: number, acc: boolean) {
+  const { entry, tm, tn } = GEMM[v];
+  g.dispatch(entry, { u: [M, N, K, lda, ldb, ldc, c0, acc ? 1 : 0, bias ? 1 : 0] }, [c, a, b, bias ?? g.none],
+    [Math.ceil(N / tn), Math.ceil(M / tm)], { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0 });
+}
+
+/** the tuner's choice for a gemm of this mode and shape class */
+function choose(g: Gpu, mode: string, M: number, N: number, K: number, aCol: boolean, bCol: boolean, ...strides: number[]): MatmulVariant {
+  const key = `${mode}:M${bucket(M)}:N${N}:K${K}`;
+  return g.tuner.pick('matmul', key, matmulCandidates(g, ...strides), 'scalar',
+    () => gemmBench(g, Math.min(M, 256), Math.min(N, 2048), Math.min(K, 2048), aCol, bCol)) as MatmulVariant;
+}
+
+// shape classes: rows by powers of 2 (the batch changes them), N and K exact (the model's)
+const bucket = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+
+// a capped problem of the same mode, random operands, for the tuner
+function gemmBench(g: Gpu, M: number, N: number, K: number, aCol: boolean, bCol: boolean): Bench {
+  const al = (x: number) => Math.ceil(x / 4) * 4;
+  const lda = aCol ? al(M) : al(K), ldb = bCol ? al(N) : al(K);
+  const a = g.tensor((aCol ? K : M) * lda, 'tune_a'), b = g.tensor((bCol ? K : N) * ldb, 'tune_b'), c = g.tensor(M * N, 'tune_c');
+  let s = 1;
+  const rand = (n: number) => Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5);
+  g.upload(a, rand(a.numel));
+  g.upload(b, rand(b.numel));
+  return {
+    run: (v) => gemm(g, v as Exclude<MatmulVariant, 'scalar'>, c, 0, N, a, lda, aCol, b, ldb, bCol, null, M, N, K, false),
+    read: () => g.read(c),
+    release: () => { for (const x of [a, b, c]) g.release(x.buffer); },
+  };
+}
+
+/**
+ * out[n, o] = sum_c inp[n, c] * weight[o, c] (+ bias[o]).  out: (N, ldo >= OC)  inp: (N, C)  weight: (OC, C)
  * Splits weight rows and out rows into chunks under maxStorageBufferBindingSize (a GPT-2 head,
  * 50257 x 768 floats = 154 MB, is bound as two chunks on lavapipe's 128 MiB limit).
  */
-export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: View | null, N: number, C: number, OC: number) {
-  const { nChunk, ocChunk } = matmulChunks(g.bindingFloats, N, C, OC);
+export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: View | null, N: number, C: number, OC: number, ldo = OC) {
+  const { nChunk, ocChunk } = matmulChunks(g.bindingFloats, N, C, ldo);
+  const v = choose(g, 'fwd', N, OC, C, false, false, C);
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const n = Math.min(nChunk, N - n0);
     for (let oc0 = 0; oc0 < OC; oc0 += ocChunk) {
       const oc = Math.min(ocChunk, OC - oc0);
-      g.dispatch('matmul_forward', { u: [n, C, oc, OC, oc0, bias ? 1 : 0] },
-        [slice(out, n0 * OC, n * OC), slice(inp, n0 * C, n * C), slice(weight, oc0 * C, oc * C), bias ? slice(bias, oc0, oc) : g.none],
-        [Math.ceil(oc / TILE), Math.ceil(n / TILE)]);
+      const x = slice(inp, n0 * C, n * C), w = slice(weight, oc0 * C, oc * C), b = bias ? slice(bias, oc0, oc) : null;
+      const o = slice(out, n0 * ldo, Math.min(n * ldo, out.numel - n0 * ldo));
+      if (v === 'scalar') {
+        g.dispatch('matmul_forward', { u: [n, C, oc, ldo, oc0, bias ? 1 : 0] }, [o, x, w, b ?? g.none],
+          [Math.ceil(oc / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)]);
+      } else {
+        gemm(g, v, o, oc0, ldo, x, C, false, w, C, false, b, n, oc, C, false);
+      }
     }
   }
 }
 
 /**
  * dinp (N,C) = dout @ weight (or += with accumulate); dweight (OC,C) += dout^T @ inp; dbias (OC) += column
- * sums of dout. dout: (N,OC). Chunked like matmulForward; maxBindingFloats (default: the device
- * limit) lets tests force small chunks. Chunks run in a fixed order, so results are deterministic.
+ * sums of dout. dout: (N, ldd) rows, OC of them used (ldd >= OC; a padded row stride lets the vec4
+ * variants run on an odd OC such as GPT-2's vocabulary). Chunked like matmulForward; maxBindingFloats
+ * (default: the device limit) lets tests force small chunks. Chunks run in a fixed order: deterministic.
  */
 export function matmulBackward(g: Gpu, dinp: View, dweight: View, dbias: View | null, dout: View, inp: View, weight: View,
-                               N: number, C: number, OC: number, opts: { accumulate?: boolean; maxBindingFloats?: number } = {}) {
-  const { nChunk, ocChunk } = matmulChunks(opts.maxBindingFloats ?? g.bindingFloats, N, C, OC);
+                               N: number, C: number, OC: number,
+                               opts: { accumulate?: boolean; maxBindingFloats?: number; ldd?: number } = {}) {
+  const ldd = opts.ldd ?? OC;
+  const { nChunk, ocChunk } = matmulChunks(opts.maxBindingFloats ?? g.bindingFloats, N, C, ldd);
+  const vIn = choose(g, 'dinp', N, C, OC, false, true, ldd, C);
+  const vW = choose(g, 'dweight', OC, C, N, true, true, ldd, C);
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const n = Math.min(nChunk, N - n0);
-    const doutRows = slice(dout, n0 * OC, n * OC);
+    const doutRows = slice(dout, n0 * ldd, Math.min(n * ldd, dout.numel - n0 * ldd));
+    const x = slice(inp, n0 * C, n * C), dx = slice(dinp, n0 * C, n * C);
     for (let oc0 = 0; oc0 < OC; oc0 += ocChunk) {
       const oc = Math.min(ocChunk, OC - oc0);
-      const w = slice(weight, oc0 * C, oc * C);
-      // dinp: the first OC chunk writes (unless accumulating), later ones add
-      g.dispatch('matmul_backward', { u: [n, C, oc, OC, oc0, opts.accumulate || oc0 > 0 ? 1 : 0] },
-        [slice(dinp, n0 * C, n * C), doutRows, w], [Math.ceil(C / TILE), Math.ceil(n / TILE)]);
-      g.dispatch('matmul_backward_dweight', { u: [n, C, oc, OC, oc0, dbias ? 1 : 0] },
-        [slice(dweight, oc0 * C, oc * C), dbias ? slice(dbias, oc0, oc) : g.none, doutRows, slice(inp, n0 * C, n * C)],
-        [Math.ceil(C / TILE), Math.ceil(oc / TILE)]);
+      const w = slice(weight, oc0 * C, oc * C), dw = slice(dweight, oc0 * C, oc * C), db = dbias ? slice(dbias, oc0, oc) : null;
+      const acc = !!opts.accumulate || oc0 > 0; // dinp: the first OC chunk writes (unless accumulating), later ones add
+      if (vIn === 'scalar') {
+        g.dispatch('matmul_backward', { u: [n, C, oc, ldd, oc0, acc ? 1 : 0] }, [dx, doutRows, w], [Math.ceil(C / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)]);
+      } else {
+        // A(n, o) = dout[n * ldd + oc0 + o] (rows, from the chunk's first column), B(c, o) = W[o * C + c] (columns)
+        gemm(g, vIn, dx, 0, C, slice(doutRows, oc0, doutRows.numel - oc0), ldd, false, w, C, true, null, n, C, oc, acc);
+      }
+      if (vW === 'scalar') {
+        g.dispatch('matmul_backward_dweight', { u: [n, C, oc, ldd, oc0, db ? 1 : 0] }, [dw, db ?? g.none, doutRows, x],
+          [Math.ceil(C / SCALAR_TILE), Math.ceil(oc / SCALAR_TILE)]);
+      } else {
+        // A(o, n) = dout[n * ldd + oc0 + o] (columns), B(c, n) = inp[n * C + c] (columns); += into dweight
+        gemm(g, vW, dw, 0, C, slice(doutRows, oc0, doutRows.numel - oc0), ldd, true, x, C, true, null, oc, C, n, true);
+        if (db) g.dispatch('matmul_dbias', { u: [n, oc, ldd, oc0] }, [db, doutRows], [Math.ceil(oc / DBIAS_WG)], { WG: DBIAS_WG });
+      }
     }
   }
 }
 
-// rows of (N,C)/(N,OC) and of weight (OC,C) per chunk, multiples of ALIGN so chunk offsets stay aligned
+// rows of (N,C)/(N,ldd) and of weight (OC,C) per chunk, multiples of ALIGN so chunk offsets stay aligned
 function matmulChunks(maxFloats: number, N: number, C: number, OC: number) {
   const ocChunk = Math.floor(maxFloats / C / ALIGN) * ALIGN;
   const nChunk = Math.min(Math.floor(maxFloats / OC / ALIGN) * ALIGN, Math.floor(maxFloats / C / ALIGN) * ALIGN);

@@ -1,0 +1,88 @@
+// matmul_subgroup: the gemm of kernels/matmul.wgsl (C(M,N) (=|+=) sum_k A(m,k) B(n,k) (+ bias[n]), A and
+// B read by rows or, with A_COL / B_COL, by columns; lda, ldb multiples of 4) with operand sharing
+// through subgroupShuffle, for adapters with the `subgroups` feature and subgroups of >= 8 lanes:
+// forward, dinp and dweight are the three modes listed there (src/gpu/kernels/matmul.ts picks it).
+// 64 threads = 8 groups of 8 consecutive lanes; a group owns 8 rows of C, each lane 4 of its columns
+// (a workgroup: 64 rows x 32 columns). Per step of 4 k: each lane loads B for its 4 columns and one
+// vec4 of A (row mode: its row at k..k+3; column mode: 4 rows at one k), and the group's 8 rows of A
+// reach every lane by shuffles, so the loop is fma-bound instead of load-bound (on lavapipe the
+// shuffle is a register permute, a load a gather). k runs 0..K-1 in order with one fma per step:
+// deterministic, and the same sums as gemm_regs / gemm_tiled.
+enable subgroups;
+override A_COL: bool;
+override B_COL: bool;
+struct GDims { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, c0: u32, acc: u32, has_bias: u32 }
+@group(0) @binding(0) var<uniform> gd: GDims;
+@group(0) @binding(1) var<storage, read_write> gc: array<f32>;
+@group(0) @binding(2) var<storage, read> ga: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> gb: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> gbias: array<f32>;
+
+var<private> acc: array<vec4<f32>, 8>;   // acc[i] = C(m0 + i, n0 .. n0+3)
+
+// B(n..n+3, k+j) for j = 0..3 as 4 vec4 over n; mask: k + j < K (else 0)
+fn loadB(n: u32, k: u32, mask: vec4<bool>) -> array<vec4<f32>, 4> {
+  var r: array<vec4<f32>, 4>;
+  if (B_COL) {
+    for (var j = 0u; j < 4u; j++) { r[j] = select(vec4<f32>(0.0), gb[((k + j) * gd.ldb + n) / 4u], mask[j]); }
+  } else {
+    let nl = gd.N - 1u;
+    let b0 = select(vec4<f32>(0.0), gb[(min(n, nl) * gd.ldb + k) / 4u], mask);
+    let b1 = select(vec4<f32>(0.0), gb[(min(n + 1u, nl) * gd.ldb + k) / 4u], mask);
+    let b2 = select(vec4<f32>(0.0), gb[(min(n + 2u, nl) * gd.ldb + k) / 4u], mask);
+    let b3 = select(vec4<f32>(0.0), gb[(min(n + 3u, nl) * gd.ldb + k) / 4u], mask);
+    r[0] = vec4<f32>(b0.x, b1.x, b2.x, b3.x); r[1] = vec4<f32>(b0.y, b1.y, b2.y, b3.y);
+    r[2] = vec4<f32>(b0.z, b1.z, b2.z, b3.z); r[3] = vec4<f32>(b0.w, b1.w, b2.w, b3.w);
+  }
+  return r;
+}
+
+// one step of 4 k for the group's rows m0..m0+7; l: lane in the group, base: the group's first lane
+fn step(m0: u32, n0: u32, l: u32, base: u32, k: u32, mask: vec4<bool>) {
+  let bk = loadB(n0, k, mask);
+  var mine: vec4<f32>;
+  if (A_COL) { mine = select(vec4<f32>(0.0), ga[((k + l / 2u) * gd.lda + m0 + 4u * (l & 1u)) / 4u], mask[l / 2u]); }  // A(m0+4(l&1).., k+l/2)
+  else { mine = select(vec4<f32>(0.0), ga[(min(m0 + l, gd.M - 1u) * gd.lda + k) / 4u], mask); }                   // A(m0+l, k..k+3)
+  for (var i = 0u; i < 8u; i++) {
+    var ai: vec4<f32>;                       // A(m0 + i, k..k+3)
+    if (A_COL) {
+      let h = i / 4u;
+      let q = i % 4u;
+      ai = vec4<f32>(subgroupShuffle(mine[q], base + h), subgroupShuffle(mine[q], base + 2u + h),
+                     subgroupShuffle(mine[q], base + 4u + h), subgroupShuffle(mine[q], base + 6u + h));
+    } else {
+      ai = subgroupShuffle(mine, base + i);
+    }
+    acc[i] = fma(vec4<f32>(ai.x), bk[0], acc[i]);
+    acc[i] = fma(vec4<f32>(ai.y), bk[1], acc[i]);
+    acc[i] = fma(vec4<f32>(ai.z), bk[2], acc[i]);
+    acc[i] = fma(vec4<f32>(ai.w), bk[3], acc[i]);
+  }
+}
+
+@compute @workgroup_size(64)
+fn gemm_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32,
+           @builtin(subgroup_invocation_id) sl: u32) {
+  let g = li / 8u;
+  let l = li % 8u;
+  let base = sl & ~7u;
+  let m0 = (wg.y * 8u + g) * 8u;
+  let n0 = wg.x * 32u + l * 4u;
+  let kt = gd.K & ~3u;
+  for (var k = 0u; k < kt; k += 4u) { step(m0, n0, l, base, k, vec4<bool>(true)); }
+  if (kt < gd.K) {
+    step(m0, n0, l, base, kt, vec4<u32>(kt, kt + 1u, kt + 2u, kt + 3u) < vec4<u32>(gd.K));
+  }
+  for (var i = 0u; i < 8u; i++) {
+    let m = m0 + i;
+    if (m >= gd.M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + j;
+      if (n >= gd.N) { break; }
+      var v = acc[i][j];
+      if (gd.has_bias == 1u) { v += gbias[n]; }
+      let at = m * gd.ldc + gd.c0 + n;
+      if (gd.acc == 1u) { gc[at] += v; } else { gc[at] = v; }
+    }
+  }
+}
