@@ -7,8 +7,8 @@
 //   dweight, dbias += (parameters).
 // reference: llm.c layernorm_forward/backward; PyTorch nn.LayerNorm (biased variance)
 // forward, one workgroup per row: 1) mean  2) variance about the mean (two-pass, as PyTorch)  3) normalize
-// backward: rows as forward; the column sums (dweight, dbias) are a separate entry point with one
-// thread per column summing rows in order (deterministic).
+// backward: rows as forward; the column sums (dweight, dbias) are a separate entry point, two stages:
+// block partials here, the blocks in order by kernels/reduce.wgsl colsum_finish (deterministic).
 override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/norms.ts)
 struct Dims { N: u32, C: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
@@ -86,27 +86,29 @@ fn layernorm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
   }
 }
 
-// dweight[c] += sum_n dout[n,c] * norm[n,c];  dbias[c] += sum_n dout[n,c]; one thread per column, n in order
-struct WDims { N: u32, C: u32 }
+// partials of dweight[c] = sum_n dout[n,c] * norm[n,c] and dbias[c] = sum_n dout[n,c]: one thread per
+// (column, block of ROWS rows), n in order; partial[blk, c] (dweight) and partial[bofs + blk * C + c] (dbias)
+override ROWS: u32;   // rows per block: set by the launcher (src/gpu/kernels/reduce.ts ROWS)
+struct WDims { N: u32, C: u32, bofs: u32 }
 @group(0) @binding(0) var<uniform> wd: WDims;
-@group(0) @binding(1) var<storage, read_write> dweight: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dbias: array<f32>;
-@group(0) @binding(3) var<storage, read> wdout: array<f32>;
-@group(0) @binding(4) var<storage, read> winp: array<f32>;
-@group(0) @binding(5) var<storage, read> wmean: array<f32>;
-@group(0) @binding(6) var<storage, read> wrstd: array<f32>;
+@group(0) @binding(1) var<storage, read_write> wpartial: array<f32>;
+@group(0) @binding(2) var<storage, read> wdout: array<f32>;
+@group(0) @binding(3) var<storage, read> winp: array<f32>;
+@group(0) @binding(4) var<storage, read> wmean: array<f32>;
+@group(0) @binding(5) var<storage, read> wrstd: array<f32>;
 
 @compute @workgroup_size(WG)
 fn layernorm_backward_dweight(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
+  let blk = gid.y;
   if (c >= wd.C) { return; }
   var sw = 0.0;
   var sb = 0.0;
-  for (var n = 0u; n < wd.N; n++) {
+  for (var n = blk * ROWS; n < min(wd.N, (blk + 1u) * ROWS); n++) {
     let dy = wdout[n * wd.C + c];
     sw += dy * (winp[n * wd.C + c] - wmean[n]) * wrstd[n];
     sb += dy;
   }
-  dweight[c] += sw;
-  dbias[c] += sb;
+  wpartial[blk * wd.C + c] = sw;
+  wpartial[wd.bofs + blk * wd.C + c] = sb;
 }

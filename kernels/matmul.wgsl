@@ -17,7 +17,7 @@
 //   forward  C = out, A = inp (rows), B = weight (rows)                    M = N, N = OC, K = C
 //   dinp     C = dinp, A = dout (rows), B = weight (columns: W[o][c])     M = N, N = C,  K = OC
 //   dweight  C = dweight (+=), A = dout (columns), B = inp (columns)      M = OC, N = C, K = N
-// (dbias by matmul_dbias). They need lda and ldb to be multiples of 4 (vec4 loads); K tails are masked.
+// (dbias: column sums, kernels/reduce.wgsl). They need lda and ldb to be multiples of 4 (vec4 loads); K tails are masked.
 // Every variant sums k in order 0..K-1 with one fma per step, so results are deterministic.
 
 // ---- scalar: any shape ----
@@ -266,20 +266,4 @@ fn gemm_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     workgroupBarrier();
   }
   storeBlock(tm0 + lid.y * 4u, tn0 + lid.x * 4u, acc);
-}
-
-// dbias[o] += sum_n dout[n * ldd + oc0 + o], one thread per o, rows in order (the gemm paths' dbias)
-struct DBDims { N: u32, OC: u32, ldd: u32, oc0: u32 }
-@group(0) @binding(0) var<uniform> dbd: DBDims;
-@group(0) @binding(1) var<storage, read_write> dbias_out: array<f32>;
-@group(0) @binding(2) var<storage, read> dbias_dout: array<f32>;
-
-override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/matmul.ts)
-@compute @workgroup_size(WG)
-fn matmul_dbias(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let o = gid.x;
-  if (o >= dbd.OC) { return; }
-  var s = 0.0;
-  for (var n = 0u; n < dbd.N; n++) { s += dbias_dout[n * dbd.ldd + dbd.oc0 + o]; }
-  dbias_out[o] += s;
 }

@@ -5,7 +5,7 @@
 // = / +=: dinp += (it is the residual stream's gradient, as in llm.c's layernorm.cuh), dweight += (parameter).
 // reference: PyTorch LlamaRMSNorm (float32 path); llama2.c rmsnorm()
 // rows: one workgroup per row, tree-reduced in workgroup memory; the dweight column sums are a
-// separate entry point, one thread per column summing rows in order (deterministic).
+// separate entry point, two stages (blocks of rows, then the blocks in order: deterministic).
 override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/norms.ts)
 struct Dims { N: u32, C: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
@@ -69,10 +69,12 @@ fn rmsnorm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   }
 }
 
-// dweight[c] += sum_n dout[n,c] * inp[n,c] * rstd[n], one thread per column, n in order
+// dweight partials: partial[blk, c] = sum_{n in block blk} dout[n,c] * inp[n,c] * rstd[n], one thread per
+// (column, block of ROWS rows), n in order; kernels/reduce.wgsl colsum_finish adds the blocks into dweight
+override ROWS: u32;   // rows per block: set by the launcher (src/gpu/kernels/reduce.ts ROWS)
 struct WDims { N: u32, C: u32 }
 @group(0) @binding(0) var<uniform> wd: WDims;
-@group(0) @binding(1) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(1) var<storage, read_write> wpartial: array<f32>;
 @group(0) @binding(2) var<storage, read> wdout: array<f32>;
 @group(0) @binding(3) var<storage, read> winp: array<f32>;
 @group(0) @binding(4) var<storage, read> wrstd: array<f32>;
@@ -80,8 +82,9 @@ struct WDims { N: u32, C: u32 }
 @compute @workgroup_size(WG)
 fn rmsnorm_backward_dweight(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
+  let blk = gid.y;
   if (c >= wd.C) { return; }
   var s = 0.0;
-  for (var n = 0u; n < wd.N; n++) { s += wdout[n * wd.C + c] * winp[n * wd.C + c] * wrstd[n]; }
-  dweight[c] += s;
+  for (var n = blk * ROWS; n < min(wd.N, (blk + 1u) * ROWS); n++) { s += wdout[n * wd.C + c] * winp[n * wd.C + c] * wrstd[n]; }
+  wpartial[blk * wd.C + c] = s;
 }

@@ -5,6 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Gpu } from '../src/gpu/gpu.js';
 import * as K from '../src/gpu/kernels/index.js';
 import { ropeTables } from '../src/model/rope.js';
+import { alignUp } from '../src/gpu/view.js';
 import * as cpu from './cpu.js';
 import { testGpu, randn, checkTensor, put, ids } from './helpers.js';
 
@@ -227,15 +228,17 @@ describe('backward kernels vs float64 CPU reference', () => {
 
   it('attention_backward, grouped-query heads, deterministic', async (ctx) => {
     if (!g) return ctx.skip();
-    for (const [B, T, NH, KVH, HS] of [[2, 11, 6, 3, 5], [1, 9, 4, 4, 8], [3, 5, 4, 1, 3]]) {
+    for (const [B, T, NH, KVH, HS] of [[2, 11, 6, 3, 5], [1, 9, 4, 4, 8], [3, 5, 4, 1, 3], [1, 150, 4, 2, 8], [2, 70, 2, 1, 64]]) {
       const q = randn(B * T * NH * HS, 68), k = randn(B * T * KVH * HS, 69), v = randn(B * T * KVH * HS, 70);
-      const dout = randn(B * T * NH * HS, 71), att = f32(cpu.attentionForward(q, k, v, B, T, NH, KVH, HS).att);
-      const ref = cpu.attentionBackward(dout, q, k, v, att, B, T, NH, KVH, HS);
-      const ins = [put(g, dout), put(g, att), put(g, q), put(g, k), put(g, v)] as const;
+      const dout = randn(B * T * NH * HS, 71), fwd = cpu.attentionForward(q, k, v, B, T, NH, KVH, HS);
+      const ref = cpu.attentionBackward(dout, q, k, v, fwd.att, B, T, NH, KVH, HS);
+      const ins = [put(g, dout), put(g, f32(fwd.out)), put(g, f32(fwd.lse)), put(g, q), put(g, k), put(g, v)] as const;
       const runs: Float32Array[][] = [];
       for (let rep = 0; rep < 2; rep++) {
-        const dq = g.tensor(q.length, 'dq'), dk = g.tensor(k.length, 'dk'), dv = g.tensor(v.length, 'dv');
-        K.attentionBackward(g, dq, dk, dv, g.tensor(B * NH * T * T, 'dpreatt'), ...ins, B, T, NH, KVH, HS);
+        // dk and dv side by side in one buffer, as the model keeps them
+        const dq = g.tensor(q.length, 'dq'), dkv = g.tensor(2 * alignUp(k.length), 'dkv');
+        const dk = K.slice(dkv, 0, k.length), dv = K.slice(dkv, alignUp(k.length), v.length);
+        K.attentionBackward(g, dq, dk, dv, ...ins, B, T, NH, KVH, HS);
         runs.push([await g.read(dq), await g.read(dk), await g.read(dv)]);
       }
       const label = `attention ${[B, T, NH, KVH, HS]}`;
@@ -253,10 +256,10 @@ describe('backward kernels vs float64 CPU reference', () => {
     const qkv = randn(B * T * 3 * C, 72), dout = randn(B * T * C, 73);
     const part = (x: ArrayLike<number>, j: number) => Float32Array.from({ length: B * T * C }, (_, i) => x[Math.floor(i / C) * 3 * C + j * C + (i % C)]);
     const [q, k, v] = [0, 1, 2].map((j) => part(qkv, j));
-    const att = f32(cpu.attentionForward(q, k, v, B, T, NH, NH, HS).att);
-    const ref = cpu.attentionBackward(dout, q, k, v, att, B, T, NH, NH, HS);
+    const fwd = cpu.attentionForward(q, k, v, B, T, NH, NH, HS);
+    const ref = cpu.attentionBackward(dout, q, k, v, fwd.att, B, T, NH, NH, HS);
     const fused = put(g, qkv), dqkv = g.tensor(qkv.length, 'dqkv');
-    K.attentionBackward(g, dqkv, dqkv, dqkv, g.tensor(B * NH * T * T, 'dpreatt'), put(g, dout), put(g, att), fused, fused, fused,
+    K.attentionBackward(g, dqkv, dqkv, dqkv, put(g, dout), put(g, f32(fwd.out)), put(g, f32(fwd.lse)), fused, fused, fused,
       B, T, NH, NH, HS, { qs: 3 * C, q0: 0, kvs: 3 * C, k0: C, v0: 2 * C });
     const got = await g.read(dqkv);
     checkTensor('fused dq', part(got, 0), ref.dq);

@@ -61,9 +61,9 @@ export function ropeForward(x: Arr, B: number, T: number, NH: number, HS: number
   return ropeRotate(x, B, T, NH, HS, theta, mode, 1);
 }
 
-/** causal grouped-query attention; returns out (B,T,NH,HS) and att (B,NH,T,T) */
+/** causal grouped-query attention; returns out (B,T,NH,HS), att (B,NH,T,T) and lse (B,NH,T) */
 export function attentionForward(q: Arr, k: Arr, v: Arr, B: number, T: number, NH: number, KVH: number, HS: number) {
-  const out = new Float64Array(B * T * NH * HS), att = new Float64Array(B * NH * T * T);
+  const out = new Float64Array(B * T * NH * HS), att = new Float64Array(B * NH * T * T), lse = new Float64Array(B * NH * T);
   const scale = 1 / Math.sqrt(HS);
   for (let b = 0; b < B; b++) for (let h = 0; h < NH; h++) for (let t = 0; t < T; t++) {
     const kvh = Math.floor(h / (NH / KVH));
@@ -79,12 +79,13 @@ export function attentionForward(q: Arr, k: Arr, v: Arr, B: number, T: number, N
     let sum = 0;
     for (let t2 = 0; t2 <= t; t2++) { att[ao + t2] = Math.exp(att[ao + t2] - max); sum += att[ao + t2]; }
     for (let t2 = 0; t2 <= t; t2++) att[ao + t2] /= sum;
+    lse[(b * NH + h) * T + t] = max + Math.log(sum);
     for (let t2 = 0; t2 <= t; t2++) {
       const vo = ((b * T + t2) * KVH + kvh) * HS;
       for (let i = 0; i < HS; i++) out[qo + i] += att[ao + t2] * v[vo + i];
     }
   }
-  return { out, att };
+  return { out, att, lse };
 }
 
 export function swigluForward(gate: Arr, up: Arr): Float64Array {

@@ -5,7 +5,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseLlama2c, Model, Arena, kernels as K, Llama2cTokenizer, hfFiles, SafetensorsFile, memorySource, type Gpu } from '../src/node/index.js';
+import { parseLlama2c, Model, Arena, kernels as K, Llama2cTokenizer, hfFiles, SafetensorsFile, memorySource, createGpu, type Gpu } from '../src/node/index.js';
+import { MATMUL_VARIANTS, matmulCandidates } from '../src/gpu/kernels/matmul.js';
 import { readModel } from '../src/node/files.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 
@@ -28,16 +29,21 @@ async function gradsOf(m: Model, ids: number[], B: number, T: number) {
 }
 
 describe('backward pass vs PyTorch', () => {
-  it('stories260K: gradient of every tensor on validation window 0 (golden/grad_window0.f32)', async (ctx) => {
+  // the default kernels, then every matmul variant forced (src/gpu/kernels/matmul.ts): same bound for each
+  for (const variant of ['default', ...MATMUL_VARIANTS] as const) {
+  it(`stories260K: gradient of every tensor on validation window 0 (golden/grad_window0.f32), matmul ${variant}`, async (ctx) => {
     if (!g) return ctx.skip();
+    if (variant !== 'default' && variant !== 'scalar' && !matmulCandidates(g, 4).includes(variant)) return ctx.skip();
+    const gv = variant === 'default' ? g : await createGpu({ force: { matmul: variant } });
     const golden = JSON.parse(readFileSync(resolve(DIR, 'golden/golden.json'), 'utf8'));
     const ref = new Float32Array(readFileSync(resolve(DIR, 'golden/grad_window0.f32')).buffer.slice(0));
     const tok = await Llama2cTokenizer.fromBytes(new Uint8Array(readFileSync(resolve(DIR, 'tok512.bin'))), { vocabSize: 512 });
     const text = Array.from(readFileSync(resolve(SHARED, 'tinystories-sample/tinystories_val.txt'), 'utf8')).slice(0, 60000).join('');
     const ids = tok.encode(text, { bos: true }).slice(0, 257);
     expect(ids.slice(0, 16)).toEqual(golden.grad.window_ids_first16);
-    const m = Model.create(g, parseLlama2c(new Uint8Array(readFileSync(resolve(DIR, 'stories260K.bin')))));
+    const m = Model.create(gv, parseLlama2c(new Uint8Array(readFileSync(resolve(DIR, 'stories260K.bin')))));
     const { loss, grads: tensors } = await gradsOf(m, ids, 1, 256);
+    if (variant !== 'default') expect(Object.values(gv.tuner.used()).every((v) => v === variant)).toBe(true);
     expect(Math.abs(loss - golden.grad.loss)).toBeLessThan(1e-5);
     let off = 0;
     const report: string[] = [];
@@ -50,9 +56,11 @@ describe('backward pass vs PyTorch', () => {
       expect(maxDiff, `d${name}`).toBeLessThanOrEqual(1e-4 * maxRef + 1e-6);
     }
     expect(off).toBe(ref.length);
-    console.log(report.join('\n'));
+    console.log(`matmul ${variant}\n${report.join('\n')}`);
     m.destroy();
+    if (gv !== g) gv.destroy();
   });
+  }
 
   const hfRef = JSON.parse(readFileSync(resolve(REPO, 'test/ref/hf_grads.json'), 'utf8'));
   for (const name of ['gpt2-tiny', 'llama-tiny', 'llama-bias-tiny']) {

@@ -62,15 +62,18 @@ describe('forward kernels vs float64 CPU reference', () => {
     expect(checkDiffers(cpu.ropeForward(x, B, T, NH, HS, theta, 0), cpu.ropeForward(x, B, T, NH, HS, theta, 1))).toBe(true);
   });
 
-  it('attention_forward, causal with grouped-query heads', async (ctx) => {
+  it('attention_forward (out, lse) and attention_probs, causal with grouped-query heads, several tiles', async (ctx) => {
     if (!g) return ctx.skip();
-    for (const [B, T, NH, KVH, HS] of [[2, 13, 6, 3, 5], [1, 9, 4, 4, 8], [3, 5, 4, 1, 3]]) {
+    for (const [B, T, NH, KVH, HS] of [[2, 13, 6, 3, 5], [1, 9, 4, 4, 8], [3, 5, 4, 1, 3], [1, 150, 4, 2, 8], [2, 70, 2, 1, 64]]) {
       const q = randn(B * T * NH * HS, 10), k = randn(B * T * KVH * HS, 11), v = randn(B * T * KVH * HS, 12);
-      const out = g.tensor(B * T * NH * HS, 'out'), att = g.tensor(B * NH * T * T, 'att');
-      K.attentionForward(g, out, att, put(g, q), put(g, k), put(g, v), B, T, NH, KVH, HS);
+      const out = g.tensor(B * T * NH * HS, 'out'), lse = g.tensor(B * NH * T, 'lse'), probs = g.tensor(B * NH * T * T, 'probs');
+      const [qv, kv] = [put(g, q), put(g, k)];
+      K.attentionForward(g, out, lse, qv, kv, put(g, v), B, T, NH, KVH, HS);
+      K.attentionProbs(g, probs, lse, qv, kv, B, T, NH, KVH, HS);
       const ref = cpu.attentionForward(q, k, v, B, T, NH, KVH, HS);
       checkTensor(`attention out ${[B, T, NH, KVH, HS]}`, await g.read(out), ref.out);
-      checkTensor(`attention att ${[B, T, NH, KVH, HS]}`, await g.read(att), ref.att);
+      checkTensor(`attention lse ${[B, T, NH, KVH, HS]}`, await g.read(lse), ref.lse);
+      checkTensor(`attention probs ${[B, T, NH, KVH, HS]}`, await g.read(probs), ref.att);
     }
   });
 
@@ -81,11 +84,14 @@ describe('forward kernels vs float64 CPU reference', () => {
     const qkv = randn(B * T * 3 * C, 30);
     // the same values split into separate q, k, v for the reference
     const [q, k, v] = [0, 1, 2].map((j) => Float32Array.from({ length: B * T * C }, (_, i) => qkv[Math.floor(i / C) * 3 * C + j * C + (i % C)]));
-    const out = g.tensor(B * T * C, 'out'), att = g.tensor(B * NH * T * T, 'att'), fused = put(g, qkv);
-    K.attentionForward(g, out, att, fused, fused, fused, B, T, NH, NH, HS, { qs: 3 * C, q0: 0, kvs: 3 * C, k0: C, v0: 2 * C });
+    const out = g.tensor(B * T * C, 'out'), lse = g.tensor(B * NH * T, 'lse'), probs = g.tensor(B * NH * T * T, 'probs'), fused = put(g, qkv);
+    const layout = { qs: 3 * C, q0: 0, kvs: 3 * C, k0: C, v0: 2 * C };
+    K.attentionForward(g, out, lse, fused, fused, fused, B, T, NH, NH, HS, layout);
+    K.attentionProbs(g, probs, lse, fused, fused, B, T, NH, NH, HS, layout);
     const ref = cpu.attentionForward(q, k, v, B, T, NH, NH, HS);
     checkTensor('attention fused out', await g.read(out), ref.out);
-    checkTensor('attention fused att', await g.read(att), ref.att);
+    checkTensor('attention fused lse', await g.read(lse), ref.lse);
+    checkTensor('attention fused probs', await g.read(probs), ref.att);
   });
 
   it('layernorm_forward', async (ctx) => {

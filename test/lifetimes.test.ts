@@ -3,7 +3,7 @@
 // directly, through the trainer's loss log with more micro-batches than its old growth step (8), and
 // with the uniform-buffer cache forced so small that it evicts buffers bound by pending dispatches.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createGpu, initCheckpoint, Model, Trainer, TRAIN_DEFAULTS, type Gpu, type ModelConfig, type TrainOptions } from '../src/node/index.js';
+import { createGpu, initCheckpoint, Model, Trainer, TRAIN_DEFAULTS, FAMILIES, type Gpu, type ModelConfig, type TrainOptions } from '../src/node/index.js';
 import { testGpu, put, randn, rng } from './helpers.js';
 
 const CFG: ModelConfig = {
@@ -72,6 +72,42 @@ describe('GPU buffer lifetimes', () => {
       await tiny.sync(); // throws any GPU validation error
     } finally {
       tiny.destroy();
+    }
+  });
+});
+
+describe('long sequences (FlashAttention-style: no (B, NH, T, T) buffer anywhere)', () => {
+  const LONG: ModelConfig = { ...CFG, dim: 32, hiddenDim: 64, nLayers: 2, nHeads: 2, nKvHeads: 1, maxSeqLen: 4096 };
+  const floats = (spec: Record<string, [number, boolean]>, L: number) =>
+    Object.values(spec).reduce((s, [n, perLayer]) => s + n * (perLayer ? L : 1), 0);
+
+  it('activation and activation-gradient tables grow linearly in T', () => {
+    for (const fam of [FAMILIES.llama, FAMILIES.gpt2]) {
+      const c = { ...LONG, family: fam === FAMILIES.llama ? 'llama' as const : 'gpt2' as const };
+      for (const table of [fam.activations, fam.gradients]) {
+        const at = (T: number) => floats(table(c, 1, T), 2);
+        expect(at(4096) / at(2048)).toBeCloseTo(2, 10);
+        expect(at(2048) / at(1024)).toBeCloseTo(2, 10);
+      }
+    }
+  });
+
+  it('a 2-block model trains at T 4096 (B 1) within the 128 MiB binding limit', async (ctx) => {
+    if (!g) return ctx.skip();
+    const T = 4096, r2 = rng(11);
+    const tokens = Array.from({ length: 2 * T + 2 }, () => Math.floor(r2() * LONG.vocabSize));
+    const m = Model.create(g, initCheckpoint(LONG, 5));
+    const t = new Trainer(m, tokens, tokens.slice(0, T + 1), { ...TRAIN_DEFAULTS, steps: 1, batch: 1, seq: T, valWindows: 1 });
+    try {
+      const s = await t.step();
+      expect(Number.isFinite(s.loss) && Number.isFinite(s.grad_norm) && Number.isFinite(s.val_loss!)).toBe(true);
+      expect(Math.abs(s.loss - Math.log(LONG.vocabSize))).toBeLessThan(0.5); // a random init predicts ~uniformly
+      expect(g.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(2 ** 27);
+      // the (NH, T, T) scores of one sequence alone would need NH * T * T * 4 = 128 MiB
+      expect(LONG.nHeads * T * T * 4).toBeGreaterThanOrEqual(2 ** 27);
+    } finally {
+      t.destroy();
+      m.destroy();
     }
   });
 });

@@ -123,23 +123,49 @@ export class Gpu {
     return { buffer: this.dummy, offset: 0, numel: 1 };
   }
 
+  /**
+   * Write data into v, in order with the dispatches around it, without a submit: with nothing encoded
+   * a queue write; otherwise the bytes go into a mapped staging buffer and a copy joins the commands.
+   */
   upload(v: View, data: Float32Array | Int32Array | Uint32Array): void {
     assert(data.length === v.numel, `upload: ${data.length} values into a view of ${v.numel}`);
-    this.flush(); // keep queue order: earlier dispatches must not see this write
-    this.device.queue.writeBuffer(v.buffer, v.offset * 4, data.buffer, data.byteOffset, data.byteLength);
+    if (!this.encoder) {
+      this.device.queue.writeBuffer(v.buffer, v.offset * 4, data.buffer, data.byteOffset, data.byteLength);
+      return;
+    }
+    const staging = this.device.createBuffer({ label: 'upload', size: Math.max(4, data.byteLength), usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    staging.unmap();
+    this.copyBytes(staging, 0, v.buffer, v.offset * 4, data.byteLength);
+    this.release(staging);
   }
 
+  /** v's values, after all work encoded so far */
   async read(v: View): Promise<Float32Array> {
-    const bytes = v.numel * 4;
-    const staging = this.device.createBuffer({ size: alignUp(bytes, 4) || 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.copyBytes(v.buffer, v.offset * 4, staging, 0, bytes);
-    this.flush();
-    await staging.mapAsync(GPUMapMode.READ);
-    const out = new Float32Array(staging.getMappedRange().slice(0));
-    staging.unmap();
-    this.release(staging);
-    this.throwIfError();
-    return out;
+    const r = this.reader(v.numel);
+    try {
+      return await r.read(v);
+    } finally {
+      r.release();
+    }
+  }
+
+  /** a staging buffer for repeated reads of up to numel floats (one per training step, say) */
+  reader(numel: number): { read(v: View): Promise<Float32Array>; release(): void } {
+    const staging = this.device.createBuffer({ label: 'readback', size: Math.max(4, numel * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    return {
+      read: async (v: View) => {
+        assert(v.numel <= numel, `read: ${v.numel} values through a reader of ${numel}`);
+        this.copyBytes(v.buffer, v.offset * 4, staging, 0, v.numel * 4);
+        this.flush();
+        await staging.mapAsync(GPUMapMode.READ, 0, Math.max(4, v.numel * 4));
+        const out = new Float32Array(staging.getMappedRange(0, v.numel * 4).slice(0));
+        staging.unmap();
+        this.throwIfError();
+        return out;
+      },
+      release: () => this.release(staging),
+    };
   }
 
   /** zero a view (in queue order with the dispatches around it) */

@@ -7,7 +7,6 @@
 // Reference: test/ref/analyze_ref.py (torch.linalg.svdvals in float64) writes test/ref/analyze_ref.json.
 // Sizes: N sequences, T window length, B sequences per forward, L blocks, NH query heads.
 import type { Model } from '../model/model.js';
-import { slice } from '../gpu/view.js';
 import { assert, fail } from '../util/errors.js';
 
 export interface AnalyzeOptions {
@@ -15,7 +14,7 @@ export interface AnalyzeOptions {
   seq?: number;       // T tokens per window, default 100
   tau?: number;       // energy fraction for the approximate rank, default 0.9
   mass?: number;      // squared-mass fraction for the approximate mass, default 0.9
-  batch?: number;     // B windows per forward; default: as many as keep the (L,B,NH,T,T) att table <= 32 MiB, at most 16
+  batch?: number;     // B windows per forward; default: as many as keep one block's (B,NH,T,T) probabilities <= 32 MiB, at most 16
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -57,23 +56,23 @@ export async function analyzeAttention(model: Model, tokens: ArrayLike<number>, 
       most >= 1 ? `use \`sequences\` ${most} or less, a shorter \`seq\`, or a longer text` : 'use a shorter `seq` or a longer text');
   }
   const perSeq = NH * T * T; // floats of one window's attention in one block
-  const fit = Math.floor((32 << 20) / (4 * L * perSeq));
+  const fit = Math.floor((32 << 20) / (4 * perSeq)); // one block's (B,NH,T,T) at a time
   if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1)) fail(`\`batch\` ${opts.batch} must be a positive integer`);
   const B = Math.min(opts.batch ?? Math.max(1, Math.min(16, fit)), N);
   const rankSum = Array.from({ length: L }, () => new Float64Array(NH)); // (L, NH) sums over windows
   const massSum = Array.from({ length: L }, () => new Float64Array(NH));
-  const g = model.gpu;
+
   for (let w0 = 0; w0 < N; w0 += B) {
     const b = Math.min(B, N - w0);
     const ids = new Uint32Array(b * T);
     for (let i = 0; i < b; i++) for (let t = 0; t < T; t++) ids[i * T + t] = tokens[(w0 + i) * T + t];
-    const acts = model.forward(ids, b, T);
-    // one readback per block: att[l] is (b, NH, T, T), zeros above the diagonal
-    const att = await Promise.all(acts.att.map((v) => g.read(slice(v, 0, b * perSeq))));
+    model.forward(ids, b, T);
     for (let l = 0; l < L; l++) {
+      // one block at a time: (b, NH, T, T), zeros above the diagonal
+      const att = await model.attentionProbs(l);
       for (let i = 0; i < b; i++) {
         for (let h = 0; h < NH; h++) {
-          const A = att[l].subarray((i * NH + h) * T * T, (i * NH + h + 1) * T * T); // (T,T)
+          const A = att.subarray((i * NH + h) * T * T, (i * NH + h + 1) * T * T); // (T,T)
           rankSum[l][h] += approxRank(squaredSingularValues(A, T, T), tau);
           massSum[l][h] += approxMass(A, T, T, massFrac);
         }

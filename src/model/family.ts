@@ -16,7 +16,7 @@ export interface Acts {
   hostIds: Uint32Array;  // (B,T) the ids on the CPU (encoder_backward buckets them there)
   ids: View; targets: View; // (B,T) u32
   encoded: View;         // (B,T,C) embeddings, the residual stream's start
-  att: View[];           // (L) x (B,NH,T,T) post-softmax attention (the lazy-layer analysis reads it)
+  lse: View[];           // (L) x (B,NH,T) log-sum-exp of each attention row (backward recomputes P from it)
   residual3: View[];     // (L) x (B,T,C) the residual stream after each block (hidden states)
   logits: View;          // (B,T,V) in rows of logitsStride(config) floats; backward overwrites it with dlogits
   losses: View;          // (B,T)
@@ -46,21 +46,42 @@ export interface Family<A extends Acts = any, S = any> {
   forward(pass: Pass<A>): void;
   /** the reverse of forward, from dlogits (in a.logits) to every parameter gradient */
   backward(pass: BackwardPass<A, S>): void;
+  /** probs (B,NH,T,T) (=): block l's post-softmax attention of the last forward (the lazy-layer analysis) */
+  attentionProbs(pass: Pass<A>, l: number, probs: View): void;
 }
 
 /**
- * Allocate a table: one buffer per entry, per-block entries as L slices each 256-byte aligned
- * (a View[] of length L), the others as one View. Buffers are pushed to `buffers`.
+ * The buffers of a table, sized by capacity: one buffer per entry holding its L per-block slices (each
+ * 256-byte aligned) or its one slice. tableViews() cuts any table that fits out of them, so an
+ * evaluation batch smaller than the training batch reuses the training buffers.
  */
-export function allocTable<T>(g: Gpu, spec: TableSpec, L: number, buffers: GPUBuffer[]): T {
-  const out: Record<string, View | View[]> = {};
-  for (const [name, [n, perLayer]] of Object.entries(spec)) {
-    if (n === 0) { out[name] = []; continue; }
-    const layers = perLayer ? L : 1, stride = alignUp(n);
-    const buffer = g.alloc(stride * layers, name);
-    buffers.push(buffer);
-    const views = Array.from({ length: layers }, (_, l) => ({ buffer, offset: l * stride, numel: n }));
-    out[name] = perLayer ? views : views[0];
+export class TableStore {
+  readonly buffers: GPUBuffer[] = [];
+  private entries = new Map<string, { buffer: GPUBuffer; stride: number }>();
+
+  constructor(g: Gpu, spec: TableSpec, L: number) {
+    for (const [name, [n, perLayer]] of Object.entries(spec)) {
+      if (n === 0) continue;
+      const stride = alignUp(n), buffer = g.alloc(stride * (perLayer ? L : 1), name);
+      this.buffers.push(buffer);
+      this.entries.set(name, { buffer, stride });
+    }
   }
-  return out as T;
+
+  /** does every entry of `spec` fit the buffers? */
+  fits(spec: TableSpec): boolean {
+    return Object.entries(spec).every(([name, [n]]) => n === 0 || (this.entries.get(name)?.stride ?? -1) >= n);
+  }
+
+  /** the table `spec` as views: a View[] of length L per per-block entry, a View otherwise */
+  views<T>(spec: TableSpec, L: number): T {
+    const out: Record<string, View | View[]> = {};
+    for (const [name, [n, perLayer]] of Object.entries(spec)) {
+      const e = this.entries.get(name);
+      if (n === 0 || !e) { out[name] = []; continue; }
+      const views = Array.from({ length: perLayer ? L : 1 }, (_, l) => ({ buffer: e.buffer, offset: l * e.stride, numel: n }));
+      out[name] = perLayer ? views : views[0];
+    }
+    return out as T;
+  }
 }

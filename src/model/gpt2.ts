@@ -22,7 +22,6 @@ export interface Gpt2Acts extends Acts {
 export interface Gpt2Grads {
   dlnf: View; dresidual: View; dln: View; datty: View; // (B,T,C) x4
   dfch_act: View; dfch: View;                                          // (B,T,H)
-  dpreatt: View;                                                       // (B,NH,T,T)
   dqkv: View;                                                          // (B,T,3C)
 }
 
@@ -36,7 +35,7 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
     return {
       ids: [BT, false], targets: [BT, false], encoded: [BT * C, false],
       ln1: [BT * C, true], ln1_mean: [BT, true], ln1_rstd: [BT, true], qkv: [BT * 3 * C, true],
-      att: [B * NH * T * T, true], atty: [BT * C, true], attproj: [BT * C, true], residual2: [BT * C, true],
+      lse: [B * NH * T, true], atty: [BT * C, true], attproj: [BT * C, true], residual2: [BT * C, true],
       ln2: [BT * C, true], ln2_mean: [BT, true], ln2_rstd: [BT, true],
       fch: [BT * H, true], fch_act: [BT * H, true], fcproj: [BT * C, true], residual3: [BT * C, true],
       lnf: [BT * C, false], lnf_mean: [BT, false], lnf_rstd: [BT, false], logits: [BT * Vp, false], losses: [BT, false],
@@ -44,10 +43,10 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
   },
 
   gradients(c, B, T): TableSpec {
-    const { BT, C, H, NH } = sizes(c, B, T);
+    const { BT, C, H } = sizes(c, B, T);
     return {
       dlnf: [BT * C, false], dresidual: [BT * C, false], dln: [BT * C, false], datty: [BT * C, false],
-      dfch_act: [BT * H, false], dfch: [BT * H, false], dpreatt: [B * NH * T * T, false], dqkv: [BT * 3 * C, false],
+      dfch_act: [BT * H, false], dfch: [BT * H, false], dqkv: [BT * 3 * C, false],
     };
   },
 
@@ -59,7 +58,7 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
       // attention block: residual2 = residual + c_proj(attention(c_attn(ln_1(residual))))
       K.layernormForward(g, a.ln1[l], a.ln1_mean[l], a.ln1_rstd[l], residual, p.ln1w[l], p.ln1b[l], BT, C, eps); // (B,T,C)
       K.matmulForward(g, a.qkv[l], a.ln1[l], p.qkvw[l], p.qkvb[l], BT, C, 3 * C);                  // (B,T,3C)
-      K.attentionForward(g, a.atty[l], a.att[l], a.qkv[l], a.qkv[l], a.qkv[l], B, T, NH, NH, HS, fused(C)); // (B,T,C), att (B,NH,T,T)
+      K.attentionForward(g, a.atty[l], a.lse[l], a.qkv[l], a.qkv[l], a.qkv[l], B, T, NH, NH, HS, fused(C)); // (B,T,C), lse (B,NH,T)
       K.matmulForward(g, a.attproj[l], a.atty[l], p.attprojw[l], p.attprojb[l], BT, C, C);         // (B,T,C)
       K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);                        // (B,T,C)
       // MLP block: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2))))
@@ -92,10 +91,14 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
       // attention block (residual2 = residual + attproj)
       K.matmulBackward(g, s.datty, d.attprojw[l], d.attprojb[l], s.dresidual, a.atty[l], p.attprojw[l], BT, C, C);  // (B,T,C)
       const qkv = a.qkv[l];
-      K.attentionBackward(g, s.dqkv, s.dqkv, s.dqkv, s.dpreatt, s.datty, a.att[l], qkv, qkv, qkv, B, T, NH, NH, HS, fused(C)); // (B,T,3C)
+      K.attentionBackward(g, s.dqkv, s.dqkv, s.dqkv, s.datty, a.atty[l], a.lse[l], qkv, qkv, qkv, B, T, NH, NH, HS, fused(C)); // (B,T,3C)
       K.matmulBackward(g, s.dln, d.qkvw[l], d.qkvb[l], s.dqkv, a.ln1[l], p.qkvw[l], BT, C, 3 * C);                   // (B,T,C)
       K.layernormBackward(g, s.dresidual, d.ln1w[l], d.ln1b[l], s.dln, residual, p.ln1w[l], a.ln1_mean[l], a.ln1_rstd[l], BT, C); // (B,T,C) +=
     }
     K.encoderBackward(g, d.wte[0], d.wpe[0], s.dresidual, a.hostIds, B, T, C);                                     // (V,C), (maxT,C) +=
+  },
+
+  attentionProbs({ g, c, a, B, T }: Pass<Gpt2Acts>, l: number, probs: View) {
+    K.attentionProbs(g, probs, a.lse[l], a.qkv[l], a.qkv[l], B, T, c.nHeads, c.nHeads, c.dim / c.nHeads, fused(c.dim));  // (B,NH,T,T)
   },
 };

@@ -6,6 +6,7 @@
 // KVD = KVH*HS, V vocab.
 import * as K from '../gpu/kernels/index.js';
 import type { View } from '../gpu/gpu.js';
+import { alignUp, slice } from '../gpu/view.js';
 import type { Acts, BackwardPass, Family, Pass, TableSpec } from './family.js';
 import { logitsStride, type ModelConfig } from './config.js';
 import { ropeTables } from './rope.js';
@@ -24,8 +25,7 @@ export interface LlamaActs extends Acts {
 export interface LlamaGrads {
   dlnf: View; dresidual: View; dln: View; datty: View; // (B,T,C) x4
   dfch_act: View; dfch: View; dup: View;                               // (B,T,H)
-  dpreatt: View;                                                       // (B,NH,T,T)
-  dq: View; dk: View; dv: View;                                        // (B,T,C), (B,T,KVD) x2
+  dq: View; dkv: View;                                                 // (B,T,C); (B,T,KVD) dk then dv, one buffer
 }
 
 const sizes = (c: ModelConfig, B: number, T: number) => {
@@ -40,7 +40,7 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
       ids: [BT, false], targets: [BT, false], encoded: [BT * C, false],
       ln1: [BT * C, true], ln1_rstd: [BT, true],
       q: [BT * C, true], k: [BT * KVD, true], v: [BT * KVD, true],
-      att: [B * NH * T * T, true], atty: [BT * C, true], attproj: [BT * C, true], residual2: [BT * C, true],
+      lse: [B * NH * T, true], atty: [BT * C, true], attproj: [BT * C, true], residual2: [BT * C, true],
       ln2: [BT * C, true], ln2_rstd: [BT, true],
       fch: [BT * H, true], fch_up: [BT * H, true], fch_act: [BT * H, true], fcproj: [BT * C, true], residual3: [BT * C, true],
       lnf: [BT * C, false], lnf_rstd: [BT, false], logits: [BT * Vp, false], losses: [BT, false],
@@ -49,11 +49,11 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
   },
 
   gradients(c, B, T): TableSpec {
-    const { BT, C, H, KVD, NH } = sizes(c, B, T);
+    const { BT, C, H, KVD } = sizes(c, B, T);
     return {
       dlnf: [BT * C, false], dresidual: [BT * C, false], dln: [BT * C, false], datty: [BT * C, false],
-      dfch_act: [BT * H, false], dfch: [BT * H, false], dup: [BT * H, false], dpreatt: [B * NH * T * T, false],
-      dq: [BT * C, false], dk: [BT * KVD, false], dv: [BT * KVD, false],
+      dfch_act: [BT * H, false], dfch: [BT * H, false], dup: [BT * H, false],
+      dq: [BT * C, false], dkv: [alignUp(BT * KVD) + BT * KVD, false],
     };
   },
 
@@ -77,7 +77,7 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
       K.matmulForward(g, a.v[l], a.ln1[l], p.wv[l], bias('bv', l), BT, C, KVD);        // (B,T,KVH,HS)
       K.ropeForward(g, a.q[l], a.freqs_cos, a.freqs_sin, B, T, NH, HS, mode);          // (B,T,NH,HS) in place
       K.ropeForward(g, a.k[l], a.freqs_cos, a.freqs_sin, B, T, KVH, HS, mode);         // (B,T,KVH,HS) in place
-      K.attentionForward(g, a.atty[l], a.att[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS); // (B,T,C), att (B,NH,T,T)
+      K.attentionForward(g, a.atty[l], a.lse[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS); // (B,T,C), lse (B,NH,T)
       K.matmulForward(g, a.attproj[l], a.atty[l], p.wo[l], bias('bo', l), BT, C, C);   // (B,T,C)
       K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);            // (B,T,C)
       // MLP block: residual3 = residual2 + w2(silu(w1 x) * w3 x), x = rms_ffn(residual2)
@@ -100,6 +100,7 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
     const { BT, C, H, HS, KVD, NH, V, Vp } = sizes(c, B, T), KVH = c.nKvHeads, L = c.nLayers;
     const bias = (name: string, l: number) => (d[name] ? d[name][l] : null);
     const mode = c.ropeMode === 'interleaved' ? 0 : 1;
+    const dk = slice(s.dkv, 0, BT * KVD), dv = slice(s.dkv, alignUp(BT * KVD), BT * KVD);
     // logits -> head -> final norm
     const head = c.tiedEmbeddings ? 'token_embedding' : 'wcls';
     K.matmulBackward(g, s.dlnf, d[head][0], null, a.logits, a.lnf, p[head][0], BT, C, V, { ldd: Vp });            // (B,T,C), (V,C)
@@ -115,14 +116,18 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
       K.rmsnormBackward(g, s.dresidual, d.rms_ffn[l], s.dln, a.residual2[l], p.rms_ffn[l], a.ln2_rstd[l], BT, C);    // (B,T,C) +=
       // attention block (residual2 = residual + attproj)
       K.matmulBackward(g, s.datty, d.wo[l], bias('bo', l), s.dresidual, a.atty[l], p.wo[l], BT, C, C);               // (B,T,C)
-      K.attentionBackward(g, s.dq, s.dk, s.dv, s.dpreatt, s.datty, a.att[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS); // (B,T,C), (B,T,KVD) x2
+      K.attentionBackward(g, s.dq, dk, dv, s.datty, a.atty[l], a.lse[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS); // (B,T,C), (B,T,KVD) x2
       K.ropeBackward(g, s.dq, a.freqs_cos, a.freqs_sin, B, T, NH, HS, mode);                                         // (B,T,NH,HS) in place
-      K.ropeBackward(g, s.dk, a.freqs_cos, a.freqs_sin, B, T, KVH, HS, mode);                                        // (B,T,KVH,HS) in place
+      K.ropeBackward(g, dk, a.freqs_cos, a.freqs_sin, B, T, KVH, HS, mode);                                          // (B,T,KVH,HS) in place
       K.matmulBackward(g, s.dln, d.wq[l], bias('bq', l), s.dq, a.ln1[l], p.wq[l], BT, C, C);                         // (B,T,C)
-      K.matmulBackward(g, s.dln, d.wk[l], bias('bk', l), s.dk, a.ln1[l], p.wk[l], BT, C, KVD, { accumulate: true }); // (B,T,C) +=
-      K.matmulBackward(g, s.dln, d.wv[l], bias('bv', l), s.dv, a.ln1[l], p.wv[l], BT, C, KVD, { accumulate: true }); // (B,T,C) +=
+      K.matmulBackward(g, s.dln, d.wk[l], bias('bk', l), dk, a.ln1[l], p.wk[l], BT, C, KVD, { accumulate: true });   // (B,T,C) +=
+      K.matmulBackward(g, s.dln, d.wv[l], bias('bv', l), dv, a.ln1[l], p.wv[l], BT, C, KVD, { accumulate: true });   // (B,T,C) +=
       K.rmsnormBackward(g, s.dresidual, d.rms_att[l], s.dln, residual, p.rms_att[l], a.ln1_rstd[l], BT, C);          // (B,T,C) +=
     }
     K.encoderBackward(g, d.token_embedding[0], null, s.dresidual, a.hostIds, B, T, C);                             // (V,C) +=
+  },
+
+  attentionProbs({ g, c, a, B, T }: Pass<LlamaActs>, l: number, probs: View) {
+    K.attentionProbs(g, probs, a.lse[l], a.q[l], a.k[l], B, T, c.nHeads, c.nKvHeads, c.dim / c.nHeads);  // (B,NH,T,T)
   },
 };

@@ -10,7 +10,7 @@ import * as K from '../gpu/kernels/index.js';
 import { assert, fail } from '../util/errors.js';
 import { validateCheckpoint, logitsStride, type Checkpoint, type ModelConfig } from './config.js';
 import { Arena } from './arena.js';
-import { allocTable, type Acts, type Family } from './family.js';
+import { TableStore, type Acts, type Family } from './family.js';
 import { llama } from './llama.js';
 import { gpt2 } from './gpt2.js';
 
@@ -22,8 +22,10 @@ export class Model {
   readonly params: Arena;
   /** the activation table of the last forward() */
   acts: Acts | null = null;
-  /** the activation-gradient table (one block's worth) and the dlosses buffer, once backward() ran */
-  private grads: { B: number; T: number; s: Record<string, View>; buffers: GPUBuffer[] } | null = null;
+  /** buffers of the activation table and of the activation-gradient table (one block's worth), by capacity */
+  private actStore: { store: TableStore; BT: number; T: number } | null = null;
+  private gradStore: TableStore | null = null;
+  private gradViews: { B: number; T: number; s: Record<string, View> } | null = null;
   private dlosses: { view: View; value: number } | null = null;
 
   private constructor(readonly gpu: Gpu, readonly config: ModelConfig, ck: Checkpoint) {
@@ -71,10 +73,13 @@ export class Model {
   backward(grads: Arena, dloss: number): void {
     const a = this.acts ?? fail('backward() before forward()');
     const { B, T } = a, g = this.gpu;
-    if (!this.grads || this.grads.B !== B || this.grads.T !== T) {
-      this.freeGradients();
-      const buffers: GPUBuffer[] = [];
-      this.grads = { B, T, buffers, s: allocTable(g, this.family.gradients(this.config, B, T), 1, buffers) };
+    if (!this.gradViews || this.gradViews.B !== B || this.gradViews.T !== T) {
+      const spec = this.family.gradients(this.config, B, T);
+      if (!this.gradStore?.fits(spec)) {
+        this.freeGradients();
+        this.gradStore = new TableStore(g, spec, 1);
+      }
+      this.gradViews = { B, T, s: this.gradStore.views(spec, 1) };
     }
     if (!this.dlosses || this.dlosses.view.numel !== B * T || this.dlosses.value !== dloss) {
       if (this.dlosses) g.release(this.dlosses.view.buffer);
@@ -85,7 +90,17 @@ export class Model {
     const c = this.config;
     // dlogits (B,T,V) over the logits, which the step no longer needs
     K.crossentropySoftmaxBackward(g, a.logits, this.dlosses.view, a.targets, B * T, c.vocabSize, logitsStride(c));
-    this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s: this.grads.s });
+    this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s: this.gradViews.s });
+  }
+
+  /** block l's post-softmax attention (B,NH,T,T) in the last forward (zeros above the diagonal) */
+  async attentionProbs(l: number): Promise<Float32Array> {
+    const a = this.acts ?? fail('attentionProbs() before forward()');
+    const c = this.config, n = a.B * c.nHeads * a.T * a.T;
+    assert(Number.isInteger(l) && l >= 0 && l < c.nLayers, `block ${l} does not exist: the model has ${c.nLayers} blocks`);
+    const probs = this.gpu.scratch('attention_probs', n);
+    this.family.attentionProbs({ g: this.gpu, c, p: this.params.views, a, B: a.B, T: a.T }, l, probs);
+    return this.gpu.read(probs);
   }
 
   /** logits (T*V) for one sequence of ids */
@@ -117,28 +132,33 @@ export class Model {
     this.params.destroy();
   }
 
-  // the activation table for (B, T), kept until a different shape is asked for
+  // the activation table for (B, T), cut from buffers sized for the most tokens (and the longest
+  // sequence) asked for so far: evaluation batches reuse the training buffers
   private activations(B: number, T: number): Acts {
     if (this.acts && this.acts.B === B && this.acts.T === T) return this.acts;
-    this.freeActivations();
-    const buffers: GPUBuffer[] = [];
-    const a: Acts = {
-      ...allocTable<Acts>(this.gpu, this.family.activations(this.config, B, T), this.config.nLayers, buffers),
-      B, T, buffers, hostIds: new Uint32Array(B * T),
-    };
-    this.family.setup?.(this.gpu, this.config, a);
-    this.acts = a;
-    return a;
+    const c = this.config, L = c.nLayers, spec = this.family.activations(c, B, T);
+    let s = this.actStore;
+    if (!s || B * T > s.BT || T > s.T || !s.store.fits(spec)) {
+      const capT = Math.max(T, s?.T ?? 0), capB = Math.ceil(Math.max(B * T, s?.BT ?? 0) / capT);
+      this.freeActivations();
+      s = this.actStore = { store: new TableStore(this.gpu, this.family.activations(c, capB, capT), L), BT: capB * capT, T: capT };
+      // constant tables (RoPE) are filled once per allocation, for its longest sequence
+      this.family.setup?.(this.gpu, c, { ...s.store.views<Acts>(this.family.activations(c, capB, capT), L), B: capB, T: capT });
+    }
+    this.acts = { ...s.store.views<Acts>(spec, L), B, T, buffers: s.store.buffers, hostIds: new Uint32Array(B * T) };
+    return this.acts;
   }
 
   private freeActivations(): void {
-    for (const b of this.acts?.buffers ?? []) this.gpu.release(b);
+    for (const b of this.actStore?.store.buffers ?? []) this.gpu.release(b);
+    this.actStore = null;
     this.acts = null;
   }
 
   private freeGradients(): void {
-    for (const b of this.grads?.buffers ?? []) this.gpu.release(b);
-    this.grads = null;
+    for (const b of this.gradStore?.buffers ?? []) this.gpu.release(b);
+    this.gradStore = null;
+    this.gradViews = null;
   }
 }
 

@@ -290,7 +290,7 @@ function logSumExp(row: Float32Array): { lse: number; best: number } {
 /** rows per forward at length T: `batch`, or fewer when the activations would pass ACT_BUDGET */
 function rowsFor(model: Model, T: number, batch: number): number {
   const { nLayers: L, nHeads: NH, dim: C, hiddenDim: H, vocabSize: V } = model.config;
-  const perRow = 4 * T * (L * (NH * T + 12 * C + 3 * H) + V); // att (L,NH,T,T) dominates at long T
+  const perRow = 4 * T * (L * (NH + 12 * C + 3 * H) + V); // activations per token: no (T,T) attention is kept
   return Math.max(1, Math.min(batch, Math.floor(ACT_BUDGET / perRow)));
 }
 

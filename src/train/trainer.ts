@@ -84,9 +84,9 @@ export class Trainer {
   private loader: ShardLoader;
   private tokensSeen: number;
   private stepIndex: number;
-  private lossLog: View;   // (G, alignUp(B*T)) per-token losses of the step's micro-batches
+  private lossLog: View;   // (G, alignUp(B*T)) per-token losses of the step's micro-batches, then (1) the gradient norm
+  private reader: { read(v: View): Promise<Float32Array>; release(): void }; // the step's one readback
   private scale: View;     // (1) clip factor written by gradnormClip, read by AdamW
-  private norm: View;      // (1) global gradient norm before clipping
   private _opts: TrainOptions;
 
   constructor(readonly model: Model, readonly train: TrainData, readonly val: ArrayLike<number>,
@@ -113,9 +113,9 @@ export class Trainer {
     if (state?.kernels) g.tuner.use(state.kernels);
     this.grads = new Arena(g, model.config, 'grads');
     this.optimizer = new AdamW(model);
-    this.lossLog = g.tensor(alignUp(B * T) * G, 'loss_log');
+    this.lossLog = g.tensor(alignUp(B * T) * G + 1, 'loss_log');
+    this.reader = g.reader(this.lossLog.numel);
     this.scale = g.tensor(1, 'clip_scale');
-    this.norm = g.tensor(1, 'grad_norm');
   }
 
   get opts(): TrainOptions {
@@ -153,9 +153,10 @@ export class Trainer {
       m.backward(this.grads, 1 / (BT * G)); // mean over the step's tokens: micro-batch gradients add up
       g.copy(slice(this.lossLog, i * stride, BT), slice(acts.losses, 0, BT));
     }
-    gradnormClip(g, this.scale, this.norm, this.grads.all, this.grads.numel, clip);
-    const losses = await g.read(this.lossLog);
-    const gradNorm = (await g.read(this.norm))[0];
+    // the global gradient norm lands after the losses: loss and norm come back in one read
+    gradnormClip(g, this.scale, slice(this.lossLog, G * stride, 1), this.grads.all, this.grads.numel, clip);
+    const losses = await this.reader.read(this.lossLog);
+    const gradNorm = losses[G * stride];
     let sum = 0;
     for (let i = 0; i < G; i++) for (let j = 0; j < BT; j++) sum += losses[i * stride + j];
     const loss = sum / (BT * G);
@@ -192,6 +193,7 @@ export class Trainer {
     const g = this.model.gpu;
     this.grads.destroy();
     this.optimizer.destroy();
-    for (const v of [this.lossLog, this.scale, this.norm]) g.release(v.buffer);
+    for (const v of [this.lossLog, this.scale]) g.release(v.buffer);
+    this.reader.release();
   }
 }

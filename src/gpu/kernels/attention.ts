@@ -1,70 +1,104 @@
 // attention launchers (kernels/attention.wgsl): causal self-attention with grouped-query heads,
-// forward and backward, chunked over sequences so that the (NH,T,T) score matrices fit one binding.
+// FlashAttention-2 style: forward writes the output and the log-sum-exp (B,NH,T) of every query row,
+// backward recomputes the probabilities from it, so no (B,NH,T,T) buffer exists in training or
+// evaluation; attentionProbs materializes them for one block when the lazy-layer analysis asks.
+// Work is chunked over sequences so that every binding fits.
 import type { Gpu, View } from '../gpu.js';
 import { ALIGN, slice } from '../view.js';
 import { assert } from '../../util/errors.js';
 
-const WG = 64;
-const MAX_HS = 128; // the kernel's private accumulator size (kernels/attention.wgsl MAX_HS)
+const BR = 64;      // rows per workgroup (kernels/attention.wgsl BR)
+const MAX_HS = 128; // the kernels' private row size (kernels/attention.wgsl MAX_HS)
 
 /** where q, k and v sit in their rows: separate tensors (Llama) or one fused qkv row (GPT-2) */
 export interface QkvLayout { qs: number; q0: number; kvs: number; k0: number; v0: number }
 
-/**
- * out: (B,T,NH,HS)  att: (B,NH,T,T)  q: rows of qs floats, query heads from q0;  k, v: rows of kvs
- * floats, kv heads from k0 / v0. Default layout: q (B,T,NH,HS), k and v (B,T,KVH,HS) apart.
- */
-export function attentionForward(g: Gpu, out: View, att: View, q: View, k: View, v: View,
-                                 B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout) {
+const layoutOf = (NH: number, KVH: number, HS: number, layout?: QkvLayout): QkvLayout =>
+  layout ?? { qs: NH * HS, q0: 0, kvs: KVH * HS, k0: 0, v0: 0 };
+
+function check(NH: number, KVH: number, HS: number) {
   assert(NH % KVH === 0, `attention: ${NH} query heads are not a multiple of ${KVH} key/value heads`);
   assert(HS <= MAX_HS, `attention: head size ${HS} is over the kernel's MAX_HS of ${MAX_HS}`, 'raise MAX_HS in kernels/attention.wgsl');
-  const { qs, q0, kvs, k0, v0 } = layout ?? { qs: NH * HS, q0: 0, kvs: KVH * HS, k0: 0, v0: 0 };
-  const Bc = attentionBatchChunk(g, B, T, NH, HS, qs, kvs);
+}
+
+/**
+ * out: (B,T,NH,HS) (=)  lse: (B,NH,T) (=)  q: rows of qs floats, query heads from q0;  k, v: rows of kvs
+ * floats, kv heads from k0 / v0. Default layout: q (B,T,NH,HS), k and v (B,T,KVH,HS) apart.
+ */
+export function attentionForward(g: Gpu, out: View, lse: View, q: View, k: View, v: View,
+                                 B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout) {
+  check(NH, KVH, HS);
+  const { qs, q0, kvs, k0, v0 } = layoutOf(NH, KVH, HS, layout);
+  const Bc = batchChunk(g, B, [T * NH * HS, NH * T, T * qs, T * kvs]);
+  const tiles = Math.ceil(T / BR);
   for (let b0 = 0; b0 < B; b0 += Bc) {
     const b = Math.min(Bc, B - b0);
     g.dispatch('attention_forward', { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, v0], f: [1 / Math.sqrt(HS)] },
-      [slice(out, b0 * T * NH * HS, b * T * NH * HS), slice(att, b0 * NH * T * T, b * NH * T * T),
+      [slice(out, b0 * T * NH * HS, b * T * NH * HS), slice(lse, b0 * NH * T, b * NH * T),
         slice(q, b0 * T * qs, b * T * qs), slice(k, b0 * T * kvs, b * T * kvs), slice(v, b0 * T * kvs, b * T * kvs)],
-      [Math.ceil((b * NH * T) / WG)], { WG });
+      [b * NH * tiles]);
   }
 }
 
 /**
- * dq, dk, dv (=) from dout (B,T,NH,HS), the cached att (B,NH,T,T) and q, k, v, all in the forward's
- * layout (GPT-2: pass the fused dqkv as dq, dk and dv). dpreatt: (B,NH,T,T) scratch. For grouped
- * heads dk/dv of a kv head sum over its query heads. Deterministic (fixed summation order).
+ * probs (B,NH,T,T) (=): the post-softmax attention of the forward that wrote lse (B,NH,T), zeros above
+ * the diagonal; for the lazy-layer analysis of one block.
  */
-export function attentionBackward(g: Gpu, dq: View, dk: View, dv: View, dpreatt: View, dout: View, att: View, q: View, k: View, v: View,
-                                  B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout) {
-  assert(NH % KVH === 0, `attention: ${NH} query heads are not a multiple of ${KVH} key/value heads`);
-  const { qs, q0, kvs, k0, v0 } = layout ?? { qs: NH * HS, q0: 0, kvs: KVH * HS, k0: 0, v0: 0 };
-  const Bc = attentionBatchChunk(g, B, T, NH, HS, qs, kvs), scale = 1 / Math.sqrt(HS), C = NH * HS;
+export function attentionProbs(g: Gpu, probs: View, lse: View, q: View, k: View, B: number, T: number, NH: number, KVH: number, HS: number,
+                               layout?: QkvLayout) {
+  check(NH, KVH, HS);
+  const { qs, q0, kvs, k0 } = layoutOf(NH, KVH, HS, layout);
+  assert(NH * T * T <= g.bindingFloats, `attention: the (NH,T,T) probabilities of one sequence need ${NH * T * T * 4} bytes, over maxStorageBufferBindingSize`,
+    'analyze shorter windows');
+  const Bc = batchChunk(g, B, [NH * T * T, NH * T, T * qs, T * kvs]);
   for (let b0 = 0; b0 < B; b0 += Bc) {
     const b = Math.min(Bc, B - b0);
-    const at = (x: View, per: number) => slice(x, b0 * per, b * per);   // this chunk of sequences
-    const [att_b, dpre_b, dout_b] = [at(att, NH * T * T), at(dpreatt, NH * T * T), at(dout, T * C)];
-    const dims = (xs: number, x0: number, os: number, o0: number) => ({ u: [b, T, NH, KVH, HS, xs, x0, os, o0], f: [scale] });
-    // 1) dpreatt from dout, v and att   2) dq from dpreatt and k   3) dk from dpreatt and q   4) dv from att and dout
-    g.dispatch('attention_backward', dims(kvs, v0, 0, 0), [dpre_b, dout_b, att_b, at(v, T * kvs)], [Math.ceil((b * NH * T) / WG)], { WG });
-    g.dispatch('attention_backward_dq', dims(kvs, k0, qs, q0), [at(dq, T * qs), dpre_b, at(k, T * kvs)], [Math.ceil((b * T * C) / WG)], { WG });
-    const kvGrid: [number] = [Math.ceil((b * T * KVH * HS) / WG)];
-    g.dispatch('attention_backward_dkv', dims(qs, q0, kvs, k0), [at(dk, T * kvs), dpre_b, at(q, T * qs)], kvGrid, { WG });
-    g.dispatch('attention_backward_dkv', dims(C, 0, kvs, v0), [at(dv, T * kvs), att_b, dout_b], kvGrid, { WG });
+    g.dispatch('attention_probs', { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, 0], f: [1 / Math.sqrt(HS)] },
+      [slice(probs, b0 * NH * T * T, b * NH * T * T), slice(lse, b0 * NH * T, b * NH * T), slice(q, b0 * T * qs, b * T * qs), slice(k, b0 * T * kvs, b * T * kvs)],
+      [Math.ceil((b * NH * T) / BR)]);
   }
 }
 
-// sequences per attention dispatch, so that att (Bc,NH,T,T) fits one binding and chunk offsets stay aligned
-function attentionBatchChunk(g: Gpu, B: number, T: number, NH: number, HS: number, qs: number, kvs: number): number {
-  const maxFloats = g.bindingFloats;
-  assert(NH * T * T <= maxFloats, `attention: the (NH,T,T) score matrix of one sequence needs ${NH * T * T * 4} bytes, over maxStorageBufferBindingSize`,
-    'use a shorter sequence length');
-  const per = alignedBatch(NH * T * T, T * NH * HS, T * qs, T * kvs);
-  return Math.max(1, Math.min(B, Math.floor(maxFloats / (NH * T * T) / per) * per || 1));
+/**
+ * dq (=) and dk, dv (=) from dout (B,T,NH,HS), the forward's out and lse and q, k, v, all in the forward's
+ * layout. dk and dv must be views of one buffer (GPT-2: pass the fused dqkv as dq, dk and dv; Llama: dk
+ * and dv side by side), since one dispatch writes both. For grouped heads dk/dv of a kv head sum over
+ * its query heads. Deterministic (fixed summation order).
+ */
+export function attentionBackward(g: Gpu, dq: View, dk: View, dv: View, dout: View, out: View, lse: View, q: View, k: View, v: View,
+                                  B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout) {
+  check(NH, KVH, HS);
+  assert(dk.buffer === dv.buffer, 'attentionBackward: dk and dv must be views of one buffer (one dispatch writes both)');
+  const { qs, q0, kvs, k0, v0 } = layoutOf(NH, KVH, HS, layout);
+  // one binding from the first of dk/dv on; the kernel writes dk at dk0 and dv at dv0 within it
+  const start = Math.min(dk.offset, dv.offset), base = start - (start % ALIGN);
+  const dkv: View = { buffer: dk.buffer, offset: base, numel: Math.max(dk.offset + dk.numel, dv.offset + dv.numel) - base };
+  const dk0 = dk.offset - base + k0, dv0 = dv.offset - base + v0, reach = Math.max(dk.offset, dv.offset) - base;
+  const C = NH * HS, scale = 1 / Math.sqrt(HS), tiles = Math.ceil(T / BR);
+  const D = g.scratch('attention_D', B * NH * T);
+  const Bc = batchChunk(g, B, [T * C, NH * T, T * qs, T * kvs], reach);
+  const uniforms = (os: number, o0: number, d0: number, d1: number) => ({ u: [b_, T, NH, KVH, HS, qs, q0, kvs, k0, v0, os, o0, d0, d1], f: [scale] });
+  let b_ = 0;
+  for (let b0 = 0; b0 < B; b0 += Bc) {
+    const b = (b_ = Math.min(Bc, B - b0));
+    const at = (x: View, per: number) => slice(x, b0 * per, b * per);   // this chunk of sequences
+    const [dout_b, out_b, lse_b, D_b] = [at(dout, T * C), at(out, T * C), at(lse, NH * T), at(D, NH * T)];
+    const [q_b, k_b, v_b] = [at(q, T * qs), at(k, T * kvs), at(v, T * kvs)];
+    const dkv_b = slice(dkv, b0 * T * kvs, Math.min(dkv.numel - b0 * T * kvs, reach + b * T * kvs));
+    // 1) D = rowsum(dout * out)   2) dq   3) dk and dv
+    g.dispatch('attention_backward_d', uniforms(0, 0, 0, 0), [D_b, dout_b, out_b], [Math.ceil((b * NH * T) / BR)]);
+    g.dispatch('attention_backward_dq', uniforms(qs, q0, 0, 0), [at(dq, T * qs), dout_b, lse_b, D_b, q_b, k_b, v_b], [b * NH * tiles]);
+    g.dispatch('attention_backward_dkv', uniforms(kvs, 0, dk0, dv0), [dkv_b, dout_b, lse_b, D_b, q_b, k_b, v_b], [b * KVH * tiles]);
+  }
 }
 
-// smallest batch step that keeps every per-sequence offset 256-byte aligned
-function alignedBatch(...sizes: number[]): number {
+// sequences per dispatch: every per-sequence range (sizes) times the chunk fits one binding (plus
+// `extra` floats ahead of one range), and chunk offsets stay 256-byte aligned
+function batchChunk(g: Gpu, B: number, sizes: number[], extra = 0): number {
+  const maxFloats = g.bindingFloats - extra, per = Math.max(...sizes);
+  assert(per <= maxFloats, `attention: one sequence needs a binding of ${per * 4} bytes, over maxStorageBufferBindingSize`, 'use a shorter sequence length');
   let step = 1;
-  while (step < 64 && sizes.some((s) => (s * step) % ALIGN !== 0)) step++;
-  return sizes.every((s) => (s * step) % ALIGN === 0) ? step : 64;
+  while (step < ALIGN && sizes.some((s) => (s * step) % ALIGN !== 0)) step++;
+  if (sizes.some((s) => (s * step) % ALIGN !== 0)) step = ALIGN;
+  return Math.max(1, Math.min(B, Math.floor(maxFloats / per / step) * step || 1));
 }

@@ -14,3 +14,4 @@ export * from './rope.js';
 export * from './attention.js';
 export * from './crossentropy.js';
 export * from './optim.js';
+export * from './reduce.js';

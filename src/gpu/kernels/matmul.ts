@@ -8,15 +8,15 @@ import type { Gpu, View } from '../gpu.js';
 import type { Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
 import { fail } from '../../util/errors.js';
+import { columnSums } from './reduce.js';
 
 export type MatmulVariant = 'subgroup' | 'regs' | 'tiled' | 'scalar';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['subgroup', 'regs', 'tiled', 'scalar'];
 
 const SCALAR_TILE = 32;   // scalar kernels: 8x8 threads x 4x4 outputs
-const DBIAS_WG = 64;
 // gemm entry point and output tile (rows M, columns N) per workgroup
 const GEMM: Record<Exclude<MatmulVariant, 'scalar'>, { entry: string; tm: number; tn: number }> = {
-  subgroup: { entry: 'gemm_sg', tm: 64, tn: 32 },
+  subgroup: { entry: 'gemm_sg', tm: 128, tn: 32 },
   regs: { entry: 'gemm_regs', tm: 32, tn: 32 },
   tiled: { entry: 'gemm_tiled', tm: 64, tn: 64 },
 };
@@ -121,7 +121,7 @@ export function matmulBackward(g: Gpu, dinp: View, dweight: View, dbias: View | 
       } else {
         // A(o, n) = dout[n * ldd + oc0 + o] (columns), B(c, n) = inp[n * C + c] (columns); += into dweight
         gemm(g, vW, dw, 0, C, slice(doutRows, oc0, doutRows.numel - oc0), ldd, true, x, C, true, null, oc, C, n, true);
-        if (db) g.dispatch('matmul_dbias', { u: [n, oc, ldd, oc0] }, [db, doutRows], [Math.ceil(oc / DBIAS_WG)], { WG: DBIAS_WG });
+        if (db) columnSums(g, db, doutRows, n, oc, ldd, oc0);
       }
     }
   }
