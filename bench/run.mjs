@@ -1,102 +1,149 @@
-// bench: `npm run bench`. Speed is measured here, never in tests: every row is timed on the same
-// adapter in the same run, and ratios are printed side by side. Uses the built package (dist/).
-//   1) matmul: the package kernel vs the 16x16 shared-memory tiled variant (bench/matmul_tiled16.wgsl)
-//   2) one forward kernel of each kind at stories260K eval shapes (B=8, T=256)
-//   3) whole-model forward throughput (demo model; stories260K when ../shared/data is present)
-import { readFileSync, existsSync } from 'node:fs';
-import { resolve, dirname } from 'node:path';
+// bench: `npm run bench`, the one place speed is measured. Every row is timed on the same adapter in the
+// same run, so the ratios mean something even on a shared or slow machine (lavapipe). Uses dist/.
+//   1) an FMA-only microbench: this adapter's practical f32 peak (the kernel of ../shared/bench/fma_peak.mjs)
+//   2) matmul, every variant this adapter runs, at 1024^3 and at GPT-2 124M's shapes (1024 tokens x
+//      768->2304, 768->3072, 3072->768, 768->50257): GFLOP/s and % of the peak
+//   3) attention forward + backward (GPT-2 heads: 12 x 64) at T 256 and 1024
+//   4) training tokens/s and model-FLOPs utilisation (6 * params * tokens/s / peak) of a small GPT-2-style
+//      model (V 512, C 128, L 4, H 4, T 64, B 8) and of GPT-2 124M (B 4, T 256)
+//   5) the peer: tfjs-webgpu's training step (../shared/bench/tfjs_gpt_step.mjs) on the same two configs,
+//      installed on first use into node_modules/.cache/inheritune-bench (npm registry)
+// Environment: BENCH_SKIP_GPT2=1 leaves out the GPT-2 124M rows (minutes on a CPU driver); BENCH_PEER_TIMEOUT
+// (seconds, default 900) bounds each peer run; BENCH_JSON=FILE also writes every figure as JSON.
+import { existsSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
+import { resolve, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createGpu, kernels as K, Model, Trainer, TRAIN_DEFAULTS, ropeTables, parseLlama2c, initCheckpoint, BUILTIN_REFERENCE } from '../dist/node.mjs';
+import { spawnSync } from 'node:child_process';
+import { createGpu, kernels as K, Model, Trainer, TRAIN_DEFAULTS, initCheckpoint, countParameters } from '../dist/node.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const SHARED_BENCH = resolve(here, '../../shared/bench');
+const SKIP_GPT2 = process.env.BENCH_SKIP_GPT2 === '1';
+const PEER_TIMEOUT = Number(process.env.BENCH_PEER_TIMEOUT ?? 900);
 const g = await createGpu();
-const rows = [];
 const report = g.report();
-console.log(`adapter: ${Object.values(report.adapter).join(' / ')} (${report.runtime})\n`);
+const out = { date: new Date().toISOString(), adapter: report.adapter, features: report.features, rows: [] };
+const rows = out.rows;
+const row = (what, variant, fields) => { rows.push({ what, variant, ...fields }); print(rows[rows.length - 1]); };
+console.log(`adapter: ${Object.values(report.adapter).join(' / ')} (${report.runtime}); features: ${report.features.join(' ')}\n`);
 
-async function time(fn, reps = 5) {
-  fn(); await g.sync();                         // warm-up: pipeline compile, first touch
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) fn();
-  await g.sync();
-  return (performance.now() - t0) / reps;
-}
-const buf = (n) => g.tensor(n, 'bench');
-
-// 1) matmul variants
-const tiled = (() => {
-  const module = g.device.createShaderModule({ code: readFileSync(resolve(here, 'matmul_tiled16.wgsl'), 'utf8') });
-  const pipeline = g.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'matmul_tiled16' } });
-  return (out, inp, w, N, C, OC) => {
-    const u = g.device.createBuffer({ size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    g.device.queue.writeBuffer(u, 0, new Uint32Array([N, C, OC, OC, 0, 0, 0, 0]));
-    const bg = g.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0),
-      entries: [u, out.buffer, inp.buffer, w.buffer].map((buffer, binding) => ({ binding, resource: { buffer } })) });
-    return () => {
-      g.flush();
-      const e = g.device.createCommandEncoder(), p = e.beginComputePass();
-      p.setPipeline(pipeline); p.setBindGroup(0, bg); p.dispatchWorkgroups(Math.ceil(OC / 16), Math.ceil(N / 16)); p.end();
-      g.device.queue.submit([e.finish()]);
-    };
-  };
-})();
-for (const [N, C, OC] of [[2048, 64, 64], [2048, 64, 172], [2048, 172, 64], [2048, 64, 512]]) {
-  const x = buf(N * C), w = buf(OC * C), o = buf(N * OC);
-  const gflop = (2 * N * C * OC) / 1e9;
-  const ours = await time(() => K.matmulForward(g, o, x, w, null, N, C, OC));
-  const base = await time(tiled(o, x, w, N, C, OC));
-  rows.push([`matmul ${N}x${C}x${OC}`, 'tiled16 (shared mem)', base, gflop / (base / 1e3), 1]);
-  rows.push(['', 'matmul_forward (4x4 regs)', ours, gflop / (ours / 1e3), base / ours]);
-}
-
-// 2) one kernel of each kind at stories260K eval shapes
-{
-  const B = 8, T = 256, C = 64, H = 172, NH = 8, KVH = 4, HS = 8, V = 512, BT = B * T;
-  const x = buf(BT * C), y = buf(BT * C), q = buf(BT * C), k = buf(BT * KVH * HS), v = buf(BT * KVH * HS);
-  const att = buf(B * NH * T * T), r = buf(BT), h1 = buf(BT * H), h2 = buf(BT * H), h3 = buf(BT * H), lg = buf(BT * V), w = buf(C);
-  const tg = buf(BT);
-  g.upload(tg, new Uint32Array(BT));
-  const { cos, sin } = ropeTables(T, HS, 10000);
-  const fc = buf(cos.length), fs = buf(sin.length);
-  g.upload(fc, cos); g.upload(fs, sin);
-  for (const [name, fn] of [
-    ['rmsnorm_forward', () => K.rmsnormForward(g, y, r, x, w, BT, C, 1e-5)],
-    ['rope_forward', () => K.ropeForward(g, q, fc, fs, B, T, NH, HS, 0)],
-    ['attention_forward', () => K.attentionForward(g, y, att, q, k, v, B, T, NH, KVH, HS)],
-    ['swiglu_forward', () => K.swigluForward(g, h1, h2, h3, BT * H)],
-    ['residual_forward', () => K.residualForward(g, y, x, q, BT * C)],
-    ['crossentropy_forward', () => K.crossentropyForward(g, r, lg, tg, BT, V)],
-  ]) rows.push([name, 'B=8 T=256 (stories260K)', await time(fn), NaN, NaN]);
-}
-
-// 3) whole-model forward throughput
-const models = [['built-in reference (random init)', initCheckpoint(BUILTIN_REFERENCE, 1)]];
-const s260 = resolve(here, '../../shared/data/stories260k/stories260K.bin');
-if (existsSync(s260)) models.push(['stories260K', parseLlama2c(new Uint8Array(readFileSync(s260)))]);
-for (const [name, ck] of models) {
-  const m = Model.create(g, ck);
-  for (const [B, T] of [[1, 256], [8, 256]]) {
-    const ids = new Uint32Array(B * T).map((_, i) => i % ck.config.vocabSize);
-    const ms = await time(() => m.forward(ids, B, T, ids), 3);
-    rows.push([`forward ${name}`, `B=${B} T=${T}`, ms, NaN, NaN, (B * T) / (ms / 1e3)]);
+async function time(fn, reps = 3) {
+  fn(); await g.sync();                           // warm-up: pipeline compile, first touch
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now(); fn(); await g.sync();
+    best = Math.min(best, performance.now() - t0);
   }
-  // training steps (forward + backward + clip + AdamW, one readback) through the Trainer
-  const [B, T] = [16, 64];
-  const data = new Uint32Array(20 * B * T + 1).map((_, i) => (i * 7) % ck.config.vocabSize);
-  const trainer = new Trainer(m, data, data.subarray(0, T + 1), { ...TRAIN_DEFAULTS, steps: 4, batch: B, seq: T, sampling: 'random', evalEvery: 0, valWindows: 1 });
-  await trainer.step();
-  const t0 = performance.now();
-  for (let i = 0; i < 2; i++) await trainer.step();
-  const ms = (performance.now() - t0) / 2;
-  trainer.destroy();
-  rows.push([`train step ${name}`, `B=${B} T=${T}`, ms, NaN, NaN, (B * T) / (ms / 1e3)]);
-  m.destroy();
+  return best;
+}
+const rnd = (n, seed) => { let x = seed >>> 0; const a = new Float32Array(n); for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; a[i] = x / 2 ** 32 - 0.5; } return a; };
+const put = (a) => { const v = g.tensor(a.length, 'bench'); g.upload(v, a); return v; };
+
+// 1) FMA peak: 65536 threads x 1024 iterations x 4 vec4 fma
+const peak = await (async () => {
+  const d = g.device;
+  const code = `@group(0) @binding(0) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  var a = vec4<f32>(f32(id.x)); var b = a + 1.0; var c = a + 2.0; var e = a + 3.0; let m = vec4<f32>(0.999); let k = vec4<f32>(0.001);
+  for (var i = 0u; i < 1024u; i++) { a = fma(a, m, k); b = fma(b, m, k); c = fma(c, m, k); e = fma(e, m, k); }
+  o[id.x] = a + b + c + e; }`;
+  const p = d.createComputePipeline({ layout: 'auto', compute: { module: d.createShaderModule({ code }), entryPoint: 'main' } });
+  const threads = 65536, buf = d.createBuffer({ size: threads * 16, usage: GPUBufferUsage.STORAGE });
+  const bg = d.createBindGroup({ layout: p.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: buf } }] });
+  const run = async () => { const e = d.createCommandEncoder(); const ps = e.beginComputePass(); ps.setPipeline(p); ps.setBindGroup(0, bg); ps.dispatchWorkgroups(threads / 64); ps.end(); d.queue.submit([e.finish()]); await d.queue.onSubmittedWorkDone(); };
+  await run();
+  let best = 0;
+  for (let r = 0; r < 5; r++) { const t0 = performance.now(); await run(); best = Math.max(best, (threads * 1024 * 4 * 4 * 2) / ((performance.now() - t0) / 1000) / 1e9); }
+  buf.destroy();
+  return best;
+})();
+out.fma_peak_gflops = peak;
+row('FMA-only microbench (the peak below)', '', { gflops: peak, pct: 100 });
+
+// 2) matmul: every variant at 1024^3 and at GPT-2 124M's forward shapes
+const variants = [...K.matmulCandidates(g, 4), 'scalar'];
+const gpus = new Map();
+for (const v of variants) gpus.set(v, await createGpu({ force: { matmul: v } }));
+for (const [N, C, OC, label] of [[1024, 1024, 1024, '1024^3'], [1024, 768, 2304, 'GPT-2 qkv 768->2304'], [1024, 768, 3072, 'GPT-2 fc 768->3072'],
+  [1024, 3072, 768, 'GPT-2 proj 3072->768'], [1024, 768, 50257, 'GPT-2 head 768->50257']]) {
+  for (const [v, gv] of gpus) {
+    const t = (n, s) => { const x = gv.tensor(n, 'bench'); gv.upload(x, rnd(n, s)); return x; };
+    const x = t(N * C, 1), w = t(OC * C, 2), o = gv.tensor(N * OC, 'bench');
+    const fn = () => K.matmulForward(gv, o, x, w, null, N, C, OC);
+    fn(); await gv.sync();
+    let best = Infinity;
+    for (let r = 0; r < 2; r++) { const t0 = performance.now(); fn(); await gv.sync(); best = Math.min(best, performance.now() - t0); }
+    const gf = (2 * N * C * OC) / (best / 1e3) / 1e9;
+    row(`matmul ${label}`, v, { ms: best, gflops: gf, pct: (100 * gf) / peak });
+    for (const b of [x, w, o]) gv.release(b.buffer);
+    await gv.sync();
+  }
+}
+for (const gv of gpus.values()) gv.destroy();
+
+// 3) attention forward + backward, GPT-2 heads
+for (const [B, T] of [[4, 256], [1, 1024]]) {
+  const NH = 12, HS = 64, C = NH * HS;
+  const q = put(rnd(B * T * C, 3)), k = put(rnd(B * T * C, 4)), v = put(rnd(B * T * C, 5)), dout = put(rnd(B * T * C, 6));
+  const o = g.tensor(B * T * C, 'bench'), lse = g.tensor(B * NH * T, 'bench'), dq = g.tensor(B * T * C, 'bench');
+  const dkv = g.tensor(2 * Math.ceil((B * T * C) / 64) * 64, 'bench');
+  const dk = K.slice(dkv, 0, B * T * C), dv = K.slice(dkv, Math.ceil((B * T * C) / 64) * 64, B * T * C);
+  const flop = 2 * B * NH * T * T * HS;           // QK^T and PV over the causal half
+  const f = await time(() => K.attentionForward(g, o, lse, q, k, v, B, T, NH, NH, HS), 2);
+  const b = await time(() => K.attentionBackward(g, dq, dk, dv, dout, o, lse, q, k, v, B, T, NH, NH, HS), 2);
+  row(`attention forward, B ${B} T ${T}, 12 heads x 64`, 'flash (tiled)', { ms: f, gflops: flop / (f / 1e3) / 1e9, pct: (100 * flop / (f / 1e3) / 1e9) / peak });
+  row(`attention backward, B ${B} T ${T}, 12 heads x 64`, 'flash (tiled)', { ms: b, gflops: (2.5 * flop) / (b / 1e3) / 1e9, pct: (100 * 2.5 * flop / (b / 1e3) / 1e9) / peak });
 }
 
-const fmt = (x, d) => (Number.isFinite(x) ? x.toFixed(d) : '');
-console.log('| what | variant | ms | GFLOP/s | speed-up | tokens/s |');
-console.log('| --- | --- | ---: | ---: | ---: | ---: |');
-for (const [a, b, ms, gf, ratio, tps] of rows) {
-  console.log(`| ${a} | ${b} | ${fmt(ms, 2)} | ${fmt(gf, 2)} | ${Number.isFinite(ratio) ? fmt(ratio, 2) + 'x' : ''} | ${fmt(tps ?? NaN, 0)} |`);
+// 4) training steps through the Trainer (forward, backward, clip, AdamW, one readback)
+const SMALL = { family: 'gpt2', dim: 128, hiddenDim: 512, nLayers: 4, nHeads: 4, nKvHeads: 4, vocabSize: 512, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, ropeMode: 'rotate_half', tiedEmbeddings: true };
+const GPT2 = { ...SMALL, dim: 768, hiddenDim: 3072, nLayers: 12, nHeads: 12, nKvHeads: 12, vocabSize: 50257, maxSeqLen: 1024 };
+const configs = [['small GPT-2-style (V 512, C 128, L 4, H 4)', SMALL, 8, 64, 6, [512, 128, 4, 4, 64, 8, 3]],
+  ...(SKIP_GPT2 ? [] : [['GPT-2 124M', GPT2, 4, 256, 2, [50257, 768, 12, 12, 256, 4, 1]]])];
+for (const [name, cfg, B, T, steps] of configs) {
+  const m = Model.create(g, initCheckpoint(cfg, 1));
+  const data = new Uint32Array((steps + 3) * B * T + 1).map((_, i) => (i * 7919) % cfg.vocabSize);
+  const tr = new Trainer(m, data, data.subarray(0, T + 1), { ...TRAIN_DEFAULTS, steps: steps + 1, batch: B, seq: T, sampling: 'random', valWindows: 1 });
+  await tr.step();                                 // the first step also tunes the kernels
+  const t0 = performance.now();
+  for (let i = 0; i < steps - 1; i++) await tr.step();
+  const s = (performance.now() - t0) / 1000 / (steps - 1), tps = (B * T) / s, P = countParameters(cfg);
+  row(`train ${name}, B ${B} T ${T}`, 'inheritune-rt', { ms: s * 1000, tokens_per_s: tps, mfu: (100 * 6 * P * tps) / 1e9 / peak });
+  tr.destroy(); m.destroy();
+  await g.sync();
 }
+
+// 5) the peer in the same run: tfjs-webgpu's training step on the same configs
+const peerDir = resolve(here, '../node_modules/.cache/inheritune-bench');
+function peerReady() {
+  if (!existsSync(join(SHARED_BENCH, 'tfjs_gpt_step.mjs'))) return 'no ../shared/bench/tfjs_gpt_step.mjs beside the repository';
+  if (!existsSync(join(peerDir, 'node_modules/@tensorflow/tfjs-backend-webgpu'))) {
+    mkdirSync(peerDir, { recursive: true });
+    console.log('installing the tfjs peer into node_modules/.cache/inheritune-bench (once) ...');
+    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--prefix', peerDir,
+      '@tensorflow/tfjs@4.22.0', '@tensorflow/tfjs-backend-webgpu@4.22.0', 'webgpu@0.6.2'], { stdio: 'inherit' });
+    if (r.status !== 0) return 'npm install of @tensorflow/tfjs failed';
+  }
+  copyFileSync(join(SHARED_BENCH, 'tfjs_gpt_step.mjs'), join(peerDir, 'tfjs_gpt_step.mjs'));
+  return null;
+}
+const why = peerReady();
+for (const [name, , B, T, , args] of configs) {
+  if (why) { row(`train ${name}, B ${B} T ${T}`, 'tfjs-webgpu 4.22', { note: why }); continue; }
+  const r = spawnSync(process.execPath, [join(peerDir, 'tfjs_gpt_step.mjs'), ...args.map(String)], { encoding: 'utf8', timeout: PEER_TIMEOUT * 1000 });
+  const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('{'));
+  if (!line) { row(`train ${name}, B ${B} T ${T}`, 'tfjs-webgpu 4.22', { note: r.error?.code === 'ETIMEDOUT' ? `no step within ${PEER_TIMEOUT} s` : `failed: ${(r.stderr ?? '').split('\n').filter(Boolean).at(-1)}` }); continue; }
+  const j = JSON.parse(line);
+  const ours = rows.find((x) => x.what === `train ${name}, B ${B} T ${T}` && x.variant === 'inheritune-rt');
+  row(`train ${name}, B ${B} T ${T}`, 'tfjs-webgpu 4.22', { ms: j.ms_per_step, tokens_per_s: j.tokens_per_s, mfu: (100 * 6 * countParameters(name.startsWith('GPT') ? GPT2 : SMALL) * j.tokens_per_s) / 1e9 / peak,
+    note: ours ? `inheritune-rt is ${(ours.tokens_per_s / j.tokens_per_s).toFixed(1)}x` : undefined });
+}
+
+function print(r) {
+  if (rows.length === 1) { console.log('| what | variant | ms | GFLOP/s | % of peak | tokens/s | MFU % | note |'); console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |'); }
+  const f = (x, d) => (Number.isFinite(x) ? x.toFixed(d) : '');
+  console.log(`| ${r.what} | ${r.variant} | ${f(r.ms, 1)} | ${f(r.gflops, 2)} | ${f(r.pct, 0)} | ${f(r.tokens_per_s, 0)} | ${f(r.mfu, 0)} | ${r.note ?? ''} |`);
+}
+if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(out, null, 1) + '\n');
 g.destroy();
+process.exit(0);

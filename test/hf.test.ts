@@ -77,7 +77,7 @@ describe('broken directories get clear errors', () => {
     expect((await broken((d) => writeFileSync(join(d, 'config.json'), '{oops'))).message).toMatch(/config.json is not valid JSON/);
     const cfg = JSON.parse(readFileSync(join(dirOf('llama-tiny'), 'config.json'), 'utf8'));
     delete cfg.hidden_size;
-    expect((await broken((d) => writeFileSync(join(d, 'config.json'), JSON.stringify(cfg)))).message).toMatch(/'hidden_size' is missing/);
+    expect((await broken((d) => writeFileSync(join(d, 'config.json'), JSON.stringify(cfg)))).message).toMatch(/"hidden_size" is missing/);
   });
 
   it('missing tensors are listed', async () => {

@@ -11,6 +11,8 @@ import type { Checkpoint, ModelConfig } from '../model/config.js';
 import { parameterShapes, numel } from '../model/config.js';
 import { SafetensorsFile, serializeSafetensors, type ByteSource, type TensorOut } from './safetensors.js';
 import { fail } from '../util/errors.js';
+import { configFromHf, configToHf } from './hfconfig.js';
+export { configFromHf, configToHf } from './hfconfig.js';
 
 export interface ModelDir {
   name: string;
@@ -20,62 +22,6 @@ export interface ModelDir {
 }
 
 type Json = Record<string, any>;
-
-export function configFromHf(cfg: Json, name = 'config.json'): ModelConfig {
-  const need = (k: string): number => {
-    const v = cfg[k];
-    if (!Number.isInteger(v) || v <= 0) fail(`${name}: '${k}' is missing or not a positive integer (${JSON.stringify(v)})`, 'write a complete config.json for this model');
-    return v;
-  };
-  const type = cfg.model_type;
-  if (type === 'llama') {
-    const act = cfg.hidden_act ?? 'silu';
-    if (act !== 'silu') fail(`${name}: hidden_act '${act}' is not supported for llama`, 'only SwiGLU (hidden_act "silu") models are supported');
-    if (cfg.rope_scaling) fail(`${name}: rope_scaling ${JSON.stringify(cfg.rope_scaling)} is not supported`, 'use a model without RoPE scaling');
-    const C = need('hidden_size'), NH = need('num_attention_heads');
-    if (cfg.head_dim !== undefined && cfg.head_dim !== null && cfg.head_dim !== C / NH) {
-      fail(`${name}: head_dim ${cfg.head_dim} != hidden_size / num_attention_heads = ${C / NH}`, 'models with a decoupled head_dim are not supported');
-    }
-    const c: ModelConfig = {
-      family: 'llama', dim: C, hiddenDim: need('intermediate_size'), nLayers: need('num_hidden_layers'), nHeads: NH,
-      nKvHeads: cfg.num_key_value_heads ?? NH, vocabSize: need('vocab_size'), maxSeqLen: cfg.max_position_embeddings ?? 2048,
-      normEps: cfg.rms_norm_eps ?? 1e-6, ropeTheta: cfg.rope_theta ?? 10000, ropeMode: 'rotate_half',
-      tiedEmbeddings: cfg.tie_word_embeddings ?? false, attentionBias: !!cfg.attention_bias, mlpBias: !!cfg.mlp_bias,
-    };
-    if (C % NH !== 0 || NH % c.nKvHeads !== 0) fail(`${name}: hidden_size ${C}, num_attention_heads ${NH}, num_key_value_heads ${c.nKvHeads} do not divide`);
-    return c;
-  }
-  if (type === 'gpt2') {
-    const act = cfg.activation_function ?? 'gelu_new';
-    if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') fail(`${name}: activation_function '${act}' is not supported`, 'GPT-2 models use "gelu_new" (tanh GELU)');
-    const C = need('n_embd'), NH = need('n_head');
-    if (C % NH !== 0) fail(`${name}: n_embd ${C} is not a multiple of n_head ${NH}`);
-    return {
-      family: 'gpt2', dim: C, hiddenDim: cfg.n_inner ?? 4 * C, nLayers: need('n_layer'), nHeads: NH, nKvHeads: NH,
-      vocabSize: need('vocab_size'), maxSeqLen: need('n_positions'), normEps: cfg.layer_norm_epsilon ?? 1e-5,
-      ropeTheta: 0, ropeMode: 'interleaved', tiedEmbeddings: cfg.tie_word_embeddings ?? true,
-    };
-  }
-  return fail(`${name}: model_type ${JSON.stringify(type)} is not supported`, 'supported model types: "llama", "gpt2"');
-}
-
-export function configToHf(c: ModelConfig): Json {
-  if (c.family === 'gpt2') {
-    return {
-      architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: c.vocabSize, n_positions: c.maxSeqLen, n_ctx: c.maxSeqLen,
-      n_embd: c.dim, n_layer: c.nLayers, n_head: c.nHeads, n_inner: c.hiddenDim === 4 * c.dim ? null : c.hiddenDim,
-      activation_function: 'gelu_new', layer_norm_epsilon: c.normEps, tie_word_embeddings: c.tiedEmbeddings,
-      resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0, bos_token_id: 50256, eos_token_id: 50256, torch_dtype: 'float32',
-    };
-  }
-  return {
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: c.vocabSize, hidden_size: c.dim,
-    intermediate_size: c.hiddenDim, num_hidden_layers: c.nLayers, num_attention_heads: c.nHeads, num_key_value_heads: c.nKvHeads,
-    max_position_embeddings: c.maxSeqLen, rms_norm_eps: c.normEps, rope_theta: c.ropeTheta, hidden_act: 'silu',
-    tie_word_embeddings: c.tiedEmbeddings, attention_bias: !!c.attentionBias, mlp_bias: !!c.mlpBias, rope_scaling: null,
-    bos_token_id: 1, eos_token_id: 2, torch_dtype: 'float32',
-  };
-}
 
 // our table name -> HF key of layer l; `t` marks GPT-2 Conv1D weights stored transposed (in, out)
 export function hfKey(c: ModelConfig, name: string, l: number): { key: string; t?: boolean } {
@@ -123,9 +69,30 @@ export function permuteToHf(w: Float32Array, heads: number, HS: number, C: numbe
   return out;
 }
 
+/**
+ * The same model with q/k rows (and their biases) in Hugging Face's rotate_half order: what hfFiles
+ * writes, so training that starts from a llama2.c file computes, from step 0, in the layout its
+ * checkpoints hold (the two layouts round differently; a resume must not switch).
+ */
+export function toRotateHalf(ck: Checkpoint): Checkpoint {
+  const c = ck.config;
+  if (c.family !== 'llama' || c.ropeMode === 'rotate_half') return ck;
+  const HS = c.dim / c.nHeads;
+  const perLayer = (t: Float32Array | undefined, heads: number, cols: number) => {
+    if (!t) return t;
+    const n = heads * HS * cols, out = new Float32Array(t.length);
+    for (let l = 0; l < c.nLayers; l++) out.set(permuteToHf(t.subarray(l * n, (l + 1) * n), heads, HS, cols), l * n);
+    return out;
+  };
+  const tensors: Record<string, Float32Array> = { ...ck.tensors, wq: perLayer(ck.tensors.wq, c.nHeads, c.dim)!, wk: perLayer(ck.tensors.wk, c.nKvHeads, c.dim)! };
+  if (ck.tensors.bq) tensors.bq = perLayer(ck.tensors.bq, c.nHeads, 1)!;
+  if (ck.tensors.bk) tensors.bk = perLayer(ck.tensors.bk, c.nKvHeads, 1)!;
+  return { config: { ...c, ropeMode: 'rotate_half' }, tensors };
+}
+
 export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
   if (!(await dir.exists('config.json'))) fail(`${dir.name}: no config.json`, 'pass a Hugging Face model directory (config.json + *.safetensors)');
-  let raw: Json;
+  let raw: unknown;
   try { raw = JSON.parse(await dir.readText('config.json')); } catch (e) {
     return fail(`${dir.name}/config.json is not valid JSON (${(e as Error).message})`, 'fix or re-save config.json');
   }
@@ -143,8 +110,16 @@ export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
     try { index = JSON.parse(await dir.readText('model.safetensors.index.json')); } catch (e) {
       return fail(`${dir.name}/model.safetensors.index.json is not valid JSON (${(e as Error).message})`);
     }
-    if (typeof index.weight_map !== 'object') fail(`${dir.name}/model.safetensors.index.json has no weight_map`);
-    for (const [key, file] of Object.entries(index.weight_map as Record<string, string>)) where.set(key, await open(file));
+    if (typeof index?.weight_map !== 'object' || index.weight_map === null || Array.isArray(index.weight_map)) {
+      fail(`${dir.name}/model.safetensors.index.json has no weight_map object`, 'write the index as save_pretrained does: {"weight_map": {tensor: file}}');
+    }
+    for (const [key, file] of Object.entries(index.weight_map as Record<string, unknown>)) {
+      if (typeof file !== 'string' || !/^[^/\\]+\.safetensors$/.test(file)) {
+        fail(`${dir.name}/model.safetensors.index.json: weight_map["${key}"] is ${JSON.stringify(file)}, not a .safetensors file name in the directory`,
+          'shards live beside the index and are named by plain file names (model-00001-of-00002.safetensors)');
+      }
+      where.set(key, await open(file));
+    }
   } else if (await dir.exists('model.safetensors')) {
     const f = await open('model.safetensors');
     for (const key of f.tensors.keys()) where.set(key, f);
@@ -182,8 +157,8 @@ export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
 
 /** the files of an HF directory for a checkpoint: config.json and model.safetensors (as parts) */
 export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
+  ck = toRotateHalf(ck);
   const c = ck.config;
-  const HS = c.dim / c.nHeads;
   const out: TensorOut[] = [];
   for (const [name, shape, perLayer] of parameterShapes(c)) {
     const n = numel(shape);
@@ -192,13 +167,10 @@ export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
       let data = ck.tensors[name].subarray(l * n, (l + 1) * n);
       let hfShape = shape;
       if (t) { data = transpose(data, shape[0], shape[1]); hfShape = [shape[1], shape[0]]; }
-      if (c.family === 'llama' && c.ropeMode === 'interleaved' && (name === 'wq' || name === 'wk')) {
-        data = permuteToHf(data, name === 'wq' ? c.nHeads : c.nKvHeads, HS, c.dim);
-      }
       out.push({ name: key, shape: hfShape, data });
     }
   }
-  const hfConfig = configToHf({ ...c, ropeMode: 'rotate_half' });
+  const hfConfig = configToHf(c);
   const files: Record<string, Uint8Array[]> = {
     'config.json': [new TextEncoder().encode(JSON.stringify(hfConfig, null, 2) + '\n')],
     'model.safetensors': serializeSafetensors(out, { format: 'pt' }),

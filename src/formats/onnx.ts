@@ -5,13 +5,13 @@
 // - attention sees key t2 from query t when t2 <= t and attention_mask[b,t2] = 1 (causal + padding, as
 //   Hugging Face); positions (wpe rows, RoPE angles) are cumsum(attention_mask) - 1, as HF's generate()
 //   derives position_ids, so left- and right-padded batches both give each sequence its unpadded logits.
-// - RoPE is rotate_half; llama2.c's interleaved q/k rows are permuted to it with permuteToHf (q.k is
+// - RoPE is rotate_half; llama2.c's interleaved q/k rows are permuted to it by toRotateHalf (q.k is
 //   unchanged when q and k rows move together), as convert_llama_weights_to_hf.py does.
 // - linear weights are stored transposed, (in, out), so each projection is one MatMul (as torch.onnx does).
 // Sizes: B batch, T time, C dim, H hidden_dim, NH heads, KVH kv heads, G = NH/KVH, HS = C/NH, V vocab.
 import { parameterShapes, numel, validateCheckpoint, embeddingName, type Checkpoint } from '../model/config.js';
 import { ropeInvFreq } from '../model/rope.js';
-import { permuteToHf } from './hf.js';
+import { toRotateHalf } from './hf.js';
 import { assert, fail } from '../util/errors.js';
 import { modelProto, DT, AT } from './onnx_proto.js';
 
@@ -34,7 +34,7 @@ export function exportOnnx(ck: Checkpoint, opts: OnnxOptions = {}): Uint8Array {
   const problems = validateCheckpoint(ck);
   if (problems.length) fail(`the weights do not match the config:\n  ${problems.join('\n  ')}`, 'the checkpoint and its config.json disagree; re-export it');
   const g = new GraphBuilder(opset);
-  buildForward(g, ck);
+  buildForward(g, toRotateHalf(ck)); // llama2.c's interleaved q/k rows -> rotate_half, as hfFiles writes them
   if (g.bytes > PROTOBUF_LIMIT) {
     fail(`the model's weights take ${(g.bytes / 2 ** 30).toFixed(2)} GiB, over the 2 GiB limit of a single .onnx file`,
       'export a smaller model (ONNX external data files are not written by this exporter)');
@@ -138,11 +138,8 @@ function buildForward(g: GraphBuilder, ck: Checkpoint): void {
       y = linear(attention(heads(q, NH), heads(k, NH), heads(v, NH)), 'attproj', p('attprojw'), C, C, p('attprojb'));
     } else {
       h = rmsnorm(x, 'rms_att', p('rms_att'));
-      // interleaved (llama2.c) q/k rows and biases -> rotate_half order
-      const hf = (t: Float32Array, n: number, cols: number) => (c.ropeMode === 'interleaved' ? permuteToHf(t, n, HS, cols) : t);
-      const bq = pb('bq'), bk = pb('bk');
-      const q = linear(h, 'wq', hf(p('wq'), NH, C), C, C, bq && hf(bq, NH, 1));
-      const k = linear(h, 'wk', hf(p('wk'), KVH, C), KVD, C, bk && hf(bk, KVH, 1));
+      const q = linear(h, 'wq', p('wq'), C, C, pb('bq'));
+      const k = linear(h, 'wk', p('wk'), KVD, C, pb('bk'));
       const v = linear(h, 'wv', p('wv'), KVD, C, pb('bv'));
       y = linear(attention(rope(heads(q, NH)), rope(heads(k, KVH)), heads(v, KVH)), 'wo', p('wo'), C, C, pb('bo'));
     }

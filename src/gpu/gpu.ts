@@ -63,8 +63,11 @@ export class Gpu {
       if (typeof v === 'number') this.limits[k] = v;
     }
     this.uniformCacheSize = opts.uniformCacheSize ?? 4096;
-    // keep the first uncaptured validation/OOM error; the next read() throws it
+    // every error lands in an error scope (Dawn prints uncaptured errors to stdout, which would spoil a
+    // command's output); the next read() or sync() collects the scopes and throws the first error.
+    // The listener catches what escapes a scope (a device's own errors)
     device.addEventListener('uncapturederror', (e: Event) => { this.error ??= (e as GPUUncapturedErrorEvent).error; });
+    this.openScopes();
     this.dummy = this.alloc(ALIGN, 'dummy');
   }
 
@@ -158,7 +161,9 @@ export class Gpu {
         assert(v.numel <= numel, `read: ${v.numel} values through a reader of ${numel}`);
         this.copyBytes(v.buffer, v.offset * 4, staging, 0, v.numel * 4);
         this.flush();
-        await staging.mapAsync(GPUMapMode.READ, 0, Math.max(4, v.numel * 4));
+        const mapped = staging.mapAsync(GPUMapMode.READ, 0, Math.max(4, v.numel * 4));
+        await this.collectErrors();
+        await mapped.catch(() => { this.throwIfError(); throw new Error('read: the GPU buffer could not be mapped'); });
         const out = new Float32Array(staging.getMappedRange(0, v.numel * 4).slice(0));
         staging.unmap();
         this.throwIfError();
@@ -255,6 +260,7 @@ export class Gpu {
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    await this.collectErrors();
     this.throwIfError();
   }
 
@@ -283,6 +289,17 @@ export class Gpu {
 
   private endPass(): void {
     if (this.pass) { this.pass.end(); this.pass = null; }
+  }
+
+  private openScopes(): void {
+    for (const f of ['validation', 'out-of-memory', 'internal'] as const) this.device.pushErrorScope(f);
+  }
+
+  // close the open error scopes (and open new ones at once, so no later error goes uncaptured)
+  private async collectErrors(): Promise<void> {
+    const pops = [this.device.popErrorScope(), this.device.popErrorScope(), this.device.popErrorScope()];
+    this.openScopes();
+    for (const e of await Promise.all(pops)) if (e) this.error ??= e;
   }
 
   private throwIfError(): void {

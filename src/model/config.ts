@@ -3,6 +3,8 @@
 // tensors are stacked (L, ...) as in those checkpoints.
 // Sizes: C dim, H MLP hidden size, L layers, NH heads, KVH kv heads, HS = C/NH, V vocab, maxT positions.
 
+import { fail } from '../util/errors.js';
+
 export interface ModelConfig {
   family: 'llama' | 'gpt2';
   dim: number;          // C
@@ -86,8 +88,43 @@ export function embeddingName(c: ModelConfig): string {
   return c.family === 'gpt2' ? 'wte' : 'token_embedding';
 }
 
+// sizes the kernels and typed arrays can hold: a tensor at most 2^31 - 1 elements, dims at most 2^20
+export const CONFIG_LIMITS = { dim: 2 ** 20, layers: 4096, heads: 4096, vocab: 2 ** 24, positions: 2 ** 22, headSize: 128 };
+
+/**
+ * The cross-field rules every configuration must meet, from any source (config.json, a llama2.c header,
+ * code): positive integers under CONFIG_LIMITS, heads that divide the width, a head size of at most
+ * 128 (the attention kernels' MAX_HS) and, with RoPE, even; finite positive eps and theta; every
+ * tensor under 2^31 elements. Problems name `source` and the field.
+ */
+export function validateConfig(c: ModelConfig, source = 'config'): void {
+  const L = CONFIG_LIMITS;
+  const int = (v: unknown, field: string, max: number) => {
+    if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max)) fail(`${source}: ${field} ${JSON.stringify(v)} is not an integer in [1, ${max}]`, 'fix the model configuration');
+  };
+  if (c.family !== 'llama' && c.family !== 'gpt2') fail(`${source}: unknown model family ${JSON.stringify(c.family)}`, 'families: llama, gpt2');
+  int(c.dim, 'dim', L.dim); int(c.hiddenDim, 'hiddenDim', L.dim); int(c.nLayers, 'nLayers', L.layers);
+  int(c.nHeads, 'nHeads', L.heads); int(c.nKvHeads, 'nKvHeads', L.heads); int(c.vocabSize, 'vocabSize', L.vocab); int(c.maxSeqLen, 'maxSeqLen', L.positions);
+  if (c.dim % c.nHeads !== 0) fail(`${source}: dim ${c.dim} is not a multiple of nHeads ${c.nHeads}`, 'the heads must split the width evenly');
+  if (c.nHeads % c.nKvHeads !== 0) fail(`${source}: nHeads ${c.nHeads} is not a multiple of nKvHeads ${c.nKvHeads}`, 'grouped-query attention needs whole groups');
+  const HS = c.dim / c.nHeads;
+  if (HS > L.headSize) fail(`${source}: head size ${HS} (dim / nHeads) is over ${L.headSize}`, 'the attention kernels hold one head row in registers (kernels/attention.wgsl MAX_HS)');
+  if (!(typeof c.normEps === 'number' && Number.isFinite(c.normEps) && c.normEps > 0 && c.normEps < 1)) fail(`${source}: normEps ${JSON.stringify(c.normEps)} is not a finite number in (0, 1)`, 'e.g. 1e-5');
+  if (typeof c.tiedEmbeddings !== 'boolean') fail(`${source}: tiedEmbeddings ${JSON.stringify(c.tiedEmbeddings)} is not a boolean`);
+  if (c.family === 'llama') {
+    if (HS < 2 || HS % 2 !== 0) fail(`${source}: head size ${HS} must be even (and at least 2) for RoPE`, 'fix dim / nHeads');
+    if (!(typeof c.ropeTheta === 'number' && Number.isFinite(c.ropeTheta) && c.ropeTheta > 1)) fail(`${source}: ropeTheta ${JSON.stringify(c.ropeTheta)} is not a finite number above 1`, 'e.g. 10000');
+    if (c.ropeMode !== 'interleaved' && c.ropeMode !== 'rotate_half') fail(`${source}: ropeMode ${JSON.stringify(c.ropeMode)}: expected interleaved or rotate_half`);
+  }
+  for (const [name, shape, perLayer] of parameterShapes(c)) {
+    const n = numel(shape) * (perLayer ? c.nLayers : 1);
+    if (n >= 2 ** 31) fail(`${source}: tensor '${name}' would hold ${n} values, over 2^31`, 'such a model does not fit this runtime');
+  }
+}
+
 /** check that a checkpoint holds every tensor of its table with the right size */
 export function validateCheckpoint(ck: Checkpoint, source = 'checkpoint'): string[] {
+  validateConfig(ck.config, source);
   const problems: string[] = [];
   for (const [name, shape, perLayer] of parameterShapes(ck.config)) {
     const want = numel(shape) * (perLayer ? ck.config.nLayers : 1);

@@ -107,9 +107,10 @@ export class Model {
   async logits(ids: ArrayLike<number>): Promise<Float32Array> {
     const a = this.forward(ids, 1, ids.length), T = ids.length, V = this.config.vocabSize, ld = logitsStride(this.config);
     const rows = await this.gpu.read(slice(a.logits, 0, T * ld));
-    if (ld === V) return rows;
-    const out = new Float32Array(T * V);
-    for (let t = 0; t < T; t++) out.set(rows.subarray(t * ld, t * ld + V), t * V);
+    const out = ld === V ? rows : new Float32Array(T * V);
+    if (ld !== V) for (let t = 0; t < T; t++) out.set(rows.subarray(t * ld, t * ld + V), t * V);
+    const bad = out.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) fail(`the forward pass gave a non-finite logit (${out[bad]}) at position ${Math.floor(bad / V)}, id ${bad % V}`, 'the weights hold NaN/Inf or overflow; check the checkpoint');
     return out;
   }
 

@@ -1,8 +1,8 @@
 // files: Node-only file access for the CLI: read a model from a path, find its tokenizer.
 // (Browsers and Deno pass bytes to parseLlama2c / Llama2cTokenizer.fromBytes themselves.)
-import { readFileSync, readdirSync, statSync, existsSync, mkdirSync, openSync, readSync, writeSync, fsyncSync, closeSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, existsSync, mkdirSync, openSync, readSync, writeSync, fsyncSync, closeSync, renameSync, rmSync, realpathSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join, dirname, basename } from 'node:path';
+import { join, dirname, basename, sep } from 'node:path';
 import { parseLlama2c } from '../formats/llama2c.js';
 import { readHfModel, type ModelDir } from '../formats/hf.js';
 import type { ByteSource } from '../formats/safetensors.js';
@@ -40,12 +40,28 @@ export async function fileSource(path: string): Promise<ByteSource> {
   };
 }
 
+/**
+ * dir/f, for a file the directory names itself (index shards, tokenizer files): f must be a plain name,
+ * and a link may not lead out of the directory
+ */
+export function inside(dir: string, f: string): string {
+  if (!/^[^/\\]+$/.test(f) || f === '.' || f === '..') {
+    fail(`${dir}: '${f}' is not a file name inside the model directory`, 'model directories name their files by plain names (no paths)');
+  }
+  const p = join(dir, f);
+  if (existsSync(p)) {
+    const real = realpathSync(p), root = realpathSync(dir);
+    if (!real.startsWith(root + sep)) fail(`${p} is a link that leaves ${dir} (it points at ${real})`, 'copy the file into the model directory instead of linking outside it');
+  }
+  return p;
+}
+
 export function nodeDir(path: string): ModelDir {
   return {
     name: path,
-    exists: async (f) => existsSync(join(path, f)),
-    readText: async (f) => readFileSync(join(path, f), 'utf8'),
-    source: (f) => fileSource(join(path, f)),
+    exists: async (f) => existsSync(inside(path, f)),
+    readText: async (f) => readFileSync(inside(path, f), 'utf8'),
+    source: (f) => fileSource(inside(path, f)),
   };
 }
 
@@ -70,11 +86,18 @@ export function writeDirAtomic(dir: string, files: Record<string, Uint8Array[]>,
   rmSync(old, { recursive: true, force: true });
 }
 
+/** write a small file whole or not at all (a temporary sibling, then a rename): run.json, report.json */
+export function writeFileAtomic(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
 /** the tokenizer files of a directory, as tokenizerFromFiles takes them */
 function tokenizerFilesIn(dir: string): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
   for (const f of readdirSync(dir)) {
-    if (isTokenizerFile(f)) out[f] = new Uint8Array(readFileSync(join(dir, f)));
+    if (isTokenizerFile(f)) out[f] = new Uint8Array(readFileSync(inside(dir, f)));
   }
   // a llama2.c tokenizer.bin beside a llama2.c model wins: llama2.c checkpoints were trained and
   // evaluated with run.c's encoding (SentencePiece's own differs on runs of spaces)
@@ -164,14 +187,15 @@ export function tokenizerFiles(modelPath: string): Record<string, Uint8Array[]> 
   if (!existsSync(modelPath)) return out;
   const isDir = statSync(modelPath).isDirectory();
   const dir = isDir ? modelPath : dirname(modelPath);
-  for (const f of HF_TOKENIZER_FILES) if (existsSync(join(dir, f))) out[f] = [readFileSync(join(dir, f))];
+  const read = (f: string) => [readFileSync(inside(dir, f))];
+  for (const f of HF_TOKENIZER_FILES) if (existsSync(join(dir, f))) out[f] = read(f);
   if (isDir) {
     // llama2.c tokenizers carried by an earlier inherit/train (tok512.bin etc.)
-    for (const f of readdirSync(dir)) if (isTokenizerBin(f)) out[f] = [readFileSync(join(dir, f))];
+    for (const f of readdirSync(dir)) if (isTokenizerBin(f)) out[f] = read(f);
   } else {
     // llama2.c: tok512.bin keeps its name (our CLI finds it), tok512.model becomes tokenizer.model (transformers reads it)
-    if (existsSync(join(dir, 'tok512.bin'))) out['tok512.bin'] = [readFileSync(join(dir, 'tok512.bin'))];
-    if (!out['tokenizer.model'] && existsSync(join(dir, 'tok512.model'))) out['tokenizer.model'] = [readFileSync(join(dir, 'tok512.model'))];
+    if (existsSync(join(dir, 'tok512.bin'))) out['tok512.bin'] = read('tok512.bin');
+    if (!out['tokenizer.model'] && existsSync(join(dir, 'tok512.model'))) out['tokenizer.model'] = read('tok512.model');
   }
   return out;
 }

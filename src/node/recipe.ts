@@ -16,7 +16,7 @@ import { trainRun } from './train.js';
 import type { TrainOptions, TrainData } from '../train/trainer.js';
 import { hfFiles, readHfModel } from '../formats/hf.js';
 import { initCheckpoint } from '../model/init.js';
-import { writeDirAtomic, nodeDir, tokenizerFiles } from './files.js';
+import { writeDirAtomic, writeFileAtomic, nodeDir, tokenizerFiles } from './files.js';
 import { ByteTokenizer, byteTokenizerJson } from '../tokenizers/bytes.js';
 import { brownText } from './brown.js';
 import { Model } from '../model/model.js';
@@ -90,7 +90,7 @@ export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
     load: (label) => readHfModel(nodeDir(join(a.out, label, 'checkpoint'))),
     onRound: (r) => {
       done[r.label] = r;
-      writeFileSync(runJson, JSON.stringify({ done }, null, 1) + '\n');
+      writeFileAtomic(runJson, JSON.stringify({ done }, null, 1) + '\n');
     },
   });
   // lazy-layer analysis of the reference (and of the final model) on the validation tokens
@@ -123,7 +123,7 @@ export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
     }
   }
   const full = { ...report, analysis, evals, wall_seconds: (Date.now() - t0) / 1000, device: gpu.report() };
-  writeFileSync(join(a.out, 'report.json'), JSON.stringify(full, null, 1) + '\n');
+  writeFileAtomic(join(a.out, 'report.json'), JSON.stringify(full, null, 1) + '\n');
   writeFileSync(join(a.out, 'val_loss.svg'), recipeSvg(report));
   writeFileSync(join(a.out, 'summary.md'), recipeSummary(report));
   return report;

@@ -1,19 +1,21 @@
 // node/train: the Node side of training: checkpoints on disk (written atomically, resumed exactly),
 // metrics as JSONL, the loss curve as SVG, a progress bar. The loop itself is src/train/trainer.ts.
 // Layout of --out DIR:
-//   DIR/checkpoint/   the latest checkpoint: a Hugging Face model directory (config.json,
+//   DIR/checkpoint/   the latest checkpoint (a link to DIR/checkpoints/step-N/, swapped atomically,
+//                     src/node/checkpoint.ts): a Hugging Face model directory (config.json,
 //                     model.safetensors, tokenizer files) + optimizer.safetensors (AdamW m, v) +
-//                     trainer.json (step, data cursor/RNG, the run's options)
+//                     trainer.json (step, data cursor/RNG, kernel choices, the run's options)
 //   DIR/metrics.jsonl one line per step: step, loss, lr, grad_norm, tokens, tokens_per_s (+ val_loss)
 //   DIR/loss.svg      training and validation loss against step
-import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.js';
 import { Model } from '../model/model.js';
 import { Trainer, type TrainOptions, type TrainerState, type StepMetrics, type TrainData } from '../train/trainer.js';
-import { hfFiles } from '../formats/hf.js';
+import { hfFiles, toRotateHalf } from '../formats/hf.js';
 import { serializeSafetensors } from '../formats/safetensors.js';
-import { readModel, nodeDir, writeDirAtomic, tokenizerFiles } from './files.js';
+import { readModel, nodeDir, tokenizerFiles } from './files.js';
+import { saveCheckpoint, recoverCheckpoint } from './checkpoint.js';
 import { readHfModel } from '../formats/hf.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
 import { fileSource } from './files.js';
@@ -45,7 +47,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   let history: StepMetrics[] = [];
   const moments = { m: {} as Record<string, Float32Array>, v: {} as Record<string, Float32Array> };
   if (r.resume) {
-    recoverInterruptedSave(r.out);
+    recoverCheckpoint(r.out);
     if (!existsSync(join(ckDir, 'trainer.json'))) fail(`\`resume\`: no checkpoint in ${ckDir}`, 'run without `resume` to start a new run');
     const saved = JSON.parse(readFileSync(join(ckDir, 'trainer.json'), 'utf8')) as { state: TrainerState; opts: TrainOptions };
     for (const k of FIXED) {
@@ -57,10 +59,12 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
     for (const key of opt.tensors.keys()) (key.startsWith('m.') ? moments.m : moments.v)[key.slice(2)] = await opt.read(key);
     await opt.close();
     if (existsSync(metricsPath)) {
-      history = readFileSync(metricsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((x) => x.step < state!.step);
+      // a kill mid-append leaves a partial last line: keep the lines that parse, up to the checkpoint's step
+      history = readFileSync(metricsPath, 'utf8').split('\n').flatMap((l) => { try { return [JSON.parse(l) as StepMetrics]; } catch { return []; } })
+        .filter((x) => typeof x?.step === 'number' && x.step < state!.step);
     }
   } else {
-    model = Model.create(gpu, await readModel(r.model));
+    model = Model.create(gpu, toRotateHalf(await readModel(r.model))); // the layout checkpoints hold, from step 0
   }
   writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
   const trainer = new Trainer(model, r.train, r.val, r.opts, state);
@@ -76,7 +80,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
       if (s.val_loss !== undefined) valLoss = s.val_loss;
       bar.update(trainer.state.step, `loss ${s.loss.toFixed(4)}${s.val_loss !== undefined ? ` val ${s.val_loss.toFixed(4)}` : ''} ${s.tokens_per_s.toFixed(0)} tok/s`);
       if ((r.saveEvery > 0 && trainer.state.step % r.saveEvery === 0) || trainer.done) {
-        await saveCheckpoint(trainer, ckDir, tok);
+        await save(trainer, r.out, tok);
         writeFileSync(join(r.out, 'loss.svg'), lossSvg(history));
       }
     }
@@ -88,41 +92,16 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   return { metrics: history, valLoss };
 }
 
-async function saveCheckpoint(trainer: Trainer, dir: string, tok: Record<string, Uint8Array[]>): Promise<void> {
+async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Array[]>): Promise<void> {
   const st = await trainer.readState();
   const moments = [...Object.entries(st.m).map(([k, data]) => ({ name: 'm.' + k, shape: [data.length], data })),
     ...Object.entries(st.v).map(([k, data]) => ({ name: 'v.' + k, shape: [data.length], data }))];
   const trainerJson = JSON.stringify({ state: trainer.state, opts: trainer.opts }, null, 1) + '\n';
-  writeDirAtomic(dir, {
+  saveCheckpoint(run, trainer.state.step, {
     ...hfFiles(st.checkpoint), ...tok,
     'optimizer.safetensors': serializeSafetensors(moments, { format: 'inheritune-adamw' }),
     'trainer.json': [new TextEncoder().encode(trainerJson)],
-  }, testCrashHook);
-}
-
-/**
- * Test hook for the kill -9 test: INHERITUNE_CRASH_AT=write|swap:N kills this process with SIGKILL
- * while the N-th checkpoint is being written (after its first file / between the two renames).
- */
-let saves = 0;
-function testCrashHook(point: 'write' | 'swap'): void {
-  const spec = (globalThis as any).process?.env?.INHERITUNE_CRASH_AT as string | undefined;
-  if (!spec) return;
-  const [at, n] = spec.split(':');
-  if (point === 'write') saves++;
-  if (at === point && saves === Number(n ?? 1)) process.kill(process.pid, 'SIGKILL');
-}
-
-/** a crash between writeDirAtomic's two renames leaves DIR/.checkpoint.old-*; put it back */
-function recoverInterruptedSave(out: string): void {
-  const ck = join(out, 'checkpoint');
-  for (const f of readdirSync(out)) {
-    if (f.startsWith('.checkpoint.tmp-')) rmSync(join(out, f), { recursive: true, force: true });
-    if (f.startsWith('.checkpoint.old-')) {
-      if (!existsSync(ck)) renameSync(join(out, f), ck);
-      else rmSync(join(out, f), { recursive: true, force: true });
-    }
-  }
+  });
 }
 
 export function lossSvg(h: StepMetrics[]): string {
