@@ -8,7 +8,10 @@
 // head h / (NH/KVH); HS <= MAX_HS. s = (q * scale) . k, scale = 1/sqrt(HS). Head rows are held as vec4
 // (zero-padded past HS), in registers and in the staged tiles.
 //   attention_forward      a workgroup per (b, h, 64 query rows), a thread per row, key tiles of 16:
-//                          out = softmax(s) v (=), lse (=)
+//                          out = softmax(s) v (=), lse (=). With a KV cache (generation): query row t
+//                          is position P + t and sees keys 0..P+t of k/v rows (B,Tk,..) (training: P 0, Tk T)
+//   kv_cache_write         a thread per float: rows t of src (row stride ss, from so) into the cache
+//                          rows P + t of dst (B,Tk,W) (=)
 //   attention_probs        a thread per (b, h, t): P[b,h,t,t2] = exp(s - lse) for t2 <= t, else 0 (=),
 //                          for the lazy-layer analysis, which needs the matrices themselves
 // backward, with dP = dout . v and D = rowsum(dout * out) (= rowsum(P * dP)), dS = P * (dP - D):
@@ -22,7 +25,7 @@ const MAX_HS: u32 = 128u;
 const H4M: u32 = MAX_HS / 4u;
 const BR: u32 = 64u;   // query (or key) rows per workgroup, one per thread
 const BC: u32 = 16u;   // rows per staged tile
-struct Dims { B: u32, T: u32, NH: u32, KVH: u32, HS: u32, qs: u32, q0: u32, kvs: u32, k0: u32, v0: u32, scale: f32 }
+struct Dims { B: u32, T: u32, NH: u32, KVH: u32, HS: u32, qs: u32, q0: u32, kvs: u32, k0: u32, v0: u32, P: u32, Tk: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read_write> lse: array<f32>;
@@ -76,21 +79,22 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   for (var i = 0u; i < H4; i++) { qv[i] = ldq(qo, i, d.HS) * d.scale; acc[i] = vec4<f32>(0.0); }
   var m = -3.4e38;
   var l = 0.0;
-  let last = min(d.T - 1u, bht.z * BR + BR - 1u);   // the tile's last query sees keys 0..last
+  let last = d.P + min(d.T - 1u, bht.z * BR + BR - 1u);   // the tile's last query sees keys 0..last
+  let tq = d.P + t;                                       // this query's position: keys 0..tq
   for (var k0 = 0u; k0 <= last; k0 += BC) {
     // 1) stage keys/values k0 .. k0+BC-1 (clamped) of kv head kvh
     for (var e = lid.x; e < BC * H4; e += BR) {
       let j = e / H4; let i = e % H4;
-      let ro = (b * d.T + min(k0 + j, d.T - 1u)) * d.kvs + kvh * d.HS;
+      let ro = (b * d.Tk + min(k0 + j, d.Tk - 1u)) * d.kvs + kvh * d.HS;
       tk[j * H4M + i] = ldk(ro + d.k0, i, d.HS);
       tv[j * H4M + i] = ldv(ro + d.v0, i, d.HS);
     }
     workgroupBarrier();
-    // 2) this tile's scores s_j (keys k0 + j <= t), one rescale of the running sums per tile
-    if (live && k0 <= t) {
+    // 2) this tile's scores s_j (keys k0 + j <= tq), one rescale of the running sums per tile
+    if (live && k0 <= tq) {
       var s: array<f32, BC>;
       var mt = m;
-      let n = min(BC, t - k0 + 1u);
+      let n = min(BC, tq - k0 + 1u);
       for (var j = 0u; j < n; j++) {
         var x = vec4<f32>(0.0);
         for (var i = 0u; i < H4; i++) { x = fma(qv[i], tk[j * H4M + i], x); }
@@ -139,6 +143,21 @@ fn attention_probs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     }
     out[po + t2] = p;
   }
+}
+
+// the new keys or values of a step into a KV cache: dst[b, P + t, i] = src[(b*T + t)*ss + so + i], i < W
+struct CDims { N: u32, T: u32, W: u32, ss: u32, so: u32, P: u32, Tk: u32 }
+@group(0) @binding(0) var<uniform> cd: CDims;
+@group(0) @binding(1) var<storage, read_write> cdst: array<f32>;   // (B,Tk,W) the cache
+@group(0) @binding(2) var<storage, read> csrc: array<f32>;         // (B,T) rows of ss floats
+
+@compute @workgroup_size(BR)
+fn kv_cache_write(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = gid.y * nwg.x * BR + gid.x;             // flat (b, t, i)
+  if (idx >= cd.N) { return; }
+  let i = idx % cd.W; let bt = idx / cd.W;
+  let t = bt % cd.T; let b = bt / cd.T;
+  cdst[(b * cd.Tk + cd.P + t) * cd.W + i] = csrc[bt * cd.ss + cd.so + i];
 }
 
 // ---- backward ----

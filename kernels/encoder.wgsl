@@ -1,6 +1,6 @@
 // encoder: token embedding (and, for GPT-2, learned positions), llm.c encoder_forward/backward.
 // out: (B,T,C)   ids: (B,T) u32   wte: (V,C)   wpe: (maxT,C), used when d.has_wpe = 1
-// forward: out[b,t,:] = wte[ids[b,t],:] (+ wpe[t,:]), one thread per output element; the grid may be
+// forward: out[b,t,:] = wte[ids[b,t],:] (+ wpe[pos0 + t,:]; pos0 > 0 after a KV cache), one thread per output element; the grid may be
 //   folded into 2-D (see src/gpu/gpu.ts). A wte larger than one storage binding is bound in row chunks
 //   [v0, v0 + nv): each dispatch writes the positions whose id falls in its chunk, so every element
 //   is written exactly once.
@@ -9,7 +9,7 @@
 // Deterministic without atomics: the launcher groups positions by token on the CPU (a CSR list,
 // see encoderBackward in src/gpu/kernels/encoder.ts) and one thread owns each (token, c), summing in position order.
 override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/encoder.ts)
-struct Dims { N: u32, T: u32, C: u32, has_wpe: u32, v0: u32, nv: u32 }
+struct Dims { N: u32, T: u32, C: u32, has_wpe: u32, v0: u32, nv: u32, pos0: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> ids: array<u32>;
@@ -26,7 +26,7 @@ fn encoder_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
   let id = ids[bt];
   if (id < d.v0 || id >= d.v0 + d.nv) { return; }  // another chunk's row
   var x = wte[(id - d.v0) * d.C + c];
-  if (d.has_wpe == 1u) { x += wpe[(bt % d.T) * d.C + c]; }
+  if (d.has_wpe == 1u) { x += wpe[(bt % d.T + d.pos0) * d.C + c]; }
   out[i] = x;
 }
 

@@ -75,6 +75,9 @@ describe('CPU reference backward vs central finite differences (float64)', () =>
     for (const mode of [0, 1] as const) {
       fdCheck(`rope ${mode}`, (v) => dot(cpu.ropeForward(v, B, T, NH, HS, 10000, mode), r), x, cpu.ropeBackward(r, B, T, NH, HS, 10000, mode), 25);
     }
+    // GPT-NeoX: 2 of 6 dims of each head turn, heads inside a fused row of 3*NH*HS at offset NH*HS (k)
+    const at = { R: 2, rs: 3 * NH * HS, off: NH * HS }, y = f64(B * T * 3 * NH * HS, 23), ry = f64(y.length, 24);
+    fdCheck('rope partial fused', (v) => dot(cpu.ropeForward(v, B, T, NH, HS, 10000, 1, at), ry), y, cpu.ropeBackward(ry, B, T, NH, HS, 10000, 1, at), 25);
   });
 
   it('attention with grouped-query heads', () => {
@@ -94,6 +97,7 @@ describe('CPU reference backward vs central finite differences (float64)', () =>
     fdCheck('dgate', (x) => dot(cpu.swigluForward(x, b), r), a, dgate, 36);
     fdCheck('dup', (x) => dot(cpu.swigluForward(a, x), r), b, dup, 37);
     fdCheck('gelu', (x) => dot(cpu.geluForward(x), r), a, cpu.geluBackward(r, a), 38);
+    fdCheck('gelu erf', (x) => dot(cpu.geluErfForward(x), r), a, cpu.geluErfBackward(r, a), 38);
     fdCheck('residual dinp1', (x) => dot(cpu.residualForward(x, b), r), a, r, 39);
   });
 
@@ -224,6 +228,13 @@ describe('backward kernels vs float64 CPU reference', () => {
       K.ropeBackward(g, v, put(g, cos), put(g, sin), B, T, NH, HS, mode);
       checkTensor(`rope backward mode ${mode}`, await g.read(v), cpu.ropeBackward(dout, B, T, NH, HS, theta, mode));
     }
+    // partial rotary inside GPT-NeoX's fused qkv rows (q at 0, k at C): the other dims are untouched
+    const R = 4, C = NH * HS, fused = randn(B * T * 3 * C, 66), t = ropeTables(T, R, theta);
+    for (const off of [0, C]) {
+      const v = put(g, fused);
+      K.ropeBackward(g, v, put(g, t.cos), put(g, t.sin), B, T, NH, HS, 1, { rotary: R, rowStride: 3 * C, offset: off });
+      checkTensor(`rope backward partial at ${off}`, await g.read(v), cpu.ropeBackward(fused, B, T, NH, HS, theta, 1, { R, rs: 3 * C, off }));
+    }
   });
 
   it('attention_backward, grouped-query heads, deterministic', async (ctx) => {
@@ -267,7 +278,7 @@ describe('backward kernels vs float64 CPU reference', () => {
     checkTensor('fused dv', part(got, 2), ref.dv);
   });
 
-  it('swiglu_backward, gelu_backward (tanh form, large |x|), residual_backward (+=)', async (ctx) => {
+  it('swiglu_backward, gelu_backward (tanh and erf forms, large |x|), residual_backward (+=)', async (ctx) => {
     if (!g) return ctx.skip();
     const N = 1000 + 17;
     const a = randn(N, 74, 3), b = randn(N, 75), dout = randn(N, 76);
@@ -280,6 +291,8 @@ describe('backward kernels vs float64 CPU reference', () => {
     const dinp = g.tensor(N, 'dinp');
     K.geluBackward(g, dinp, put(g, a), put(g, dout), N);
     checkTensor('gelu dinp', await g.read(dinp), cpu.geluBackward(dout, a));
+    K.geluErfBackward(g, dinp, put(g, a), put(g, dout), N);
+    checkTensor('gelu erf dinp', await g.read(dinp), cpu.geluErfBackward(dout, a));
     const d1 = put(g, a), d2 = put(g, b);
     K.residualBackward(g, d1, d2, put(g, dout), N);
     checkTensor('residual dinp1', await g.read(d1), plus(a, dout));

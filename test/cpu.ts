@@ -37,16 +37,21 @@ export function matmulForward(inp: Arr, weight: Arr, bias: Arr | null, N: number
   return out;
 }
 
-/** rotate every RoPE pair of x: (B,T,NH,HS) by sign * angle; mode 0 interleaved pairs (2i,2i+1), 1 rotate_half (i, i+HS/2) */
-function ropeRotate(x: Arr, B: number, T: number, NH: number, HS: number, theta: number, mode: 0 | 1, sign: 1 | -1): Float64Array {
+/**
+ * rotate every RoPE pair of x by sign * angle: rows of rs floats per (b,t) (default NH*HS), head h at
+ * off + h*HS, only its first R dims (default HS); pair i turns by t * theta^(-2i/R); mode 0 interleaved
+ * pairs (2i,2i+1), 1 rotate_half (i, i+R/2)
+ */
+export interface RopeAt { R?: number; rs?: number; off?: number }
+function ropeRotate(x: Arr, B: number, T: number, NH: number, HS: number, theta: number, mode: 0 | 1, sign: 1 | -1, at: RopeAt = {}): Float64Array {
   const out = Float64Array.from(x);
-  const half = HS / 2;
+  const R = at.R ?? HS, rs = at.rs ?? NH * HS, off = at.off ?? 0, half = R / 2;
   for (let bt = 0; bt < B * T; bt++) {
     const t = bt % T;
     for (let h = 0; h < NH; h++) {
-      const base = (bt * NH + h) * HS;
+      const base = bt * rs + off + h * HS;
       for (let i = 0; i < half; i++) {
-        const ang = sign * t * Math.pow(theta, (-2 * i) / HS);
+        const ang = sign * t * Math.pow(theta, (-2 * i) / R);
         const [ia, ib] = mode === 0 ? [base + 2 * i, base + 2 * i + 1] : [base + i, base + i + half];
         const a = x[ia], b = x[ib];
         out[ia] = a * Math.cos(ang) - b * Math.sin(ang);
@@ -57,8 +62,8 @@ function ropeRotate(x: Arr, B: number, T: number, NH: number, HS: number, theta:
   return out;
 }
 
-export function ropeForward(x: Arr, B: number, T: number, NH: number, HS: number, theta: number, mode: 0 | 1): Float64Array {
-  return ropeRotate(x, B, T, NH, HS, theta, mode, 1);
+export function ropeForward(x: Arr, B: number, T: number, NH: number, HS: number, theta: number, mode: 0 | 1, at: RopeAt = {}): Float64Array {
+  return ropeRotate(x, B, T, NH, HS, theta, mode, 1, at);
 }
 
 /** causal grouped-query attention; returns out (B,T,NH,HS), att (B,NH,T,T) and lse (B,NH,T) */
@@ -131,6 +136,24 @@ export function geluForward(inp: Arr): Float64Array {
   });
 }
 
+/** erf in float64: the Maclaurin series below 3 (terms < 2^-60), a continued fraction of erfc above */
+export function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 3) {
+    let term = ax, sum = ax;
+    for (let n = 1; n < 80; n++) { term *= -ax * ax / n; sum += term / (2 * n + 1); }
+    return Math.sign(x) * sum * 2 / Math.sqrt(Math.PI);
+  }
+  let cf = ax; // erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...))))
+  for (let k = 60; k >= 1; k--) cf = ax + (k / 2) / cf;
+  return Math.sign(x) * (1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / cf);
+}
+
+/** exact GELU, x * Phi(x) (GPT-NeoX's "gelu") */
+export function geluErfForward(inp: Arr): Float64Array {
+  return Float64Array.from({ length: inp.length }, (_, i) => 0.5 * inp[i] * (1 + erf(inp[i] / Math.SQRT2)));
+}
+
 // ---------------------------------------------------------------------------------------------
 // backward: ports of train_gpt2.c's *_backward (plus the Llama layers). Each returns the plain
 // gradients (as if every output started at zero); the tests add the GPU's += themselves.
@@ -199,8 +222,8 @@ export function layernormBackward(dout: Arr, inp: Arr, weight: Arr, mean: Arr, r
 }
 
 /** RoPE is a rotation per pair, so its backward is the rotation by the opposite angle */
-export function ropeBackward(dout: Arr, B: number, T: number, NH: number, HS: number, theta: number, mode: 0 | 1): Float64Array {
-  return ropeRotate(dout, B, T, NH, HS, theta, mode, -1);
+export function ropeBackward(dout: Arr, B: number, T: number, NH: number, HS: number, theta: number, mode: 0 | 1, at: RopeAt = {}): Float64Array {
+  return ropeRotate(dout, B, T, NH, HS, theta, mode, -1, at);
 }
 
 /** llm.c attention_backward with grouped-query heads; att is the post-softmax (B,NH,T,T) */
@@ -251,6 +274,13 @@ export function geluBackward(dout: Arr, inp: Arr): Float64Array {
     const u = s * (x + 0.044715 * x ** 3);
     const th = Math.tanh(u), sech = 1 / Math.cosh(u);
     return dout[i] * (0.5 * (1 + th) + x * 0.5 * sech * sech * s * (1 + 3 * 0.044715 * x * x));
+  });
+}
+
+export function geluErfBackward(dout: Arr, inp: Arr): Float64Array {
+  return Float64Array.from({ length: inp.length }, (_, i) => {
+    const x = inp[i];
+    return dout[i] * (0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI));
   });
 }
 

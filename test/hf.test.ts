@@ -70,7 +70,7 @@ describe('broken directories get clear errors', () => {
   it('unknown model_type', async () => {
     const err = await broken((d) => writeFileSync(join(d, 'config.json'), JSON.stringify({ model_type: 'mamba' })));
     expect(err).toBeInstanceOf(InherituneError);
-    expect(err.message).toMatch(/model_type "mamba" is not supported.*HINT: supported model types: "llama", "gpt2"/s);
+    expect(err.message).toMatch(/model_type "mamba" is not supported.*HINT: supported model types: "llama".*"gpt_neox"/s);
   });
 
   it('config.json that is not JSON, or misses a field', async () => {

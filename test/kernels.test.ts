@@ -58,6 +58,13 @@ describe('forward kernels vs float64 CPU reference', () => {
       K.ropeForward(g, v, put(g, cos), put(g, sin), B, T, NH, HS, mode);
       checkTensor(`rope mode ${mode}`, await g.read(v), cpu.ropeForward(x, B, T, NH, HS, theta, mode));
     }
+    // GPT-NeoX: the first R = 4 of 10 dims turn, in fused qkv rows (q at 0, k at C)
+    const R = 4, C = NH * HS, fused = randn(B * T * 3 * C, 8), t = ropeTables(T, R, theta);
+    for (const off of [0, C]) {
+      const v = put(g, fused);
+      K.ropeForward(g, v, put(g, t.cos), put(g, t.sin), B, T, NH, HS, 1, { rotary: R, rowStride: 3 * C, offset: off });
+      checkTensor(`rope partial at ${off}`, await g.read(v), cpu.ropeForward(fused, B, T, NH, HS, theta, 1, { R, rs: 3 * C, off }));
+    }
     // the two conventions really differ (a test of the test)
     expect(checkDiffers(cpu.ropeForward(x, B, T, NH, HS, theta, 0), cpu.ropeForward(x, B, T, NH, HS, theta, 1))).toBe(true);
   });
@@ -74,6 +81,39 @@ describe('forward kernels vs float64 CPU reference', () => {
       checkTensor(`attention out ${[B, T, NH, KVH, HS]}`, await g.read(out), ref.out);
       checkTensor(`attention lse ${[B, T, NH, KVH, HS]}`, await g.read(lse), ref.lse);
       checkTensor(`attention probs ${[B, T, NH, KVH, HS]}`, await g.read(probs), ref.att);
+    }
+  });
+
+  it('kv_cache_write + attention_forward through a KV cache: new queries at positions P.. see keys 0..P+t', async (ctx) => {
+    if (!g) return ctx.skip();
+    for (const [B, P, S, Tk, NH, KVH, HS] of [[2, 7, 3, 12, 4, 2, 8], [1, 70, 1, 80, 2, 1, 16], [1, 0, 5, 5, 2, 2, 4]]) {
+      const T = P + S, W = KVH * HS;
+      const q = randn(B * T * NH * HS, 40), k = randn(B * T * W, 41), v = randn(B * T * W, 42);
+      const ref = cpu.attentionForward(q, k, v, B, T, NH, KVH, HS);
+      const rows = (x: ArrayLike<number>, w: number, from: number, n: number) => Float32Array.from({ length: B * n * w }, (_, i) => {
+        const b = Math.floor(i / (n * w)), r = i % (n * w);
+        return x[(b * T + from) * w + r];
+      });
+      // the cache holds the first P positions and garbage after them (never read); the new S rows arrive
+      // inside fused rows of 3W (GPT-2 style: k at W, v at 2W) and are written at P
+      const cacheK = randn(B * Tk * W, 43, 1e3), cacheV = randn(B * Tk * W, 44, 1e3);
+      for (let b = 0; b < B; b++) for (let t = 0; t < P; t++) for (let i = 0; i < W; i++) {
+        cacheK[(b * Tk + t) * W + i] = k[(b * T + t) * W + i]; cacheV[(b * Tk + t) * W + i] = v[(b * T + t) * W + i];
+      }
+      const newK = rows(k, W, P, S), newV = rows(v, W, P, S);
+      const fused = Float32Array.from({ length: B * S * 3 * W }, (_, i) => { const r = Math.floor(i / (3 * W)), c = i % (3 * W); return c < W ? 0 : c < 2 * W ? newK[r * W + c - W] : newV[r * W + c - 2 * W]; });
+      const [ck, cv, src] = [put(g, cacheK), put(g, cacheV), put(g, fused)];
+      const span = { past: P, keyRows: Tk };
+      K.kvCacheWrite(g, ck, src, B, S, W, 3 * W, W, span);
+      K.kvCacheWrite(g, cv, src, B, S, W, 3 * W, 2 * W, span);
+      const out = g.tensor(B * S * NH * HS, 'out'), lse = g.tensor(B * NH * S, 'lse');
+      K.attentionForward(g, out, lse, put(g, rows(q, NH * HS, P, S)), ck, cv, B, S, NH, KVH, HS, undefined, span);
+      const label = `cached attention ${[B, P, S, Tk, NH, KVH, HS]}`;
+      checkTensor(`${label} out`, await g.read(out), rows(ref.out, NH * HS, P, S));
+      const lseRef = Float32Array.from({ length: B * NH * S }, (_, i) => { const bh = Math.floor(i / S); return ref.lse[bh * T + P + (i % S)]; });
+      checkTensor(`${label} lse`, await g.read(lse), lseRef);
+      const backK = await g.read(ck);
+      for (let b = 0; b < B; b++) checkTensor(`${label} cache rows`, backK.subarray((b * Tk + P) * W, (b * Tk + T) * W), newK.subarray(b * S * W, (b + 1) * S * W), 0, 0);
     }
   });
 
@@ -107,13 +147,22 @@ describe('forward kernels vs float64 CPU reference', () => {
     }
   });
 
-  it('gelu_forward (tanh form), including large |x|', async (ctx) => {
+  it('gelu_forward (tanh and erf forms), including large |x|', async (ctx) => {
     if (!g) return ctx.skip();
     const x = randn(1037, 34, 3);
     x[0] = 50; x[1] = -50; x[2] = 0;
     const out = g.tensor(x.length, 'out');
     K.geluForward(g, out, put(g, x), x.length);
     checkTensor('gelu', await g.read(out), cpu.geluForward(x));
+    K.geluErfForward(g, out, put(g, x), x.length);
+    checkTensor('gelu erf', await g.read(out), cpu.geluErfForward(x));
+    // the forms differ by up to ~2e-4, more than the 1e-5 the kernels are held to (a test of the test)
+    const e = cpu.geluErfForward(x), th = cpu.geluForward(x);
+    expect(Math.max(...e.map((v, i) => Math.abs(v - th[i])))).toBeGreaterThan(1e-4);
+    // the reference erf itself, at tabulated values (A&S table 7.1 / mpmath)
+    for (const [v, want] of [[0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [3.5, 0.9999992569016276], [-1.5, -0.9661051464753108]]) {
+      expect(Math.abs(cpu.erf(v) - want)).toBeLessThan(1e-15);
+    }
   });
 
   it('swiglu_forward and residual_forward', async (ctx) => {

@@ -1,17 +1,21 @@
 // hf: Hugging Face model directories (config.json + safetensors, sharded or not) in and out, for
-// model_type "llama" and "gpt2", mapped onto the parameter tables of src/model/config.ts.
-// - GPT-2 stores Conv1D weights as (in, out): transposed here to (out, in); keys may carry the
-//   `transformer.` prefix; the `attn.bias` / `attn.masked_bias` mask buffers are ignored.
+// the model types of hfconfig.ts, mapped onto the parameter tables of src/model/config.ts through
+// hfkeys.ts (key names and stored layouts per family).
+// - GPT-2 keys may carry the `transformer.` prefix; mask buffers and cached RoPE frequencies
+//   (IGNORED_KEYS) are skipped; any other tensor the model would not use is an error (a Qwen3
+//   checkpoint labelled qwen2 would otherwise run without its q/k norms).
 // - HF Llama q/k rows are laid out for rotate_half RoPE and are kept that way (ropeMode
 //   'rotate_half'); a llama2.c model (interleaved pairs) is written with the same q/k permutation as
 //   Hugging Face's own convert_llama_weights_to_hf.py, so the directory loads in transformers as is.
 // Directory access is abstract (ModelDir), so the same code reads files in Node, Blobs/OPFS/URLs in
 // a browser, and files in Deno.
 import type { Checkpoint, ModelConfig } from '../model/config.js';
-import { parameterShapes, numel } from '../model/config.js';
+import { parameterShapes, numel, headSize } from '../model/config.js';
 import { SafetensorsFile, serializeSafetensors, type ByteSource, type TensorOut } from './safetensors.js';
 import { fail } from '../util/errors.js';
 import { configFromHf, configToHf } from './hfconfig.js';
+import { hfKey, fromHf, toHf, IGNORED_KEYS } from './hfkeys.js';
+export { hfKey } from './hfkeys.js';
 export { configFromHf, configToHf } from './hfconfig.js';
 
 export interface ModelDir {
@@ -22,39 +26,6 @@ export interface ModelDir {
 }
 
 type Json = Record<string, any>;
-
-// our table name -> HF key of layer l; `t` marks GPT-2 Conv1D weights stored transposed (in, out)
-export function hfKey(c: ModelConfig, name: string, l: number): { key: string; t?: boolean } {
-  if (c.family === 'gpt2') {
-    const h = `h.${l}.`;
-    const map: Record<string, { key: string; t?: boolean }> = {
-      wte: { key: 'wte.weight' }, wpe: { key: 'wpe.weight' }, lnfw: { key: 'ln_f.weight' }, lnfb: { key: 'ln_f.bias' },
-      ln1w: { key: h + 'ln_1.weight' }, ln1b: { key: h + 'ln_1.bias' }, ln2w: { key: h + 'ln_2.weight' }, ln2b: { key: h + 'ln_2.bias' },
-      qkvw: { key: h + 'attn.c_attn.weight', t: true }, qkvb: { key: h + 'attn.c_attn.bias' },
-      attprojw: { key: h + 'attn.c_proj.weight', t: true }, attprojb: { key: h + 'attn.c_proj.bias' },
-      fcw: { key: h + 'mlp.c_fc.weight', t: true }, fcb: { key: h + 'mlp.c_fc.bias' },
-      fcprojw: { key: h + 'mlp.c_proj.weight', t: true }, fcprojb: { key: h + 'mlp.c_proj.bias' },
-    };
-    // written as GPT2LMHeadModel.save_pretrained does: `transformer.` prefix, lm_head only when untied
-    return name === 'wcls' ? { key: 'lm_head.weight' } : { key: 'transformer.' + map[name].key, t: map[name].t };
-  }
-  const p = `model.layers.${l}.`;
-  const map: Record<string, string> = {
-    token_embedding: 'model.embed_tokens.weight', rms_final: 'model.norm.weight', wcls: 'lm_head.weight',
-    rms_att: p + 'input_layernorm.weight', rms_ffn: p + 'post_attention_layernorm.weight',
-    wq: p + 'self_attn.q_proj.weight', wk: p + 'self_attn.k_proj.weight', wv: p + 'self_attn.v_proj.weight', wo: p + 'self_attn.o_proj.weight',
-    bq: p + 'self_attn.q_proj.bias', bk: p + 'self_attn.k_proj.bias', bv: p + 'self_attn.v_proj.bias', bo: p + 'self_attn.o_proj.bias',
-    w1: p + 'mlp.gate_proj.weight', w2: p + 'mlp.down_proj.weight', w3: p + 'mlp.up_proj.weight',
-    b1: p + 'mlp.gate_proj.bias', b2: p + 'mlp.down_proj.bias', b3: p + 'mlp.up_proj.bias',
-  };
-  return { key: map[name] };
-}
-
-function transpose(src: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(src.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c];
-  return out;
-}
 
 /**
  * llama2.c/Meta q or k rows (pairs 2i, 2i+1 within each head) -> Hugging Face rows (i, i + HS/2):
@@ -77,7 +48,7 @@ export function permuteToHf(w: Float32Array, heads: number, HS: number, C: numbe
 export function toRotateHalf(ck: Checkpoint): Checkpoint {
   const c = ck.config;
   if (c.family !== 'llama' || c.ropeMode === 'rotate_half') return ck;
-  const HS = c.dim / c.nHeads;
+  const HS = headSize(c);
   const perLayer = (t: Float32Array | undefined, heads: number, cols: number) => {
     if (!t) return t;
     const n = heads * HS * cols, out = new Float32Array(t.length);
@@ -131,19 +102,19 @@ export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
   // GPT-2 keys come with or without the `transformer.` prefix
   const lookup = (key: string) => where.get(key) ? key : where.get(key.replace(/^transformer\./, '')) ? key.replace(/^transformer\./, '') : null;
   const tensors: Record<string, Float32Array> = {};
-  const missing: string[] = [];
+  const missing: string[] = [], used = new Set<string>();
   for (const [name, shape, perLayer] of parameterShapes(config)) {
     const n = numel(shape);
     const L = perLayer ? config.nLayers : 1;
     const out = new Float32Array(n * L);
     for (let l = 0; l < L; l++) {
-      const { key, t } = hfKey(config, name, l);
-      const k = lookup(key);
-      if (!k) { missing.push(key); continue; }
-      let data = await where.get(k)!.read(k);
+      const hk = hfKey(config, name, l);
+      const k = lookup(hk.key);
+      if (!k) { missing.push(hk.key); continue; }
+      used.add(k);
+      const data = await where.get(k)!.read(k);
       if (data.length !== n) fail(`${dir.name}: tensor '${k}' has ${data.length} values, expected ${n} (shape [${shape}]) from config.json`, 'config.json does not describe these weights');
-      if (t) data = transpose(data, shape[1], shape[0]); // stored (in, out)
-      out.set(data, l * n);
+      out.set(fromHf(config, hk, data, shape), l * n);
     }
     tensors[name] = out;
   }
@@ -151,6 +122,12 @@ export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
   if (missing.length) {
     fail(`${dir.name}: missing ${missing.length} tensor(s) for a ${config.family} model with ${config.nLayers} layers: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`,
       `expected keys like ${hfKey(config, parameterShapes(config)[1][0], 0).key}; is config.json from the same model?`);
+  }
+  // a tied model may still store its head (transformers ignores it then, and so do we)
+  const unused = [...where.keys()].filter((k) => !used.has(k) && !IGNORED_KEYS.test(k) && !(config.tiedEmbeddings && /^(lm_head|embed_out)\.weight$/.test(k)));
+  if (unused.length) {
+    fail(`${dir.name}: ${unused.length} tensor(s) that a ${config.hfType ?? config.family} model with ${config.nLayers} layers does not have: ${unused.slice(0, 6).join(', ')}${unused.length > 6 ? ', ...' : ''}`,
+      'config.json does not describe these weights (wrong model_type, num_hidden_layers or attention_bias?)');
   }
   return { config, tensors };
 }
@@ -163,11 +140,9 @@ export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
   for (const [name, shape, perLayer] of parameterShapes(c)) {
     const n = numel(shape);
     for (let l = 0; l < (perLayer ? c.nLayers : 1); l++) {
-      const { key, t } = hfKey(c, name, l);
-      let data = ck.tensors[name].subarray(l * n, (l + 1) * n);
-      let hfShape = shape;
-      if (t) { data = transpose(data, shape[0], shape[1]); hfShape = [shape[1], shape[0]]; }
-      out.push({ name: key, shape: hfShape, data });
+      const hk = hfKey(c, name, l);
+      const stored = toHf(c, hk, ck.tensors[name].subarray(l * n, (l + 1) * n), shape);
+      out.push({ name: hk.key, shape: stored.shape, data: stored.data });
     }
   }
   const hfConfig = configToHf(c);
@@ -175,13 +150,14 @@ export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
     'config.json': [new TextEncoder().encode(JSON.stringify(hfConfig, null, 2) + '\n')],
     'model.safetensors': serializeSafetensors(out, { format: 'pt' }),
   };
-  if (c.family === 'llama') files['model_config.yaml'] = [new TextEncoder().encode(litgptConfig(c))];
+  // litgpt's converter reads plain Llama-family models with this file (not Qwen's norms/biases or scaled RoPE)
+  if (c.family === 'llama' && !c.qkNorm && !c.qkvBias && !c.ropeScaling && !c.headDim) files['model_config.yaml'] = [new TextEncoder().encode(litgptConfig(c))];
   return files;
 }
 
 /** litgpt's model_config.yaml for a Llama-family model, read by `litgpt convert_to_litgpt DIR` */
 export function litgptConfig(c: ModelConfig): string {
-  const HS = c.dim / c.nHeads;
+  const HS = headSize(c);
   return [
     `name: inheritune-${c.nLayers}-blocks`, `block_size: ${c.maxSeqLen}`, `vocab_size: ${c.vocabSize}`,
     `padded_vocab_size: ${c.vocabSize}`, `n_layer: ${c.nLayers}`, `n_head: ${c.nHeads}`, `n_embd: ${c.dim}`,

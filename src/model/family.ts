@@ -2,9 +2,12 @@
 // allocator of activation tables. A family declares its activation table and its activation-gradient
 // table (llm.c's fill_in_activation_sizes: name -> elements, per block or once) next to the forward
 // and backward that fill them; its parameter table is in src/model/config.ts. Adding a family =
-// one file like llama.ts + its parameter table + an entry in src/model/model.ts's FAMILIES.
+// one file like llama.ts, gpt2.ts or neox.ts + its parameter table + an entry in src/model/model.ts's
+// FAMILIES (+ its Hugging Face names in src/formats/hfkeys.ts and hfconfig.ts).
 import type { Gpu, View } from '../gpu/gpu.js';
 import { alignUp } from '../gpu/view.js';
+import * as K from '../gpu/kernels/index.js';
+import type { QkvLayout } from '../gpu/kernels/attention.js';
 import type { ModelConfig } from './config.js';
 
 /** parameter (or parameter-gradient) views by table name: [layer] for per-block tensors, [0] otherwise */
@@ -26,8 +29,28 @@ export interface Acts {
 /** a table: name -> [elements, per block?]; entries with 0 elements are not allocated */
 export type TableSpec = Record<string, [number, boolean]>;
 
-/** one forward pass: the device, config, parameters and the activation table for (B, T) */
-export interface Pass<A extends Acts> { g: Gpu; c: ModelConfig; p: Params; a: A; B: number; T: number }
+/**
+ * A KV cache for generation (src/model/generate.ts): each block's keys and values after RoPE,
+ * (B,maxT,KVH*HS), RoPE tables for all maxT positions (null for GPT-2), and how many positions it holds.
+ * A forward pass with a cache runs its T tokens at positions past..past+T-1 and appends their k, v.
+ */
+export interface KvCache { k: View[]; v: View[]; cos: View | null; sin: View | null; past: number; maxT: number }
+
+/** one forward pass: the device, config, parameters and the activation table for (B, T), maybe a cache */
+export interface Pass<A extends Acts> { g: Gpu; c: ModelConfig; p: Params; a: A; B: number; T: number; cache?: KvCache }
+
+/**
+ * attention of the pass's T tokens (K.attentionForward), through block l's cache when there is one:
+ * the new k, v go into its rows past.., then the queries attend to all past + T keys
+ */
+export function attend(g: Gpu, out: View, lse: View, q: View, k: View, v: View, B: number, T: number, NH: number, KVH: number, HS: number,
+                       layout: QkvLayout | undefined, cache: KvCache | undefined, l: number): void {
+  if (!cache) return K.attentionForward(g, out, lse, q, k, v, B, T, NH, KVH, HS, layout);
+  const W = KVH * HS, at = layout ?? { qs: NH * HS, q0: 0, kvs: W, k0: 0, v0: 0 }, span = { past: cache.past, keyRows: cache.maxT };
+  K.kvCacheWrite(g, cache.k[l], k, B, T, W, at.kvs, at.k0, span);
+  K.kvCacheWrite(g, cache.v[l], v, B, T, W, at.kvs, at.v0, span);
+  K.attentionForward(g, out, lse, q, cache.k[l], cache.v[l], B, T, NH, KVH, HS, { qs: at.qs, q0: at.q0, kvs: W, k0: 0, v0: 0 }, span);
+}
 
 /**
  * one backward pass: also the parameter gradients d (+=) and the activation-gradient table s; the

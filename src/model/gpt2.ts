@@ -6,7 +6,7 @@
 import * as K from '../gpu/kernels/index.js';
 import type { View } from '../gpu/gpu.js';
 import type { QkvLayout } from '../gpu/kernels/attention.js';
-import type { Acts, BackwardPass, Family, Pass, TableSpec } from './family.js';
+import { attend, type Acts, type BackwardPass, type Family, type Pass, type TableSpec } from './family.js';
 import { logitsStride, type ModelConfig } from './config.js';
 
 export interface Gpt2Acts extends Acts {
@@ -50,15 +50,15 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
     };
   },
 
-  forward({ g, c, p, a, B, T }: Pass<Gpt2Acts>) {
+  forward({ g, c, p, a, B, T, cache }: Pass<Gpt2Acts>) {
     const { BT, C, H, HS, NH, V, Vp } = sizes(c, B, T), L = c.nLayers, eps = c.normEps;
-    K.encoderForward(g, a.encoded, a.ids, p.wte[0], p.wpe[0], B, T, C);                             // (B,T,C)
+    K.encoderForward(g, a.encoded, a.ids, p.wte[0], p.wpe[0], B, T, C, cache?.past);               // (B,T,C), positions from the cache's length
     for (let l = 0; l < L; l++) {
       const residual = l === 0 ? a.encoded : a.residual3[l - 1];                                   // (B,T,C)
       // attention block: residual2 = residual + c_proj(attention(c_attn(ln_1(residual))))
       K.layernormForward(g, a.ln1[l], a.ln1_mean[l], a.ln1_rstd[l], residual, p.ln1w[l], p.ln1b[l], BT, C, eps); // (B,T,C)
       K.matmulForward(g, a.qkv[l], a.ln1[l], p.qkvw[l], p.qkvb[l], BT, C, 3 * C);                  // (B,T,3C)
-      K.attentionForward(g, a.atty[l], a.lse[l], a.qkv[l], a.qkv[l], a.qkv[l], B, T, NH, NH, HS, fused(C)); // (B,T,C), lse (B,NH,T)
+      attend(g, a.atty[l], a.lse[l], a.qkv[l], a.qkv[l], a.qkv[l], B, T, NH, NH, HS, fused(C), cache, l); // (B,T,C), lse (B,NH,T)
       K.matmulForward(g, a.attproj[l], a.atty[l], p.attprojw[l], p.attprojb[l], BT, C, C);         // (B,T,C)
       K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);                        // (B,T,C)
       // MLP block: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2))))

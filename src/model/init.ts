@@ -19,7 +19,7 @@ export const INIT_STD = 0.02;
 
 /** how a parameter of this name starts: norm weights at one, biases at zero, the rest N(0, std) */
 export function initKind(name: string): 'ones' | 'zeros' | 'normal' {
-  if (/^(rms_|ln\dw|lnfw)/.test(name)) return 'ones';
+  if (/^(rms_|ln\dw|lnfw|q_norm|k_norm)/.test(name)) return 'ones';
   if (/^(ln\db|lnfb|qkvb|attprojb|fcb|fcprojb|b[qkvo123])$/.test(name)) return 'zeros';
   return 'normal';
 }

@@ -10,12 +10,13 @@ import * as K from '../gpu/kernels/index.js';
 import { assert, fail } from '../util/errors.js';
 import { validateCheckpoint, logitsStride, type Checkpoint, type ModelConfig } from './config.js';
 import { Arena } from './arena.js';
-import { TableStore, type Acts, type Family } from './family.js';
+import { TableStore, type Acts, type Family, type KvCache } from './family.js';
 import { llama } from './llama.js';
 import { gpt2 } from './gpt2.js';
+import { neox } from './neox.js';
 
 /** forward and backward of each family, by ModelConfig.family */
-export const FAMILIES: Record<ModelConfig['family'], Family> = { llama, gpt2 };
+export const FAMILIES: Record<ModelConfig['family'], Family> = { llama, gpt2, neox };
 
 export class Model {
   readonly family: Family;
@@ -42,13 +43,20 @@ export class Model {
   }
 
   /**
-   * Forward pass over ids (B*T tokens, row-major). With targets, also the per-token losses.
+   * Forward pass over ids (B*T tokens, row-major). With targets, also the per-token losses. With a KV
+   * cache (src/model/generate.ts), the tokens follow the cache's `past` positions and their keys and
+   * values are appended to it (the caller advances `past`).
    * Shapes: ids, targets (B,T) -> logits (B,T,V) and losses (B,T), left on the GPU.
    */
-  forward(ids: ArrayLike<number>, B: number, T: number, targets?: ArrayLike<number>): Acts {
-    const c = this.config, g = this.gpu, V = c.vocabSize, BT = B * T;
+  forward(ids: ArrayLike<number>, B: number, T: number, targets?: ArrayLike<number>, cache?: KvCache): Acts {
+    const c = this.config, g = this.gpu, V = c.vocabSize, BT = B * T, end = T + (cache?.past ?? 0);
     assert(ids.length === BT, `forward: ${ids.length} ids for B=${B} x T=${T}`);
-    assert(T <= c.maxSeqLen, `sequence length ${T} exceeds the model's maximum of ${c.maxSeqLen} positions`, `use \`seq\` ${c.maxSeqLen} or less`);
+    assert(end <= c.maxSeqLen, `sequence length ${end} exceeds the model's maximum of ${c.maxSeqLen} positions`, `use \`seq\` ${c.maxSeqLen} or less`);
+    if (cache) assert(end <= cache.maxT, `the KV cache holds ${cache.maxT} positions, not ${end}`);
+    if (c.slidingWindow) {
+      assert(end <= c.slidingWindow, `sequence length ${end} exceeds the model's sliding attention window of ${c.slidingWindow}`,
+        `use \`seq\` ${c.slidingWindow} or less (sliding-window attention is not implemented; within the window it is plain causal attention)`);
+    }
     checkIds(ids, V, 'token id');
     if (targets) {
       assert(targets.length === BT, `forward: ${targets.length} targets for B=${B} x T=${T}`);
@@ -57,7 +65,7 @@ export class Model {
     const a = this.activations(B, T);
     a.hostIds = Uint32Array.from(ids);
     g.upload(a.ids, a.hostIds);
-    this.family.forward({ g, c, p: this.params.views, a, B, T });
+    this.family.forward({ g, c, p: this.params.views, a, B, T, cache });
     if (targets) {
       g.upload(a.targets, Uint32Array.from(targets));
       K.crossentropyForward(g, a.losses, a.logits, a.targets, BT, V, logitsStride(c)); // (B,T) from (B,T,V)

@@ -4,12 +4,15 @@
     check_inherit.py DIR LOGITS_JSON
         LOGITS_JSON = {"ids": [...], "logits": [[...] x T]}, e.g. the output of
         `inheritune-rt logits --model SRC --layers K --ids ... --json` on the *source* model. DIR is loaded with
-        hf_torch.py (independent safetensors reader + HF GPT-2/Llama math), run on `ids`, compared: max |diff|,
+        hf_torch.py (independent safetensors reader) and families_torch.py (the math of each HF family), run on `ids`, compared: max |diff|,
         PASS/FAIL at 1e-4.
     check_inherit.py DIR --llama2c BIN --blocks 0,1,4 --ids 1,403,407
         no CLI equivalent needed: the reference logits come from this file's own llama2.c reader and forward
         (interleaved-pair RoPE, as run.c) of the llama2.c checkpoint BIN with only the given blocks, in that order
         (token embedding + those blocks + final RMSNorm + tied head).
+    check_inherit.py DIR --family-golden GOLDENS NAME
+        the reference is the torch first-K logits of source NAME in GOLDENS (make_families_ref.py: the source
+        checkpoint's first K blocks run by families_torch.py), for a DIR inherited with --layers K.
     Options: --golden-f32 FILE  also compare with a raw float32 [T, V] file (e.g. shared stories260K goldens);
              --tol X            tolerance (default 1e-4).
 Also prints the directory's inheritune.json blocks/parts and whether its logits are finite.
@@ -21,6 +24,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import hf_torch as H  # noqa: E402
+import families_torch as F  # noqa: E402
 
 
 # ---------------------------------------------------------------- llama2.c (legacy and version-1 layouts)
@@ -135,19 +139,23 @@ def main():
         lcfg, lw = read_llama2c(arg('--llama2c'))
         want = llama2c_forward(lcfg, lw, ids, blocks).numpy()
         print(f'  reference: llama2.c forward (this file) of {arg("--llama2c")} with blocks {blocks}')
+    elif sys.argv[2] == '--family-golden':
+        gold = json.load(open(sys.argv[3]))[sys.argv[4]]
+        ids, want = gold['ids'], np.array(gold['logitsFirstK'], dtype=np.float64)
+        print(f'  reference: torch first-{gold["k"]} logits of {sys.argv[4]} ({sys.argv[3]})')
     else:
         ref = json.load(open(sys.argv[2]))
         ids, want = ref['ids'], np.array(ref['logits'], dtype=np.float64)
         print(f'  reference: {sys.argv[2]}')
-    logits, hidden = H.forward(config, tensors, ids)
+    logits, hidden = F.forward(config, tensors, ids)
     logits = logits.numpy()
     print(f'  ids {ids}: logits {list(logits.shape)}, finite: {bool(np.isfinite(logits).all())}, '
           f'argmax {logits.argmax(-1).tolist()}')
-    ok = compare('hf_torch(DIR) vs reference', logits, want, tol)
+    ok = compare('torch(DIR) vs reference', logits, want, tol)
     g = arg('--golden-f32')
     if g:
         gold = np.fromfile(g, '<f4').reshape(len(ids), -1)
-        ok = compare(f'hf_torch(DIR) vs {g}', logits, gold, tol) and ok
+        ok = compare(f'torch(DIR) vs {g}', logits, gold, tol) and ok
     print('  RESULT', 'PASS' if ok else 'FAIL')
     sys.exit(0 if ok else 1)
 

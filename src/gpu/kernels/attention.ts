@@ -21,23 +21,40 @@ function check(NH: number, KVH: number, HS: number) {
   assert(HS <= MAX_HS, `attention: head size ${HS} is over the kernel's MAX_HS of ${MAX_HS}`, 'raise MAX_HS in kernels/attention.wgsl');
 }
 
+/** a KV cache seen by attentionForward: past positions already in k/v, which hold keyRows rows per sequence */
+export interface CacheSpan { past: number; keyRows: number }
+
 /**
  * out: (B,T,NH,HS) (=)  lse: (B,NH,T) (=)  q: rows of qs floats, query heads from q0;  k, v: rows of kvs
- * floats, kv heads from k0 / v0. Default layout: q (B,T,NH,HS), k and v (B,T,KVH,HS) apart.
+ * floats, kv heads from k0 / v0. Default layout: q (B,T,NH,HS), k and v (B,T,KVH,HS) apart. With a
+ * cache span, k and v are (B,keyRows,..) and query t is position past + t, seeing keys 0..past+t.
  */
 export function attentionForward(g: Gpu, out: View, lse: View, q: View, k: View, v: View,
-                                 B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout) {
+                                 B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout, cache?: CacheSpan) {
   check(NH, KVH, HS);
   const { qs, q0, kvs, k0, v0 } = layoutOf(NH, KVH, HS, layout);
-  const Bc = batchChunk(g, B, [T * NH * HS, NH * T, T * qs, T * kvs]);
+  const P = cache?.past ?? 0, Tk = cache?.keyRows ?? T;
+  assert(P + T <= Tk, `attention: ${P} cached + ${T} new positions do not fit ${Tk} key rows`);
+  const Bc = batchChunk(g, B, [T * NH * HS, NH * T, T * qs, Tk * kvs]);
   const tiles = Math.ceil(T / BR);
   for (let b0 = 0; b0 < B; b0 += Bc) {
     const b = Math.min(Bc, B - b0);
-    g.dispatch('attention_forward', { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, v0], f: [1 / Math.sqrt(HS)] },
+    g.dispatch('attention_forward', { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, v0, P, Tk], f: [1 / Math.sqrt(HS)] },
       [slice(out, b0 * T * NH * HS, b * T * NH * HS), slice(lse, b0 * NH * T, b * NH * T),
-        slice(q, b0 * T * qs, b * T * qs), slice(k, b0 * T * kvs, b * T * kvs), slice(v, b0 * T * kvs, b * T * kvs)],
+        slice(q, b0 * T * qs, b * T * qs), slice(k, b0 * Tk * kvs, b * Tk * kvs), slice(v, b0 * Tk * kvs, b * Tk * kvs)],
       [b * NH * tiles]);
   }
+}
+
+/**
+ * dst (B,keyRows,W) rows past..past+T-1 (=) from src: (B,T) rows of ss floats, W of them from so (the new
+ * keys or values of a step: Llama's k (ss = W), GPT-2's fused qkv (ss = 3C, so = C or 2C))
+ */
+export function kvCacheWrite(g: Gpu, dst: View, src: View, B: number, T: number, W: number, ss: number, so: number, cache: CacheSpan) {
+  assert(cache.past + T <= cache.keyRows, `kv cache: ${cache.past} + ${T} positions do not fit ${cache.keyRows}`);
+  const N = B * T * W;
+  g.dispatch('kv_cache_write', { u: [N, T, W, ss, so, cache.past, cache.keyRows] }, [slice(dst, 0, B * cache.keyRows * W), slice(src, 0, B * T * ss)],
+    [Math.ceil(N / BR)]);
 }
 
 /**
@@ -53,7 +70,7 @@ export function attentionProbs(g: Gpu, probs: View, lse: View, q: View, k: View,
   const Bc = batchChunk(g, B, [NH * T * T, NH * T, T * qs, T * kvs]);
   for (let b0 = 0; b0 < B; b0 += Bc) {
     const b = Math.min(Bc, B - b0);
-    g.dispatch('attention_probs', { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, 0], f: [1 / Math.sqrt(HS)] },
+    g.dispatch('attention_probs', { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, 0, 0, T], f: [1 / Math.sqrt(HS)] },
       [slice(probs, b0 * NH * T * T, b * NH * T * T), slice(lse, b0 * NH * T, b * NH * T), slice(q, b0 * T * qs, b * T * qs), slice(k, b0 * T * kvs, b * T * kvs)],
       [Math.ceil((b * NH * T) / BR)]);
   }

@@ -5,13 +5,13 @@ import { assert } from '../../util/errors.js';
 
 const WG = 256;
 
-/** out: (B,T,C)  ids: (B,T) u32  wte: (V,C)  wpe: (maxT,C) or null; wte bound in row chunks that fit one binding */
-export function encoderForward(g: Gpu, out: View, ids: View, wte: View, wpe: View | null, B: number, T: number, C: number) {
+/** out: (B,T,C)  ids: (B,T) u32  wte: (V,C)  wpe: (maxT,C) or null, rows pos0..pos0+T-1; wte bound in row chunks that fit one binding */
+export function encoderForward(g: Gpu, out: View, ids: View, wte: View, wpe: View | null, B: number, T: number, C: number, pos0 = 0) {
   const N = B * T * C, V = wte.numel / C;
   const vChunk = Math.floor(g.bindingFloats / C / ALIGN) * ALIGN;
   for (let v0 = 0; v0 < V; v0 += vChunk) {
     const nv = Math.min(vChunk, V - v0);
-    g.dispatch('encoder_forward', { u: [N, T, C, wpe ? 1 : 0, v0, nv] }, [out, slice(ids, 0, B * T), slice(wte, v0 * C, nv * C), wpe ?? g.none],
+    g.dispatch('encoder_forward', { u: [N, T, C, wpe ? 1 : 0, v0, nv, pos0] }, [out, slice(ids, 0, B * T), slice(wte, v0 * C, nv * C), wpe ?? g.none],
       [Math.ceil(N / WG)], { WG });
   }
 }

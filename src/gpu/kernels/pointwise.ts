@@ -23,6 +23,16 @@ export function geluBackward(g: Gpu, dinp: View, inp: View, dout: View, N: numbe
   g.dispatch('gelu_backward', { u: [N] }, [slice(dinp, 0, N), slice(inp, 0, N), slice(dout, 0, N)], [Math.ceil(N / WG)], { WG });
 }
 
+/** the exact GELU 0.5 x (1 + erf(x / sqrt 2)), (N) */
+export function geluErfForward(g: Gpu, out: View, inp: View, N: number) {
+  g.dispatch('gelu_erf_forward', { u: [N] }, [slice(out, 0, N), slice(inp, 0, N)], [Math.ceil(N / WG)], { WG });
+}
+
+/** dinp = dout * gelu_erf'(inp), (N) */
+export function geluErfBackward(g: Gpu, dinp: View, inp: View, dout: View, N: number) {
+  g.dispatch('gelu_erf_backward', { u: [N] }, [slice(dinp, 0, N), slice(inp, 0, N), slice(dout, 0, N)], [Math.ceil(N / WG)], { WG });
+}
+
 export function swigluForward(g: Gpu, out: View, gate: View, up: View, N: number) {
   g.dispatch('swiglu_forward', { u: [N] }, [slice(out, 0, N), slice(gate, 0, N), slice(up, 0, N)], [Math.ceil(N / WG)], { WG });
 }
