@@ -1,9 +1,10 @@
 // onnx: the exported graphs (src/formats/onnx.ts) run by onnxruntime-web against the package's own forward pass:
 // stories260K (llama2.c: interleaved RoPE, GQA, tied head; all 5 blocks and the first 3), and the
-// PyTorch-written HF models gpt2-tiny, llama-tiny (GQA, untied, rotate_half, BF16 source) and
-// llama-bias-tiny. Reference = Model.logits on the GPU, or the committed PyTorch goldens when there
+// PyTorch-written HF models gpt2-tiny, llama-tiny (GQA, untied, rotate_half, BF16 source),
+// llama-bias-tiny and the family checkpoints (Llama 3, Qwen2, Mistral, Qwen3, GPT-NeoX). Reference = Model.logits on the GPU, or the committed PyTorch goldens when there
 // is no adapter; the goldens are checked in either case. Then padded batches (left and right) must
-// give each sequence its unpadded logits, and exportOnnxDir must write the transformers.js layout.
+// give each sequence its unpadded logits, greedy decoding through the KV cache must equal decoding
+// without it, and exportOnnxDir must write the transformers.js layout.
 // onnxruntime-web in Node: the package's "node" export (dist/ort.node.min.mjs) loads the wasm backend
 // from the .wasm beside itself, so no ort.env.wasm.wasmPaths is needed; one thread, no workers.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -25,6 +26,7 @@ ort.env.wasm.numThreads = 1;
 const STORIES = resolve(SHARED, 'stories260k/stories260K.bin');
 const PROMPT = [1, 403, 407, 261, 378]; // "Once upon a time" with BOS (golden.json prompt_ids)
 const hfGoldens = JSON.parse(readFileSync(resolve(REPO, 'test/ref/hf_goldens.json'), 'utf8'));
+const famGoldens = JSON.parse(readFileSync(resolve(REPO, 'test/ref/families_goldens.json'), 'utf8'));
 const hfDir = (name: string) => resolve(REPO, 'test/ref/hf', name);
 
 function f32(path: string): Float32Array {
@@ -32,13 +34,36 @@ function f32(path: string): Float32Array {
   return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
 }
 
-/** logits (B*T*V) of an ONNX session for B rows of ids, with their attention mask */
-async function ortLogits(s: ort.InferenceSession, rows: number[][], mask?: number[][]): Promise<Float32Array> {
-  const B = rows.length, T = rows[0].length;
-  const i64 = (m: number[][]) => new ort.Tensor('int64', BigInt64Array.from(m.flat(), BigInt), [B, T]);
-  const out = await s.run({ input_ids: i64(rows), attention_mask: i64(mask ?? rows.map((r) => r.map(() => 1))) });
-  expect(out.logits.dims.slice(0, 2)).toEqual([B, T]);
-  return out.logits.data as Float32Array;
+/** position_ids as Hugging Face's generate() derives them: cumsum(mask) - 1, 1 on padding; the last S of each row */
+function positions(mask: number[][], S: number): number[][] {
+  return mask.map((m) => { let c = 0; return m.map((v) => { c += v; return v ? c - 1 : 1; }).slice(m.length - S); });
+}
+
+type Past = Record<string, ort.Tensor>;
+
+/** the empty cache of a checkpoint: (B, KVH, 0, HS) per layer, as transformers.js passes on the first step */
+function emptyPast(ck: Checkpoint, B: number): Past {
+  const c = ck.config, HS = c.headDim ?? c.dim / c.nHeads, out: Past = {};
+  for (let l = 0; l < c.nLayers; l++) for (const kind of ['key', 'value']) out[`past_key_values.${l}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [B, c.nKvHeads, 0, HS]);
+  return out;
+}
+
+/** one run: rows (B,S) of new ids after `past` (empty when absent); mask covers past + new */
+async function ortStep(s: ort.InferenceSession, ck: Checkpoint, rows: number[][], mask?: number[][], past?: Past): Promise<{ logits: Float32Array; present: Past }> {
+  const B = rows.length, S = rows[0].length;
+  const P = past ? past['past_key_values.0.key'].dims[2] : 0;
+  mask ??= rows.map((r) => Array(P + r.length).fill(1));
+  const i64 = (m: number[][]) => new ort.Tensor('int64', BigInt64Array.from(m.flat(), BigInt), [m.length, m[0].length]);
+  const out = await s.run({ input_ids: i64(rows), attention_mask: i64(mask), position_ids: i64(positions(mask, S)), ...(past ?? emptyPast(ck, B)) });
+  expect(out.logits.dims.slice(0, 2)).toEqual([B, S]);
+  const present: Past = {};
+  for (const [k, v] of Object.entries(out)) if (k.startsWith('present.')) present[k.replace('present.', 'past_key_values.')] = v;
+  return { logits: out.logits.data as Float32Array, present };
+}
+
+/** logits (B*T*V) of an ONNX session for B rows of ids, with their attention mask and an empty cache */
+async function ortLogits(s: ort.InferenceSession, ck: Checkpoint, rows: number[][], mask?: number[][]): Promise<Float32Array> {
+  return (await ortStep(s, ck, rows, mask)).logits;
 }
 
 const session = (ck: Checkpoint, opset?: number) => ort.InferenceSession.create(exportOnnx(ck, { opset }));
@@ -62,6 +87,10 @@ const cases: { name: string; load: () => Promise<Checkpoint>; ids: number[]; gol
   ...['gpt2-tiny', 'llama-tiny', 'llama-bias-tiny'].map((name) => ({
     name, load: () => readModel(hfDir(name)), ids: hfGoldens[name].ids as number[],
     golden: Float32Array.from((hfGoldens[name].logits as number[][]).flat()),
+  })),
+  ...Object.keys(famGoldens).filter((n) => n.endsWith('-f32')).map((name) => ({
+    name, load: () => readModel(hfDir(name)), ids: famGoldens[name].ids as number[],
+    golden: Float32Array.from((famGoldens[name].logits as number[][]).flat()),
   })),
   // llama2.c row order with biases (no real checkpoint has both): llama-bias-tiny's q/k rows and biases
   // moved back to interleaved pairs must give the same logits, through the exporter's permuteToHf
@@ -91,7 +120,7 @@ describe('ONNX export run by onnxruntime-web', () => {
   for (const c of cases) {
     it(`${c.name}: logits equal the package's own and the PyTorch goldens`, async () => {
       const ck = await c.load();
-      const got = await ortLogits(await session(ck), [c.ids]);
+      const got = await ortLogits(await session(ck), ck, [c.ids]);
       const own = await ownLogits(ck, c.ids);
       if (own) console.log(`${c.name}: ONNX vs GPU max |diff| = ${checkTensor(`${c.name} vs GPU`, got, own, 1e-4, 0).toExponential(2)}`);
       console.log(`${c.name}: ONNX vs PyTorch golden max |diff| = ${checkTensor(`${c.name} vs golden`, got, c.golden, 1e-4, 0).toExponential(2)}`);
@@ -105,13 +134,13 @@ describe('ONNX export run by onnxruntime-web', () => {
       const ck = await c.load();
       const V = ck.config.vocabSize, s = await session(ck);
       const a = c.ids, b = c.ids.slice(1, 4).reverse(), pad = 7; // pad id: any real token, so an unmasked pad would show
-      const [la, lb] = [await ortLogits(s, [a]), await ortLogits(s, [b])];
+      const [la, lb] = [await ortLogits(s, ck, [a]), await ortLogits(s, ck, [b])];
       const T = a.length, n = b.length;
       let md = 0;
       for (const side of ['right', 'left'] as const) {
         const padded = side === 'right' ? [...b, ...Array(T - n).fill(pad)] : [...Array(T - n).fill(pad), ...b];
         const mask = padded.map((_, t) => (side === 'right' ? t < n : t >= T - n) ? 1 : 0);
-        const out = await ortLogits(s, [a, padded], [a.map(() => 1), mask]);
+        const out = await ortLogits(s, ck, [a, padded], [a.map(() => 1), mask]);
         // 1e-4 as above: a longer T changes MatMul's blocking, so the sums round differently (measured < 1e-5)
         md = Math.max(md, checkTensor(`${name} row 0 (${side})`, out.subarray(0, T * V), la, 1e-4, 0));
         const row1 = (o: Float32Array) => o.subarray(T * V + (side === 'left' ? (T - n) * V : 0)).subarray(0, n * V);
@@ -119,7 +148,7 @@ describe('ONNX export run by onnxruntime-web', () => {
         expect(out.every(Number.isFinite), 'padded positions stay finite').toBe(true);
         if (side === 'left') {
           // the check can fail: attending to the pads (and counting positions from them) changes the logits
-          const unmasked = row1(await ortLogits(s, [a, padded]));
+          const unmasked = row1(await ortLogits(s, ck, [a, padded]));
           expect(unmasked.some((v, i) => Math.abs(v - lb[i]) > 1e-3)).toBe(true);
         }
       }
@@ -127,9 +156,39 @@ describe('ONNX export run by onnxruntime-web', () => {
     });
   }
 
+  // greedy decoding, one token at a time through the cache, against re-running the whole sequence each step
+  for (const name of ['stories260K (5 blocks)', 'gpt2-tiny', 'fam-qwen3-f32', 'fam-neox-f32', 'fam-llama3-f32']) {
+    it(`${name}: greedy decoding with the KV cache equals decoding without it (12 tokens)`, async () => {
+      const c = cases.find((x) => x.name === name)!;
+      const ck = await c.load();
+      const V = ck.config.vocabSize, s = await session(ck), N = 12;
+      const argmax = (l: Float32Array, t: number) => { let b = 0; for (let i = 1; i < V; i++) if (l[t * V + i] > l[t * V + b]) b = i; return b; };
+      // with the cache: the prompt once, then one id per step
+      let step = await ortStep(s, ck, [c.ids]);
+      const cached = [argmax(step.logits, c.ids.length - 1)];
+      let md = 0;
+      for (let i = 1; i < N; i++) {
+        const prev = step;
+        step = await ortStep(s, ck, [[cached[i - 1]]], undefined, prev.present);
+        expect(step.present['past_key_values.0.key'].dims[2]).toBe(c.ids.length + i);
+        // the same position without the cache
+        const full = await ortLogits(s, ck, [[...c.ids, ...cached]]);
+        md = Math.max(md, checkTensor(`${name} step ${i}`, step.logits, full.subarray((c.ids.length + i - 1) * V, (c.ids.length + i) * V), 1e-4, 0));
+        cached.push(argmax(step.logits, 0));
+      }
+      const uncached: number[] = [];
+      for (let i = 0; i < N; i++) {
+        const seq = [...c.ids, ...uncached];
+        uncached.push(argmax(await ortLogits(s, ck, [seq]), seq.length - 1));
+      }
+      expect(cached).toEqual(uncached);
+      console.log(`${name}: cached greedy ${cached.join(',')}; cached vs full logits max |diff| ${md.toExponential(2)}`);
+    });
+  }
+
   it('opset 18 (ReduceMean axes as an input) gives the same logits as opset 17', async () => {
     const ck = await readModel(STORIES);
-    const [a, b] = [await ortLogits(await session(ck, 17), [PROMPT]), await ortLogits(await session(ck, 18), [PROMPT])];
+    const [a, b] = [await ortLogits(await session(ck, 17), ck, [PROMPT]), await ortLogits(await session(ck, 18), ck, [PROMPT])];
     checkTensor('opset 18 vs 17', b, a, 1e-6, 0);
     expect(() => exportOnnx(ck, { opset: 13 })).toThrow(/opset 13 is not supported/);
   });
@@ -146,9 +205,10 @@ describe('ONNX export run by onnxruntime-web', () => {
       const bytes = readFileSync(join(out, 'onnx/model.onnx'));
       console.log(`stories260K: onnx/model.onnx is ${bytes.length} bytes`);
       const s = await ort.InferenceSession.create(bytes);
-      expect(s.inputNames).toEqual(['input_ids', 'attention_mask']);
-      expect(s.outputNames).toEqual(['logits']);
-      checkTensor('from the directory', await ortLogits(s, [PROMPT]), f32(resolve(SHARED, 'stories260k/golden/prompt_logits.f32')), 1e-4, 0);
+      const kv = (p: string) => [0, 1, 2, 3, 4].flatMap((l) => [`${p}.${l}.key`, `${p}.${l}.value`]);
+      expect(s.inputNames).toEqual(['input_ids', 'attention_mask', 'position_ids', ...kv('past_key_values')]);
+      expect(s.outputNames).toEqual(['logits', ...kv('present')]);
+      checkTensor('from the directory', await ortLogits(s, await readModel(STORIES), [PROMPT]), f32(resolve(SHARED, 'stories260k/golden/prompt_logits.f32')), 1e-4, 0);
       // an HF directory keeps its own config.json; a second export replaces the directory
       await exportOnnxDir(hfDir('gpt2-tiny'), out);
       expect(readFileSync(join(out, 'config.json'))).toEqual(readFileSync(join(hfDir('gpt2-tiny'), 'config.json')));

@@ -78,7 +78,9 @@ describe('worker session (Node, Dawn)', () => {
     const withOnnx = (await req('save', { model: 'inherited', to: 'bytes', onnx: true })).files!;
     const sess = await ort.InferenceSession.create(withOnnx['onnx/model.onnx']);
     const i64 = (a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a, BigInt), [1, a.length]);
-    const out = await sess.run({ input_ids: i64(PROMPT), attention_mask: i64(PROMPT.map(() => 1)) });
+    // the empty KV cache of 3 blocks, (B, KVH 4, 0, HS 8)
+    const past = Object.fromEntries([0, 1, 2].flatMap((l) => ['key', 'value'].map((k) => [`past_key_values.${l}.${k}`, new ort.Tensor('float32', new Float32Array(0), [1, 4, 0, 8])])));
+    const out = await sess.run({ input_ids: i64(PROMPT), attention_mask: i64(PROMPT.map(() => 1)), position_ids: i64(PROMPT.map((_, t) => t)), ...past });
     checkTensor('worker ONNX vs worker logits', out.logits.data as Float32Array, await req('logits', { model: 'inherited', ids: PROMPT }), 1e-4, 0);
     for (const name of ['inherited', 'again']) await req('dispose', { model: name });
   });
