@@ -19,6 +19,7 @@ import { evaluateTask, TASK_NAMES, type TaskName } from '../../tasks/score.js';
 import { readTaskFiles } from '../tasks.js';
 import { trainCmd, runCmd, TRAIN_FLAGS, RUN_FLAGS } from './train.js';
 import { tokenizeCmd, packCmd, TOKENIZE_FLAGS, PACK_FLAGS } from './data.js';
+import { generateCmd, GENERATE_FLAGS } from './generate.js';
 import type { Gpu } from '../../gpu/gpu.js';
 
 const USAGE = `inheritune-rt — Inheritune on WebGPU
@@ -45,8 +46,12 @@ Commands:
   eval --model PATH [--tokenizer PATH] --text FILE --seq T --windows W [--layers K] [--batch B] [--json]
                                                   mean next-token cross-entropy over W windows of
                                                   T+1 tokens (stride T) of the tokenized file
+  generate --model PATH --prompt TEXT [--max-new-tokens 64] [--temperature 0.8] [--top-k 50] [--top-p 1]
+      [--seed 0] [--layers K] [--tokenizer PATH] [--json]
+                                                  text from the model (KV cache on the GPU), streamed;
+                                                  --temperature 0 is greedy; --json: {"text", "ids"}
   export --model PATH (--onnx FILE | --onnx-dir DIR) [--opset 17] [--json]
-                                                  ONNX graph (input_ids, attention_mask -> logits)
+                                                  ONNX graph with a KV cache (Optimum's names)
                                                   that onnxruntime(-web) and transformers.js run
   analyze --model PATH --text FILE [--sequences 100] [--seq 100] [--tau 0.9] [--layers K] [--json]
                                                   lazy-layer analysis: approximate rank and mass of
@@ -98,6 +103,7 @@ const COMMANDS: Record<string, [Record<string, { type: 'string' | 'boolean' }>, 
   analyze: [{ model: { type: 'string' }, tokenizer: { type: 'string' }, text: { type: 'string' }, sequences: { type: 'string' },
     seq: { type: 'string' }, tau: { type: 'string' }, layers: { type: 'string' }, json: { type: 'boolean' } }, analyzeCmd],
   pack: [PACK_FLAGS, (f) => packCmd(f)],
+  generate: [GENERATE_FLAGS, generateCmd],
   run: [RUN_FLAGS, (f, g) => runCmd(f, g)],
 };
 
@@ -193,7 +199,7 @@ async function exportCmd(flags: Flags): Promise<void> {
   if (typeof flags.onnx === 'string') {
     const bytes = await exportOnnxFile(path, flags.onnx, { opset });
     if (flags.json) console.log(JSON.stringify({ onnx: flags.onnx, bytes }));
-    else console.log(`wrote ${flags.onnx} (${bytes} bytes): input_ids, attention_mask -> logits`);
+    else console.log(`wrote ${flags.onnx} (${bytes} bytes): input_ids, attention_mask, position_ids, past_key_values.* -> logits, present.*`);
   } else {
     const files = await exportOnnxDir(path, flags['onnx-dir'] as string, { opset });
     if (flags.json) console.log(JSON.stringify({ dir: flags['onnx-dir'], files }));

@@ -1,0 +1,47 @@
+// cli/generate: `inheritune-rt generate`: text from a model, decoded on the GPU with a KV cache
+// (src/model/generate.ts), streamed to the terminal as it is chosen; --json prints {"text", "ids"}
+// at the end (ids: the generated ids only).
+import type { Gpu } from '../../gpu/gpu.js';
+import { Model } from '../../model/model.js';
+import { generate } from '../../model/generate.js';
+import { readModel, readTokenizer } from '../files.js';
+import { fail } from '../../util/errors.js';
+import { int, num, str, modelPath, layersOf, type Flags } from './args.js';
+
+export const GENERATE_FLAGS: Record<string, { type: 'string' | 'boolean' }> = Object.fromEntries([
+  ...['model', 'from', 'tokenizer', 'prompt', 'max-new-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'layers'].map((k) => [k, { type: 'string' as const }]),
+  ...['json'].map((k) => [k, { type: 'boolean' as const }]),
+]);
+
+export async function generateCmd(flags: Flags, gpu: Gpu): Promise<void> {
+  const path = await modelPath(flags, flags.model === undefined && flags.from !== undefined ? 'from' : 'model');
+  const ck = await readModel(path);
+  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
+  const prompt = str(flags, 'prompt');
+  const ids = tok.encode(prompt);
+  if (!ids.length) fail('the prompt encodes to no tokens (and the tokenizer has no BOS)', 'pass a non-empty --prompt');
+  const model = Model.create(gpu, layersOf(ck, flags));
+  const out: number[] = [];
+  let shown = '';
+  try {
+    const stream = generate(model, ids, {
+      maxNewTokens: int(flags, 'max-new-tokens') ?? 64, temperature: num(flags, 'temperature', 0.8),
+      topK: int(flags, 'top-k', { min: 0 }) ?? 50, topP: num(flags, 'top-p', 1), seed: int(flags, 'seed', { min: 0 }) ?? 0,
+      stop: tok.eos !== null ? [tok.eos] : [],
+    });
+    if (!flags.json) process.stdout.write(prompt);
+    for await (const id of stream) {
+      out.push(id);
+      if (flags.json) continue;
+      // print what the ids decode to so far, holding back a character that is still incomplete
+      const text = tok.decode(out);
+      const ready = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
+      if (ready.startsWith(shown)) { process.stdout.write(ready.slice(shown.length)); shown = ready; }
+    }
+  } finally {
+    model.destroy();
+  }
+  const text = tok.decode(out);
+  if (flags.json) { console.log(JSON.stringify({ text, ids: out })); return; }
+  process.stdout.write(text.startsWith(shown) ? text.slice(shown.length) + '\n' : '\n');
+}
