@@ -2,13 +2,15 @@
 // The main thread only reads controls, posts requests to the worker (dist/demo/worker.mjs, through
 // InherituneWorker) and draws: a live loss chart (reference validation loss as a flat line, the
 // inherited model, then a random-init baseline of the same size), the lazy-layer chart of the
-// reference (max attention rank per block), and download links for the trained HF directory.
+// reference (max attention rank per block), a Sample card (demo/sample.ts: text from any of the
+// models, streamed), and download links for the trained HF directory.
 // window.__demo exposes the worker and the page state for tests (test/demo.test.ts), and
 // __demo.cancelAfter = n presses Cancel once a run has done n steps.
 import { InherituneWorker } from '../src/worker/client.js';
 import { lineChart, type Series } from '../src/util/svg.js';
 import { NO_ADAPTER_HINT } from '../src/gpu/device.js';
 import type { StepMetrics, TrainOptions } from '../src/train/trainer.js';
+import { wireSample, type SampleState } from './sample.js';
 import type { GpuInfo, ModelInfo, DataInfo, InheritResult, LoadRequest, TrainProgress, AnalyzeResult } from '../src/worker/protocol.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -36,6 +38,7 @@ const state = {
   phase: 'idle' as 'idle' | 'busy' | 'training' | 'cancelling' | 'cancelled' | 'done',
   errors: [] as string[],
   log: [] as string[],
+  sample: { text: '', ids: [], running: false } as SampleState,
 };
 
 function log(line: string): void {
@@ -433,6 +436,7 @@ function buttons(): void {
   ($('resume') as HTMLButtonElement).disabled = !ready || state.phase !== 'cancelled';
   ($('download') as HTMLButtonElement).disabled = !ready || !state.inherited || training;
   ($('save-opfs') as HTMLButtonElement).disabled = !ready || !state.inherited || training;
+  ($('sample') as HTMLButtonElement).disabled = !ready || !state.ref || training || state.sample.running;
 }
 
 function wire(): void {
@@ -454,6 +458,7 @@ function wire(): void {
   $('resume').addEventListener('click', () => resume());
   $('download').addEventListener('click', () => prepareDownload());
   $('save-opfs').addEventListener('click', () => saveOpfs());
+  wireSample(() => (state.ready && state.ref ? worker : null), state.sample, showError);
   buttons();
   renderLoss();
 }

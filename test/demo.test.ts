@@ -3,7 +3,8 @@
 // inputs, inherit k=3, and check the worker's logits of the untrained inherited model against the
 // PyTorch golden (first 3 blocks) and against Node's own run of the same inherited model (1e-4);
 // train 20 steps in the worker with a cancel mid-run and a resume (the step count must continue),
-// then the random-init baseline; the training loss must fall. Screenshot: test-output/demo.png.
+// then the random-init baseline; the training loss must fall; the Sample card at temperature 0 gives
+// the greedy ids of the worker's logits. Screenshot: test-output/demo.png.
 // Then through the worker API: download bytes, save to OPFS and load back, load an HF directory
 // over HTTP Range reads (a plain URL and a Hub layout), and an error crossing the worker boundary
 // as an InherituneError.
@@ -196,6 +197,26 @@ describe('demo page in Chromium (web worker, SwiftShader WebGPU)', () => {
     // Inheritune's point, already at step 0: the inherited model starts far below random init
     expect(k3.initVal).toBeLessThan(base.initVal);
     expect((await page.innerHTML('#chart')).startsWith('<svg')).toBe(true);
+
+    // the Sample card: the trained model at temperature 0 = greedy argmax of the worker's logits
+    await page.selectOption('#sample-model', 'inherited');
+    await page.fill('#sample-tokens', '12');
+    await page.fill('#sample-temp', '0');
+    await page.click('#sample');
+    await until('s.sample.ids.length === 12 && !s.sample.running');
+    const sample = await page.evaluate(async (prompt) => {
+      const w = (window as any).__demo.worker, seq = [...prompt];
+      for (let i = 0; i < 12; i++) {
+        const l = await w.logits('inherited', seq) as Float32Array, o = (seq.length - 1) * 512;
+        let b = 0;
+        for (let v = 1; v < 512; v++) if (l[o + v] > l[o + b]) b = v;
+        seq.push(b);
+      }
+      return { ids: (window as any).__demo.state.sample.ids, greedy: seq.slice(prompt.length), shown: document.getElementById('sample-out')!.textContent };
+    }, PROMPT);
+    expect(sample.ids).toEqual(sample.greedy);
+    expect(sample.shown!.startsWith('Once upon a time')).toBe(true);
+    mark('sampled');
 
     // 4) download: config.json + model.safetensors of the trained model, as blob links on the page
     await page.click('#download');

@@ -2,7 +2,7 @@
 // load stories260K from Blobs, inherit k=3 (logits = the PyTorch golden), train with a cancel after
 // step 3 and a resume, which must give the same losses as an uninterrupted run; errors crossing the
 // worker boundary (wireError -> errorFromWire) keep their InherituneError text; save's bytes load
-// back as an HF directory. test/demo.test.ts runs the same requests in Chromium through the page.
+// back as an HF directory; generate at temperature 0 is greedy decoding. test/demo.test.ts runs the same requests in Chromium through the page.
 import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -83,6 +83,28 @@ describe('worker session (Node, Dawn)', () => {
     const out = await sess.run({ input_ids: i64(PROMPT), attention_mask: i64(PROMPT.map(() => 1)), position_ids: i64(PROMPT.map((_, t) => t)), ...past });
     checkTensor('worker ONNX vs worker logits', out.logits.data as Float32Array, await req('logits', { model: 'inherited', ids: PROMPT }), 1e-4, 0);
     for (const name of ['inherited', 'again']) await req('dispose', { model: name });
+  });
+
+  test('generate: temperature 0 = greedy argmax of the worker\'s logits, one progress message per token', async (ctx) => {
+    if (!g) return ctx.skip('no GPU adapter');
+    const req = client(new Session(async () => g!));
+    await req('load', { source: 'files', files: {
+      'stories260K.bin': new Blob([readFileSync(join(DIR, 'stories260K.bin'))]), 'tok512.bin': new Blob([readFileSync(join(DIR, 'tok512.bin'))]) } });
+    const seen: { id: number; text: string }[] = [];
+    const out = await req('generate', { model: 'reference', prompt: 'Once upon a time', maxNewTokens: 12, temperature: 0 }, (p) => seen.push(p));
+    expect(out.ids.length).toBe(12);
+    expect(seen.map((p) => p.id)).toEqual(out.ids);
+    expect(seen[seen.length - 1].text).toBe(out.text);
+    // the reference: greedy over full forwards of the worker's own logits request
+    const seq = [...PROMPT], V = 512;
+    for (let i = 0; i < 12; i++) {
+      const l = await req('logits', { model: 'reference', ids: seq });
+      let b = 0;
+      for (let v = 1; v < V; v++) if (l[(seq.length - 1) * V + v] > l[(seq.length - 1) * V + b]) b = v;
+      seq.push(b);
+    }
+    expect(out.ids).toEqual(seq.slice(PROMPT.length));
+    expect(out.text).toMatch(/^, there was a little girl/);
   });
 
   test('errors cross the boundary as InherituneError with the same text', async (ctx) => {

@@ -7,7 +7,7 @@
 import { InherituneError } from '../util/errors.js';
 import type {
   Protocol, RequestType, Response, WireError, LoadRequest, DataRequest, InheritRequest, TrainRequest, TrainProgress,
-  EvaluateRequest, AnalyzeRequest, AnalyzeProgress, SaveRequest, LoadProgress,
+  EvaluateRequest, AnalyzeRequest, AnalyzeProgress, SaveRequest, LoadProgress, GenerateRequest, GenerateProgress,
 } from './protocol.js';
 
 type Result<K extends RequestType> = Protocol[K][1];
@@ -64,6 +64,8 @@ export class InherituneWorker {
   evaluate(req: EvaluateRequest) { return this.request('evaluate', req); }
   analyze(req: AnalyzeRequest = {}, onProgress?: (p: AnalyzeProgress) => void) { return this.request('analyze', req, onProgress); }
   logits(model: string, ids: number[]) { return this.request('logits', { model, ids }); }
+  /** text after a prompt, decoded on the GPU with a KV cache; onToken sees each id and the text so far */
+  generate(req: GenerateRequest, onToken?: (p: GenerateProgress) => void) { return this.request('generate', req, onToken); }
   save(req: SaveRequest) { return this.request('save', req); }
   dispose(model: string) { return this.request('dispose', { model }); }
 

@@ -90,6 +90,16 @@ export interface SaveRequest {
 }
 export interface SaveResult { model: string; sizes: Record<string, number>; files?: Record<string, Uint8Array>; opfs?: string }
 
+export interface GenerateRequest {
+  model: string;                     // 'reference' or a model made by inherit
+  prompt: string;                    // encoded with the reference's tokenizer (BOS first when it has one)
+  maxNewTokens?: number;             // default 64
+  temperature?: number; topK?: number; topP?: number; seed?: number; // default 0.8, 50, 1, 0 (temperature 0: greedy)
+}
+/** one progress message per generated token: its id and the text decoded so far */
+export interface GenerateProgress { id: number; text: string }
+export interface GenerateResult { text: string; ids: number[] }
+
 /** request type -> [request fields, result, progress] */
 export interface Protocol {
   info: [{}, GpuInfo, never];
@@ -101,6 +111,7 @@ export interface Protocol {
   evaluate: [EvaluateRequest, WindowedLoss, never];
   analyze: [AnalyzeRequest, AnalyzeResult, AnalyzeProgress];
   logits: [{ model: string; ids: number[] }, Float32Array, never];
+  generate: [GenerateRequest, GenerateResult, GenerateProgress];
   save: [SaveRequest, SaveResult, never];
   dispose: [{ model: string }, { disposed: boolean }, never];
 }

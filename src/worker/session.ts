@@ -8,6 +8,7 @@
 import { exportOnnx } from '../formats/onnx.js';
 import { createGpu, type Gpu } from '../gpu/gpu.js';
 import { Model } from '../model/model.js';
+import { generate } from '../model/generate.js';
 import { countParameters, type Checkpoint, type ModelConfig } from '../model/config.js';
 import { parseLlama2c } from '../formats/llama2c.js';
 import { readHfModel, hfFiles } from '../formats/hf.js';
@@ -21,7 +22,7 @@ import { InherituneError, fail } from '../util/errors.js';
 import { openSource, readAll, concat, textOf, opfsRoot, writeOpfsFile, OPFS_DIR, CORS_HINT, type OnRead } from './sources.js';
 import type {
   Request, RequestType, Protocol, LoadRequest, ModelInfo, DataRequest, DataInfo, InheritRequest, InheritResult,
-  TrainRequest, TrainResult, EvaluateRequest, AnalyzeRequest, AnalyzeResult, SaveRequest, TextSource, WireError,
+  TrainRequest, TrainResult, EvaluateRequest, AnalyzeRequest, AnalyzeResult, SaveRequest, TextSource, WireError, GenerateRequest, GenerateResult,
 } from './protocol.js';
 
 /** what a handler returns: the result, and the buffers to transfer with it */
@@ -61,6 +62,7 @@ export class Session {
         const logits = await this.withModel(req.model, (m) => m.logits(req.ids));
         return { data: logits, transfer: [logits.buffer] };
       }
+      case 'generate': return { data: await this.generate(req, progress) };
       case 'save': return this.save(req);
       case 'dispose': return { data: { disposed: this.dispose(req.model) } };
       default: return fail(`unknown request type ${JSON.stringify((req as { type: unknown }).type)}`, 'see src/worker/protocol.ts for the requests the worker understands');
@@ -169,6 +171,22 @@ export class Session {
     if (name !== 'reference') return fn(this.slot(name).model);
     const m = Model.create(await this.gpu(), this.reference().checkpoint);
     try { return await fn(m); } finally { m.destroy(); }
+  }
+
+  private async generate(req: GenerateRequest, progress: (p: unknown) => void): Promise<GenerateResult> {
+    const ref = this.reference();
+    const tok = ref.tokenizer ?? fail(`the reference ${ref.name} came without a tokenizer`, 'load it together with its tokenizer files');
+    const prompt = tok.encode(req.prompt);
+    if (!prompt.length) fail('the prompt encodes to no tokens (and the tokenizer has no BOS)', 'pass a non-empty prompt');
+    return this.withModel(req.model, async (m) => {
+      const ids: number[] = [];
+      for await (const id of generate(m, prompt, { maxNewTokens: req.maxNewTokens ?? 64, temperature: req.temperature ?? 0.8, topK: req.topK ?? 50,
+        topP: req.topP ?? 1, seed: req.seed ?? 0, stop: tok.eos !== null ? [tok.eos] : [] })) {
+        ids.push(id);
+        progress({ id, text: tok.decode(ids) });
+      }
+      return { text: tok.decode(ids), ids };
+    });
   }
 
   private dispose(name: string): boolean {
