@@ -8,10 +8,14 @@ import { downloadModel } from '../hub.js';
 
 export type Flags = Record<string, string | boolean | undefined>;
 
+/** the command running (set by main once it is known), for hints that point at its --help */
+export const cli = { command: '' };
+const helpHint = () => `\`inheritune-rt ${cli.command ? `${cli.command} ` : ''}--help\` lists the flags`;
+
 export function int(flags: Flags, name: string, opts: { required?: boolean; min?: number } = {}): number | undefined {
   const v = flags[name];
   if (v === undefined) {
-    if (opts.required) fail(`--${name} is required`, 'see `inheritune-rt --help`');
+    if (opts.required) fail(`--${name} is required`, helpHint());
     return undefined;
   }
   const n = Number(v);
@@ -21,7 +25,7 @@ export function int(flags: Flags, name: string, opts: { required?: boolean; min?
 
 export function str(flags: Flags, name: string): string {
   const v = flags[name];
-  if (typeof v !== 'string' || !v) fail(`--${name} is required`, 'see `inheritune-rt --help`');
+  if (typeof v !== 'string' || !v) fail(`--${name} is required`, helpHint());
   return v;
 }
 
