@@ -5,6 +5,7 @@ import { selectLayers, firstBlocks } from '../../model/surgery.js';
 import type { Checkpoint } from '../../model/config.js';
 import { isHubSpec } from '../../formats/hub.js';
 import { downloadModel } from '../hub.js';
+import { STDERR_TTY } from './stderr.js';
 
 export type Flags = Record<string, string | boolean | undefined>;
 
@@ -47,9 +48,9 @@ export function blockList(flags: Flags): number[] | undefined {
   });
 }
 
-/** a progress-bar writer when stderr is a terminal */
+/** a progress-bar writer when stderr is a terminal (the CLI's worker's stderr reaches one through its parent) */
 export function stderrBar(): ((s: string) => void) | null {
-  return process.stderr.isTTY ? (s) => process.stderr.write(s) : null;
+  return process.stderr.isTTY || process.env[STDERR_TTY] === '1' ? (s) => process.stderr.write(s) : null;
 }
 
 /**

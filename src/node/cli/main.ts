@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // cli: the `inheritune-rt` command (Node). One function per command; the commands and the table of
 // each one's flags are in src/node/cli/specs.ts, from which parseArgs's options (strict, so a
-// misspelt flag is an error, not silently ignored) and every --help are generated.
+// misspelt flag is an error, not silently ignored) and every --help are generated. A command that
+// needs the GPU runs in a worker process whose stderr is filtered (src/node/cli/stderr.ts).
 import { existsSync } from 'node:fs';
 import { createGpu } from '../index.js';
 import { Model } from '../../model/model.js';
@@ -22,6 +23,7 @@ import { tokenizeCmd, packCmd } from './data.js';
 import { SPECS, SPEC } from './specs.js';
 import { parseFlags, commandHelp, overview, flagsInMessage } from './flags.js';
 import { checkOut } from './outdir.js';
+import { isWorker, runInWorker, watchParent } from './stderr.js';
 import { VERSION } from '../../gen/version.js';
 import type { Gpu } from '../../gpu/gpu.js';
 
@@ -41,6 +43,10 @@ async function main(argv: string[]): Promise<void> {
   if (flags.help) { process.stdout.write(commandHelp(spec)); return; }
   const needsGpu = typeof spec.gpu === 'function' ? spec.gpu(flags) : spec.gpu;
   if (!needsGpu) return HANDLERS[cmd](flags, null as unknown as Gpu);
+  // Dawn prints two limit warnings on stderr when the adapter is created: the work runs in a worker
+  // whose stderr this process filters (the worker itself goes on below)
+  if (!isWorker()) return runInWorker();
+  watchParent();
   const gpu = await createGpu();
   try {
     await HANDLERS[cmd](flags, gpu);
