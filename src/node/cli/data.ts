@@ -4,7 +4,7 @@ import { readFileSync, existsSync, statSync, readdirSync, rmSync } from 'node:fs
 import { join } from 'node:path';
 import { readTokenizer } from '../files.js';
 import { packFiles } from '../pack.js';
-import { parseAmount } from '../../data/pack.js';
+import { parseAmount, type PackSummary } from '../../data/pack.js';
 import { Progress } from '../../util/progress.js';
 import { str, num, int, stderrBar, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
@@ -54,8 +54,20 @@ export async function packCmd(flags: Flags): Promise<void> {
     onProgress: (done, total) => { progress.total = total; progress.update(done); },
     docs, textField: flags['text-field'] as string | undefined, val, subset, seed, shardTokens,
   });
+  emptySplitWarnings(summary, val !== undefined && parseFloat(val) === 0);
   if (flags.json) { console.log(JSON.stringify(summary)); return; }
   console.log(`packed ${summary.kept} of ${summary.docs} documents: ${summary.train.tokens} train tokens in ${summary.train.shards} shard(s), ` +
     `${summary.val.tokens} validation tokens in ${summary.val.shards} shard(s) -> ${out} (manifest ${join(out, 'data_pack.json')})`);
 }
 
+/** a split that came out empty, unless asked for (--val-fraction 0): said on stderr, the shards are written all the same */
+function emptySplitWarnings(s: PackSummary, noValAsked: boolean): void {
+  const warn = (problem: string, hint: string): void => void process.stderr.write(`inheritune-rt: warning: ${problem}\n---> HINT: ${hint}\n`);
+  const more = 'split the input into more documents (--docs blankline or --docs jsonl) or add --input files';
+  if (s.kept === 0) return warn(`no document was kept (of ${s.docs}): both splits are empty`, 'raise --subset or --tokens');
+  if (s.train.tokens === 0) warn(`the training split is empty: all ${s.kept} kept document(s) went to validation`, `lower --val-fraction, or ${more}`);
+  if (s.val.tokens === 0 && !noValAsked) {
+    warn(`the validation split is empty: none of the ${s.kept} kept document(s) went to it`,
+      `raise --val-fraction, or ${more}; train and run on these shards then need --val-text`);
+  }
+}
