@@ -348,7 +348,7 @@ describe('hints name flags the command has', () => {
       ['eval', '--modle', MODEL],
     ];
     if (hasGpu) cases.push(['train', '--steps', 'x'], ['eval', '--model', MODEL, '--text', text, '--seq', '256', '--windows', '500'], ['logits', '--model', MODEL, '--ids', '1', '--layers', '9'],
-      ['eval', '--model', MODEL, '--task', 'piqa'], ['run', '--model', MODEL, '--text', text, '--batch', '1', '--seq', '32', '--out', join(work, 'x5')]);
+      ['eval', '--model', MODEL, '--task', 'piqa'], ['eval', '--model', MODEL, '--task', 'piqa', '--task-data', join(work, 'nope')], ['run', '--model', MODEL, '--text', text, '--batch', '1', '--seq', '32', '--out', join(work, 'x5')]);
     for (const args of cases) {
       const r = cli(...args);
       expect(r.status, args.join(' ')).toBe(1);

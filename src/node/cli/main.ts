@@ -101,7 +101,7 @@ async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   console.log(`loss ${r.loss.toFixed(6)} nats/token   ppl ${r.ppl.toFixed(4)}   (${r.windows} windows x ${T} tokens = ${r.tokens})`);
 }
 
-/** eval --task NAME --data DIR: zero-shot scoring as lm-evaluation-harness does */
+/** eval --task NAME --task-data DIR: zero-shot scoring as lm-evaluation-harness does */
 async function evaluateTaskCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const path = await modelPath(flags, 'model');
   const task = str(flags, 'task') as TaskName;
