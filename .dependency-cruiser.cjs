@@ -54,7 +54,9 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js', '.mjs'] },
+    // mainFields with 'types': the `/// <reference types="@webgpu/types" />` of the entries resolves to the types-only package
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js', '.mjs', '.d.ts'],
+      mainFields: ['module', 'main', 'types'] },
     reporterOptions: { text: { highlightFocused: true } },
   },
 };

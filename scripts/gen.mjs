@@ -1,4 +1,4 @@
-// gen: embeds kernels/*.wgsl and the AssemblyScript build into src/gen/*.ts, so that the same
+// gen: embeds kernels/*.wgsl, the AssemblyScript build and the package version into src/gen/*.ts, so that the same
 // source runs under rollup, vitest and Deno with no loader, fetch, fs or bundler plugin
 // (the as-sha256 codegen pattern). Run by `npm run gen`, `npm run build` and `npm test`.
 import { readFileSync, writeFileSync, readdirSync, mkdirSync, statSync, existsSync } from 'node:fs';
@@ -32,6 +32,10 @@ if (!existsSync(wasm) || statSync(wasm).mtimeMs < newest || !existsSync(join(gen
   const b64 = readFileSync(wasm).toString('base64');
   writeIfChanged(join(gen, 'asm.ts'), HEADER + `export const ASM_WASM_BASE64 = ${JSON.stringify(b64)};\n`);
 }
+
+// 3) package.json's version -> src/gen/version.ts (inheritune-rt --version)
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+writeIfChanged(join(gen, 'version.ts'), HEADER + `export const VERSION = ${JSON.stringify(version)};\n`);
 
 function writeIfChanged(path, text) {
   if (existsSync(path) && readFileSync(path, 'utf8') === text) return;

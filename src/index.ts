@@ -1,5 +1,8 @@
 // inheritune-rt: the isomorphic core (browsers, web workers, Deno, and Node through src/node/index.ts).
 // Nothing here imports a Node built-in; rollup.config.mjs enforces that.
+// The declarations name WebGPU's types (GPUDevice, ...): the reference travels into dist/types so a consumer's
+// TypeScript knows them (@webgpu/types is a dependency).
+/// <reference types="@webgpu/types" preserve="true" />
 export { createGpu, Gpu, type View, type GpuOptions } from './gpu/gpu.js';
 export { type DeviceOptions } from './gpu/device.js';
 export { InherituneError } from './util/errors.js';

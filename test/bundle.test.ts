@@ -2,7 +2,8 @@
 // built-in (node:fs, 'path', ...), no 'webgpu' (Dawn, Node only), and nothing else outside itself;
 // and it must export the public API. Checked on the parsed AST, so error messages that merely
 // mention "node:" do not count. rollup.config.mjs already refuses such imports at build time;
-// this catches a change of that config, a require() smuggled in, or a stale/foreign dist.
+// this catches a change of that config, a require() smuggled in, or a stale/foreign dist. The README's
+// API section names only what the bundles export, and readHfModel explains a path string.
 import { describe, expect, test } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -56,5 +57,55 @@ describe('dist/index.mjs (browsers, web workers, Deno)', () => {
   test('exports the public API', async () => {
     const api = await import(BUNDLE);
     for (const name of ['createGpu', 'parseLlama2c', 'Model']) expect(typeof api[name], name).toBe('function');
+  });
+});
+
+/** the names each js example of the README's API section imports from 'inheritune-rt', and whether it is the Node one */
+function readmeImports(): { names: string[]; node: boolean }[] {
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const at = readme.indexOf('\n## API\n');
+  const section = readme.slice(at, readme.indexOf('\n## ', at + 1));
+  return [...section.matchAll(/([^\n]*)\n\n```js\n([\s\S]*?)```/g)].map(([, before, code]) => ({
+    node: /^In Node\b/.test(before),
+    names: [...code.matchAll(/import\s*\{([^}]*)\}\s*from\s*'inheritune-rt'/g)].flatMap((m) => m[1].split(',').map((n) => n.trim()).filter(Boolean)),
+  }));
+}
+
+describe("the README's API section", () => {
+  test('names only what the bundles export: windowedLoss and the rest in both, the Node API in dist/node.mjs', async () => {
+    const browser = await import(BUNDLE);
+    const node = await import(join(REPO, 'dist/node.mjs'));
+    const blocks = readmeImports();
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    expect(blocks[0].names).toContain('windowedLoss');
+    expect(blocks.some((b) => b.node && b.names.includes('readModel') && b.names.includes('trainRun'))).toBe(true);
+    for (const { names, node: nodeOnly } of blocks) {
+      for (const n of names) {
+        expect(node[n], `dist/node.mjs exports ${n}`).toBeDefined();
+        if (!nodeOnly) expect(browser[n], `dist/index.mjs exports ${n}`).toBeDefined();
+      }
+    }
+    // the Node-only names are not in the browser build
+    for (const n of ['readModel', 'trainRun', 'nodeDir']) expect(browser[n], n).toBeUndefined();
+    // the calls the prose names
+    expect(typeof browser.Model.create).toBe('function');
+    expect(typeof browser.Llama2cTokenizer.fromBytes).toBe('function');
+    for (const m of ['step', 'readState', 'destroy']) expect(typeof browser.Trainer.prototype[m], `Trainer.${m}`).toBe('function');
+    for (const m of ['forward', 'backward', 'logits', 'readCheckpoint', 'destroy']) expect(typeof browser.Model.prototype[m], `Model.${m}`).toBe('function');
+    for (const m of ['tensor', 'upload', 'read', 'release', 'destroy']) expect(typeof browser.Gpu.prototype[m], `Gpu.${m}`).toBe('function');
+    for (const m of ['load', 'data', 'inherit', 'train', 'cancel', 'resume', 'evaluate', 'analyze', 'logits', 'save']) {
+      expect(typeof browser.InherituneWorker.prototype[m], `InherituneWorker.${m}`).toBe('function');
+    }
+    expect(typeof browser.kernels.matmulForward).toBe('function');
+  });
+
+  test('readHfModel given a path string says what to pass instead', async () => {
+    for (const bundle of [BUNDLE, join(REPO, 'dist/node.mjs')]) {
+      const { readHfModel, InherituneError } = await import(bundle);
+      const err = await readHfModel('models/small-k3').then(() => null, (e: Error) => e);
+      expect(err).toBeInstanceOf(InherituneError);
+      expect(err.message).toBe("readHfModel('models/small-k3'): a path string is not a ModelDir\n---> HINT: in Node pass nodeDir(path), " +
+        'or call readModel(path) (an HF directory or a llama2.c .bin); elsewhere a ModelDir over your files');
+    }
   });
 });

@@ -100,7 +100,8 @@ describe('kill -9 at random moments of a run started from stories260K.bin', () =
     const crashes = ['write:2', 'swap:3', 'write:1', 'swap:1'];   // kills inside checkpoint writes
     let kills = 0, started = false, last: { losses: number[]; grad_norms: number[]; val_loss: number } | null = null;
     for (let attempt = 0; attempt < 40 && !last; attempt++) {
-      const args = [CLI, ...base(out), ...(started ? ['--resume'] : [])];
+      // before the first checkpoint there is nothing to resume: --force starts over in what a kill left
+      const args = [CLI, ...base(out), ...(started ? ['--resume'] : ['--force'])];
       const env = { ...process.env, ...(kills < crashes.length && kills % 3 === 0 ? { INHERITUNE_CRASH_AT: crashes[kills / 3] } : {}) };
       const child = await new Promise<{ code: number | null; signal: string | null; stdout: string }>((done) => {
         const c = spawn(process.execPath, args, { env });

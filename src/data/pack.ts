@@ -218,10 +218,10 @@ export class Packer {
       if (!opts.expectedTokens) fail(`${what} "${a.tokens} tokens" needs the expected corpus size`, 'pass expectedTokens (src/node/pack.ts estimates it), or give a percentage');
       return Math.min(1, (a.tokens / base) * 1.05);
     };
-    const subset = parseAmount(opts.subset ?? '100%', 'subset');
+    const subset = parseAmount(opts.subset ?? '100%', '`subset`');
     this.subsetTokens = 'tokens' in subset ? subset.tokens : Infinity;
     this.keepFrac = frac(subset, opts.expectedTokens ?? 1, 'subset');
-    const val = parseAmount(opts.val ?? '0.5%', 'val');
+    const val = parseAmount(opts.val ?? '0.5%', '`val`');
     this.valTokens = 'tokens' in val ? val.tokens : Infinity;
     const keptTokens = Math.min(this.subsetTokens, (opts.expectedTokens ?? 1) * this.keepFrac);
     this.valFrac = 'tokens' in val && val.tokens === 0 ? 0 : frac(val, keptTokens, 'val');

@@ -62,6 +62,7 @@ export function toRotateHalf(ck: Checkpoint): Checkpoint {
 }
 
 export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
+  if (typeof dir === 'string') fail(`readHfModel('${dir}'): a path string is not a ModelDir`, 'in Node pass nodeDir(path), or call readModel(path) (an HF directory or a llama2.c .bin); elsewhere a ModelDir over your files');
   if (!(await dir.exists('config.json'))) fail(`${dir.name}: no config.json`, 'pass a Hugging Face model directory (config.json + *.safetensors)');
   let raw: unknown;
   try { raw = JSON.parse(await dir.readText('config.json')); } catch (e) {

@@ -20,6 +20,9 @@ export interface SampleOptions {
   seed?: number;        // of the sampling draws (default 0)
 }
 
+/** what the CLI and the worker use when an option is not given (litgpt's generate defaults) */
+export const GENERATE_DEFAULTS = { maxNewTokens: 64, temperature: 0.8, topK: 50, topP: 1, seed: 0 };
+
 export interface GenerateOptions extends SampleOptions {
   maxNewTokens: number;
   stop?: number[];      // ids that end generation (the tokenizer's EOS); the stop id is yielded last

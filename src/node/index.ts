@@ -1,5 +1,6 @@
 // node: the Node entry. Same API as src/index.ts, but createGpu() defaults to Dawn from the
 // 'webgpu' package (imported only here), and file helpers read from disk.
+/// <reference types="@webgpu/types" preserve="true" />
 import { createGpu as createGpuCore, type Gpu, type GpuOptions } from '../gpu/gpu.js';
 import type { DeviceOptions } from '../gpu/device.js';
 import { fileTuneCache, forcedKernels } from './tunecache.js';
@@ -27,11 +28,12 @@ export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<
   if (opts.device || opts.gpu) return createGpuCore(o);
   return createGpuCore({ ...o, gpu: await nodeGpu() });
 }
-export { BUILTIN_REFERENCE, builtinReference, runOnDisk } from './recipe.js';
-export { trainRun } from './train.js';
+export { BUILTIN_REFERENCE, builtinReference, runOnDisk, type RunArgs } from './recipe.js';
+export { trainRun, type TrainRun } from './train.js';
+export { type PackFilesOptions, type PackFilesSummary } from './pack.js';
 export { readModel, readTokenizer, nodeDir, fileSource, writeDirAtomic } from './files.js';
 export { brownText } from './brown.js';
-export { downloadModel, defaultCacheDir } from './hub.js';
+export { downloadModel, defaultCacheDir, type DownloadOptions } from './hub.js';
 export { exportOnnxFile, exportOnnxDir } from './onnx.js';
 export { packFiles, listShards, openShards } from './pack.js';
 export { readTaskFiles } from './tasks.js';

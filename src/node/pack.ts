@@ -76,8 +76,8 @@ export async function packFiles(tok: Tokenizer, inputs: readonly string[], outDi
   }
   // "N tokens" amounts need the corpus size in tokens: estimate it from the first MiB
   let expectedTokens = opts.expectedTokens;
-  const inTokens = (a: string | number | undefined) => a !== undefined && 'tokens' in parseAmount(a, 'amount');
-  if (expectedTokens === undefined && (inTokens(opts.subset) || inTokens(opts.val))) {
+  const inTokens = (a: string | number | undefined, what: string) => a !== undefined && 'tokens' in parseAmount(a, what);
+  if (expectedTokens === undefined && (inTokens(opts.subset, '`subset`') || inTokens(opts.val, '`val`'))) {
     expectedTokens = Math.max(1, Math.round(totalBytes * await tokensPerByte(tok, inputs[0], mode, textField)));
   }
   await mkdir(outDir, { recursive: true });

@@ -18,7 +18,7 @@ export async function readTaskFiles(task: TaskName, dir: string): Promise<Record
       const code = (e as NodeJS.ErrnoException).code;
       fail(code === 'ENOENT' ? `${path} does not exist: the ${task} task reads ${TASK_FILES[task].join(' and ')} from its folder`
         : `cannot read ${path}: ${(e as Error).message}`,
-      `pass the task folder as --data (e.g. shared/data/${TASK_DIRS[task]}), which holds ${TASK_FILES[task].join(', ')}`);
+      `pass the folder that holds ${TASK_FILES[task].join(', ')} (e.g. shared/data/${TASK_DIRS[task]}): eval --task-data takes that folder, run --task-data the one above it`);
     }
   }
   try {

@@ -8,7 +8,7 @@
 import { exportOnnx } from '../formats/onnx.js';
 import { createGpu, type Gpu } from '../gpu/gpu.js';
 import { Model } from '../model/model.js';
-import { generate } from '../model/generate.js';
+import { generate, GENERATE_DEFAULTS as G } from '../model/generate.js';
 import { countParameters, type Checkpoint, type ModelConfig } from '../model/config.js';
 import { parseLlama2c } from '../formats/llama2c.js';
 import { readHfModel, hfFiles } from '../formats/hf.js';
@@ -180,8 +180,8 @@ export class Session {
     if (!prompt.length) fail('the prompt encodes to no tokens (and the tokenizer has no BOS)', 'pass a non-empty prompt');
     return this.withModel(req.model, async (m) => {
       const ids: number[] = [];
-      for await (const id of generate(m, prompt, { maxNewTokens: req.maxNewTokens ?? 64, temperature: req.temperature ?? 0.8, topK: req.topK ?? 50,
-        topP: req.topP ?? 1, seed: req.seed ?? 0, stop: tok.eos !== null ? [tok.eos] : [] })) {
+      for await (const id of generate(m, prompt, { maxNewTokens: req.maxNewTokens ?? G.maxNewTokens, temperature: req.temperature ?? G.temperature,
+        topK: req.topK ?? G.topK, topP: req.topP ?? G.topP, seed: req.seed ?? G.seed, stop: tok.eos !== null ? [tok.eos] : [] })) {
         ids.push(id);
         progress({ id, text: tok.decode(ids) });
       }

@@ -5,13 +5,18 @@ import { selectLayers, firstBlocks } from '../../model/surgery.js';
 import type { Checkpoint } from '../../model/config.js';
 import { isHubSpec } from '../../formats/hub.js';
 import { downloadModel } from '../hub.js';
+import { STDERR_TTY } from './stderr.js';
 
 export type Flags = Record<string, string | boolean | undefined>;
+
+/** the command running (set by main once it is known), for hints that point at its --help */
+export const cli = { command: '' };
+const helpHint = () => `\`inheritune-rt ${cli.command ? `${cli.command} ` : ''}--help\` lists the flags`;
 
 export function int(flags: Flags, name: string, opts: { required?: boolean; min?: number } = {}): number | undefined {
   const v = flags[name];
   if (v === undefined) {
-    if (opts.required) fail(`--${name} is required`, 'see `inheritune-rt --help`');
+    if (opts.required) fail(`--${name} is required`, helpHint());
     return undefined;
   }
   const n = Number(v);
@@ -21,7 +26,7 @@ export function int(flags: Flags, name: string, opts: { required?: boolean; min?
 
 export function str(flags: Flags, name: string): string {
   const v = flags[name];
-  if (typeof v !== 'string' || !v) fail(`--${name} is required`, 'see `inheritune-rt --help`');
+  if (typeof v !== 'string' || !v) fail(`--${name} is required`, helpHint());
   return v;
 }
 
@@ -43,9 +48,9 @@ export function blockList(flags: Flags): number[] | undefined {
   });
 }
 
-/** a progress-bar writer when stderr is a terminal */
+/** a progress-bar writer when stderr is a terminal (the CLI's worker's stderr reaches one through its parent) */
 export function stderrBar(): ((s: string) => void) | null {
-  return process.stderr.isTTY ? (s) => process.stderr.write(s) : null;
+  return process.stderr.isTTY || process.env[STDERR_TTY] === '1' ? (s) => process.stderr.write(s) : null;
 }
 
 /**

@@ -1,18 +1,14 @@
 // cli/data: the data commands: `tokenize` (a text to ids, exactly as the reference tokenizer does)
 // and `pack` (text files -> llm.c token shards with a train/validation split and a seeded subset).
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { readFileSync, existsSync, statSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTokenizer } from '../files.js';
 import { packFiles } from '../pack.js';
+import { parseAmount, type PackSummary } from '../../data/pack.js';
 import { Progress } from '../../util/progress.js';
-import { str, num, stderrBar, type Flags } from './args.js';
+import { str, num, int, stderrBar, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
-
-type Spec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
-export const TOKENIZE_FLAGS: Spec = { tokenizer: { type: 'string' }, text: { type: 'string' }, file: { type: 'string' }, json: { type: 'boolean' } };
-export const PACK_FLAGS: Spec = { tokenizer: { type: 'string' }, input: { type: 'string', multiple: true }, out: { type: 'string' },
-  'val-fraction': { type: 'string' }, subset: { type: 'string' }, tokens: { type: 'string' }, seed: { type: 'string' },
-  docs: { type: 'string' }, 'text-field': { type: 'string' }, 'shard-tokens': { type: 'string' }, json: { type: 'boolean' } };
+import { checkOut } from './outdir.js';
 
 /** the tokenizer of --tokenizer (a file or a model directory) */
 async function tokenizerOf(flags: Flags) {
@@ -43,19 +39,35 @@ export async function packCmd(flags: Flags): Promise<void> {
   if (!inputs.length) fail('--input F is required (repeat it for several files)', 'e.g. --input a.txt --input b.jsonl');
   for (const f of inputs) if (!existsSync(f) || statSync(f).isDirectory()) fail(`input '${f}' is not a file`);
   const out = str(flags, 'out');
+  checkOut(out, { flag: '--out' }, false, !!flags.force);
   if (flags.subset !== undefined && flags.tokens !== undefined) fail('pass either --subset X or --tokens N, not both');
   const docs = (flags.docs as 'file' | 'jsonl' | 'blankline' | undefined) ?? 'file';
   if (!['file', 'jsonl', 'blankline'].includes(docs)) fail(`--docs ${docs}: expected file, jsonl or blankline`);
-  const bar = flags.json ? null : stderrBar();
-  const progress = new Progress('pack (bytes)', 1, bar);
+  const val = fraction(flags['val-fraction']);
+  const subset = fraction(flags.subset) ?? (flags.tokens !== undefined ? `${int(flags, 'tokens')} tokens` : undefined);
+  const seed = num(flags, 'seed', 1337), shardTokens = flags['shard-tokens'] !== undefined ? int(flags, 'shard-tokens') : undefined;
+  for (const [a, what] of [[val, '`val`'], [subset, '`subset`']] as const) if (a !== undefined) parseAmount(a, what); // bad values fail before anything is touched
+  // --force into an earlier pack: its shards go first, or the shard loader (which lists the directory) would mix them in
+  if (flags.force && existsSync(out)) for (const f of readdirSync(out)) if (/^data_(train|val)_\d+\.bin$|^data_pack\.json$/.test(f)) rmSync(join(out, f));
+  const progress = new Progress('pack (bytes)', 1, flags.json ? null : stderrBar());
   const summary = await packFiles(tok, inputs, out, {
     onProgress: (done, total) => { progress.total = total; progress.update(done); },
-    docs, textField: flags['text-field'] as string | undefined,
-    val: fraction(flags['val-fraction']),
-    subset: fraction(flags.subset) ?? (flags.tokens !== undefined ? `${flags.tokens} tokens` : undefined),
-    seed: num(flags, 'seed', 1337), shardTokens: flags['shard-tokens'] !== undefined ? num(flags, 'shard-tokens', 1e7) : undefined,
+    docs, textField: flags['text-field'] as string | undefined, val, subset, seed, shardTokens,
   });
+  emptySplitWarnings(summary, val !== undefined && parseFloat(val) === 0);
   if (flags.json) { console.log(JSON.stringify(summary)); return; }
   console.log(`packed ${summary.kept} of ${summary.docs} documents: ${summary.train.tokens} train tokens in ${summary.train.shards} shard(s), ` +
     `${summary.val.tokens} validation tokens in ${summary.val.shards} shard(s) -> ${out} (manifest ${join(out, 'data_pack.json')})`);
+}
+
+/** a split that came out empty, unless asked for (--val-fraction 0): said on stderr, the shards are written all the same */
+function emptySplitWarnings(s: PackSummary, noValAsked: boolean): void {
+  const warn = (problem: string, hint: string): void => void process.stderr.write(`inheritune-rt: warning: ${problem}\n---> HINT: ${hint}\n`);
+  const more = 'split the input into more documents (--docs blankline or --docs jsonl) or add --input files';
+  if (s.kept === 0) return warn(`no document was kept (of ${s.docs}): both splits are empty`, 'raise --subset or --tokens');
+  if (s.train.tokens === 0) warn(`the training split is empty: all ${s.kept} kept document(s) went to validation`, `lower --val-fraction, or ${more}`);
+  if (s.val.tokens === 0 && !noValAsked) {
+    warn(`the validation split is empty: none of the ${s.kept} kept document(s) went to it`,
+      `raise --val-fraction, or ${more}; train and run on these shards then need --val-text`);
+  }
 }

@@ -1,20 +1,15 @@
-// cli/generate: `inheritune-rt generate`: text from a model, decoded on the GPU with a KV cache
+// cli/generate: `inheritune-rt generate` (flags: src/node/cli/specs.ts): text from a model, decoded on the GPU with a KV cache
 // (src/model/generate.ts), streamed to the terminal as it is chosen; --json prints {"text", "ids"}
 // at the end (ids: the generated ids only).
 import type { Gpu } from '../../gpu/gpu.js';
 import { Model } from '../../model/model.js';
-import { generate } from '../../model/generate.js';
+import { generate, GENERATE_DEFAULTS as D } from '../../model/generate.js';
 import { readModel, readTokenizer } from '../files.js';
 import { fail } from '../../util/errors.js';
 import { int, num, str, modelPath, layersOf, type Flags } from './args.js';
 
-export const GENERATE_FLAGS: Record<string, { type: 'string' | 'boolean' }> = Object.fromEntries([
-  ...['model', 'from', 'tokenizer', 'prompt', 'max-new-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'layers'].map((k) => [k, { type: 'string' as const }]),
-  ...['json'].map((k) => [k, { type: 'boolean' as const }]),
-]);
-
 export async function generateCmd(flags: Flags, gpu: Gpu): Promise<void> {
-  const path = await modelPath(flags, flags.model === undefined && flags.from !== undefined ? 'from' : 'model');
+  const path = await modelPath(flags, 'model');
   const ck = await readModel(path);
   const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
   const prompt = str(flags, 'prompt');
@@ -25,8 +20,8 @@ export async function generateCmd(flags: Flags, gpu: Gpu): Promise<void> {
   let shown = '';
   try {
     const stream = generate(model, ids, {
-      maxNewTokens: int(flags, 'max-new-tokens') ?? 64, temperature: num(flags, 'temperature', 0.8),
-      topK: int(flags, 'top-k', { min: 0 }) ?? 50, topP: num(flags, 'top-p', 1), seed: int(flags, 'seed', { min: 0 }) ?? 0,
+      maxNewTokens: int(flags, 'max-new-tokens') ?? D.maxNewTokens, temperature: num(flags, 'temperature', D.temperature),
+      topK: int(flags, 'top-k', { min: 0 }) ?? D.topK, topP: num(flags, 'top-p', D.topP), seed: int(flags, 'seed', { min: 0 }) ?? D.seed,
       stop: tok.eos !== null ? [tok.eos] : [],
     });
     if (!flags.json) process.stdout.write(prompt);

@@ -14,16 +14,8 @@ import { int, str, num, stderrBar, modelPath, blockList, type Flags } from './ar
 import { fail } from '../../util/errors.js';
 import { Model } from '../../model/model.js';
 import { rankGuidedBlocks } from '../../method/analyze.js';
-
-type Spec = Record<string, { type: 'string' | 'boolean' }>;
-const strings = (...k: string[]): Spec => Object.fromEntries(k.map((x) => [x, { type: 'string' as const }]));
-const bools = (...k: string[]): Spec => Object.fromEntries(k.map((x) => [x, { type: 'boolean' as const }]));
-
-const TRAINING = ['steps', 'batch', 'seq', 'grad-accum', 'lr', 'min-lr', 'warmup', 'schedule', 'beta1', 'beta2', 'eps', 'wd', 'clip',
-  'sampling', 'seed', 'eval-every', 'val-windows', 'save-every', 'tokens'];
-export const TRAIN_FLAGS: Spec = { ...strings('model', 'tokenizer', 'text', 'val-text', 'out', 'metrics', ...TRAINING), ...bools('resume', 'json') };
-export const RUN_FLAGS: Spec = { ...strings('model', 'tokenizer', 'text', 'val-text', 'out', 'layers', 'select', 'grow', 'max-rounds',
-  'tolerance', 'growth', 'preset', 'analyze-sequences', 'pretrain-steps', 'tasks', 'task-data', 'task-limit', ...TRAINING), ...bools('baseline', 'resume', 'json') };
+import { checkOut } from './outdir.js';
+import { BUILTIN_RUN, DEMO_OUT } from './specs.js';
 
 /** training options from flags, over `base` defaults */
 function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
@@ -60,12 +52,13 @@ async function textData(flags: Flags, path: string, vocabSize: number): Promise<
 }
 
 export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
-  const path = await modelPath(flags, 'model');
   const out = str(flags, 'out');
   const opts = trainOptions(flags, {});
+  const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
+  const path = await modelPath(flags, 'model');
   const ck = await readModel(path);
   const { train, val } = await textData(flags, path, ck.config.vocabSize);
-  const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume: !!flags.resume,
+  const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
     saveEvery: num(flags, 'save-every', 0), opts, train, val, progress: flags.json ? null : stderrBar() });
   if (flags.json) {
     console.log(JSON.stringify({ losses: r.metrics.map((m) => m.loss), grad_norms: r.metrics.map((m) => m.grad_norm), val_loss: r.valLoss }));
@@ -74,9 +67,6 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const last = r.metrics.at(-1);
   console.log(`trained ${r.metrics.length} steps: loss ${last?.loss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}; checkpoint in ${join(out, 'checkpoint')}`);
 }
-
-/** the recipe's defaults for the built-in job: rounds of 120 steps of 8x64 tokens, baseline on */
-const BUILTIN_RUN: Partial<TrainOptions> = { steps: 120, batch: 8, seq: 64, lr: 2e-3, minLr: 2e-4, warmup: 10, sampling: 'random', evalEvery: 20, valWindows: 32 };
 
 /** --tasks a,b --task-data DIR (folders laid out as in shared/data) [--task-limit N] */
 function taskSpec(flags: Flags, tokenizer: TaskTokenizer | undefined): RunArgs['tasks'] {
@@ -87,11 +77,14 @@ function taskSpec(flags: Flags, tokenizer: TaskTokenizer | undefined): RunArgs['
 }
 
 export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<void> {
-  const out = typeof flags.out === 'string' ? flags.out : builtin ? 'inheritune-demo' : str(flags, 'out');
+  const out = typeof flags.out === 'string' ? flags.out : builtin ? DEMO_OUT : str(flags, 'out');
   const log = flags.json ? () => {} : (l: string) => console.log(l);
   const progress = flags.json ? null : stderrBar();
+  const opts = trainOptions(flags, flags.model !== undefined ? {} : BUILTIN_RUN);
+  // without --model the run is the built-in job's, which a re-run continues (as demo does)
+  const resume = checkOut(out, { flag: '--out', own: flags.model !== undefined ? 'run' : 'demo', resumeByDefault: flags.model === undefined },
+    !!flags.resume, !!flags.force);
   const path = flags.model !== undefined ? await modelPath(flags, 'model') : undefined;
-  const opts = trainOptions(flags, path ? {} : BUILTIN_RUN);
   const select = blockList(flags), rankGuided = flags.select === 'rank-guided';
   const recipe: RecipeOptions = {
     layers: int(flags, 'layers'), select,
@@ -118,7 +111,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
     recipe.select = blocks;
     log(`rank-guided selection: MaxRank per block [${analysis.blocks.map((b) => b.max_rank.toFixed(1)).join(', ')}] -> blocks [${blocks}]`);
   }
-  const report = await runOnDisk(gpu, { out, resume: !!flags.resume || !path, recipe, train: data.train, val: data.val,
+  const report = await runOnDisk(gpu, { out, resume, recipe, train: data.train, val: data.val,
     reference: data.reference, tokenizerFiles: data.tokFiles, saveEvery: num(flags, 'save-every', 50),
     analyzeSequences: num(flags, 'analyze-sequences', 100), progress, log, tasks: taskSpec(flags, data.tokenizer) });
   if (flags.json) { console.log(JSON.stringify(report)); return; }

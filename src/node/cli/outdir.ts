@@ -1,0 +1,68 @@
+// cli/outdir: the rule for writing into an --out directory. A directory that does not exist or is
+// empty is always fine; one that holds a resumable run of the same command is continued with --resume
+// (`demo` continues its own run by default); anything else — another command's output, a model, a
+// train run that never reached a checkpoint, a file — is refused unless --force, so that no command
+// silently replaces or mixes into what is there.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fail } from '../../util/errors.js';
+
+export type OutKind = 'missing' | 'empty' | 'file' | 'train' | 'train-unsaved' | 'run' | 'demo' | 'other';
+
+const TRAIN_FILES = /^(checkpoint|checkpoints|metrics\.jsonl|loss\.svg|\.checkpoint\..*)$/;
+
+/** what a directory holds, by the files each command writes (src/node/train.ts, src/node/recipe.ts) */
+export function outKind(dir: string): OutKind {
+  if (!existsSync(dir)) return 'missing';
+  if (!statSync(dir).isDirectory()) return 'file';
+  const names = readdirSync(dir);
+  if (!names.length) return 'empty';
+  if (existsSync(join(dir, 'checkpoint', 'trainer.json'))) return 'train';
+  // the built-in job pre-trains its reference in DIR/reference first; a recipe run has rounds (run.json once one finished)
+  if (names.includes('reference') && statSync(join(dir, 'reference')).isDirectory()) return 'demo';
+  if (names.includes('run.json') || names.some((n) => /^(round-\d+|baseline)$/.test(n))) return 'run';
+  if (names.every((n) => TRAIN_FILES.test(n))) return 'train-unsaved';
+  return 'other';
+}
+
+const WHAT: Record<OutKind, string> = {
+  missing: 'does not exist', empty: 'is empty', file: 'is a file, not a directory',
+  train: 'holds a training run of `inheritune-rt train`',
+  'train-unsaved': 'holds a training run of `inheritune-rt train` that stopped before its first checkpoint',
+  run: 'holds a recipe run of `inheritune-rt run`',
+  demo: 'holds a run of the built-in job (`inheritune-rt demo`, or inheritune-rt run without --model)',
+  other: 'already exists and is not empty',
+};
+
+export interface OutRule {
+  flag: string;                 // '--out', '--onnx-dir'
+  own?: 'train' | 'run' | 'demo'; // the resumable run this command continues
+  resumeByDefault?: boolean;    // demo: a re-run continues its own run without --resume
+  replaces?: boolean;           // the command replaces the directory whole (inherit, export --onnx-dir)
+}
+
+/**
+ * Checks `dir` against the rule (`resume`, `force`: the command's --resume and --force); returns
+ * whether the command continues the run there.
+ */
+export function checkOut(dir: string, rule: OutRule, resume = false, force = false): boolean {
+  const kind = outKind(dir), f = rule.flag;
+  if (kind === 'file') return fail(`${f} ${dir} ${WHAT[kind]}`, `pass a directory (new or empty) for ${f}`);
+  if (kind === 'missing' || kind === 'empty') {
+    if (resume && !rule.resumeByDefault) fail(`--resume: no checkpoint to continue in ${f} ${dir} (it ${WHAT[kind]})`, `run without --resume to start a run there, or pass the ${f} of the run to continue`);
+    return false;
+  }
+  if (kind === rule.own) {
+    if (resume || rule.resumeByDefault) return true;
+    if (force) return false;
+    return fail(`${f} ${dir} ${WHAT[kind]}`, `pass --resume to continue it, --force to start over in it, or another ${f}`);
+  }
+  if (resume && rule.own) {
+    const nothing = kind === 'train-unsaved' && rule.own === 'train' ? ': nothing to resume' : '';
+    fail(`--resume: ${f} ${dir} ${WHAT[kind]}${nothing}`, nothing ? 'pass --force instead of --resume to start it over' :
+      `pass the ${f} of a run of this command, or start a new one without --resume in another ${f}`);
+  }
+  if (force) return false;
+  const how = rule.replaces ? '--force to replace it (its contents are removed)' : rule.own ? '--force to start a new run in it' : '--force to write into it';
+  return fail(`${f} ${dir} ${WHAT[kind]}`, `choose another ${f}, or pass ${how}`);
+}
