@@ -163,7 +163,7 @@ describe('malformed task data', () => {
     ['a truncated jsonl line', 'lambada_openai', { 'lambada_openai.jsonl': lambada.slice(0, 3).join('\n') + '\n' + lambada[3].slice(0, 40) },
       /lambada_openai\.jsonl line 4: not valid JSON.*HINT: the file is truncated/s],
     ['a missing file', 'piqa', { 'valid.jsonl': '{"goal": "g", "sol1": "a", "sol2": "b"}\n' },
-      /valid-labels\.lst does not exist: the piqa task reads valid\.jsonl and valid-labels\.lst.*HINT: pass the task folder/s],
+      /valid-labels\.lst does not exist: the piqa task reads valid\.jsonl and valid-labels\.lst.*HINT: pass the folder that holds valid\.jsonl, valid-labels\.lst.*eval --task-data takes that folder/s],
     ['a line of the wrong shape', 'arc_easy', { 'arc_easy.jsonl': '{"query": "Question: q", "choices": ["a", "b"], "gold": 0}\n{"query": "Question: q", "choices": ["a"], "gold": 3}\n' },
       /arc_easy\.jsonl line 2: expected \{"query"/],
     ['labels that do not match the items', 'piqa', { 'valid.jsonl': '{"goal": "g", "sol1": "a", "sol2": "b"}\n', 'valid-labels.lst': '0\n1\n' },
