@@ -98,7 +98,7 @@ export class ShardLoader {
     }
     this.epochs = opts.epochs ?? Infinity;
     if (opts.vocabSize !== undefined && !(Number.isInteger(opts.vocabSize) && opts.vocabSize > 0)) {
-      fail(`loader: vocabSize must be a positive integer, got ${opts.vocabSize}`, "pass the model's vocab_size");
+      fail(`loader: \`vocabSize\` must be a positive integer, got ${opts.vocabSize}`, "pass the model's vocab_size");
     }
     this.vocabSize = opts.vocabSize ?? Infinity;
   }

@@ -16,6 +16,9 @@ import { normalizerFn } from './normalizers.js';
 type Json = Record<string, unknown>;
 const HINT = 'tokenizer.json files of BPE models with the ByteLevel (GPT-2 style) or Metaspace/byte-fallback ' +
   '(Llama style) pipeline are supported; pass vocab.json + merges.txt or tokenizer.model instead if the model has them';
+/** the fix for a field of the wrong type or out of range: the file is damaged */
+const FIX = 'the file is corrupt or was edited by hand: fetch the model\'s tokenizer.json again, or write it anew with ' +
+  'Hugging Face tokenizers (tokenizer.save("tokenizer.json"))';
 
 /** Word ends (UTF-16) of Metaspace's split: each "▁" starts a new word (SplitDelimiterBehavior::MergedWithNext). */
 function metaspaceEnds(s: string, rep: string): number[] {
@@ -80,7 +83,7 @@ function readPreTokenizers(src: Src, v: unknown): Json[] {
 
 export async function bpeFromTokenizerJson(bytes: Uint8Array, name = 'tokenizer.json',
   want: { bos?: string; eos?: string; from?: string } = {}): Promise<BpeTokenizer> {
-  const src: Src = { file: name, hint: HINT };
+  const src: Src = { file: name, hint: FIX };
   const j = parseJson(bytes, name, `pass the ${name} of a Hugging Face tokenizer (it may be truncated)`);
   if (!j || typeof j !== 'object' || Array.isArray(j) || !(j as Json).model || typeof (j as Json).model !== 'object') {
     fail(`${name} has no "model" object: not a Hugging Face tokenizer.json`, HINT);

@@ -65,6 +65,7 @@ export function normalizerFn(src: Src, field: string, n: unknown, depth = 0): No
     case 'NFC': case 'NFD': case 'NFKC': case 'NFKD': return (s) => s.normalize(type);
     case 'Lowercase': return (s) => s.toLowerCase();
     default: return fail(`${src.file}: ${field}.type '${type.slice(0, 40)}' is not a supported normalizer ` +
-      '(Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase)', src.hint);
+      '(Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase)', 'Llama-style tokenizer.json files use only these; ' +
+      'pass the model\'s tokenizer.model or vocab.json + merges.txt instead if it has them');
   }
 }
