@@ -76,6 +76,7 @@ describe('safetensors', () => {
     ['a gap between tensors', withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, 12), /bytes 4\.\.8 of the data section belong to no tensor \(before "b"\)/],
     ['trailing bytes', withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 6), /cover 4 bytes but the data section holds 6 \(2 trailing bytes\)/],
     ['a shape whose size overflows', withHeader({ a: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 4] } }, 4), /is Infinity bytes, but its range holds 4/],
+    ['a key given twice that hides deep nesting', withHeader(null, 4, raw('{"a":' + '['.repeat(100000) + ']'.repeat(100000) + ',"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}')), /nests objects or arrays more than 3 deep/],
     ['invalid UTF-8 in the header', withHeader(null, 0, Uint8Array.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])), /not UTF-8 JSON \(invalid UTF-8\)/],
   ];
   for (const [name, bytes, re] of cases) {

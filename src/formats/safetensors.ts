@@ -46,8 +46,21 @@ function byteSize(shape: number[], size: number): number {
   return n;
 }
 
+/** How deep objects and arrays nest in JSON text (a linear scan: the text has already parsed). */
+function nesting(json: string): number {
+  let depth = 0, max = 0, inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) { if (c === 0x5c) i++; else if (c === 0x22) inString = false; continue; }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 /** The key that appears twice in one object of the header, if any (JSON.parse keeps the last silently). Only
- *  called on a header already validated, so it is at most 3 deep: momoa's recursive parser is safe on it. */
+ *  called on a header at most 3 deep (checked first), so momoa's recursive parser is safe on it. */
 function duplicateKey(json: string): string | null {
   const stack: AnyNode[] = [parseJsonAst(json, { mode: 'json', ranges: false, tokens: false }).body];
   while (stack.length) {
@@ -131,6 +144,8 @@ export class SafetensorsFile {
       if (bytes !== end - begin) bad(`tensor ${k}: shape [${shape}] x ${dtype} is ${bytes} bytes, but its range holds ${end - begin}`);
       tensors.set(key, { dtype, shape, begin, end });
     }
+    // {name: {shape: [...]}} is 3 deep; a deeper value hides in a key given twice (JSON.parse kept the other one)
+    if (nesting(json) > 3) bad('the header nests objects or arrays more than 3 deep (a key given twice may hide one)');
     const dup = duplicateKey(json);
     if (dup !== null) bad(`the header has the key ${show(dup)} twice in one object (a JSON reader would silently keep the last)`);
     // the tensors tile the data section: in offset order, each starts where the previous ended, the last ends at its end

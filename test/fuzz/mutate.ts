@@ -110,7 +110,8 @@ export function mutateTree(r: Rng, root: Node): { root: Node; what: string } {
     case 5: { // a key twice (the copy mutated or not)
       if (parent?.k !== 'obj') break;
       const [k, v] = parent.entries[index];
-      parent.entries.splice(r.int(parent.entries.length + 1), 0, [k, r.chance(0.5) ? clone(v) : randomValue(r)]);
+      if (r.chance(0.3)) parent.entries.splice(index, 0, [k, deep(r)]); // an earlier copy that JSON.parse drops: deep nesting hides there
+      else parent.entries.splice(r.int(parent.entries.length + 1), 0, [k, r.chance(0.5) ? clone(v) : randomValue(r)]);
       return { root, what: `duplicate key ${JSON.stringify(k).slice(0, 20)}` };
     }
     case 6: { // delete
