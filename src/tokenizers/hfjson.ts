@@ -90,7 +90,7 @@ export async function bpeFromTokenizerJson(bytes: Uint8Array, name = 'tokenizer.
   }
   const model = obj(src, 'model', (j as Json).model);
   const type = model.type === undefined ? 'BPE' : str(src, 'model.type', model.type);
-  if (type !== 'BPE' || model.merges === undefined) fail(`${name}: model type '${type.slice(0, 40)}' is not BPE`, HINT);
+  if (type !== 'BPE') fail(`${name}: model type '${type.slice(0, 40)}' is not BPE`, HINT);
   for (const k of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
     if (optStr(src, `model.${k}`, model[k])) fail(`${name}: BPE with continuing_subword_prefix/end_of_word_suffix is not supported`, HINT);
   }
