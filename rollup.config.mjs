@@ -1,9 +1,11 @@
 // rollup: src/index.ts -> dist/index.mjs (browsers, workers, Deno: no Node built-ins),
 // src/node/index.ts -> dist/node.mjs (adds Dawn through the 'webgpu' package and file access),
 // src/node/cli/main.ts -> dist/cli.mjs (the `inheritune-rt` command). Kernels and wasm are already inlined
-// into src/gen/ by scripts/gen.mjs. The browser bundles also carry their one npm dependency,
-// protobufjs (for ONNX export), resolved and converted from CommonJS by the node-resolve and
-// commonjs plugins, so they import nothing at run time; the Node bundle leaves npm packages external.
+// into src/gen/ by scripts/gen.mjs. The browser bundles also carry their npm dependencies,
+// protobufjs (for ONNX export, converted from CommonJS), re2js (the linear-time regex engine that runs
+// tokenizer.json patterns) and @humanwhocodes/momoa (finds duplicate keys in safetensors headers), resolved
+// by the node-resolve and commonjs plugins, so they import nothing at run time; the Node bundle leaves npm
+// packages external.
 // demo/ -> dist/demo/: index.html, demo.mjs (the page) and worker.mjs (src/worker/worker.ts, the module web
 // worker that does all GPU work), each one self-contained file under the same browser rule.
 import { readFileSync } from 'node:fs';

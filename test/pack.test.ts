@@ -236,6 +236,17 @@ describe('packFiles and the loader', () => {
     await expect(openShards([join(tmp, 'bad.bin')])).rejects.toThrow(/truncated: 100 bytes/);
   });
 
+  it('refuses tokens at or above vocabSize, and windows shorter than asked for (a changing ShardSource)', async () => {
+    const toks = Uint16Array.from({ length: 40 }, (_, i) => i === 25 ? 600 : i % 512);
+    const l = new ShardLoader(memoryShards([toks]), { B: 1, T: 10, mode: 'sequential', vocabSize: 512 });
+    expect(Array.from((await l.next())!.x)).toEqual(Array.from(toks.subarray(0, 10)));
+    await l.next(); // tokens 10..20
+    await expect(l.next()).rejects.toThrow(/shard 0 holds the token 600 at position 25, not below the model's vocab_size 512/);
+    expect(() => new ShardLoader(memoryShards([toks]), { B: 1, T: 10, mode: 'sequential', vocabSize: 0 })).toThrow(/`vocabSize` must be a positive integer/);
+    const short = { sizes: [40], read: (_i: number, start: number, n: number) => toks.subarray(start, start + n - 1) };
+    await expect(new ShardLoader(short, { B: 1, T: 10, mode: 'random' }).next()).rejects.toThrow(/shard 0 gave 10 tokens at \d+ where 11 were asked for/);
+  });
+
   it('keeps the core isomorphic: nothing outside src/node/ imports a Node built-in', () => {
     const files = (readdirSync(resolve(REPO, 'src'), { recursive: true }) as string[])
       .filter((f) => f.endsWith('.ts') && !f.startsWith('node/') && !f.startsWith('gen/'));

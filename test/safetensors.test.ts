@@ -20,6 +20,8 @@ function withHeader(header: unknown, dataBytes: number, rawHeader?: Uint8Array):
   return out;
 }
 
+const raw = (s: string) => new TextEncoder().encode(s);
+
 async function openBytes(b: Uint8Array) {
   return SafetensorsFile.open(memorySource(b), 'fuzz.safetensors');
 }
@@ -66,6 +68,16 @@ describe('safetensors', () => {
     ['begin > end', withHeader({ a: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, 8), /begin > end/],
     ['overlap', withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12), /overlap/],
     ['bad metadata', withHeader({ __metadata__: { a: 1 } }, 0), /__metadata__ must map strings to strings/],
+    ['a duplicate tensor name', withHeader(null, 8, raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}')), /the key "a" twice in one object/],
+    ['a duplicate field in a tensor', withHeader(null, 4, raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"dtype":"F32"}}')), /the key "dtype" twice/],
+    ['a field the spec does not have', withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4], strides: [1] } }, 4), /has the key "strides"/],
+    ['padding other than spaces', withHeader(null, 4, raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}\n  ')), /followed only by space \(0x20\) padding/],
+    ['leading whitespace', withHeader(null, 4, raw(' {"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}')), /must start with "\{"/],
+    ['a gap between tensors', withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, 12), /bytes 4\.\.8 of the data section belong to no tensor \(before "b"\)/],
+    ['trailing bytes', withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 6), /cover 4 bytes but the data section holds 6 \(2 trailing bytes\)/],
+    ['a shape whose size overflows', withHeader({ a: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 4] } }, 4), /is Infinity bytes, but its range holds 4/],
+    ['a key given twice that hides deep nesting', withHeader(null, 4, raw('{"a":' + '['.repeat(100000) + ']'.repeat(100000) + ',"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}')), /nests objects or arrays more than 3 deep/],
+    ['invalid UTF-8 in the header', withHeader(null, 0, Uint8Array.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])), /not UTF-8 JSON \(invalid UTF-8\)/],
   ];
   for (const [name, bytes, re] of cases) {
     it(`rejects ${name}`, async () => {
@@ -75,6 +87,48 @@ describe('safetensors', () => {
       expect(err.message).toMatch(/HINT/);
     });
   }
+
+  it('rejects a header length cut into its space padding (every tensor would be read shifted)', async () => {
+    const good = concat(serializeSafetensors([{ name: 'w', shape: [5], data: Float32Array.from([1, 2, 3, 4, 5]) }]));
+    const n = new DataView(good.buffer).getUint32(0, true);
+    const pad = new TextDecoder().decode(good.subarray(8, 8 + n)).match(/ *$/)![0].length;
+    expect(pad).toBeGreaterThan(0); // the writer pads this header
+    expect(Array.from(await (await openBytes(good)).read('w'))).toEqual([1, 2, 3, 4, 5]);
+    for (let k = 1; k <= pad; k++) {
+      const b = good.slice();
+      new DataView(b.buffer).setUint32(0, n - k, true);
+      const err = await openBytes(b).catch((e) => e);
+      expect(err, `length - ${k}`).toBeInstanceOf(InherituneError);
+      expect(err.message).toMatch(new RegExp(`the tensors cover 20 bytes but the data section holds ${20 + k} \\(${k} trailing bytes\\)`));
+    }
+  });
+
+  it('refuses NaN and infinite weights when read, naming the tensor (F32, F16, BF16)', async () => {
+    const data = new Uint8Array(4 * 3 + 2 * 2 + 2 * 2);
+    const dv = new DataView(data.buffer);
+    dv.setFloat32(0, 1, true); dv.setFloat32(4, NaN, true); dv.setFloat32(8, 2, true);
+    dv.setUint16(12, 0x3c00, true); dv.setUint16(14, 0xfc00, true); // F16 1, -Inf
+    dv.setUint16(16, 0x7fc0, true); dv.setUint16(18, 0x3f80, true); // BF16 NaN, 1
+    const file = withHeader({ f: { dtype: 'F32', shape: [3], data_offsets: [0, 12] }, h: { dtype: 'F16', shape: [2], data_offsets: [12, 16] },
+      b: { dtype: 'BF16', shape: [2], data_offsets: [16, 20] } }, 20);
+    file.set(data, file.byteLength - 20);
+    const f = await openBytes(file);
+    for (const [key, re] of [['f', /tensor 'f' holds NaN at element 1 \(of 3\)/], ['h', /tensor 'h' holds -Infinity at element 1 \(of 2\)/],
+      ['b', /tensor 'b' holds NaN at element 0 \(of 2\)/]] as const) {
+      const err = await f.read(key).catch((e) => e);
+      expect(err).toBeInstanceOf(InherituneError);
+      expect(err.message).toMatch(re);
+    }
+  });
+
+  it('refuses a short read (the file changed after it was opened)', async () => {
+    const good = concat(serializeSafetensors([{ name: 'w', shape: [4], data: new Float32Array(4) }]));
+    let cut = false;
+    const src = { size: good.byteLength, read: async (o: number, n: number) => good.subarray(o, cut ? o + n - 4 : o + n) };
+    const f = await SafetensorsFile.open(src, 'shrinking.safetensors');
+    cut = true;
+    await expect(f.read('w')).rejects.toThrow(/reading tensor 'w' \(16 bytes at byte \d+\) gave 12 bytes/);
+  });
 
   it('fuzz: 2000 mutated files give an InherituneError or a valid file, never another exception (a hang fails the test timeout)', async () => {
     const r = rng(7);

@@ -142,6 +142,29 @@ describe('harness details', () => {
     expect(encodePair(tok, 'Once upon a', ' time')).toEqual([[1, 403, 407, 261], [378]]);
   });
 
+  it("the detokenizer's bracket and quote rules equal the harness's regexes, in linear time", () => {
+    // the harness's patterns (preprocess_wikitext.py), with Python's \s set, as the previous implementation ran them
+    const WS = '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*';
+    const rules: [RegExp, string][] = [[new RegExp(`\\(${WS}([^\\)]*?)${WS}\\)`, 'g'), '($1)'], [new RegExp(`\\[${WS}([^\\]]*?)${WS}\\]`, 'g'), '[$1]'],
+      [new RegExp(`\\{${WS}([^}]*?)${WS}\\}`, 'g'), '{$1}'], [new RegExp(`"${WS}([^"]*?)${WS}"`, 'g'), '"$1"'], [new RegExp(`'${WS}([^']*?)${WS}'`, 'g'), "'$1'"]];
+    const viaRegex = (s: string) => rules.reduce((acc, [re, to]) => acc.replace(re, to), s);
+    // (no "\n": the detokenizer's later rules rewrite " \n" and "\n "; "\t" and "\v" are whitespace no other rule touches)
+    const alphabet = ['(', ')', '[', ']', '{', '}', '"', "'", ' ', ' ', '\t', '\v', '\u3000', '\x1c', 'a', 'b', '(', ')'];
+    let seed = 99;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    for (let t = 0; t < 3000; t++) {
+      let s = '';
+      for (let n = rand(24); n > 0; n--) s += alphabet[rand(alphabet.length)];
+      // only these rules change such text (no @-@, " , ", "= =", " \n", ...): compare the whole detokenizer
+      const want = viaRegex(s);
+      if (wikitextDetokenize(s) !== want) expect(wikitextDetokenize(s), JSON.stringify(s)).toBe(want);
+    }
+    const t0 = performance.now();
+    expect(wikitextDetokenize('(' + ' '.repeat(200_000) + 'x')).toBe('(' + ' '.repeat(200_000) + 'x'); // the regex: minutes
+    expect(wikitextDetokenize('"' + '\u3000'.repeat(100_000) + '"')).toBe('""');
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
   it('wikitext pages split at top-level headings only; the detokenizer undoes the @-@ spacing', () => {
     const raw = ' = A = \r\n x @-@ y ( z ) \r\n = = Sub = = \r\n w \r\n = B = \r\n v \r\n';
     expect(wikitextPages(raw)).toEqual([' = A = \n x @-@ y ( z ) \n = = Sub = = \n w ', ' = B = \n v \n']);
@@ -177,6 +200,11 @@ describe('malformed task data', () => {
     ['a boolq query without its passage', 'boolq', { 'boolq.jsonl': '{"query": "Question: q?", "choices": ["no", "yes"], "gold": 1}\n' },
       /boolq\.jsonl line 1: expected/],
     ['an empty file', 'winogrande', { 'winogrande.jsonl': '\n' }, /winogrande\.jsonl holds no items/],
+    ['an empty choice (acc_norm would divide by 0)', 'arc_easy', { 'arc_easy.jsonl': '{"query": "Question: q", "choices": ["a", ""], "gold": 0}\n' },
+      /arc_easy\.jsonl line 1: expected \{"query": string, "choices": \[non-empty string/],
+    ['an empty lambada continuation', 'lambada_openai', { 'lambada_openai.jsonl': '{"context": "a b", "continuation": ""}\n' },
+      /lambada_openai\.jsonl line 1: expected \{"context": string, "continuation": non-empty string\}/],
+    ['an empty hellaswag ending', 'hellaswag', { 'hellaswag_val_full.txt': 'ctx\n0\na\n\nc\nd\n' }, /hellaswag_val_full\.txt line 4: ending 1 is empty/],
   ];
   for (const [what, task, content, re] of cases) {
     it(`${what} (${task})`, async () => {
@@ -187,6 +215,13 @@ describe('malformed task data', () => {
       expect(err.message.startsWith(d)).toBe(true); // the path, not just the name
     });
   }
+
+  it('a file that is not UTF-8 is an error naming it, not U+FFFD text', async () => {
+    const d = join(dir, 'latin1');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'lambada_openai.jsonl'), Uint8Array.from([...Buffer.from('{"context": "caf'), 0xe9, ...Buffer.from('", "continuation": "x"}\n')]));
+    await expect(readTaskFiles('lambada_openai', d)).rejects.toThrow(/latin1\/lambada_openai\.jsonl is not UTF-8 text/);
+  });
 
   it('evaluateTask checks the files record and the task name', async () => {
     const fake = { config: { maxSeqLen: 512 } } as unknown as Model;

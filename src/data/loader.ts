@@ -32,6 +32,8 @@ export interface LoaderOptions {
   seed?: number;
   /** Stop (next() returns null) after this many epochs; random mode counts B*T tokens per batch. Default: never. */
   epochs?: number;
+  /** The model's vocab_size: every token served must be below it (a shard of another tokenizer is an error). */
+  vocabSize?: number;
 }
 
 export interface LoaderState {
@@ -95,9 +97,30 @@ export class ShardLoader {
       this.st = { version: 1, mode, B, T, seed, step: 0, epoch: 0, shard: 0, pos: 0, rng: seedRng(seed) };
     }
     this.epochs = opts.epochs ?? Infinity;
+    if (opts.vocabSize !== undefined && !(Number.isInteger(opts.vocabSize) && opts.vocabSize > 0)) {
+      fail(`loader: \`vocabSize\` must be a positive integer, got ${opts.vocabSize}`, "pass the model's vocab_size");
+    }
+    this.vocabSize = opts.vocabSize ?? Infinity;
   }
 
   private readonly epochs: number;
+  private readonly vocabSize: number;
+
+  /** n tokens of shard i from the source, checked: as many as asked, each below the vocabulary */
+  private async window(i: number, start: number, n: number): Promise<ShardTokens> {
+    const buf = await this.source.read(i, start, n);
+    if (buf.length !== n) {
+      fail(`loader: shard ${i} gave ${buf.length} tokens at ${start} where ${n} were asked for (it holds ${this.source.sizes[i]})`,
+        'the shard changed after it was opened, or the ShardSource returns short windows');
+    }
+    for (let k = 0; k < n; k++) {
+      if (buf[k] >= this.vocabSize) {
+        fail(`loader: shard ${i} holds the token ${buf[k]} at position ${start + k}, not below the model's vocab_size ${this.vocabSize}`,
+          'pack the text again with the tokenizer of this model');
+      }
+    }
+    return buf;
+  }
 
   /** A JSON-serializable copy of the cursor. */
   state(): LoaderState { return { ...this.st, rng: [...this.st.rng] as LoaderState['rng'] }; }
@@ -141,7 +164,7 @@ export class ShardLoader {
         }
         if (guard > 2 * sizes.length) fail('loader: no shard holds a whole batch'); // unreachable: checked above
       }
-      const buf = await this.source.read(this.st.shard, this.st.pos, n);
+      const buf = await this.window(this.st.shard, this.st.pos, n);
       for (let i = 0; i < B * T; i++) { x[i] = buf[i]; y[i] = buf[i + 1]; }
       this.st.pos += B * T;
     } else {
@@ -150,7 +173,7 @@ export class ShardLoader {
         const r = this.below(total);
         let lo = 0, hi = this.source.sizes.length - 1; // the shard whose range of starts holds r
         while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (this.starts[mid] <= r) lo = mid; else hi = mid - 1; }
-        const buf = await this.source.read(lo, r - this.starts[lo], T + 1);
+        const buf = await this.window(lo, r - this.starts[lo], T + 1);
         for (let t = 0; t < T; t++) { x[b * T + t] = buf[t]; y[b * T + t] = buf[t + 1]; }
       }
       this.st.epoch = Math.floor(((this.st.step + 1) * B * T) / this.total);

@@ -120,21 +120,25 @@ export async function listShards(dir: string, split: 'train' | 'val', prefix = '
   return (await readdir(dir)).filter((f) => re.test(f)).sort().map((f) => join(dir, f));
 }
 
-/** Shard files as a loader source: headers validated up front, windows read on demand (positioned reads). */
+/** Shard files as a loader source: headers validated up front, windows read on demand (positioned reads). A read
+ *  that comes back short (the file shrank after it was opened) is an error naming the file, never zeros. */
 export async function openShards(paths: readonly string[]): Promise<ShardSource & { close(): Promise<void> }> {
   if (paths.length === 0) fail('loader: no shard files', 'pack some text first (packFiles), or check the directory and prefix');
   const handles: FileHandle[] = [];
   const bpt: number[] = [];
   const sizes: number[] = [];
+  const bytes: number[] = [];
   try {
     for (const p of paths) {
       const fh = await open(p, 'r');
       handles.push(fh);
       const head = new Uint8Array(SHARD_HEADER_BYTES);
       const { bytesRead } = await fh.read(head, 0, SHARD_HEADER_BYTES, 0);
-      const info = parseShardHeader(head.subarray(0, bytesRead), basename(p), (await fh.stat()).size);
+      const size = (await fh.stat()).size;
+      const info = parseShardHeader(head.subarray(0, bytesRead), basename(p), size);
       bpt.push(info.bytesPerToken);
       sizes.push(info.ntok);
+      bytes.push(size);
     }
   } catch (e) {
     await Promise.all(handles.map((h) => h.close()));
@@ -143,9 +147,25 @@ export async function openShards(paths: readonly string[]): Promise<ShardSource 
   return {
     sizes,
     async read(i: number, start: number, n: number): Promise<ShardTokens> {
-      const b = bpt[i];
-      const buf = new Uint8Array(n * b);
-      await handles[i].read(buf, 0, n * b, SHARD_HEADER_BYTES + start * b);
+      if (!(Number.isInteger(i) && i >= 0 && i < sizes.length && Number.isInteger(start) && Number.isInteger(n) && start >= 0 &&
+        n >= 0 && start + n <= sizes[i])) {
+        fail(`loader: tokens ${start}..${start + n} of shard ${i} asked for, but ${paths[i] ?? 'no such shard'} holds ${sizes[i] ?? 0}`);
+      }
+      const b = bpt[i], len = n * b, at = SHARD_HEADER_BYTES + start * b;
+      const buf = new Uint8Array(len);
+      let got = 0;
+      while (got < len) {
+        const { bytesRead } = await handles[i].read(buf, got, len - got, at + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got < len) {
+        const now = await handles[i].stat().then((s) => s.size, () => NaN);
+        fail(`${paths[i]}: reading tokens ${start}..${start + n} (bytes ${at}..${at + len}) got ${got} bytes: the shard is ` +
+          `${now} bytes now but was ${bytes[i]} when it was opened (it shrank while being read)`,
+        'the shard was truncated or rewritten during training; write it again (pack) and restart, and do not pack into ' +
+          'a directory a run is reading from');
+      }
       return b === 2 ? new Uint16Array(buf.buffer) : new Uint32Array(buf.buffer);
     },
     async close() { await Promise.all(handles.map((h) => h.close())); },

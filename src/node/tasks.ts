@@ -6,6 +6,8 @@ import { join, sep } from 'node:path';
 import { fail } from '../util/errors.js';
 import { parseTask, TASK_DIRS, TASK_FILES, TASK_NAMES, type TaskName } from '../tasks/data.js';
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** TASK_FILES[task] of `dir` as { name: text }, parsed once so that bad data fails here, before any GPU work */
 export async function readTaskFiles(task: TaskName, dir: string): Promise<Record<string, string>> {
   if (!TASK_NAMES.includes(task)) fail(`unknown task '${task}'`, `pick one of ${TASK_NAMES.join(', ')}`);
@@ -13,8 +15,11 @@ export async function readTaskFiles(task: TaskName, dir: string): Promise<Record
   for (const name of TASK_FILES[task]) {
     const path = join(dir, name);
     try {
-      files[name] = await readFile(path, 'utf8');
+      files[name] = UTF8.decode(await readFile(path));
     } catch (e) {
+      if (e instanceof TypeError) { // TextDecoder's fatal mode: not UTF-8
+        fail(`${path} is not UTF-8 text`, `fetch ${TASK_DIRS[task]}/${name} again as its SOURCE.md describes (the file may be corrupt)`);
+      }
       const code = (e as NodeJS.ErrnoException).code;
       fail(code === 'ENOENT' ? `${path} does not exist: the ${task} task reads ${TASK_FILES[task].join(' and ')} from its folder`
         : `cannot read ${path}: ${(e as Error).message}`,

@@ -46,10 +46,36 @@ const REFETCH = 'the file is truncated or corrupt; fetch it again as its SOURCE.
 // (JS \s differs: it has U+FEFF and lacks U+001C..U+001F and U+0085)
 const WS = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const WS_RUN = new RegExp(`[${WS}]+`, 'g');
-const LEAD = new RegExp(`^[${WS}]+`), TRAIL = new RegExp(`[${WS}]+$`);
+const isPySpace = (c: number) => (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c === 0x85 || c === 0xa0 || c === 0x1680 ||
+  (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
 
-export const pyRstrip = (s: string): string => s.replace(TRAIL, '');
-export const pyStrip = (s: string): string => s.replace(LEAD, '').replace(TRAIL, '');
+// strip and rstrip by scanning (a regex /[ws]+$/ backtracks quadratically on long whitespace runs that do not end the text)
+export function pyRstrip(s: string): string {
+  let e = s.length;
+  while (e > 0 && isPySpace(s.charCodeAt(e - 1))) e--;
+  return s.slice(0, e);
+}
+export function pyStrip(s: string): string {
+  let b = 0;
+  while (b < s.length && isPySpace(s.charCodeAt(b))) b++;
+  return pyRstrip(s.slice(b));
+}
+
+/**
+ * re.sub(OPEN \s*([^CLOSE]*?)\s* CLOSE, OPEN \1 CLOSE) by scanning: each OPEN with a CLOSE after it, up to that
+ * first CLOSE, loses the whitespace just inside. The same result as the regex (the harness's), in linear time:
+ * the regex's three competing quantifiers backtrack cubically on a bracket followed by a long whitespace run.
+ */
+function stripInside(s: string, open: string, close: string): string {
+  let out = '', from = 0;
+  for (;;) {
+    const p = s.indexOf(open, from);
+    const q = p < 0 ? -1 : s.indexOf(close, p + 1);
+    if (q < 0) return out + s.slice(from);
+    out += s.slice(from, p + 1) + pyStrip(s.slice(p + 1, q)) + close;
+    from = q + 1;
+  }
+}
 /** len(re.split(r"\s+", s)) */
 export const pyWordCount = (s: string): number => s.split(WS_RUN).length;
 
@@ -72,19 +98,22 @@ function jsonl<T>(name: string, text: string, check: (o: any) => string | null):
 }
 
 const isStr = (x: unknown): x is string => typeof x === 'string';
-const strings = (x: unknown, n?: number) => Array.isArray(x) && x.every(isStr) && (n === undefined ? x.length > 0 : x.length === n);
+// a choice is never empty: acc_norm divides its log-likelihood by len(choice) (the harness raises ZeroDivisionError)
+const isChoice = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
+const strings = (x: unknown, n?: number) => Array.isArray(x) && x.every(isChoice) && (n === undefined ? x.length > 0 : x.length === n);
 const goldOf = (o: any, n: number) => Number.isInteger(o.gold) && o.gold >= 0 && o.gold < n;
 const lines = (text: string) => text.replace(/\r\n/g, '\n').split('\n');
 
 function lambada(f: Record<string, string>): ChoiceDoc[] {
   const rows = jsonl<{ context: string; continuation: string }>('lambada_openai.jsonl', f['lambada_openai.jsonl'],
-    (o) => isStr(o.context) && isStr(o.continuation) ? null : 'expected {"context": string, "continuation": string}');
+    (o) => isStr(o.context) && isChoice(o.continuation) ? null : 'expected {"context": string, "continuation": non-empty string}');
   return rows.map((o) => ({ requests: [[o.context, ' ' + o.continuation]], choices: [o.continuation], gold: 0 }));
 }
 
 function piqa(f: Record<string, string>): ChoiceDoc[] {
   const rows = jsonl<{ goal: string; sol1: string; sol2: string }>('valid.jsonl', f['valid.jsonl'],
-    (o) => isStr(o.goal) && isStr(o.sol1) && isStr(o.sol2) ? null : 'expected {"goal": string, "sol1": string, "sol2": string}');
+    (o) => isStr(o.goal) && isChoice(o.sol1) && isChoice(o.sol2) ? null
+      : 'expected {"goal": string, "sol1": non-empty string, "sol2": non-empty string}');
   const labels = lines(f['valid-labels.lst']);
   if (labels[labels.length - 1] === '') labels.pop();
   if (labels.length !== rows.length) {
@@ -101,7 +130,7 @@ function piqa(f: Record<string, string>): ChoiceDoc[] {
 function arcEasy(f: Record<string, string>): ChoiceDoc[] {
   const rows = jsonl<{ query: string; choices: string[]; gold: number }>('arc_easy.jsonl', f['arc_easy.jsonl'],
     (o) => isStr(o.query) && strings(o.choices) && goldOf(o, o.choices.length) ? null
-      : 'expected {"query": string, "choices": [string, ...], "gold": index of a choice}');
+      : 'expected {"query": string, "choices": [non-empty string, ...], "gold": index of a choice}');
   return rows.map((o) => {
     const ctx = o.query + '\nAnswer:'; // query is already "Question: " + question
     return { requests: o.choices.map((c): [string, string] => [ctx, ' ' + c]), choices: o.choices, gold: o.gold };
@@ -123,7 +152,7 @@ function boolq(f: Record<string, string>): ChoiceDoc[] {
 function winogrande(f: Record<string, string>): ChoiceDoc[] {
   const rows = jsonl<{ context_options: string[]; continuation: string; gold: number }>('winogrande.jsonl', f['winogrande.jsonl'],
     (o) => strings(o.context_options, 2) && isStr(o.continuation) && goldOf(o, 2) ? null
-      : 'expected {"context_options": [string, string], "continuation": string, "gold": 0 or 1}');
+      : 'expected {"context_options": [non-empty string, non-empty string], "continuation": string, "gold": 0 or 1}');
   // partial scoring: the continuation is the same for both options; the "choices" are the contexts
   return rows.map((o) => ({
     requests: o.context_options.map((c): [string, string] => [c, ' ' + o.continuation]), choices: o.context_options, gold: o.gold,
@@ -143,6 +172,8 @@ function hellaswag(f: Record<string, string>): ChoiceDoc[] {
     const gold = ls[i + 1].trim();
     if (!/^[0-3]$/.test(gold)) fail(`${name} line ${i + 2}: expected the gold ending index 0..3, got ${JSON.stringify(ls[i + 1])}`, REFETCH);
     const endings = ls.slice(i + 2, i + 6);
+    const empty = endings.findIndex((e) => e === '');
+    if (empty >= 0) fail(`${name} line ${i + 3 + empty}: ending ${empty} is empty (acc_norm divides by its length)`, REFETCH);
     docs.push({ requests: endings.map((e): [string, string] => [ls[i], ' ' + e]), choices: endings, gold: Number(gold) });
   }
   return docs;
@@ -171,17 +202,16 @@ export function wikitextPages(raw: string): string[] {
 
 /** lm-eval's wikitext_detokenizer (tasks/wikitext/preprocess_wikitext.py), step for step */
 export function wikitextDetokenize(s: string): string {
-  const ws = `[${WS}]*`;
   s = s.replaceAll("s '", "s'");
   s = s.replace(/\/' [0-9]\//g, "/'[0-9]/"); // sic: the harness's pattern matches a literal "/' 5/"
   s = s.replaceAll(' @-@ ', '-').replaceAll(' @,@ ', ',').replaceAll(' @.@ ', '.');
   s = s.replaceAll(' : ', ': ').replaceAll(' ; ', '; ').replaceAll(' . ', '. ').replaceAll(' ! ', '! ')
     .replaceAll(' ? ', '? ').replaceAll(' , ', ', ');
-  s = s.replace(new RegExp(`\\(${ws}([^\\)]*?)${ws}\\)`, 'g'), '($1)');
-  s = s.replace(new RegExp(`\\[${ws}([^\\]]*?)${ws}\\]`, 'g'), '[$1]');
-  s = s.replace(new RegExp(`\\{${ws}([^}]*?)${ws}\\}`, 'g'), '{$1}');
-  s = s.replace(new RegExp(`"${ws}([^"]*?)${ws}"`, 'g'), '"$1"');
-  s = s.replace(new RegExp(`'${ws}([^']*?)${ws}'`, 'g'), "'$1'");
+  s = stripInside(s, '(', ')'); // re.sub(r"\(\s*([^\)]*?)\s*\)", r"(\1)", string), and so on
+  s = stripInside(s, '[', ']');
+  s = stripInside(s, '{', '}');
+  s = stripInside(s, '"', '"');
+  s = stripInside(s, "'", "'");
   s = s.replaceAll('= = = =', '====').replaceAll('= = =', '===').replaceAll('= =', '==');
   s = s.replaceAll(' \u00b0 ', '\u00b0');
   s = s.replaceAll(' \n', '\n').replaceAll('\n ', '\n').replaceAll(' N ', ' 1 ').replaceAll(" 's", "'s");

@@ -7,6 +7,7 @@
 // Token strings of byte-level vocabularies spell bytes in GPT-2's bytes_to_unicode() alphabet: printable
 // Latin-1 bytes stand for themselves, the other 68 bytes for U+0100.. in order (space = "Ġ" U+0120).
 import { fail } from '../util/errors.js';
+import { show } from '../util/check.js';
 import { instantiateAsm, loadVocab, type AsmExports } from './wasm.js';
 import { splitSpecials, wrapBosEos, pushAll, chunks, IntBuf } from './encoding.js';
 import type { EncodeOptions, Tokenizer } from './types.js';
@@ -83,6 +84,12 @@ export class BpeTokenizer implements Tokenizer {
     let vocabSize = 0;
     for (const id of vocab.values()) vocabSize = Math.max(vocabSize, id + 1);
     for (const id of specials.values()) vocabSize = Math.max(vocabSize, id + 1);
+    // the tables below are dense by id: a few unused ids are fine, an id far beyond the token count is corruption
+    const count = new Set([...vocab.values(), ...specials.values()]).size;
+    if (vocabSize > 2 * count + 65536) {
+      fail(`${name}: the largest token id is ${vocabSize - 1} but there are only ${count} tokens (at most ${2 * count + 65536} ids ` +
+        'are accepted for that many: token ids are numbered from 0 without large gaps)', 'a token id in the file is corrupt; ' + MERGES_HINT);
+    }
     // 1. bytes of every id: byte-level tokens through the unicode -> byte table, others as UTF-8
     const u2b = new Map(bytesToUnicode().map((ch, b) => [ch, b]));
     const pieces: Uint8Array[] = new Array(vocabSize).fill(new Uint8Array(0));
@@ -277,6 +284,9 @@ export function parseJson(bytes: Uint8Array, name: string, hint: string): unknow
   }
 }
 
+/** Token ids are below this (16.7M): a vocabulary is allocated densely by id, so an id bounds the memory taken. */
+export const MAX_VOCAB = 1 << 24;
+
 /** vocab.json / encoder.json: {"token": id, ...} */
 export function vocabFromJson(obj: unknown, name: string): Map<string, number> {
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) {
@@ -285,20 +295,25 @@ export function vocabFromJson(obj: unknown, name: string): Map<string, number> {
   const vocab = new Map<string, number>();
   const seen = new Set<number>();
   for (const [tok, id] of Object.entries(obj as Record<string, unknown>)) {
-    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= 1 << 24) {
-      fail(`${name}: token ${JSON.stringify(tok)} has id ${JSON.stringify(id)}, not an integer in 0..2^24`,
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= MAX_VOCAB) {
+      fail(`${name}: token ${show(tok)} has id ${show(id)}, not an integer in 0..2^24`,
         'pass the vocab.json (or encoder.json) of a BPE tokenizer');
     }
-    if (seen.has(id as number)) fail(`${name}: id ${id} is given to two tokens (one is ${JSON.stringify(tok)})`, MERGES_HINT);
-    seen.add(id as number);
-    vocab.set(tok, id as number);
+    if (seen.has(id)) fail(`${name}: id ${id} is given to two tokens (one is ${show(tok)})`, MERGES_HINT);
+    seen.add(id);
+    vocab.set(tok, id);
   }
   return vocab;
 }
 
 /** merges.txt / vocab.bpe: optional "#version" line, then "left right" per line (rank = line order). */
 export function mergesFromText(bytes: Uint8Array, name: string): [string, string][] {
-  const text = new TextDecoder('utf-8').decode(bytes);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    fail(`${name} is not UTF-8 text`, MERGES_HINT);
+  }
   const out: [string, string][] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
@@ -306,7 +321,7 @@ export function mergesFromText(bytes: Uint8Array, name: string): [string, string
     if (line === '' || (i === 0 && line.startsWith('#version'))) continue;
     const parts = line.split(' ');
     if (parts.length !== 2 || !parts[0] || !parts[1]) {
-      fail(`${name}: line ${i + 1} (${JSON.stringify(line.slice(0, 40))}) is not a merge "left right"`, MERGES_HINT);
+      fail(`${name}: line ${i + 1} (${show(line)}) is not a merge "left right"`, MERGES_HINT);
     }
     out.push([parts[0], parts[1]]);
   }

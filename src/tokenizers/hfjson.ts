@@ -5,38 +5,20 @@
 //     model.byte_fallback, unk_token, fuse_unk; decoder Replace("▁", " ") + ByteFallback + Fuse + Strip(" ", 1).
 // added_tokens are special tokens: text unless encode's allowedSpecial names them (tiktoken semantics, not
 // HF's always-on matching). Anything else (WordPiece, Unigram, Split regexes, ...) is refused with a hint.
+// Every field read is checked for its type and range first (src/util/check.ts), before anything is allocated
+// for the vocabulary; normalizer regexes run on RE2 (normalizers.ts).
 import { fail } from '../util/errors.js';
-import { BpeTokenizer, parseJson, vocabFromJson } from './bpe.js';
+import { arr, bad, int, obj, oneOf, optBool, optObj, optStr, show, str, type Src } from '../util/check.js';
+import { BpeTokenizer, MAX_VOCAB, parseJson, vocabFromJson } from './bpe.js';
 import { ENDOFTEXT } from './encoding.js';
+import { normalizerFn } from './normalizers.js';
 
-type Json = Record<string, any>;
+type Json = Record<string, unknown>;
 const HINT = 'tokenizer.json files of BPE models with the ByteLevel (GPT-2 style) or Metaspace/byte-fallback ' +
   '(Llama style) pipeline are supported; pass vocab.json + merges.txt or tokenizer.model instead if the model has them';
-
-/** The normalizers we implement, as one string -> string function (HF applies them to each non-special segment). */
-function normalizerFn(n: Json | null, name: string): ((s: string) => string) | null {
-  if (!n) return null;
-  switch (n.type) {
-    case 'Sequence': {
-      const fs = (n.normalizers as Json[] ?? []).map((x) => normalizerFn(x, name)!).filter(Boolean);
-      return (s) => fs.reduce((acc, f) => f(acc), s);
-    }
-    case 'Prepend': return (s) => s.length ? n.prepend + s : s;
-    case 'Replace': {
-      const pat = n.pattern ?? {};
-      if (typeof pat.String === 'string') return (s) => s.replaceAll(pat.String, n.content);
-      if (typeof pat.Regex === 'string') {
-        let re: RegExp;
-        try { re = new RegExp(pat.Regex, 'gu'); } catch { fail(`${name}: normalizer Replace regex ${JSON.stringify(pat.Regex)} is not a JavaScript regex`, HINT); }
-        return (s) => s.replace(re, n.content);
-      }
-      return fail(`${name}: normalizer Replace without a pattern`, HINT);
-    }
-    case 'NFC': case 'NFD': case 'NFKC': case 'NFKD': return (s) => s.normalize(n.type);
-    case 'Lowercase': return (s) => s.toLowerCase();
-    default: return fail(`${name}: normalizer '${n.type}' is not supported`, HINT);
-  }
-}
+/** the fix for a field of the wrong type or out of range: the file is damaged */
+const FIX = 'the file is corrupt or was edited by hand: fetch the model\'s tokenizer.json again, or write it anew with ' +
+  'Hugging Face tokenizers (tokenizer.save("tokenizer.json"))';
 
 /** Word ends (UTF-16) of Metaspace's split: each "▁" starts a new word (SplitDelimiterBehavior::MergedWithNext). */
 function metaspaceEnds(s: string, rep: string): number[] {
@@ -46,63 +28,133 @@ function metaspaceEnds(s: string, rep: string): number[] {
   return ends;
 }
 
-export async function bpeFromTokenizerJson(bytes: Uint8Array, name = 'tokenizer.json',
-  want: { bos?: string; eos?: string } = {}): Promise<BpeTokenizer> {
-  const j = parseJson(bytes, name, `pass the ${name} of a Hugging Face tokenizer (it may be truncated)`) as Json;
-  if (!j || typeof j !== 'object' || !j.model || typeof j.model !== 'object') {
-    fail(`${name} has no "model" object: not a Hugging Face tokenizer.json`, HINT);
-  }
-  const model = j.model as Json;
-  if ((model.type ?? 'BPE') !== 'BPE' || !model.merges) fail(`${name}: model type '${model.type}' is not BPE`, HINT);
-  if (model.continuing_subword_prefix || model.end_of_word_suffix) {
-    fail(`${name}: BPE with continuing_subword_prefix/end_of_word_suffix is not supported`, HINT);
-  }
-  const vocab = vocabFromJson(model.vocab, `${name} model.vocab`);
-  if (!Array.isArray(model.merges)) fail(`${name}: model.merges is not a list`, HINT);
-  const merges = (model.merges as unknown[]).map((m, i): [string, string] => {
+/** model.merges: "left right" strings or [left, right] pairs, both sides non-empty */
+function readMerges(src: Src, v: unknown): [string, string][] {
+  return arr(src, 'model.merges', v).map((m, i): [string, string] => {
     const parts = typeof m === 'string' ? m.split(' ') : m;
-    if (!Array.isArray(parts) || parts.length !== 2 || typeof parts[0] !== 'string' || typeof parts[1] !== 'string') {
-      fail(`${name}: model.merges[${i}] (${JSON.stringify(m)?.slice(0, 40)}) is not "left right" or [left, right]`, HINT);
-    }
+    if (!Array.isArray(parts) || parts.length !== 2 || typeof parts[0] !== 'string' || typeof parts[1] !== 'string' ||
+      !parts[0] || !parts[1]) bad(src, `model.merges[${i}]`, m, 'a merge "left right" or [left, right]');
     return [parts[0], parts[1]];
   });
-  const specials = new Map<string, number>();
-  for (const t of (j.added_tokens ?? []) as Json[]) {
-    if (typeof t?.content !== 'string' || !Number.isInteger(t?.id)) fail(`${name}: an added_tokens entry has no content/id`, HINT);
-    specials.set(t.content, t.id);
-  }
-  const idOf = (t: string | undefined) => t === undefined ? null : specials.get(t) ?? vocab.get(t) ?? null;
+}
 
-  // ByteLevel: the pre-tokenizer, alone or in a Sequence of one
-  const pre = j.pre_tokenizer as Json | null;
-  const pres: Json[] = !pre ? [] : pre.type === 'Sequence' ? pre.pretokenizers : [pre];
+/**
+ * added_tokens: [{id, content, ...}]. HF gives an added token that is in the vocabulary the vocabulary's id, and
+ * a new one the next id after the vocabulary: so an id must agree with model.vocab and lie below
+ * (vocabulary size + number of added tokens).
+ */
+function readAddedTokens(src: Src, v: unknown, vocab: Map<string, number>): Map<string, number> {
+  const list = v === undefined || v === null ? [] : arr(src, 'added_tokens', v);
+  let space = vocab.size;
+  for (const id of vocab.values()) space = Math.max(space, id + 1);
+  const limit = Math.min(MAX_VOCAB, space + list.length);
+  const byId = new Map<number, string>();
+  for (const [t, id] of vocab) byId.set(id, t);
+  const specials = new Map<string, number>(), taken = new Map<number, string>();
+  list.forEach((x, i) => {
+    const f = `added_tokens[${i}]`;
+    const t = obj(src, f, x);
+    const content = str(src, `${f}.content`, t.content, true);
+    const id = int(src, `${f}.id`, t.id, 0, limit, `a token id in 0..${limit - 1} (the vocabulary has ${space} ids, plus ${list.length} added tokens)`);
+    for (const k of ['special', 'single_word', 'lstrip', 'rstrip', 'normalized']) optBool(src, `${f}.${k}`, t[k]);
+    const inVocab = vocab.get(content), other = byId.get(id);
+    if (inVocab !== undefined && inVocab !== id) fail(`${src.file}: ${f} gives ${show(content)} the id ${id}, but model.vocab gives it ${inVocab}`, src.hint);
+    if (other !== undefined && other !== content) fail(`${src.file}: ${f} (${show(content)}) has the id ${id}, which model.vocab gives to ${show(other)}`, src.hint);
+    if (specials.has(content) && specials.get(content) !== id) fail(`${src.file}: ${f}: ${show(content)} is added twice, with ids ${specials.get(content)} and ${id}`, src.hint);
+    if (taken.has(id) && taken.get(id) !== content) fail(`${src.file}: ${f}: the id ${id} is given to ${show(taken.get(id))} and to ${show(content)}`, src.hint);
+    specials.set(content, id);
+    taken.set(id, content);
+  });
+  return specials;
+}
+
+/** the pre-tokenizers, alone or in a Sequence (of objects) */
+function readPreTokenizers(src: Src, v: unknown): Json[] {
+  const pre = optObj(src, 'pre_tokenizer', v);
+  if (!pre) return [];
+  const type = str(src, 'pre_tokenizer.type', pre.type);
+  if (type !== 'Sequence') return [pre];
+  return arr(src, 'pre_tokenizer.pretokenizers', pre.pretokenizers).map((p, i) => {
+    const o = obj(src, `pre_tokenizer.pretokenizers[${i}]`, p);
+    str(src, `pre_tokenizer.pretokenizers[${i}].type`, o.type);
+    return o;
+  });
+}
+
+export async function bpeFromTokenizerJson(bytes: Uint8Array, name = 'tokenizer.json',
+  want: { bos?: string; eos?: string; from?: string } = {}): Promise<BpeTokenizer> {
+  const src: Src = { file: name, hint: FIX };
+  const j = parseJson(bytes, name, `pass the ${name} of a Hugging Face tokenizer (it may be truncated)`);
+  if (!j || typeof j !== 'object' || Array.isArray(j) || !(j as Json).model || typeof (j as Json).model !== 'object') {
+    fail(`${name} has no "model" object: not a Hugging Face tokenizer.json`, HINT);
+  }
+  const model = obj(src, 'model', (j as Json).model);
+  const type = model.type === undefined ? 'BPE' : str(src, 'model.type', model.type);
+  if (type !== 'BPE') fail(`${name}: model type '${type.slice(0, 40)}' is not BPE`, HINT);
+  for (const k of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
+    if (optStr(src, `model.${k}`, model[k])) fail(`${name}: BPE with continuing_subword_prefix/end_of_word_suffix is not supported`, HINT);
+  }
+  if (model.dropout !== undefined && model.dropout !== null) {
+    const d = model.dropout;
+    if (typeof d !== 'number' || !(d >= 0 && d <= 1)) bad(src, 'model.dropout', d, 'null or a number in 0..1');
+    if (d > 0) fail(`${name}: model.dropout is ${d}: BPE dropout (random merges) is not supported`, 'set model.dropout to null for inference');
+  }
+  if (optBool(src, 'model.ignore_merges', model.ignore_merges)) fail(`${name}: model.ignore_merges = true is not supported`, HINT);
+  const byteFallback = optBool(src, 'model.byte_fallback', model.byte_fallback) === true;
+  const fuseUnk = optBool(src, 'model.fuse_unk', model.fuse_unk) === true;
+  const unkToken = optStr(src, 'model.unk_token', model.unk_token);
+  const vocab = vocabFromJson(obj(src, 'model.vocab', model.vocab), `${name} model.vocab`);
+  const merges = readMerges(src, model.merges);
+  const specials = readAddedTokens(src, (j as Json).added_tokens, vocab);
+  const idOf = (t: string | null | undefined) => t === undefined || t === null ? null : specials.get(t) ?? vocab.get(t) ?? null;
+  // tokenizer_config.json's bos_token/eos_token must name tokens of this file
+  for (const k of ['bos', 'eos'] as const) {
+    if (want[k] !== undefined && idOf(want[k]) === null) {
+      fail(`${want.from ?? 'tokenizer_config.json'}: ${k}_token ${show(want[k])} is not a token of ${name}`,
+        `pass the tokenizer_config.json of the same model (or set ${k}_token to a token of its vocabulary, or to null)`);
+    }
+  }
+  if (unkToken !== null && idOf(unkToken) === null) fail(`${name}: model.unk_token ${show(unkToken)} is not in model.vocab or added_tokens`, HINT);
+
+  const pres = readPreTokenizers(src, (j as Json).pre_tokenizer);
   const byteLevel = pres.find((p) => p.type === 'ByteLevel');
   if (byteLevel) {
     if (pres.length !== 1) fail(`${name}: pre_tokenizer ${pres.map((p) => p.type).join(' + ')} is not supported`, HINT);
-    if (byteLevel.use_regex === false) fail(`${name}: ByteLevel without its regex (use_regex: false) is not supported`, HINT);
-    if (j.normalizer) fail(`${name}: a normalizer ('${j.normalizer.type}') before ByteLevel is not supported`, HINT);
+    const f = 'pre_tokenizer' + ((j as Json).pre_tokenizer === byteLevel ? '' : '.pretokenizers[0]');
+    const addPrefixSpace = optBool(src, `${f}.add_prefix_space`, byteLevel.add_prefix_space) === true;
+    optBool(src, `${f}.trim_offsets`, byteLevel.trim_offsets);
+    if (optBool(src, `${f}.use_regex`, byteLevel.use_regex) === false) fail(`${name}: ByteLevel without its regex (use_regex: false) is not supported`, HINT);
+    const norm = optObj(src, 'normalizer', (j as Json).normalizer);
+    if (norm) fail(`${name}: a normalizer (${show(norm.type)}) before ByteLevel is not supported`, HINT);
     return BpeTokenizer.create({
-      name, vocab, merges, byteLevel: true, specials, addPrefixSpace: byteLevel.add_prefix_space === true,
+      name, vocab, merges, byteLevel: true, specials, addPrefixSpace,
       bos: idOf(want.bos) ?? idOf(ENDOFTEXT), eos: idOf(want.eos) ?? idOf(ENDOFTEXT),
     });
   }
   // Llama style: characters, "▁" for spaces, byte fallback
   if (pres.length > 1 || (pres.length === 1 && pres[0].type !== 'Metaspace')) {
-    fail(`${name}: pre_tokenizer ${pres.map((p) => p.type).join(' + ')} is not supported`, HINT);
+    fail(`${name}: pre_tokenizer ${pres.map((p) => String(p.type).slice(0, 40)).join(' + ')} is not supported`, HINT);
   }
-  const norm = normalizerFn(j.normalizer ?? null, name);
+  const norm = normalizerFn(src, 'normalizer', (j as Json).normalizer);
   const meta = pres[0];
-  const rep: string = meta?.replacement ?? '\u2581';
-  const scheme: string = meta ? (meta.prepend_scheme ?? (meta.add_prefix_space === false ? 'never' : 'always')) : 'never';
+  const mf = 'pre_tokenizer' + ((j as Json).pre_tokenizer === meta ? '' : '.pretokenizers[0]');
+  const rep = meta?.replacement === undefined ? '\u2581' : str(src, `${mf}.replacement`, meta.replacement);
+  if ([...rep].length !== 1 || /^[\ud800-\udfff]$/.test(rep)) bad(src, `${mf}.replacement`, rep, 'one character (HF: a char), such as "▁"');
+  let scheme: 'always' | 'never' | 'first' = 'never';
+  if (meta) {
+    const aps = optBool(src, `${mf}.add_prefix_space`, meta.add_prefix_space);
+    scheme = meta.prepend_scheme === undefined || meta.prepend_scheme === null ? (aps === false ? 'never' : 'always')
+      : oneOf(src, `${mf}.prepend_scheme`, meta.prepend_scheme, ['always', 'never', 'first'] as const);
+  }
+  const metaSplit = meta ? optBool(src, `${mf}.split`, meta.split) !== false : false;
   // no merge makes a token with "▁" after its first character: then each "▁word" can be merged on its own
   // (same ids, and the word cache works), whatever the pre-tokenizer says
   const splitSafe = vocab.has(rep) && !merges.some(([a, b]) => (a + b).indexOf(rep, 1) > 0);
-  const split = (meta ? meta.split !== false : false) || splitSafe;
+  const split = metaSplit || splitSafe;
   const prependsByNormalizer = norm !== null && norm('x') !== 'x' && norm('x').endsWith('x');
-  const unkId = typeof model.unk_token === 'string' ? idOf(model.unk_token) ?? -1 : -1;
+  const unkId = unkToken !== null ? idOf(unkToken)! : -1;
   return BpeTokenizer.create({
-    name, vocab, merges, byteLevel: false, specials, byteFallback: model.byte_fallback === true, unkId,
-    fuseUnk: model.fuse_unk === true,
+    name, vocab, merges, byteLevel: false, specials, byteFallback, unkId, fuseUnk,
     stripLeadingSpace: prependsByNormalizer || scheme !== 'never', prefixByNormalizer: prependsByNormalizer,
     bos: idOf(want.bos) ?? idOf('<s>'), eos: idOf(want.eos) ?? idOf('</s>'),
     prepare: (text, first) => {

@@ -7,6 +7,7 @@
 //   tokenizer.bin / tok*.bin    llama2.c (llama2c.ts)
 // tokenizer_config.json, when given, names the BOS/EOS tokens (bos_token, eos_token).
 import { fail } from '../util/errors.js';
+import { bad, isObject, obj, show, str, type Src } from '../util/check.js';
 import { Llama2cTokenizer } from './llama2c.js';
 import { BpeTokenizer, parseJson, vocabFromJson, mergesFromText } from './bpe.js';
 import { SentencePieceTokenizer } from './sentencepiece.js';
@@ -26,15 +27,20 @@ export const isTokenizerFile = (f: string) => TOKENIZER_FILES.includes(f) || isT
 const FILES_HINT = 'pass the tokenizer files of a model directory: tokenizer.json, tokenizer.model, ' +
   'vocab.json + merges.txt, encoder.json + vocab.bpe, or a llama2.c tokenizer.bin';
 
-/** bos_token / eos_token of a tokenizer_config.json (string or {content}), if any. */
-function configTokens(files: Record<string, Uint8Array>): { bos?: string; eos?: string } {
+/** bos_token / eos_token of a tokenizer_config.json: a string, an AddedToken object ({content}), or null. */
+function configTokens(files: Record<string, Uint8Array>): { bos?: string; eos?: string; from?: string } {
   const bytes = files['tokenizer_config.json'];
   if (!bytes) return {};
-  const cfg = parseJson(bytes, 'tokenizer_config.json', 'pass the tokenizer_config.json of the same model, or leave it out') as
-    Record<string, unknown>;
-  const name = (v: unknown) => typeof v === 'string' ? v : (v && typeof v === 'object' &&
-    typeof (v as { content?: unknown }).content === 'string') ? (v as { content: string }).content : undefined;
-  return { bos: name(cfg?.bos_token), eos: name(cfg?.eos_token) };
+  const src: Src = { file: 'tokenizer_config.json', hint: 'pass the tokenizer_config.json of the same model, or leave it out' };
+  const cfg = obj(src, 'the top level', parseJson(bytes, src.file, src.hint));
+  const name = (k: string): string | undefined => {
+    const v = cfg[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string') return v;
+    if (isObject(v)) return str(src, `${k}.content`, v.content);
+    return bad(src, k, v, 'a token string, an object with a string "content", or null');
+  };
+  return { bos: name('bos_token'), eos: name('eos_token'), from: src.file };
 }
 
 function checkVocabSize(tok: Tokenizer, vocabSize: number | undefined, name: string): Tokenizer {
@@ -73,6 +79,12 @@ export async function tokenizerFromFiles(files: Record<string, Uint8Array>,
     // specials: <|...|> tokens of the vocab (GPT-2: <|endoftext|> = 50256)
     const specials = new Map([...vocab].filter(([t]) => /^<\|.*\|>$/.test(t)));
     const id = (t: string | undefined) => t !== undefined && vocab.has(t) ? vocab.get(t)! : null;
+    for (const k of ['bos', 'eos'] as const) {
+      if (want[k] !== undefined && id(want[k]) === null) {
+        fail(`tokenizer_config.json: ${k}_token ${show(want[k])} is not a token of ${v}`,
+          `pass the tokenizer_config.json of the same model (or set ${k}_token to a token of its vocabulary, or to null)`);
+      }
+    }
     const tok = await BpeTokenizer.create({
       name, vocab, merges, byteLevel: true, specials,
       bos: id(want.bos) ?? id(ENDOFTEXT), eos: id(want.eos) ?? id(ENDOFTEXT),

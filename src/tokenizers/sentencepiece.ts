@@ -11,6 +11,7 @@
 // 35: byte_fallback, 40-43: unk/bos/eos/pad ids, 44: unk_surface }, NormalizerSpec { 1: name,
 // 2: precompiled_charsmap, 3: add_dummy_prefix, 4: remove_extra_whitespaces, 5: escape_whitespaces }.
 import { fail } from '../util/errors.js';
+import { show } from '../util/check.js';
 import { instantiateAsm, loadVocab, type AsmExports } from './wasm.js';
 import { splitSpecials, wrapBosEos, pushAll } from './encoding.js';
 import type { EncodeOptions, Tokenizer } from './types.js';
@@ -19,7 +20,7 @@ export enum PieceType { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, 
 const FLAG_MERGEABLE = 1, FLAG_UNKNOWN = 2; // asm/vocab.ts
 const META = '\u2581'; // "▁", SentencePiece's escaped space
 const CHUNK = 1 << 20;
-const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true }); // a piece may start with U+FEFF
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // a piece may start with U+FEFF
 
 export interface SentencePieceModel {
   pieces: string[];
@@ -42,6 +43,7 @@ export interface SentencePieceModel {
 
 // ---- protobuf wire format -------------------------------------------------------------------------------------
 
+const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start group', 'end group', 'fixed32'];
 const PB_HINT = 'pass the tokenizer.model (SentencePiece ModelProto) that came with the model; the file may be ' +
   'truncated or not a SentencePiece model at all';
 
@@ -74,9 +76,14 @@ class PbReader {
     return r;
   }
   skipBytes(): number { const n = this.len(); this.pos += n; return n; }
-  string(): string {
+  string(what: string): string {
     const n = this.len();
-    const s = UTF8.decode(this.buf.subarray(this.pos, this.pos + n));
+    let s: string;
+    try {
+      s = UTF8.decode(this.buf.subarray(this.pos, this.pos + n));
+    } catch {
+      fail(`${this.name}: ${what} at byte ${this.pos} is not UTF-8 text`, PB_HINT);
+    }
     this.pos += n;
     return s;
   }
@@ -93,13 +100,21 @@ class PbReader {
     else if (wire === 5) { if (this.pos + 4 > this.end) this.truncated('a fixed32'); this.pos += 4; }
     else fail(`${this.name}: unsupported protobuf wire type ${wire} at byte ${this.pos}`, PB_HINT);
   }
-  /** Calls f(field, wire) for each field; f returns false for fields it did not read (they are skipped). */
-  fields(f: (field: number, wire: number) => boolean): void {
+  /**
+   * Calls f(field) for each field of the message whose wire type `wires` names (the fields read: a known field
+   * with another wire type is an error); f returns false for fields it did not read (they are skipped).
+   */
+  fields(what: string, wires: Record<number, number>, f: (field: number) => boolean): void {
     while (this.pos < this.end) {
+      const at = this.pos;
       const tag = this.varint() >>> 0;
       const field = tag >>> 3, wire = tag & 7;
-      if (field === 0) fail(`${this.name}: protobuf field number 0 at byte ${this.pos}`, PB_HINT);
-      if (!f(field, wire)) this.skip(wire);
+      if (field === 0) fail(`${this.name}: protobuf field number 0 at byte ${at}`, PB_HINT);
+      const want = wires[field];
+      if (want !== undefined && want !== wire) {
+        fail(`${this.name}: ${what} field ${field} at byte ${at} has wire type ${wire}, expected ${want} (${WIRE_NAMES[want]})`, PB_HINT);
+      }
+      if (want === undefined || !f(field)) this.skip(wire);
     }
   }
 }
@@ -113,43 +128,41 @@ export function parseModelProto(bytes: Uint8Array, name = 'tokenizer.model'): Se
   };
   const scores: number[] = [], types: number[] = [];
   const top = new PbReader(bytes, 0, bytes.byteLength, name);
-  top.fields((field, wire) => {
-    if (wire !== 2 || (field !== 1 && field !== 2 && field !== 3)) return false;
+  top.fields('ModelProto', { 1: 2, 2: 2, 3: 2 }, (field) => {
     const r = top.sub();
     if (field === 1) { // SentencePiece
       let piece: string | null = null, score = 0, type: number = PieceType.NORMAL;
-      r.fields((f, w) => {
-        if (f === 1 && w === 2) piece = r.string();
-        else if (f === 2 && w === 5) score = r.float();
-        else if (f === 3 && w === 0) type = r.varint();
-        else return false;
+      const what = `piece ${m.pieces.length}`;
+      r.fields(what, { 1: 2, 2: 5, 3: 0 }, (f) => {
+        if (f === 1) piece = r.string(`${what}'s text`);
+        else if (f === 2) score = r.float();
+        else type = r.varint();
         return true;
       });
       if (piece === null) fail(`${name}: piece ${m.pieces.length} has no text`, PB_HINT);
+      if (type < 1 || type > 6) fail(`${name}: piece ${m.pieces.length} (${show(piece)}) has unknown type ${type}`, PB_HINT);
       m.pieces.push(piece);
       scores.push(score);
       types.push(type);
     } else if (field === 2) { // TrainerSpec
-      r.fields((f, w) => {
-        if (w === 0 && f === 3) m.modelType = r.varint();
-        else if (w === 0 && f === 24) m.treatWhitespaceAsSuffix = r.varint() !== 0;
-        else if (w === 0 && f === 35) m.byteFallback = r.varint() !== 0;
-        else if (w === 0 && f === 40) m.unkId = r.varint();
-        else if (w === 0 && f === 41) m.bosId = r.varint();
-        else if (w === 0 && f === 42) m.eosId = r.varint();
-        else if (w === 0 && f === 43) m.padId = r.varint();
-        else if (w === 2 && f === 44) m.unkSurface = r.string();
-        else return false;
+      r.fields('trainer_spec', { 3: 0, 24: 0, 35: 0, 40: 0, 41: 0, 42: 0, 43: 0, 44: 2 }, (f) => {
+        if (f === 3) m.modelType = r.varint();
+        else if (f === 24) m.treatWhitespaceAsSuffix = r.varint() !== 0;
+        else if (f === 35) m.byteFallback = r.varint() !== 0;
+        else if (f === 40) m.unkId = r.varint();
+        else if (f === 41) m.bosId = r.varint();
+        else if (f === 42) m.eosId = r.varint();
+        else if (f === 43) m.padId = r.varint();
+        else m.unkSurface = r.string('trainer_spec.unk_surface');
         return true;
       });
     } else { // NormalizerSpec
-      r.fields((f, w) => {
-        if (w === 2 && f === 1) m.normalizerName = r.string();
-        else if (w === 2 && f === 2) m.charsmapBytes = r.skipBytes();
-        else if (w === 0 && f === 3) m.addDummyPrefix = r.varint() !== 0;
-        else if (w === 0 && f === 4) m.removeExtraWhitespaces = r.varint() !== 0;
-        else if (w === 0 && f === 5) m.escapeWhitespaces = r.varint() !== 0;
-        else return false;
+      r.fields('normalizer_spec', { 1: 2, 2: 2, 3: 0, 4: 0, 5: 0 }, (f) => {
+        if (f === 1) m.normalizerName = r.string('normalizer_spec.name');
+        else if (f === 2) m.charsmapBytes = r.skipBytes();
+        else if (f === 3) m.addDummyPrefix = r.varint() !== 0;
+        else if (f === 4) m.removeExtraWhitespaces = r.varint() !== 0;
+        else m.escapeWhitespaces = r.varint() !== 0;
         return true;
       });
     }
@@ -226,14 +239,19 @@ export class SentencePieceTokenizer implements Tokenizer {
     const seen = new Map<string, number>();
     let unk = -1;
     for (let i = 0; i < n; i++) {
-      const t = m.types[i];
-      if (t < 1 || t > 6) fail(`${name}: piece ${i} (${JSON.stringify(m.pieces[i])}) has unknown type ${t}`, PB_HINT);
-      if (seen.has(m.pieces[i])) fail(`${name}: piece ${JSON.stringify(m.pieces[i])} is defined twice (ids ${seen.get(m.pieces[i])} and ${i})`, PB_HINT);
-      seen.set(m.pieces[i], i);
+      const t = m.types[i], p = m.pieces[i];
+      if (p.length === 0) fail(`${name}: piece ${i} is empty (sentencepiece: "piece must not be empty")`, PB_HINT);
+      if (!Number.isFinite(m.scores[i])) fail(`${name}: piece ${i} (${show(p)}) has the score ${m.scores[i]}, not a finite number`, PB_HINT);
+      if (seen.has(p)) fail(`${name}: piece ${show(p)} is defined twice (ids ${seen.get(p)} and ${i})`, PB_HINT);
+      seen.set(p, i);
+      if (t === PieceType.UNKNOWN && unk >= 0) fail(`${name}: pieces ${unk} and ${i} are both UNKNOWN pieces; a model has one`, PB_HINT);
       if (t === PieceType.UNKNOWN) unk = i;
-      if (t === PieceType.BYTE && !/^<0x[0-9A-F]{2}>$/.test(m.pieces[i])) fail(`${name}: byte piece ${i} is ${JSON.stringify(m.pieces[i])}, not <0xHH>`, PB_HINT);
+      if (t === PieceType.BYTE && !/^<0x[0-9A-F]{2}>$/.test(p)) fail(`${name}: byte piece ${i} is ${show(p)}, not <0xHH>`, PB_HINT);
     }
     if (unk < 0 || unk !== m.unkId) fail(`${name}: unk_id is ${m.unkId} but the UNKNOWN piece is ${unk < 0 ? 'missing' : `id ${unk}`}`, PB_HINT);
+    for (const [k, v] of [['bos_id', m.bosId], ['eos_id', m.eosId], ['pad_id', m.padId]] as const) {
+      if (v < -1 || v >= n) fail(`${name}: trainer_spec.${k} = ${v} is not a piece id of this ${n}-piece model (nor -1 for none)`, PB_HINT);
+    }
     const byteIds = new Int32Array(256).fill(unk);
     for (let b = 0; b < 256; b++) {
       const id = seen.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
@@ -281,10 +299,14 @@ export class SentencePieceTokenizer implements Tokenizer {
     const out: number[] = [];
     const segment = (s: string) => {
       if (!this.wordMode || s.length <= CHUNK) { pushAll(out, this.run(s)); return; }
-      // word mode: any "▁" starts an independent word, so cut there
+      // word mode: any "▁" starts an independent word, so cut there, and only there (a word longer than CHUNK is
+      // encoded whole: a cut inside it could change its merges, or split a surrogate pair)
       for (let start = 0; start < s.length;) {
         let cut = s.length - start > CHUNK ? s.lastIndexOf(META, start + CHUNK) : s.length;
-        if (cut <= start) cut = Math.min(s.length, start + CHUNK);
+        if (cut <= start) {
+          cut = s.indexOf(META, start + CHUNK);
+          if (cut < 0) cut = s.length;
+        }
         pushAll(out, this.run(s.slice(start, cut)));
         start = cut;
       }
