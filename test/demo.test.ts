@@ -229,7 +229,7 @@ describe('demo page in Chromium (web worker, SwiftShader WebGPU)', () => {
       }
       return out;
     });
-    expect(Object.keys(files).sort()).toEqual(['config.json', 'inheritune.json', 'model.safetensors', 'model_config.yaml', 'tok512.bin']);
+    expect(Object.keys(files).sort()).toEqual(['config.json', 'generation_config.json', 'inheritune.json', 'model.safetensors', 'model_config.yaml', 'special_tokens_map.json', 'tok512.bin', 'tokenizer.json', 'tokenizer_config.json']);
     expect(JSON.parse(files['config.json'].text!).num_hidden_layers).toBe(3);
     expect(JSON.parse(files['inheritune.json'].text!).blocks).toEqual([0, 1, 2]);
     mkdirSync(OUT, { recursive: true });

@@ -202,6 +202,8 @@ describe('ONNX export run by onnxruntime-web', () => {
       const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
       expect(config).toMatchObject({ model_type: 'llama', num_hidden_layers: 5, num_key_value_heads: 4, vocab_size: 512 });
       expect(existsSync(join(out, 'tokenizer.model'))).toBe(true);
+      // transformers.js tokenizes with tokenizer.json (converted from tok512.bin) and its config
+      for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json']) expect(existsSync(join(out, f)), f).toBe(true);
       const bytes = readFileSync(join(out, 'onnx/model.onnx'));
       console.log(`stories260K: onnx/model.onnx is ${bytes.length} bytes`);
       const s = await ort.InferenceSession.create(bytes);

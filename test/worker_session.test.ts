@@ -69,7 +69,7 @@ describe('worker session (Node, Dawn)', () => {
     // save -> bytes -> an HF directory that loads back with the trained weights
     const saved = await req('save', { model: 'inherited', to: 'bytes' });
     const files = saved.files!;
-    expect(Object.keys(files).sort()).toEqual(['config.json', 'inheritune.json', 'model.safetensors', 'model_config.yaml', 'tok512.bin']);
+    expect(Object.keys(files).sort()).toEqual(['config.json', 'generation_config.json', 'inheritune.json', 'model.safetensors', 'model_config.yaml', 'special_tokens_map.json', 'tok512.bin', 'tokenizer.json', 'tokenizer_config.json']);
     const dir = { name: 'saved', exists: async (f: string) => f in files, readText: async (f: string) => new TextDecoder().decode(files[f]), source: async (f: string) => memorySource(files[f]) };
     const m = Model.create(g!, await readHfModel(dir));
     checkTensor('saved vs worker logits', await m.logits(PROMPT), await req('logits', { model: 'inherited', ids: PROMPT }), 1e-4, 0);

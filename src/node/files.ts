@@ -7,6 +7,7 @@ import { parseLlama2c } from '../formats/llama2c.js';
 import { readHfModel, type ModelDir } from '../formats/hf.js';
 import type { ByteSource } from '../formats/safetensors.js';
 import { tokenizerFromFiles, TOKENIZER_FILES, isTokenizerBin, isTokenizerFile, type Tokenizer } from '../tokenizers/load.js';
+import { hfTokenizerFiles } from '../tokenizers/export.js';
 import { parseShard, SHARD_MAGIC } from '../data/shard.js';
 import { listShards, openShards } from './pack.js';
 import type { TrainData } from '../train/trainer.js';
@@ -181,8 +182,35 @@ export async function readTokens(path: string, tok: () => Promise<Tokenizer>, sp
 // tokenizer files that travel with a model: HF names, plus llama2.c's beside a .bin checkpoint
 const HF_TOKENIZER_FILES = [...TOKENIZER_FILES, 'special_tokens_map.json', 'generation_config.json'];
 
-/** tokenizer files of a model (dir or beside a .bin) as {name in the output: bytes} */
+/**
+ * tokenizer files of a model (dir or beside a .bin) as {name in the output: bytes}, with the files the
+ * Hugging Face stack reads added where the source lacks them (tokenizer.json converted from a llama2.c
+ * .bin, a tokenizer.model or GPT-2's files; tokenizer_config.json, special_tokens_map.json,
+ * generation_config.json; GPT-2's vocab.json + merges.txt): src/tokenizers/export.ts
+ */
 export function tokenizerFiles(modelPath: string): Record<string, Uint8Array[]> {
+  const own = ownTokenizerFiles(modelPath);
+  const flat = Object.fromEntries(Object.entries(own).map(([k, v]) => [k, v[0]]));
+  return Object.fromEntries(Object.entries(hfTokenizerFiles(flat, maxPositions(modelPath))).map(([k, v]) => [k, [v]]));
+}
+
+/** the model's positions (model_max_length), from config.json or a llama2.c header, without reading weights */
+function maxPositions(modelPath: string): number {
+  try {
+    if (statSync(modelPath).isDirectory()) {
+      const c = JSON.parse(readFileSync(join(modelPath, 'config.json'), 'utf8'));
+      return c.max_position_embeddings ?? c.n_positions ?? 2048;
+    }
+    const h = new Uint8Array(36), fd = openSync(modelPath, 'r');
+    try { readSync(fd, h, 0, 36, 0); } finally { closeSync(fd); }
+    const dv = new DataView(h.buffer);
+    return dv.getUint32(0, true) === 0x616b3432 ? dv.getInt32(32, true) : dv.getInt32(24, true); // v1 "ak42" header, or legacy
+  } catch {
+    return 2048;
+  }
+}
+
+function ownTokenizerFiles(modelPath: string): Record<string, Uint8Array[]> {
   const out: Record<string, Uint8Array[]> = {};
   if (!existsSync(modelPath)) return out;
   const isDir = statSync(modelPath).isDirectory();

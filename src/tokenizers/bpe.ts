@@ -37,6 +37,8 @@ export interface BpeConfig {
   byteLevel: boolean;
   /** Special/added tokens: recognised in text only with allowedSpecial; content -> id. */
   specials?: Map<string, number>;
+  /** Added tokens that are not special (HF "special": false): always recognised, the text between them encoded apart. */
+  always?: Map<string, number>;
   bos?: number | null;
   eos?: number | null;
   /** byte-level: HF ByteLevel add_prefix_space (a " " before text that does not start with one). */
@@ -203,10 +205,12 @@ export class BpeTokenizer implements Tokenizer {
   encode(text: string, opts?: EncodeOptions): number[] {
     const ids: number[] = [];
     let first = true;
-    for (const part of splitSpecials(text, this.specials, opts?.allowedSpecial)) {
-      if (typeof part === 'number') ids.push(part);
-      else pushAll(ids, this.cfg.byteLevel ? this.encodeOrdinary(part) : this.encodeChars(part, first));
-      first = false;
+    for (const seg of this.cfg.always?.size ? splitSpecials(text, this.cfg.always, 'all') : [text]) {
+      for (const part of typeof seg === 'number' ? [seg] : splitSpecials(seg, this.specials, opts?.allowedSpecial)) {
+        if (typeof part === 'number') ids.push(part);
+        else pushAll(ids, this.cfg.byteLevel ? this.encodeOrdinary(part) : this.encodeChars(part, first));
+        first = false;
+      }
     }
     return wrapBosEos(ids, opts, this.bos, this.eos, this.kind);
   }

@@ -3,7 +3,9 @@
 //   Llama-style (SentencePiece converted by transformers' LlamaConverter): no pre-tokenizer and the normalizer
 //     Sequence[Prepend("▁"), Replace(" ", "▁")] (legacy), or pre_tokenizer Metaspace (prepend_scheme, split);
 //     model.byte_fallback, unk_token, fuse_unk; decoder Replace("▁", " ") + ByteFallback + Fuse + Strip(" ", 1).
-// added_tokens are special tokens: text unless encode's allowedSpecial names them (tiktoken semantics, not
+// added_tokens with "special": false (SentencePiece's user-defined pieces) are matched wherever they occur, as HF
+// does, and the normalizer runs on the text between them; the others are special tokens: text unless encode's
+// allowedSpecial names them (tiktoken semantics, not
 // HF's always-on matching). Anything else (WordPiece, Unigram, Split regexes, ...) is refused with a hint.
 // Every field read is checked for its type and range first (src/util/check.ts), before anything is allocated
 // for the vocabulary; normalizer regexes run on RE2 (normalizers.ts).
@@ -43,14 +45,14 @@ function readMerges(src: Src, v: unknown): [string, string][] {
  * a new one the next id after the vocabulary: so an id must agree with model.vocab and lie below
  * (vocabulary size + number of added tokens).
  */
-function readAddedTokens(src: Src, v: unknown, vocab: Map<string, number>): Map<string, number> {
+function readAddedTokens(src: Src, v: unknown, vocab: Map<string, number>): { specials: Map<string, number>; always: Map<string, number> } {
   const list = v === undefined || v === null ? [] : arr(src, 'added_tokens', v);
   let space = vocab.size;
   for (const id of vocab.values()) space = Math.max(space, id + 1);
   const limit = Math.min(MAX_VOCAB, space + list.length);
   const byId = new Map<number, string>();
   for (const [t, id] of vocab) byId.set(id, t);
-  const specials = new Map<string, number>(), taken = new Map<number, string>();
+  const specials = new Map<string, number>(), taken = new Map<number, string>(), always = new Map<string, number>();
   list.forEach((x, i) => {
     const f = `added_tokens[${i}]`;
     const t = obj(src, f, x);
@@ -64,8 +66,9 @@ function readAddedTokens(src: Src, v: unknown, vocab: Map<string, number>): Map<
     if (taken.has(id) && taken.get(id) !== content) fail(`${src.file}: ${f}: the id ${id} is given to ${show(taken.get(id))} and to ${show(content)}`, src.hint);
     specials.set(content, id);
     taken.set(id, content);
+    if (t.special === false) always.set(content, id);
   });
-  return specials;
+  return { specials, always };
 }
 
 /** the pre-tokenizers, alone or in a Sequence (of objects) */
@@ -105,7 +108,7 @@ export async function bpeFromTokenizerJson(bytes: Uint8Array, name = 'tokenizer.
   const unkToken = optStr(src, 'model.unk_token', model.unk_token);
   const vocab = vocabFromJson(obj(src, 'model.vocab', model.vocab), `${name} model.vocab`);
   const merges = readMerges(src, model.merges);
-  const specials = readAddedTokens(src, (j as Json).added_tokens, vocab);
+  const { specials, always } = readAddedTokens(src, (j as Json).added_tokens, vocab);
   const idOf = (t: string | null | undefined) => t === undefined || t === null ? null : specials.get(t) ?? vocab.get(t) ?? null;
   // tokenizer_config.json's bos_token/eos_token must name tokens of this file
   for (const k of ['bos', 'eos'] as const) {
@@ -127,7 +130,7 @@ export async function bpeFromTokenizerJson(bytes: Uint8Array, name = 'tokenizer.
     const norm = optObj(src, 'normalizer', (j as Json).normalizer);
     if (norm) fail(`${name}: a normalizer (${show(norm.type)}) before ByteLevel is not supported`, HINT);
     return BpeTokenizer.create({
-      name, vocab, merges, byteLevel: true, specials, addPrefixSpace,
+      name, vocab, merges, byteLevel: true, specials, always, addPrefixSpace,
       bos: idOf(want.bos) ?? idOf(ENDOFTEXT), eos: idOf(want.eos) ?? idOf(ENDOFTEXT),
     });
   }
@@ -154,7 +157,7 @@ export async function bpeFromTokenizerJson(bytes: Uint8Array, name = 'tokenizer.
   const prependsByNormalizer = norm !== null && norm('x') !== 'x' && norm('x').endsWith('x');
   const unkId = unkToken !== null ? idOf(unkToken)! : -1;
   return BpeTokenizer.create({
-    name, vocab, merges, byteLevel: false, specials, byteFallback, unkId, fuseUnk,
+    name, vocab, merges, byteLevel: false, specials, always, byteFallback, unkId, fuseUnk,
     stripLeadingSpace: prependsByNormalizer || scheme !== 'never', prefixByNormalizer: prependsByNormalizer,
     bos: idOf(want.bos) ?? idOf('<s>'), eos: idOf(want.eos) ?? idOf('</s>'),
     prepare: (text, first) => {

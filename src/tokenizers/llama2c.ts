@@ -85,6 +85,12 @@ function parse(bytes: Uint8Array, opts: TokenizerOptions): Parsed {
   return { maxTokenLength, scores: Float32Array.from(w.scores), offs: Int32Array.from(w.offs), lens: Int32Array.from(w.lens) };
 }
 
+/** the pieces (llama2.c form: " " for spaces; ids 1, 2 are "\n<s>\n", "\n</s>\n") and scores of a tokenizer.bin, without the wasm encoder */
+export function readLlama2cPieces(bytes: Uint8Array, opts: TokenizerOptions = {}): { pieces: string[]; scores: Float32Array } {
+  const p = parse(bytes, opts), dec = new TextDecoder('utf-8', { ignoreBOM: true });
+  return { pieces: Array.from(p.offs, (o, i) => dec.decode(bytes.subarray(o, o + p.lens[i]))), scores: p.scores };
+}
+
 function byteOf(p: Uint8Array): number {
   // a piece "<0xHH>" stands for the raw byte 0xHH (run.c: sscanf(piece, "<0x%02hhX>"))
   if (p.length !== 6 || p[0] !== 0x3c || p[1] !== 0x30 || p[2] !== 0x78 || p[5] !== 0x3e) return -1;

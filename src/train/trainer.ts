@@ -106,7 +106,7 @@ export class Trainer {
       }
     }
     if (val.length < T + 1) fail(`the validation text gives ${val.length} tokens, fewer than one window of ${T}+1`, 'use a longer validation text or a shorter `seq`');
-    this.loader = new ShardLoader(source, { B, T, mode: opts.sampling, seed: opts.seed }, state?.loader);
+    this.loader = new ShardLoader(source, { B, T, mode: opts.sampling, seed: opts.seed, vocabSize: model.config.vocabSize }, state?.loader);
     this.stepIndex = state?.step ?? 0;
     this.tokensSeen = state?.tokensSeen ?? 0;
     const g = model.gpu;
@@ -161,7 +161,7 @@ export class Trainer {
     for (let i = 0; i < G; i++) for (let j = 0; j < BT; j++) sum += losses[i * stride + j];
     const loss = sum / (BT * G);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      this.loader = new ShardLoader(this.loader.source, { B, T, mode: this._opts.sampling, seed: this._opts.seed }, cursor);
+      this.loader = new ShardLoader(this.loader.source, { B, T, mode: this._opts.sampling, seed: this._opts.seed, vocabSize: this.model.config.vocabSize }, cursor);
       fail(`step ${this.stepIndex}: the loss is ${loss} and the gradient norm ${gradNorm}; stopped before the update`,
         'lower `lr`, keep `clip` on, or resume from the last checkpoint with a smaller learning rate');
     }

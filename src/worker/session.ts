@@ -18,6 +18,7 @@ import { Trainer, TRAIN_DEFAULTS, type TrainOptions, type StepMetrics } from '..
 import { windowedLoss } from '../train/evaluate.js';
 import { analyzeAttention, LAZY_MAX_RANK } from '../method/analyze.js';
 import { tokenizerFromFiles, TOKENIZER_FILES, isTokenizerBin, type Tokenizer } from '../tokenizers/load.js';
+import { hfTokenizerFiles } from '../tokenizers/export.js';
 import { InherituneError, fail } from '../util/errors.js';
 import { openSource, readAll, concat, textOf, opfsRoot, writeOpfsFile, OPFS_DIR, CORS_HINT, type OnRead } from './sources.js';
 import type {
@@ -176,7 +177,7 @@ export class Session {
   private async generate(req: GenerateRequest, progress: (p: unknown) => void): Promise<GenerateResult> {
     const ref = this.reference();
     const tok = ref.tokenizer ?? fail(`the reference ${ref.name} came without a tokenizer`, 'load it together with its tokenizer files');
-    const prompt = tok.encode(req.prompt);
+    const prompt = tok.encode(req.prompt, { bos: tok.bos !== null });
     if (!prompt.length) fail('the prompt encodes to no tokens (and the tokenizer has no BOS)', 'pass a non-empty prompt');
     return this.withModel(req.model, async (m) => {
       const ids: number[] = [];
@@ -272,7 +273,8 @@ export class Session {
     }
     const files: Record<string, Uint8Array> = {};
     for (const [f, parts] of Object.entries(hfFiles(ck))) files[f] = concat(parts);
-    for (const [f, b] of Object.entries(ref.tokenizerFiles)) files[f] = b.slice(); // copies: the result's buffers are transferred
+    // the reference's tokenizer files plus the HF ones (tokenizer.json, configs); copies: the result's buffers are transferred
+    for (const [f, b] of Object.entries(hfTokenizerFiles(ref.tokenizerFiles, ref.checkpoint.config.maxSeqLen))) files[f] = b.slice();
     if (record) files['inheritune.json'] = new TextEncoder().encode(JSON.stringify(record, null, 1) + '\n');
     if (req.onnx) files['onnx/model.onnx'] = exportOnnx(ck);
     const sizes = Object.fromEntries(Object.entries(files).map(([f, b]) => [f, b.byteLength]));

@@ -13,7 +13,7 @@ export async function generateCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const ck = await readModel(path);
   const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
   const prompt = str(flags, 'prompt');
-  const ids = tok.encode(prompt);
+  const ids = tok.encode(prompt, { bos: tok.bos !== null }); // the BOS, if the tokenizer has one (as files are encoded)
   if (!ids.length) fail('the prompt encodes to no tokens (and the tokenizer has no BOS)', 'pass a non-empty --prompt');
   const model = Model.create(gpu, layersOf(ck, flags));
   const out: number[] = [];
