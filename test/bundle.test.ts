@@ -93,7 +93,7 @@ describe("the README's API section", () => {
     for (const m of ['step', 'readState', 'destroy']) expect(typeof browser.Trainer.prototype[m], `Trainer.${m}`).toBe('function');
     for (const m of ['forward', 'backward', 'logits', 'readCheckpoint', 'destroy']) expect(typeof browser.Model.prototype[m], `Model.${m}`).toBe('function');
     for (const m of ['tensor', 'upload', 'read', 'release', 'destroy']) expect(typeof browser.Gpu.prototype[m], `Gpu.${m}`).toBe('function');
-    for (const m of ['load', 'data', 'inherit', 'train', 'cancel', 'resume', 'evaluate', 'analyze', 'logits', 'save']) {
+    for (const m of ['load', 'data', 'inherit', 'train', 'cancel', 'resume', 'evaluate', 'analyze', 'logits', 'generate', 'save']) {
       expect(typeof browser.InherituneWorker.prototype[m], `InherituneWorker.${m}`).toBe('function');
     }
     expect(typeof browser.kernels.matmulForward).toBe('function');

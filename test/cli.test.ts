@@ -19,7 +19,7 @@ import { REPO, SHARED, testGpu } from './helpers.js';
 const CLI = resolve(REPO, 'dist/cli.mjs');
 const MODEL = resolve(SHARED, 'stories260k/stories260K.bin');
 const TOK = resolve(SHARED, 'stories260k/tok512.bin');
-const COMMANDS = ['demo', 'run', 'inherit', 'train', 'eval', 'analyze', 'logits', 'export', 'tokenize', 'pack', 'info'];
+const COMMANDS = ['demo', 'run', 'inherit', 'train', 'eval', 'analyze', 'logits', 'generate', 'export', 'tokenize', 'pack', 'info'];
 const W1 = 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\n';
 const W2 = 'Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\n';
 

@@ -37,6 +37,12 @@ BORDER = 1e-5
 def attention_probs(cfg, W, ids, eps=1e-5):
     """run.c's forward (RMSNorm, interleaved-pair RoPE theta 1e4, GQA, SwiGLU) in float64 over ids (N, T);
     returns, per block, the post-softmax attention (N, NH, T, T)."""
+    return forward(cfg, W, ids, eps)[0]
+
+
+def forward(cfg, W, ids, eps=1e-5):
+    """as attention_probs, and also the residual stream: xs[l] = the input of block l (N, T, C), xs[L] = the
+    last block's output (before the final norm)"""
     W = {k: v.double() for k, v in W.items()}
     C, NH, KVH, L = cfg['dim'], cfg['NH'], cfg['KVH'], cfg['L']
     hs = C // NH
@@ -52,7 +58,7 @@ def attention_probs(cfg, W, ids, eps=1e-5):
 
     mask = torch.ones(T, T, dtype=torch.bool).tril()
     x = W['token_embedding'][ids]                                              # (B, T, C)
-    atts = []
+    atts, xs = [], [x]
     for l in range(L):
         h = rms(x, W['rms_att'][l])
         q = rope((h @ W['wq'][l].T).view(B, T, NH, hs)).transpose(1, 2)        # (B, NH, T, hs)
@@ -66,7 +72,8 @@ def attention_probs(cfg, W, ids, eps=1e-5):
         x = x + y @ W['wo'][l].T
         h = rms(x, W['rms_ffn'][l])
         x = x + (torch.nn.functional.silu(h @ W['w1'][l].T) * (h @ W['w3'][l].T)) @ W['w2'][l].T
-    return atts
+        xs.append(x)
+    return atts, xs
 
 
 def count_to_fraction(v, frac):

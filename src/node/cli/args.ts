@@ -2,6 +2,7 @@
 // that names the flag.
 import { fail } from '../../util/errors.js';
 import { selectLayers, firstBlocks } from '../../model/surgery.js';
+import { isSelectRule, SELECT_RULES } from '../../method/select.js';
 import type { Checkpoint } from '../../model/config.js';
 import { isHubSpec } from '../../formats/hub.js';
 import { downloadModel } from '../hub.js';
@@ -38,12 +39,12 @@ export function num(flags: Flags, name: string, dflt: number): number {
   return n;
 }
 
-/** --select 0,1,4: a block list (undefined without the flag or for --select rank-guided) */
+/** --select 0,1,4: a block list (undefined without the flag or for a rule: rank-guided, block-influence, angular) */
 export function blockList(flags: Flags): number[] | undefined {
-  if (typeof flags.select !== 'string' || flags.select === 'rank-guided') return undefined;
+  if (typeof flags.select !== 'string' || isSelectRule(flags.select)) return undefined;
   return flags.select.split(',').map((x) => {
     const n = Number(x.trim());
-    if (!Number.isInteger(n) || n < 0) fail(`--select: '${x}' is not a block index`, 'pass comma-separated block indices, e.g. --select 0,1,4, or --select rank-guided');
+    if (!Number.isInteger(n) || n < 0) fail(`--select: '${x}' is not a block index`, `pass comma-separated block indices, e.g. --select 0,1,4, or one of the rules ${SELECT_RULES.join(', ')}`);
     return n;
   });
 }

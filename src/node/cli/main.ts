@@ -14,7 +14,8 @@ import { countParameters } from '../../model/config.js';
 import { Progress } from '../../util/progress.js';
 import { InherituneError, fail } from '../../util/errors.js';
 import { int, str, num, stderrBar, modelPath, layersOf, blockList, cli, type Flags } from './args.js';
-import { analyzeAttention, rankGuidedBlocks } from '../../method/analyze.js';
+import { analyzeAttention } from '../../method/analyze.js';
+import { guidedBlocks, isSelectRule, blockSimilarity } from '../../method/select.js';
 import { exportOnnxFile, exportOnnxDir } from '../onnx.js';
 import { evaluateTask, TASK_NAMES, type TaskName } from '../../tasks/score.js';
 import { readTaskFiles } from '../tasks.js';
@@ -143,11 +144,14 @@ async function analyzeCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const bar = new Progress('analyze', 1, flags.json ? null : stderrBar());
   const a = await analyzeAttention(m, tokens, { sequences: int(flags, 'sequences'), seq: int(flags, 'seq'), tau: flags.tau !== undefined ? num(flags, 'tau', 0.9) : undefined,
     onProgress: (d, t) => { bar.total = t; bar.update(d); } });
+  // the residual stream's block influence and angular distances over the same windows (src/method/select.ts)
+  const sim = await blockSimilarity(m, tokens, { sequences: a.sequences, seq: a.seq });
   m.destroy();
-  if (flags.json) { console.log(JSON.stringify(a)); return; }
+  if (flags.json) { console.log(JSON.stringify({ ...a, block_influence: sim.block_influence, angular: sim.angular })); return; }
   console.log(`attention rank (tau ${a.tau}, ${a.sequences} sequences of ${a.seq} tokens); lazy = MaxRank rounds to 1`);
   for (const b of a.blocks) {
-    console.log(`block ${String(b.block).padStart(2)}  MaxRank ${b.max_rank.toFixed(2).padStart(7)}  ${b.lazy ? 'LAZY' : '    '}  rank per head [${b.rank.map((r) => r.toFixed(1)).join(', ')}]`);
+    console.log(`block ${String(b.block).padStart(2)}  MaxRank ${b.max_rank.toFixed(2).padStart(7)}  ${b.lazy ? 'LAZY' : '    '}  ` +
+      `block influence ${sim.block_influence[b.block].toFixed(4)}  angular to the next ${sim.angular[b.block][0].toFixed(4)}  rank per head [${b.rank.map((r) => r.toFixed(1)).join(', ')}]`);
   }
 }
 
@@ -157,16 +161,16 @@ async function inheritCmd(flags: Flags, gpu: Gpu | null): Promise<void> {
   const from = await modelPath(flags, 'model');
   const ref = await readModel(from);
   let select = blockList(flags);
-  if (flags.select === 'rank-guided') {
-    // the k blocks whose attention keeps the highest rank on --text (lazy blocks are left behind)
+  if (isSelectRule(flags.select)) {
+    // the k blocks a rule picks on --text (src/method/select.ts)
     const k = int(flags, 'layers') ?? Math.max(1, Math.floor(ref.config.nLayers / 2));
     const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, from, ref.config.vocabSize), 'val');
     const m = Model.create(gpu!, ref);
-    const { blocks, analysis } = await rankGuidedBlocks(m, tokens, k);
+    const { blocks, why } = await guidedBlocks(m, tokens, k, flags.select);
     m.destroy();
     select = blocks;
     delete flags.layers;
-    if (!flags.json) console.log(`rank-guided: MaxRank per block [${analysis.blocks.map((b) => b.max_rank.toFixed(1)).join(', ')}] -> blocks [${select}]`);
+    if (!flags.json) console.log(`${flags.select}: ${why} -> blocks [${select}]`);
   }
   const { checkpoint, record } = inherit(ref, {
     layers: int(flags, 'layers'), select, preset: flags.preset as 'paper' | 'official' | undefined,

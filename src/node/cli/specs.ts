@@ -6,6 +6,7 @@ import { RECIPE_DEFAULTS } from '../../method/recipe.js';
 import { TASK_NAMES } from '../../tasks/score.js';
 import { BUILTIN_PRETRAIN } from '../recipe.js';
 import { GENERATE_DEFAULTS } from '../../model/generate.js';
+import { isSelectRule } from '../../method/select.js';
 import type { CommandSpec, FlagDef } from './flags.js';
 
 /** the recipe's defaults for the built-in job: rounds of 120 steps of 8x64 tokens, baseline on */
@@ -25,6 +26,8 @@ const force = (what: string): FlagDef => ({ name: 'force', meaning: what });
 const OUT_NEW = 'An --out that exists and is not empty is refused unless --force.';
 const OUT_RUN = 'An --out that exists and is not empty is refused unless it holds a run of this command, which --resume continues (or --force starts over).';
 const d = (v: unknown) => String(v);
+const RULES = 'rank-guided (the K blocks whose attention keeps the highest rank: lazy ones left out), block-influence (the K of highest ShortGPT Block Influence, 1 - cos(block input, output)), ' +
+  'angular (drop the L-K consecutive blocks whose ends are closest in angle, Gromov et al.)';
 
 /** the training flags of train, run and demo, with the defaults that apply there */
 function training(base: Partial<TrainOptions>, saveEvery: number, sizes: (k: 'steps' | 'batch' | 'seq') => Partial<FlagDef>, recipe: boolean): FlagDef[] {
@@ -63,7 +66,7 @@ function recipeFlags(builtin: boolean): FlagDef[] {
     { name: 'out', value: 'DIR', meaning: 'the run directory: round-N/ and baseline/ (each a resumable training run), run.json, report.json, summary.md, val_loss.svg, max_rank.svg',
       ...(builtin ? { default: DEMO_OUT } : { required: true }) },
     { name: 'layers', value: 'K', meaning: 'blocks of the first round (the first K of the reference)', default: "half the reference's blocks" },
-    { name: 'select', value: 'LIST', meaning: "the first round's blocks, in order (e.g. 0,1,4), or rank-guided: the K blocks whose attention keeps the highest rank on the validation text" },
+    { name: 'select', value: 'LIST', meaning: `the first round's blocks, in order (e.g. 0,1,4), or a rule picking K on the validation text: ${RULES}` },
     { name: 'grow', value: 'N', meaning: 'blocks added per round', default: d(RECIPE_DEFAULTS.grow) },
     { name: 'max-rounds', value: 'N', meaning: 'rounds at most', default: d(RECIPE_DEFAULTS.maxRounds) },
     { name: 'tolerance', value: 'X', meaning: "stop once the validation loss is at most the reference's + X", default: d(RECIPE_DEFAULTS.tolerance) },
@@ -98,15 +101,15 @@ export const SPECS: CommandSpec[] = [
     flags: recipeFlags(false),
   },
   {
-    name: 'inherit', synopsis: '--model PATH (--layers K | --select LIST | --select rank-guided --text PATH) --out DIR [flags]',
-    gpu: (f) => f.select === 'rank-guided',
+    name: 'inherit', synopsis: '--model PATH (--layers K | --select LIST | --select RULE --text PATH) --out DIR [flags]',
+    gpu: (f) => isSelectRule(f.select),
     summary: "Write a K-block model built from the reference's blocks as a Hugging Face directory, with inheritune.json recording where every tensor came from.",
     more: OUT_NEW,
     flags: [
       model('the reference', { aliases: ['from'], required: true }),
       { name: 'layers', value: 'K', meaning: 'inherit the first K blocks', default: "half the reference's blocks" },
-      { name: 'select', value: 'LIST', meaning: 'inherit these blocks, in order (e.g. 4,0,1), or rank-guided: the K blocks whose attention keeps the highest rank on --text' },
-      text('the text of --select rank-guided', { required: 'with --select rank-guided' }),
+      { name: 'select', value: 'LIST', meaning: `inherit these blocks, in order (e.g. 4,0,1), or a rule picking K on --text: ${RULES}` },
+      text('the text of --select RULE', { required: 'with --select RULE' }),
       TOKENIZER,
       { name: 'preset', value: 'NAME', meaning: "paper (embeddings, blocks, final norm, head; GPT-2 positions too) or official (the authors' released scripts: final norm and positions re-initialized)", default: 'paper' },
       { name: 'no-embeddings', meaning: 'initialize the token embeddings instead of inheriting them' },

@@ -13,7 +13,7 @@ import type { Tokenizer } from '../../tokenizers/load.js';
 import { int, str, num, stderrBar, modelPath, blockList, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
 import { Model } from '../../model/model.js';
-import { rankGuidedBlocks } from '../../method/analyze.js';
+import { guidedBlocks, isSelectRule } from '../../method/select.js';
 import { checkOut } from './outdir.js';
 import { BUILTIN_RUN, DEMO_OUT } from './specs.js';
 
@@ -85,7 +85,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   const resume = checkOut(out, { flag: '--out', own: flags.model !== undefined ? 'run' : 'demo', resumeByDefault: flags.model === undefined },
     !!flags.resume, !!flags.force);
   const path = flags.model !== undefined ? await modelPath(flags, 'model') : undefined;
-  const select = blockList(flags), rankGuided = flags.select === 'rank-guided';
+  const select = blockList(flags), rule = isSelectRule(flags.select) ? flags.select : null;
   const recipe: RecipeOptions = {
     layers: int(flags, 'layers'), select,
     grow: int(flags, 'grow') ?? RECIPE_DEFAULTS.grow, maxRounds: int(flags, 'max-rounds') ?? RECIPE_DEFAULTS.maxRounds,
@@ -102,14 +102,14 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
     if (flags.text) fail('--text needs --model: the built-in default brings its own reference and data', 'pass --model PATH with --text, or neither');
     data = await builtinReference(gpu, out, opts, progress, log, int(flags, 'pretrain-steps'));
   }
-  if (rankGuided) {
-    // the k reference blocks whose attention keeps the highest rank on the validation tokens
+  if (rule) {
+    // the k reference blocks a rule picks on the validation tokens (src/method/select.ts)
     const L = data.reference.config.nLayers;
     const m = Model.create(gpu, data.reference);
-    const { blocks, analysis } = await rankGuidedBlocks(m, data.val, recipe.layers ?? Math.max(1, Math.floor(L / 2)));
+    const { blocks, why } = await guidedBlocks(m, data.val, recipe.layers ?? Math.max(1, Math.floor(L / 2)), rule);
     m.destroy();
     recipe.select = blocks;
-    log(`rank-guided selection: MaxRank per block [${analysis.blocks.map((b) => b.max_rank.toFixed(1)).join(', ')}] -> blocks [${blocks}]`);
+    log(`${rule} selection: ${why} -> blocks [${blocks}]`);
   }
   const report = await runOnDisk(gpu, { out, resume, recipe, train: data.train, val: data.val,
     reference: data.reference, tokenizerFiles: data.tokFiles, saveEvery: num(flags, 'save-every', 50),
