@@ -4,7 +4,8 @@
 //                             GPT-2 files -> ByteLevel BPE (GPT2Converter); a SentencePiece BPE tokenizer.model
 //                             or a llama2.c tokenizer.bin -> "legacy" Llama BPE (LlamaConverter: normalizer
 //                             Prepend("▁") + Replace(" ", "▁"), byte fallback, merges from the pieces ordered by
-//                             score). SentencePiece's remove_extra_whitespaces becomes regex Replaces around them
+//                             score; from a .bin the pieces keep run.c's " " for spaces, merges as [left, right]
+//                             pairs, so a literal "▁" in text stays its own character as in run.c). SentencePiece's remove_extra_whitespaces becomes regex Replaces around them
 //                             (U+0020 only, as normalizer.cc), which the llama2.c encoder never applies.
 //   tokenizer_config.json     tokenizer_class, bos/eos/unk tokens, add_bos_token, model_max_length
 //   special_tokens_map.json   bos/eos/unk
@@ -91,8 +92,10 @@ function fromGpt2(vocabBytes: Uint8Array, mergesBytes: Uint8Array, vocabName: st
 
 interface Piece { text: string; score: number; kind: 'normal' | 'byte' | 'special' | 'user' }
 
+// space: the character pieces spell a space with: "▁" (SentencePiece), or " " itself (llama2.c's pieces, so a
+// literal "▁" in the text stays a character of its own, as in run.c)
 function llamaStyle(pieces: Piece[], unk: Special | null, bos: Special | null, eos: Special | null, byteFallback: boolean,
-                    removeExtraWhitespaces: boolean, cls: string): Converted {
+                    removeExtraWhitespaces: boolean, cls: string, space = META): Converted {
   const vocab = new Map<string, number>();
   pieces.forEach((p, i) => { if (!vocab.has(p.text)) vocab.set(p.text, i); });
   // merges: every split of a mergeable piece into two mergeable pieces, by the piece's score (highest first),
@@ -115,8 +118,8 @@ function llamaStyle(pieces: Piece[], unk: Special | null, bos: Special | null, e
   // the dummy prefix; trailing "▁" go after escaping (a literal "▁" in the text too)
   const normalizers = [
     ...(removeExtraWhitespaces ? [re('^ +', ''), re(' {2,}', ' ')] : []),
-    { type: 'Prepend', prepend: META }, { type: 'Replace', pattern: { String: ' ' }, content: META },
-    ...(removeExtraWhitespaces ? [re(`${META}+$`, '')] : []),
+    { type: 'Prepend', prepend: space }, ...(space !== ' ' ? [{ type: 'Replace', pattern: { String: ' ' }, content: space }] : []),
+    ...(removeExtraWhitespaces ? [re(`${space}+$`, '')] : []),
   ];
   const specials = [unk, bos, eos].filter((s): s is Special => s !== null);
   const user = pieces.flatMap((p, id) => (p.kind === 'user' ? [{ content: p.text, id, special: false }] : []));
@@ -131,7 +134,7 @@ function llamaStyle(pieces: Piece[], unk: Special | null, bos: Special | null, e
         type: 'TemplateProcessing', single: [sp(bos.content, 0), seq('A', 0)], pair: [sp(bos.content, 0), seq('A', 0), sp(bos.content, 1), seq('B', 1)],
         special_tokens: { [bos.content]: { id: bos.content, ids: [bos.id], tokens: [bos.content] } },
       } : null,
-      decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: META }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+      decoder: { type: 'Sequence', decoders: [...(space !== ' ' ? [{ type: 'Replace', pattern: { String: space }, content: ' ' }] : []), { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
       model: { type: 'BPE', dropout: null, unk_token: unk?.content ?? null, continuing_subword_prefix: null, end_of_word_suffix: null,
         fuse_unk: true, byte_fallback: byteFallback, ignore_merges: false, vocab: Object.fromEntries(vocab), merges: mergeList(found.map((m) => [m.l, m.r])) },
     },
@@ -143,9 +146,9 @@ function fromLlama2c(bytes: Uint8Array, name: string): Converted {
   // ids 0..2 are <unk>, BOS, EOS (exported as "\n<s>\n", "\n</s>\n"), 3..258 the byte pieces <0x00>..<0xFF>
   const names = ['<unk>', '<s>', '</s>'];
   const ps: Piece[] = pieces.map((p, i) => i < 3 ? { text: names[i], score: 0, kind: 'special' }
-    : i < 259 ? { text: p, score: scores[i], kind: 'byte' } : { text: p.replaceAll(' ', META), score: scores[i], kind: 'normal' });
+    : i < 259 ? { text: p, score: scores[i], kind: 'byte' } : { text: p, score: scores[i], kind: 'normal' });
   const s = (i: number): Special => ({ content: names[i], id: i, special: true });
-  return llamaStyle(ps, s(0), s(1), s(2), true, false, 'PreTrainedTokenizerFast');
+  return llamaStyle(ps, s(0), s(1), s(2), true, false, 'PreTrainedTokenizerFast', ' ');
 }
 
 function fromSentencePiece(bytes: Uint8Array): Converted | null {
