@@ -56,7 +56,17 @@ export function attend(g: Gpu, out: View, lse: View, q: View, k: View, v: View, 
  * one backward pass: also the parameter gradients d (+=) and the activation-gradient table s; the
  * caller has turned a.logits into dlogits (the loss's gradient, src/model/model.ts)
  */
-export interface BackwardPass<A extends Acts, S> extends Pass<A> { d: Params; s: S }
+export interface BackwardPass<A extends Acts, S> extends Pass<A> {
+  d: Params; s: S;
+  /** activation recompute: the table keeps only each block's output, so backward reruns block l's forward first */
+  recompute: boolean;
+}
+
+/**
+ * The per-block activations kept under recompute (torch.utils.checkpoint per block): each block's output
+ * (= the next block's input). Every other per-block entry is one block's worth, shared by all blocks.
+ */
+export const KEPT_UNDER_RECOMPUTE: ReadonlySet<string> = new Set(['residual3']);
 
 export interface Family<A extends Acts = any, S = any> {
   /** activation table for (B, T) */
@@ -75,20 +85,29 @@ export interface Family<A extends Acts = any, S = any> {
 
 /**
  * The buffers of a table, sized by capacity: one buffer per entry holding its L per-block slices (each
- * 256-byte aligned) or its one slice. tableViews() cuts any table that fits out of them, so an
- * evaluation batch smaller than the training batch reuses the training buffers.
+ * 256-byte aligned) or its one slice. views() cuts any table that fits out of them, so an
+ * evaluation batch smaller than the training batch reuses the training buffers. With `shared`, the
+ * per-block entries it names hold one slice that all L blocks' views alias (activation recompute).
  */
 export class TableStore {
   readonly buffers: GPUBuffer[] = [];
-  private entries = new Map<string, { buffer: GPUBuffer; stride: number }>();
+  private entries = new Map<string, { buffer: GPUBuffer; stride: number; slices: number }>();
 
-  constructor(g: Gpu, spec: TableSpec, L: number) {
+  constructor(g: Gpu, spec: TableSpec, L: number, shared: (name: string) => boolean = () => false) {
     for (const [name, [n, perLayer]] of Object.entries(spec)) {
       if (n === 0) continue;
-      const stride = alignUp(n), buffer = g.alloc(stride * (perLayer ? L : 1), name);
+      const slices = perLayer && !shared(name) ? L : 1;
+      const stride = alignUp(n), buffer = g.alloc(stride * slices, name);
       this.buffers.push(buffer);
-      this.entries.set(name, { buffer, stride });
+      this.entries.set(name, { buffer, stride, slices });
     }
+  }
+
+  /** bytes of GPU memory the table's buffers hold */
+  get bytes(): number {
+    let n = 0;
+    for (const e of this.entries.values()) n += e.stride * e.slices * 4;
+    return n;
   }
 
   /** does every entry of `spec` fit the buffers? */
@@ -102,7 +121,7 @@ export class TableStore {
     for (const [name, [n, perLayer]] of Object.entries(spec)) {
       const e = this.entries.get(name);
       if (n === 0 || !e) { out[name] = []; continue; }
-      const views = Array.from({ length: perLayer ? L : 1 }, (_, l) => ({ buffer: e.buffer, offset: l * e.stride, numel: n }));
+      const views = Array.from({ length: perLayer ? L : 1 }, (_, l) => ({ buffer: e.buffer, offset: (e.slices === 1 ? 0 : l) * e.stride, numel: n }));
       out[name] = perLayer ? views : views[0];
     }
     return out as T;

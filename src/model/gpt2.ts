@@ -50,31 +50,18 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
     };
   },
 
-  forward({ g, c, p, a, B, T, cache }: Pass<Gpt2Acts>) {
-    const { BT, C, H, HS, NH, V, Vp } = sizes(c, B, T), L = c.nLayers, eps = c.normEps;
+  forward(pass: Pass<Gpt2Acts>) {
+    const { g, c, p, a, B, T, cache } = pass, { BT, C, V, Vp } = sizes(c, B, T), L = c.nLayers, eps = c.normEps;
     K.encoderForward(g, a.encoded, a.ids, p.wte[0], p.wpe[0], B, T, C, cache?.past);               // (B,T,C), positions from the cache's length
-    for (let l = 0; l < L; l++) {
-      const residual = l === 0 ? a.encoded : a.residual3[l - 1];                                   // (B,T,C)
-      // attention block: residual2 = residual + c_proj(attention(c_attn(ln_1(residual))))
-      K.layernormForward(g, a.ln1[l], a.ln1_mean[l], a.ln1_rstd[l], residual, p.ln1w[l], p.ln1b[l], BT, C, eps); // (B,T,C)
-      K.matmulForward(g, a.qkv[l], a.ln1[l], p.qkvw[l], p.qkvb[l], BT, C, 3 * C);                  // (B,T,3C)
-      attend(g, a.atty[l], a.lse[l], a.qkv[l], a.qkv[l], a.qkv[l], B, T, NH, NH, HS, fused(C), cache, l); // (B,T,C), lse (B,NH,T)
-      K.matmulForward(g, a.attproj[l], a.atty[l], p.attprojw[l], p.attprojb[l], BT, C, C);         // (B,T,C)
-      K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);                        // (B,T,C)
-      // MLP block: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2))))
-      K.layernormForward(g, a.ln2[l], a.ln2_mean[l], a.ln2_rstd[l], a.residual2[l], p.ln2w[l], p.ln2b[l], BT, C, eps); // (B,T,C)
-      K.matmulForward(g, a.fch[l], a.ln2[l], p.fcw[l], p.fcb[l], BT, C, H);                        // (B,T,H)
-      K.geluForward(g, a.fch_act[l], a.fch[l], BT * H);                                            // (B,T,H)
-      K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.fcprojw[l], p.fcprojb[l], BT, H, C);         // (B,T,C)
-      K.residualForward(g, a.residual3[l], a.residual2[l], a.fcproj[l], BT * C);                   // (B,T,C)
-    }
+    for (let l = 0; l < L; l++) block(pass, l);                                                     // (B,T,C) -> residual3[l]
     K.layernormForward(g, a.lnf, a.lnf_mean, a.lnf_rstd, a.residual3[L - 1], p.lnfw[0], p.lnfb[0], BT, C, eps); // (B,T,C)
     const head = c.tiedEmbeddings ? p.wte[0] : p.wcls[0];                                          // (V,C)
     K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, V, Vp);                           // (B,T,V)
   },
 
   // forward in reverse (llm.c gpt2_backward); accumulation and scratch as in src/model/llama.ts
-  backward({ g, c, p, a, d, s, B, T }: BackwardPass<Gpt2Acts, Gpt2Grads>) {
+  backward(pass: BackwardPass<Gpt2Acts, Gpt2Grads>) {
+    const { g, c, p, a, d, s, B, T } = pass;
     const { BT, C, H, HS, NH, V, Vp } = sizes(c, B, T), L = c.nLayers;
     // logits -> head -> final norm
     const head = c.tiedEmbeddings ? 'wte' : 'wcls';
@@ -82,6 +69,7 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
     g.clear(s.dresidual);
     K.layernormBackward(g, s.dresidual, d.lnfw[0], d.lnfb[0], s.dlnf, a.residual3[L - 1], p.lnfw[0], a.lnf_mean, a.lnf_rstd, BT, C); // (B,T,C)
     for (let l = L - 1; l >= 0; l--) {
+      if (pass.recompute) block(pass, l); // block l's activations again, from its kept input
       const residual = l === 0 ? a.encoded : a.residual3[l - 1];
       // MLP block (residual3 = residual2 + fcproj: s.dresidual is the gradient of both)
       K.matmulBackward(g, s.dfch_act, d.fcprojw[l], d.fcprojb[l], s.dresidual, a.fch_act[l], p.fcprojw[l], BT, H, C); // (B,T,H)
@@ -102,3 +90,21 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
     K.attentionProbs(g, probs, a.lse[l], a.qkv[l], a.qkv[l], B, T, c.nHeads, c.nHeads, c.dim / c.nHeads, fused(c.dim));  // (B,NH,T,T)
   },
 };
+
+/** block l's forward, from its input (the embeddings or block l-1's output) to residual3[l] */
+function block({ g, c, p, a, B, T, cache }: Pass<Gpt2Acts>, l: number): void {
+  const { BT, C, H, HS, NH } = sizes(c, B, T), eps = c.normEps;
+  const residual = l === 0 ? a.encoded : a.residual3[l - 1];                                     // (B,T,C)
+  // attention block: residual2 = residual + c_proj(attention(c_attn(ln_1(residual))))
+  K.layernormForward(g, a.ln1[l], a.ln1_mean[l], a.ln1_rstd[l], residual, p.ln1w[l], p.ln1b[l], BT, C, eps); // (B,T,C)
+  K.matmulForward(g, a.qkv[l], a.ln1[l], p.qkvw[l], p.qkvb[l], BT, C, 3 * C);                  // (B,T,3C)
+  attend(g, a.atty[l], a.lse[l], a.qkv[l], a.qkv[l], a.qkv[l], B, T, NH, NH, HS, fused(C), cache, l); // (B,T,C), lse (B,NH,T)
+  K.matmulForward(g, a.attproj[l], a.atty[l], p.attprojw[l], p.attprojb[l], BT, C, C);         // (B,T,C)
+  K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);                        // (B,T,C)
+  // MLP block: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2))))
+  K.layernormForward(g, a.ln2[l], a.ln2_mean[l], a.ln2_rstd[l], a.residual2[l], p.ln2w[l], p.ln2b[l], BT, C, eps); // (B,T,C)
+  K.matmulForward(g, a.fch[l], a.ln2[l], p.fcw[l], p.fcb[l], BT, C, H);                        // (B,T,H)
+  K.geluForward(g, a.fch_act[l], a.fch[l], BT * H);                                            // (B,T,H)
+  K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.fcprojw[l], p.fcprojb[l], BT, H, C);         // (B,T,C)
+  K.residualForward(g, a.residual3[l], a.residual2[l], a.fcproj[l], BT * C);                   // (B,T,C)
+}

@@ -10,7 +10,7 @@ import * as K from '../gpu/kernels/index.js';
 import { assert, fail } from '../util/errors.js';
 import { validateCheckpoint, logitsStride, type Checkpoint, type ModelConfig } from './config.js';
 import { Arena } from './arena.js';
-import { TableStore, type Acts, type Family, type KvCache } from './family.js';
+import { TableStore, KEPT_UNDER_RECOMPUTE, type Acts, type Family, type KvCache } from './family.js';
 import { llama } from './llama.js';
 import { gpt2 } from './gpt2.js';
 import { neox } from './neox.js';
@@ -28,6 +28,7 @@ export class Model {
   private gradStore: TableStore | null = null;
   private gradViews: { B: number; T: number; s: Record<string, View> } | null = null;
   private dlosses: { view: View; value: number } | null = null;
+  private recompute = false;
 
   private constructor(readonly gpu: Gpu, readonly config: ModelConfig, ck: Checkpoint) {
     const problems = validateCheckpoint(ck);
@@ -35,6 +36,23 @@ export class Model {
     this.family = FAMILIES[config.family] ?? fail(`unknown model family '${config.family}'`, `one of: ${Object.keys(FAMILIES).join(', ')}`);
     this.params = new Arena(gpu, config, 'params');
     this.params.write(ck.tensors, 'checkpoint');
+  }
+
+  /**
+   * Activation recompute (torch.utils.checkpoint per block): forward keeps only each block's output
+   * (the next block's input) and backward reruns each block's forward before its backward. The same
+   * kernels on the same inputs, so the gradients are bit-identical to storing every activation; the
+   * activations take L x (B,T,C) + one block's worth instead of L blocks' worth.
+   */
+  setRecompute(on: boolean): void {
+    if (on === this.recompute) return;
+    this.freeActivations();
+    this.recompute = on;
+  }
+
+  /** bytes of GPU memory the activation table holds now (0 before the first forward) */
+  get activationBytes(): number {
+    return this.actStore?.store.bytes ?? 0;
   }
 
   /** Upload a checkpoint (to run fewer blocks, cut it first: selectLayers in src/model/surgery.ts). */
@@ -98,7 +116,7 @@ export class Model {
     const c = this.config;
     // dlogits (B,T,V) over the logits, which the step no longer needs
     K.crossentropySoftmaxBackward(g, a.logits, this.dlosses.view, a.targets, B * T, c.vocabSize, logitsStride(c));
-    this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s: this.gradViews.s });
+    this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s: this.gradViews.s, recompute: this.recompute });
   }
 
   /** block l's post-softmax attention (B,NH,T,T) in the last forward (zeros above the diagonal) */
@@ -106,6 +124,7 @@ export class Model {
     const a = this.acts ?? fail('attentionProbs() before forward()');
     const c = this.config, n = a.B * c.nHeads * a.T * a.T;
     assert(Number.isInteger(l) && l >= 0 && l < c.nLayers, `block ${l} does not exist: the model has ${c.nLayers} blocks`);
+    assert(!this.recompute, 'attentionProbs() needs every block\'s activations, which recompute does not keep', 'call setRecompute(false) first');
     const probs = this.gpu.scratch('attention_probs', n);
     this.family.attentionProbs({ g: this.gpu, c, p: this.params.views, a, B: a.B, T: a.T }, l, probs);
     return this.gpu.read(probs);
@@ -150,7 +169,8 @@ export class Model {
     if (!s || B * T > s.BT || T > s.T || !s.store.fits(spec)) {
       const capT = Math.max(T, s?.T ?? 0), capB = Math.ceil(Math.max(B * T, s?.BT ?? 0) / capT);
       this.freeActivations();
-      s = this.actStore = { store: new TableStore(this.gpu, this.family.activations(c, capB, capT), L), BT: capB * capT, T: capT };
+      const shared = this.recompute ? (name: string) => !KEPT_UNDER_RECOMPUTE.has(name) : undefined;
+      s = this.actStore = { store: new TableStore(this.gpu, this.family.activations(c, capB, capT), L, shared), BT: capB * capT, T: capT };
       // constant tables (RoPE) are filled once per allocation, for its longest sequence
       this.family.setup?.(this.gpu, c, { ...s.store.views<Acts>(this.family.activations(c, capB, capT), L), B: capB, T: capT });
     }

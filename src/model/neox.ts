@@ -63,29 +63,10 @@ export const neox: Family<NeoxActs, NeoxGrads> = {
     g.upload(a.freqs_sin, sin);
   },
 
-  forward({ g, c, p, a, B, T, cache }: Pass<NeoxActs>) {
-    const { BT, C, H, HS, R, NH, V, Vp } = sizes(c, B, T), L = c.nLayers, eps = c.normEps;
-    const [cos, sin, pos0] = cache ? [cache.cos!, cache.sin!, cache.past] : [a.freqs_cos, a.freqs_sin, 0]; // positions pos0..pos0+T-1
-    const rot = (off: number) => ({ rotary: R, rowStride: 3 * C, offset: off, pos0 });
+  forward(pass: Pass<NeoxActs>) {
+    const { g, c, p, a, B, T } = pass, { BT, C, V, Vp } = sizes(c, B, T), L = c.nLayers, eps = c.normEps;
     K.encoderForward(g, a.encoded, a.ids, p.wte[0], null, B, T, C);                                 // (B,T,C)
-    for (let l = 0; l < L; l++) {
-      const residual = l === 0 ? a.encoded : a.residual3[l - 1];                                   // (B,T,C)
-      // attention branch: attention(rope(q), rope(k), v) of ln_1(residual)
-      K.layernormForward(g, a.ln1[l], a.ln1_mean[l], a.ln1_rstd[l], residual, p.ln1w[l], p.ln1b[l], BT, C, eps); // (B,T,C)
-      K.matmulForward(g, a.qkv[l], a.ln1[l], p.qkvw[l], p.qkvb[l], BT, C, 3 * C);                  // (B,T,3C)
-      K.ropeForward(g, a.qkv[l], cos, sin, B, T, NH, HS, 1, rot(0));                               // q: first R dims per head
-      K.ropeForward(g, a.qkv[l], cos, sin, B, T, NH, HS, 1, rot(C));                               // k
-      attend(g, a.atty[l], a.lse[l], a.qkv[l], a.qkv[l], a.qkv[l], B, T, NH, NH, HS, fused(C), cache, l); // (B,T,C)
-      K.matmulForward(g, a.attproj[l], a.atty[l], p.attprojw[l], p.attprojb[l], BT, C, C);         // (B,T,C)
-      K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);                        // (B,T,C)
-      // MLP branch: mlp(ln_2(residual)) (parallel) or mlp(ln_2(residual2)); residual3 = residual2 + fcproj
-      const mlpIn = c.parallelResidual ? residual : a.residual2[l];
-      K.layernormForward(g, a.ln2[l], a.ln2_mean[l], a.ln2_rstd[l], mlpIn, p.ln2w[l], p.ln2b[l], BT, C, eps); // (B,T,C)
-      K.matmulForward(g, a.fch[l], a.ln2[l], p.fcw[l], p.fcb[l], BT, C, H);                        // (B,T,H)
-      K.geluErfForward(g, a.fch_act[l], a.fch[l], BT * H);                                         // (B,T,H)
-      K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.fcprojw[l], p.fcprojb[l], BT, H, C);         // (B,T,C)
-      K.residualForward(g, a.residual3[l], a.residual2[l], a.fcproj[l], BT * C);                   // (B,T,C)
-    }
+    for (let l = 0; l < L; l++) block(pass, l);                                                     // (B,T,C) -> residual3[l]
     K.layernormForward(g, a.lnf, a.lnf_mean, a.lnf_rstd, a.residual3[L - 1], p.lnfw[0], p.lnfb[0], BT, C, eps); // (B,T,C)
     const head = c.tiedEmbeddings ? p.wte[0] : p.wcls[0];                                          // (V,C)
     K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, V, Vp);                                 // (B,T,V)
@@ -94,7 +75,8 @@ export const neox: Family<NeoxActs, NeoxGrads> = {
   // forward in reverse; accumulation and scratch as in src/model/llama.ts. With the parallel residual
   // the attention branch's output gradient is the block's (s.dblock, kept aside), not including what
   // the MLP branch adds to the residual stream's gradient.
-  backward({ g, c, p, a, d, s, B, T }: BackwardPass<NeoxActs, NeoxGrads>) {
+  backward(pass: BackwardPass<NeoxActs, NeoxGrads>) {
+    const { g, c, p, a, d, s, B, T } = pass;
     const { BT, C, H, HS, R, NH, V, Vp } = sizes(c, B, T), L = c.nLayers;
     const rot = (off: number) => ({ rotary: R, rowStride: 3 * C, offset: off });
     const head = c.tiedEmbeddings ? 'wte' : 'wcls';
@@ -102,6 +84,7 @@ export const neox: Family<NeoxActs, NeoxGrads> = {
     g.clear(s.dresidual);
     K.layernormBackward(g, s.dresidual, d.lnfw[0], d.lnfb[0], s.dlnf, a.residual3[L - 1], p.lnfw[0], a.lnf_mean, a.lnf_rstd, BT, C); // (B,T,C)
     for (let l = L - 1; l >= 0; l--) {
+      if (pass.recompute) block(pass, l); // block l's activations again, from its kept input
       const residual = l === 0 ? a.encoded : a.residual3[l - 1];
       if (c.parallelResidual) g.copy(s.dblock, s.dresidual);                                                            // (B,T,C)
       // MLP branch
@@ -127,3 +110,26 @@ export const neox: Family<NeoxActs, NeoxGrads> = {
     K.attentionProbs(g, probs, a.lse[l], a.qkv[l], a.qkv[l], B, T, c.nHeads, c.nHeads, headSize(c), fused(c.dim));  // (B,NH,T,T)
   },
 };
+
+/** block l's forward, from its input (the embeddings or block l-1's output) to residual3[l] */
+function block({ g, c, p, a, B, T, cache }: Pass<NeoxActs>, l: number): void {
+  const { BT, C, H, HS, R, NH } = sizes(c, B, T), eps = c.normEps;
+  const [cos, sin, pos0] = cache ? [cache.cos!, cache.sin!, cache.past] : [a.freqs_cos, a.freqs_sin, 0]; // positions pos0..pos0+T-1
+  const rot = (off: number) => ({ rotary: R, rowStride: 3 * C, offset: off, pos0 });
+  const residual = l === 0 ? a.encoded : a.residual3[l - 1];                                     // (B,T,C)
+  // attention branch: attention(rope(q), rope(k), v) of ln_1(residual)
+  K.layernormForward(g, a.ln1[l], a.ln1_mean[l], a.ln1_rstd[l], residual, p.ln1w[l], p.ln1b[l], BT, C, eps); // (B,T,C)
+  K.matmulForward(g, a.qkv[l], a.ln1[l], p.qkvw[l], p.qkvb[l], BT, C, 3 * C);                  // (B,T,3C)
+  K.ropeForward(g, a.qkv[l], cos, sin, B, T, NH, HS, 1, rot(0));                               // q: first R dims per head
+  K.ropeForward(g, a.qkv[l], cos, sin, B, T, NH, HS, 1, rot(C));                               // k
+  attend(g, a.atty[l], a.lse[l], a.qkv[l], a.qkv[l], a.qkv[l], B, T, NH, NH, HS, fused(C), cache, l); // (B,T,C)
+  K.matmulForward(g, a.attproj[l], a.atty[l], p.attprojw[l], p.attprojb[l], BT, C, C);         // (B,T,C)
+  K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);                        // (B,T,C)
+  // MLP branch: mlp(ln_2(residual)) (parallel) or mlp(ln_2(residual2)); residual3 = residual2 + fcproj
+  const mlpIn = c.parallelResidual ? residual : a.residual2[l];
+  K.layernormForward(g, a.ln2[l], a.ln2_mean[l], a.ln2_rstd[l], mlpIn, p.ln2w[l], p.ln2b[l], BT, C, eps); // (B,T,C)
+  K.matmulForward(g, a.fch[l], a.ln2[l], p.fcw[l], p.fcb[l], BT, C, H);                        // (B,T,H)
+  K.geluErfForward(g, a.fch_act[l], a.fch[l], BT * H);                                         // (B,T,H)
+  K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.fcprojw[l], p.fcprojb[l], BT, H, C);         // (B,T,C)
+  K.residualForward(g, a.residual3[l], a.residual2[l], a.fcproj[l], BT * C);                   // (B,T,C)
+}

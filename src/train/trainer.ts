@@ -34,11 +34,12 @@ export interface TrainOptions {
   seed: number;
   evalEvery: number;     // 0: only at the end
   valWindows: number;    // windows of T+1 tokens in the held-out set
+  recompute: boolean;    // keep only each block's output and recompute the block in backward (Model.setRecompute)
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainOptions, 'steps' | 'batch' | 'seq'> = {
   gradAccum: 1, lr: 1e-3, minLr: 1e-4, warmup: 0, schedule: 'cosine', beta1: 0.9, beta2: 0.95, eps: 1e-8, wd: 0.1,
-  clip: 1.0, sampling: 'sequential', seed: 0, evalEvery: 0, valWindows: 16,
+  clip: 1.0, sampling: 'sequential', seed: 0, evalEvery: 0, valWindows: 16, recompute: false,
 };
 
 /**
@@ -66,6 +67,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.beta1 >= 1 || o.beta2 >= 1) fail(`\`beta1\`/\`beta2\` must be < 1 (got ${o.beta1}, ${o.beta2})`);
   if (!(Number.isInteger(o.warmup) && o.warmup >= 0)) fail(`\`warmup\` ${o.warmup} must be an integer >= 0`);
   if (o.schedule !== 'cosine' && o.schedule !== 'constant') fail(`\`schedule\` ${o.schedule}: expected cosine or constant`);
+  if (typeof o.recompute !== 'boolean') fail(`\`recompute\` ${o.recompute} must be true or false`);
   if (o.sampling !== 'sequential' && o.sampling !== 'random') fail(`\`sampling\` ${o.sampling}: expected sequential or random`);
 }
 
@@ -111,6 +113,7 @@ export class Trainer {
     this.tokensSeen = state?.tokensSeen ?? 0;
     const g = model.gpu;
     if (state?.kernels) g.tuner.use(state.kernels);
+    model.setRecompute(opts.recompute);
     this.grads = new Arena(g, model.config, 'grads');
     this.optimizer = new AdamW(model);
     this.lossLog = g.tensor(alignUp(B * T) * G + 1, 'loss_log');
@@ -191,6 +194,7 @@ export class Trainer {
   /** release the gradients, moments and loss log (the model stays) */
   destroy(): void {
     const g = this.model.gpu;
+    this.model.setRecompute(false);
     this.grads.destroy();
     this.optimizer.destroy();
     for (const v of [this.lossLog, this.scale]) g.release(v.buffer);

@@ -50,6 +50,7 @@ function training(base: Partial<TrainOptions>, saveEvery: number, sizes: (k: 'st
     { name: 'seed', value: 'N', meaning: 'seed of the random sampling (and of freshly initialized parameters)', default: d(o.seed) },
     { name: 'eval-every', value: 'N', meaning: 'validate every N steps (0: only at the end)', default: d(o.evalEvery) },
     { name: 'val-windows', value: 'N', meaning: 'validation windows of T+1 tokens', default: d(o.valWindows), api: ['valWindows', 'windows'] },
+    { name: 'recompute', meaning: "keep only each block's output and recompute the block in backward (torch.utils.checkpoint per block): same gradients, activations L x (B,T,C) + one block" },
     { name: 'save-every', value: 'N', meaning: 'write a checkpoint every N steps (0: only at the end)', default: d(saveEvery) },
     { name: 'tokens', value: 'N', meaning: 'train on about N tokens instead of a number of --steps (steps = N / (batch x seq x grad-accum), rounded up)' },
   ];
