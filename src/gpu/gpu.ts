@@ -24,6 +24,8 @@ export interface GpuOptions {
   force?: Record<string, string>;
   /** where tuned choices persist between processes (Node: a JSON file in the cache directory) */
   tuneCache?: TuneCache;
+  /** the largest buffer one parameter arena part may be, in bytes (default: maxBufferSize; tests force it small) */
+  arenaPartBytes?: number;
 }
 
 // which kernels/*.wgsl file defines each @compute entry point
@@ -51,6 +53,11 @@ export class Gpu {
   private dummy: GPUBuffer;
   /** number of dispatches issued, for tests and benches */
   dispatches = 0;
+  /** bytes of storage buffers alive now and the most alive at once (reset with resetPeak()) */
+  readonly memory = { live: 0, peak: 0 };
+  private sizes = new WeakMap<GPUBuffer, number>();
+  /** floats one parameter-arena part may hold (src/model/arena.ts) */
+  readonly arenaPartFloats: number;
   /** kernel variant choices (src/gpu/tune.ts) */
   readonly tuner: Tuner;
 
@@ -63,6 +70,7 @@ export class Gpu {
       if (typeof v === 'number') this.limits[k] = v;
     }
     this.uniformCacheSize = opts.uniformCacheSize ?? 4096;
+    this.arenaPartFloats = Math.floor(Math.min(opts.arenaPartBytes ?? Infinity, this.limits.maxBufferSize) / 4);
     // every error lands in an error scope (Dawn prints uncaptured errors to stdout, which would spoil a
     // command's output); the next read() or sync() collects the scopes and throws the first error.
     // The listener catches what escapes a scope (a device's own errors)
@@ -89,7 +97,15 @@ export class Gpu {
     const buffer = this.device.createBuffer({ label, size,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.bufferIds.set(buffer, this.nextBufferId++);
+    this.sizes.set(buffer, size);
+    this.memory.live += size;
+    this.memory.peak = Math.max(this.memory.peak, this.memory.live);
     return buffer;
+  }
+
+  /** start measuring the peak of live storage bytes from now */
+  resetPeak(): void {
+    this.memory.peak = this.memory.live;
   }
 
   /** a whole new buffer as a view */
@@ -103,6 +119,8 @@ export class Gpu {
    */
   release(buffer: GPUBuffer): void {
     if (buffer === this.dummy) return;
+    this.memory.live -= this.sizes.get(buffer) ?? 0;
+    this.sizes.delete(buffer);
     if (this.encoder) this.released.push(buffer);
     else buffer.destroy();
   }

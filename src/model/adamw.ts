@@ -1,5 +1,5 @@
 // adamw: the optimizer, torch.optim.AdamW on the GPU. The moments m and v are arenas of the model's
-// parameter layout, so one dispatch updates every parameter; the per-element weight-decay mask is 1
+// parameter layout, so one pass per arena part updates every parameter; the per-element weight-decay mask is 1
 // on tensors of rank >= 2 (matrices, embeddings) and 0 on norms and biases (PyTorch's usual param
 // groups). The gradient is scaled by a clip factor on the GPU (src/gpu/kernels/optim.ts gradnormClip).
 import type { View } from '../gpu/gpu.js';
@@ -22,9 +22,9 @@ export class AdamW {
     this.decay = new Arena(g, c, 'decay');
     const rank: Record<string, number> = {};
     for (const [name, shape] of parameterShapes(c)) rank[name] = shape.length;
-    const mask = new Float32Array(this.decay.numel);
-    for (const [name, offset, n] of this.decay.layout) if (rank[name] >= 2) mask.fill(1, offset, offset + n);
-    g.upload(this.decay.all, mask);
+    const masks = this.decay.parts.map((p) => new Float32Array(p.numel));
+    for (const s of this.decay.layout) if (rank[s.name] >= 2) masks[s.part].fill(1, s.offset, s.offset + s.numel);
+    masks.forEach((mask, i) => g.upload(this.decay.parts[i], mask));
     this.m.clear();
     this.v.clear();
   }
@@ -32,8 +32,8 @@ export class AdamW {
   /** one step over every parameter: grads (an Arena of the model's layout) times scale (1) */
   update(grads: Arena, scale: View, h: AdamwHyper): void {
     const p = this.model.params;
-    K.adamwUpdate(this.model.gpu, p.all, this.m.all, this.v.all, grads.all, this.decay.all, scale, p.numel,
-      h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
+    p.parts.forEach((part, i) => K.adamwUpdate(this.model.gpu, part, this.m.parts[i], this.v.parts[i], grads.parts[i], this.decay.parts[i],
+      scale, part.numel, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t));
   }
 
   /** the moments by parameter name (for a checkpoint) */

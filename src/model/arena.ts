@@ -1,85 +1,92 @@
-// arena: one GPU buffer laid out as a model's parameter table (llm.c's malloc_and_point_parameters):
-// a named, 256-byte-aligned view per (tensor, block). Parameters, their gradients and the AdamW
-// moments are four arenas of the same layout, so zeroing the gradients is one clear and AdamW is one
-// dispatch over everything. Host tensors are (L, ...) stacks by table name, as in a Checkpoint.
+// arena: a model's parameter table on the GPU (llm.c's malloc_and_point_parameters): a named,
+// 256-byte-aligned view per (tensor, block), laid out in table order over as many GPU buffers
+// ("parts") as the device's maxBufferSize needs (Gpu.arenaPartFloats), a tensor never straddling two.
+// Parameters, their gradients and the AdamW moments are arenas of the same layout, so zeroing the
+// gradients is one clear per part and AdamW one pass per part. Host tensors are (L, ...) stacks by
+// table name, as in a Checkpoint.
 import type { Gpu, View } from '../gpu/gpu.js';
 import { alignUp } from '../gpu/view.js';
 import { parameterShapes, numel, type ModelConfig } from './config.js';
 import type { Params } from './family.js';
 import { fail } from '../util/errors.js';
 
-/** (name, offset, numel) of every (tensor, block) slice in table order, and the arena's length */
-export function arenaLayout(c: ModelConfig): { layout: [string, number, number][]; numel: number } {
-  const layout: [string, number, number][] = [];
-  let total = 0;
+// parts end on a multiple of this many floats, so reductions over parts (gradnormClip) partition as over one buffer
+export const PART_ALIGN = 4096;
+
+/** one (tensor, block) slice: its table name, part, offset in the part and length */
+export interface Slot { name: string; part: number; offset: number; numel: number }
+
+/** every (tensor, block) slice in table order and each part's length (floats, padding included) */
+export function arenaLayout(c: ModelConfig, partFloats = Infinity): { layout: Slot[]; parts: number[] } {
+  const cap = Math.floor(partFloats / PART_ALIGN) * PART_ALIGN;
+  const layout: Slot[] = [];
+  const parts = [0];
   for (const [name, shape, perLayer] of parameterShapes(c)) {
-    const n = numel(shape);
-    for (let l = 0; l < (perLayer ? c.nLayers : 1); l++) { layout.push([name, total, n]); total += alignUp(n); }
+    const n = numel(shape), size = alignUp(n);
+    if (size > cap) fail(`parameter '${name}' (${n * 4} bytes) is larger than one GPU buffer may be (${cap * 4} bytes, maxBufferSize)`, 'use a device with a larger maxBufferSize');
+    for (let l = 0; l < (perLayer ? c.nLayers : 1); l++) {
+      if (parts[parts.length - 1] + size > cap) parts.push(0);
+      const part = parts.length - 1;
+      layout.push({ name, part, offset: parts[part], numel: n });
+      parts[part] += size;
+    }
   }
-  return { layout, numel: total };
+  return { layout, parts: parts.map((n) => alignUp(n, PART_ALIGN)) };
 }
 
 export class Arena {
   readonly views: Params = {};
-  readonly layout: [string, number, number][];
-  /** elements, alignment padding included */
+  readonly layout: Slot[];
+  /** each part as one whole-buffer view */
+  readonly parts: View[];
+  /** elements over all parts, alignment padding included */
   readonly numel: number;
-  readonly buffer: GPUBuffer;
 
   constructor(private g: Gpu, readonly config: ModelConfig, label: string) {
-    ({ layout: this.layout, numel: this.numel } = arenaLayout(config));
-    this.buffer = g.alloc(this.numel, label);
-    for (const [name, offset, n] of this.layout) (this.views[name] ??= []).push({ buffer: this.buffer, offset, numel: n });
-  }
-
-  /** the whole arena as one view */
-  get all(): View {
-    return { buffer: this.buffer, offset: 0, numel: this.numel };
+    const { layout, parts } = arenaLayout(config, g.arenaPartFloats);
+    this.layout = layout;
+    this.parts = parts.map((n, i) => ({ buffer: g.alloc(n, parts.length > 1 ? `${label}_${i}` : label), offset: 0, numel: n }));
+    this.numel = parts.reduce((a, b) => a + b, 0);
+    for (const s of layout) (this.views[s.name] ??= []).push({ buffer: this.parts[s.part].buffer, offset: s.offset, numel: s.numel });
   }
 
   clear(): void {
-    this.g.clear(this.all);
+    for (const p of this.parts) this.g.clear(p);
   }
 
-  /** upload tensors by table name (every slice of the layout must be present) */
-  write(tensors: Record<string, Float32Array>, what: string, hint?: string): void {
-    this.g.upload(this.all, this.pack(tensors, what, hint));
+  /** upload tensors by table name (every slice of the layout must be present), one slice at a time */
+  write(tensors: Record<string, Float32Array>, what: string, hint = 'the tensors do not belong to this model'): void {
+    const used: Record<string, number> = {}, block: Record<string, number> = {};
+    for (const s of this.layout) {
+      const t = tensors[s.name];
+      const at = used[s.name] ?? 0, l = block[s.name] ?? 0;
+      if (!t || t.length < at + s.numel) fail(`${what}: tensor '${s.name}' is missing or too short`, hint);
+      this.g.upload(this.views[s.name][l], t.subarray(at, at + s.numel));
+      used[s.name] = at + s.numel;
+      block[s.name] = l + 1;
+    }
   }
 
-  /** read the arena back as tensors by table name */
+  /** read the arena back as tensors by table name (per-block slices concatenated) */
   async read(): Promise<Record<string, Float32Array>> {
-    return this.unpack(await this.g.read(this.all));
-  }
-
-  /** split a host copy of the arena into tensors by name (per-block slices concatenated) */
-  unpack(host: Float32Array): Record<string, Float32Array> {
     const sizes: Record<string, number> = {};
-    for (const [name, , n] of this.layout) sizes[name] = (sizes[name] ?? 0) + n;
+    for (const s of this.layout) sizes[s.name] = (sizes[s.name] ?? 0) + s.numel;
     const out: Record<string, Float32Array> = {};
     const filled: Record<string, number> = {};
-    for (const [name, offset, n] of this.layout) {
-      out[name] ??= new Float32Array(sizes[name]);
-      out[name].set(host.subarray(offset, offset + n), filled[name] ?? 0);
-      filled[name] = (filled[name] ?? 0) + n;
+    for (let i = 0; i < this.parts.length; i++) {
+      const host = await this.g.read(this.parts[i]);
+      for (const s of this.layout) {
+        if (s.part !== i) continue;
+        out[s.name] ??= new Float32Array(sizes[s.name]);
+        out[s.name].set(host.subarray(s.offset, s.offset + s.numel), filled[s.name] ?? 0);
+        filled[s.name] = (filled[s.name] ?? 0) + s.numel;
+      }
     }
     return out;
   }
 
-  /** a host copy of the arena from tensors by name */
-  pack(tensors: Record<string, Float32Array>, what: string, hint = 'the tensors do not belong to this model'): Float32Array {
-    const host = new Float32Array(this.numel);
-    const used: Record<string, number> = {};
-    for (const [name, offset, n] of this.layout) {
-      const t = tensors[name];
-      const at = used[name] ?? 0;
-      if (!t || t.length < at + n) fail(`${what}: tensor '${name}' is missing or too short`, hint);
-      host.set(t.subarray(at, at + n), offset);
-      used[name] = at + n;
-    }
-    return host;
+  destroy(): void {
+    for (const p of this.parts) this.g.release(p.buffer);
   }
 
-  destroy(): void {
-    this.g.release(this.buffer);
-  }
 }

@@ -69,37 +69,10 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
     g.upload(a.freqs_sin, sin);
   },
 
-  forward({ g, c, p, a, B, T, cache }: Pass<LlamaActs>) {
-    const { BT, C, H, HS, QD, KVD, NH, V, Vp } = sizes(c, B, T), KVH = c.nKvHeads, L = c.nLayers, eps = c.normEps;
-    const [cos, sin, pos0] = cache ? [cache.cos!, cache.sin!, cache.past] : [a.freqs_cos, a.freqs_sin, 0]; // positions pos0..pos0+T-1
-    const bias = (name: string, l: number) => (p[name] ? p[name][l] : null);
-    const mode = c.ropeMode === 'interleaved' ? 0 : 1;
+  forward(pass: Pass<LlamaActs>) {
+    const { g, c, p, a, B, T } = pass, { BT, C, V, Vp } = sizes(c, B, T), L = c.nLayers, eps = c.normEps;
     K.encoderForward(g, a.encoded, a.ids, p.token_embedding[0], null, B, T, C);          // (B,T,C)
-    for (let l = 0; l < L; l++) {
-      const residual = l === 0 ? a.encoded : a.residual3[l - 1];                       // (B,T,C)
-      // attention block: residual2 = residual + wo(attention(rope(norm(wq x)), rope(norm(wk x)), wv x)), x = rms_att(residual)
-      K.rmsnormForward(g, a.ln1[l], a.ln1_rstd[l], residual, p.rms_att[l], BT, C, eps); // (B,T,C)
-      const [q, k] = c.qkNorm ? [a.q_pre[l], a.k_pre[l]] : [a.q[l], a.k[l]];
-      K.matmulForward(g, q, a.ln1[l], p.wq[l], bias('bq', l), BT, C, QD);              // (B,T,NH,HS)
-      K.matmulForward(g, k, a.ln1[l], p.wk[l], bias('bk', l), BT, C, KVD);             // (B,T,KVH,HS)
-      K.matmulForward(g, a.v[l], a.ln1[l], p.wv[l], bias('bv', l), BT, C, KVD);        // (B,T,KVH,HS)
-      if (c.qkNorm) {   // Qwen3: RMSNorm over each head's HS dims, (B*T*heads) rows
-        K.rmsnormForward(g, a.q[l], a.q_rstd[l], q, p.q_norm[l], BT * NH, HS, eps);     // (B,T,NH,HS)
-        K.rmsnormForward(g, a.k[l], a.k_rstd[l], k, p.k_norm[l], BT * KVH, HS, eps);    // (B,T,KVH,HS)
-      }
-      K.ropeForward(g, a.q[l], cos, sin, B, T, NH, HS, mode, { pos0 });               // (B,T,NH,HS) in place
-      K.ropeForward(g, a.k[l], cos, sin, B, T, KVH, HS, mode, { pos0 });              // (B,T,KVH,HS) in place
-      attend(g, a.atty[l], a.lse[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS, undefined, cache, l); // (B,T,QD), lse (B,NH,T)
-      K.matmulForward(g, a.attproj[l], a.atty[l], p.wo[l], bias('bo', l), BT, QD, C);  // (B,T,C)
-      K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);            // (B,T,C)
-      // MLP block: residual3 = residual2 + w2(silu(w1 x) * w3 x), x = rms_ffn(residual2)
-      K.rmsnormForward(g, a.ln2[l], a.ln2_rstd[l], a.residual2[l], p.rms_ffn[l], BT, C, eps); // (B,T,C)
-      K.matmulForward(g, a.fch[l], a.ln2[l], p.w1[l], bias('b1', l), BT, C, H);        // (B,T,H) gate
-      K.matmulForward(g, a.fch_up[l], a.ln2[l], p.w3[l], bias('b3', l), BT, C, H);     // (B,T,H) up
-      K.swigluForward(g, a.fch_act[l], a.fch[l], a.fch_up[l], BT * H);                 // (B,T,H)
-      K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.w2[l], bias('b2', l), BT, H, C); // (B,T,C)
-      K.residualForward(g, a.residual3[l], a.residual2[l], a.fcproj[l], BT * C);       // (B,T,C)
-    }
+    for (let l = 0; l < L; l++) block(pass, l);                                         // (B,T,C) -> residual3[l]
     K.rmsnormForward(g, a.lnf, a.lnf_rstd, a.residual3[L - 1], p.rms_final[0], BT, C, eps); // (B,T,C)
     const head = c.tiedEmbeddings ? p.token_embedding[0] : p.wcls[0];                  // (V,C)
     K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, V, Vp);                     // (B,T,V)
@@ -108,7 +81,8 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
   // forward in reverse (llm.c gpt2_backward): parameter gradients accumulate (+=) so micro-batches add
   // up; s.dresidual carries the residual stream's gradient down through the blocks (the norm backwards
   // add into it); the other activation gradients are one block's scratch, reused by every block.
-  backward({ g, c, p, a, d, s, B, T }: BackwardPass<LlamaActs, LlamaGrads>) {
+  backward(pass: BackwardPass<LlamaActs, LlamaGrads>) {
+    const { g, c, p, a, d, s, B, T } = pass;
     const { BT, C, H, HS, QD, KVD, NH, V, Vp } = sizes(c, B, T), KVH = c.nKvHeads, L = c.nLayers;
     const bias = (name: string, l: number) => (d[name] ? d[name][l] : null);
     const mode = c.ropeMode === 'interleaved' ? 0 : 1;
@@ -119,6 +93,7 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
     g.clear(s.dresidual);
     K.rmsnormBackward(g, s.dresidual, d.rms_final[0], s.dlnf, a.residual3[L - 1], p.rms_final[0], a.lnf_rstd, BT, C); // (B,T,C)
     for (let l = L - 1; l >= 0; l--) {
+      if (pass.recompute) block(pass, l); // block l's activations again, from its kept input
       const residual = l === 0 ? a.encoded : a.residual3[l - 1];
       // MLP block (residual3 = residual2 + fcproj: s.dresidual is the gradient of both)
       K.matmulBackward(g, s.dfch_act, d.w2[l], bias('b2', l), s.dresidual, a.fch_act[l], p.w2[l], BT, H, C);        // (B,T,H)
@@ -151,3 +126,34 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
     K.attentionProbs(g, probs, a.lse[l], a.q[l], a.k[l], B, T, c.nHeads, c.nKvHeads, headSize(c));  // (B,NH,T,T)
   },
 };
+
+/** block l's forward, from its input (the embeddings or block l-1's output) to residual3[l] */
+function block({ g, c, p, a, B, T, cache }: Pass<LlamaActs>, l: number): void {
+  const { BT, C, H, HS, QD, KVD, NH } = sizes(c, B, T), KVH = c.nKvHeads, eps = c.normEps;
+  const [cos, sin, pos0] = cache ? [cache.cos!, cache.sin!, cache.past] : [a.freqs_cos, a.freqs_sin, 0]; // positions pos0..pos0+T-1
+  const bias = (name: string, l: number) => (p[name] ? p[name][l] : null);
+  const mode = c.ropeMode === 'interleaved' ? 0 : 1;
+  const residual = l === 0 ? a.encoded : a.residual3[l - 1];                         // (B,T,C)
+  // attention block: residual2 = residual + wo(attention(rope(norm(wq x)), rope(norm(wk x)), wv x)), x = rms_att(residual)
+  K.rmsnormForward(g, a.ln1[l], a.ln1_rstd[l], residual, p.rms_att[l], BT, C, eps); // (B,T,C)
+  const [q, k] = c.qkNorm ? [a.q_pre[l], a.k_pre[l]] : [a.q[l], a.k[l]];
+  K.matmulForward(g, q, a.ln1[l], p.wq[l], bias('bq', l), BT, C, QD);              // (B,T,NH,HS)
+  K.matmulForward(g, k, a.ln1[l], p.wk[l], bias('bk', l), BT, C, KVD);             // (B,T,KVH,HS)
+  K.matmulForward(g, a.v[l], a.ln1[l], p.wv[l], bias('bv', l), BT, C, KVD);        // (B,T,KVH,HS)
+  if (c.qkNorm) {   // Qwen3: RMSNorm over each head's HS dims, (B*T*heads) rows
+    K.rmsnormForward(g, a.q[l], a.q_rstd[l], q, p.q_norm[l], BT * NH, HS, eps);     // (B,T,NH,HS)
+    K.rmsnormForward(g, a.k[l], a.k_rstd[l], k, p.k_norm[l], BT * KVH, HS, eps);    // (B,T,KVH,HS)
+  }
+  K.ropeForward(g, a.q[l], cos, sin, B, T, NH, HS, mode, { pos0 });               // (B,T,NH,HS) in place
+  K.ropeForward(g, a.k[l], cos, sin, B, T, KVH, HS, mode, { pos0 });              // (B,T,KVH,HS) in place
+  attend(g, a.atty[l], a.lse[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS, undefined, cache, l); // (B,T,QD), lse (B,NH,T)
+  K.matmulForward(g, a.attproj[l], a.atty[l], p.wo[l], bias('bo', l), BT, QD, C);  // (B,T,C)
+  K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);            // (B,T,C)
+  // MLP block: residual3 = residual2 + w2(silu(w1 x) * w3 x), x = rms_ffn(residual2)
+  K.rmsnormForward(g, a.ln2[l], a.ln2_rstd[l], a.residual2[l], p.rms_ffn[l], BT, C, eps); // (B,T,C)
+  K.matmulForward(g, a.fch[l], a.ln2[l], p.w1[l], bias('b1', l), BT, C, H);        // (B,T,H) gate
+  K.matmulForward(g, a.fch_up[l], a.ln2[l], p.w3[l], bias('b3', l), BT, C, H);     // (B,T,H) up
+  K.swigluForward(g, a.fch_act[l], a.fch[l], a.fch_up[l], BT * H);                 // (B,T,H)
+  K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.w2[l], bias('b2', l), BT, H, C); // (B,T,C)
+  K.residualForward(g, a.residual3[l], a.residual2[l], a.fcproj[l], BT * C);       // (B,T,C)
+}

@@ -157,7 +157,7 @@ export class Trainer {
       g.copy(slice(this.lossLog, i * stride, BT), slice(acts.losses, 0, BT));
     }
     // the global gradient norm lands after the losses: loss and norm come back in one read
-    gradnormClip(g, this.scale, slice(this.lossLog, G * stride, 1), this.grads.all, this.grads.numel, clip);
+    gradnormClip(g, this.scale, slice(this.lossLog, G * stride, 1), this.grads.parts, clip);
     const losses = await this.reader.read(this.lossLog);
     const gradNorm = losses[G * stride];
     let sum = 0;

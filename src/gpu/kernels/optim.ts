@@ -27,19 +27,26 @@ export function adamwUpdate(g: Gpu, params: View, m: View, v: View, grads: View,
 }
 
 /**
- * norm (1) = ||grads (P)||_2; scale (1) = min(1, maxNorm / (norm + 1e-6)), torch's clip_grad_norm_ rule,
- * or 1 when maxNorm <= 0 or is not finite (no clipping). Deterministic two-stage reduction.
+ * norm (1) = ||grads||_2 over the parts (each a multiple of 4096 floats but the last, so the partial
+ * sums partition them as one buffer of their concatenation); scale (1) = min(1, maxNorm / (norm + 1e-6)),
+ * torch's clip_grad_norm_ rule, or 1 when maxNorm <= 0 or is not finite (no clipping). Deterministic
+ * two-stage reduction.
  */
-export function gradnormClip(g: Gpu, scale: View, norm: View, grads: View, P: number, maxNorm: number,
+export function gradnormClip(g: Gpu, scale: View, norm: View, parts: View[], maxNorm: number,
                              maxBindingFloats = g.bindingFloats) {
-  const NP = Math.ceil(P / CHUNK);
+  const P = parts.reduce((a, p) => a + p.numel, 0), NP = Math.ceil(P / CHUNK);
   const partials = g.scratch('gradnorm_partials', Math.max(NP, 1));
   const chunk = Math.floor(maxBindingFloats / CHUNK) * CHUNK;   // keeps the partition fixed
   assert(chunk > 0, `gradnorm: a binding of ${maxBindingFloats} floats is under one ${CHUNK}-element chunk`);
-  for (let i0 = 0; i0 < P; i0 += chunk) {
-    const n = Math.min(chunk, P - i0);
-    g.dispatch('gradnorm_partial', { u: [n, i0 / CHUNK] }, [partials, slice(grads, i0, n)], [Math.ceil(n / CHUNK)], { WG, CHUNK });
-  }
+  let base = 0;
+  parts.forEach((grads, k) => {
+    assert(k === parts.length - 1 || grads.numel % CHUNK === 0, `gradnorm: part ${k} of ${grads.numel} floats is not a multiple of ${CHUNK}`);
+    for (let i0 = 0; i0 < grads.numel; i0 += chunk) {
+      const n = Math.min(chunk, grads.numel - i0);
+      g.dispatch('gradnorm_partial', { u: [n, (base + i0) / CHUNK] }, [partials, slice(grads, i0, n)], [Math.ceil(n / CHUNK)], { WG, CHUNK });
+    }
+    base += grads.numel;
+  });
   const clip = maxNorm > 0 && Number.isFinite(maxNorm);
   g.dispatch('gradnorm_clip', { u: [NP, clip ? 1 : 0], f: [clip ? maxNorm : 0] }, [slice(norm, 0, 1), slice(scale, 0, 1), partials], [1], { WG });
 }
