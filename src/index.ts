@@ -10,6 +10,7 @@ export { env, runtimeName } from './util/env.js';
 export { Model, FAMILIES } from './model/model.js';
 export { selectLayers, firstBlocks, appendBlocks } from './model/surgery.js';
 export { Arena } from './model/arena.js';
+export { memoryPlan, fitSuggestions, planText, optimizerBytes, type MemoryPlan, type PlanOptions, type DeviceLimits, type OptimName } from './model/plan.js';
 export { AdamW, type AdamwHyper } from './model/adamw.js';
 export { ropeTables, ropeInvFreq } from './model/rope.js';
 export type { Acts, Family, KvCache } from './model/family.js';

@@ -22,6 +22,7 @@ import { readTaskFiles } from '../tasks.js';
 import { trainCmd, runCmd } from './train.js';
 import { tokenizeCmd, packCmd } from './data.js';
 import { generateCmd } from './generate.js';
+import { planCmd } from './plan.js';
 import { SPECS, SPEC } from './specs.js';
 import { parseFlags, commandHelp, overview, flagsInMessage } from './flags.js';
 import { checkOut } from './outdir.js';
@@ -31,7 +32,7 @@ import type { Gpu } from '../../gpu/gpu.js';
 
 const HANDLERS: Record<string, (f: Flags, g: Gpu) => Promise<void>> = {
   demo: (f, g) => runCmd(f, g, true), run: (f, g) => runCmd(f, g), inherit: (f, g) => inheritCmd(f, g), train: trainCmd,
-  eval: evaluate, analyze: analyzeCmd, logits, generate: generateCmd, export: exportCmd, tokenize: (f) => tokenizeCmd(f), pack: (f) => packCmd(f), info,
+  eval: evaluate, analyze: analyzeCmd, logits, generate: generateCmd, export: exportCmd, tokenize: (f) => tokenizeCmd(f), pack: (f) => packCmd(f), info, plan: planCmd,
 };
 
 async function main(argv: string[]): Promise<void> {

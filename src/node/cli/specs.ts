@@ -29,6 +29,8 @@ const d = (v: unknown) => String(v);
 const RULES = 'rank-guided (the K blocks whose attention keeps the highest rank: lazy ones left out), block-influence (the K of highest ShortGPT Block Influence, 1 - cos(block input, output)), ' +
   'angular (drop the L-K consecutive blocks whose ends are closest in angle, Gromov et al.)';
 
+const MEMORY: FlagDef = { name: 'memory', value: 'BYTES', meaning: 'the memory the device has, for the memory plan checked before training (16GB, 80GiB)', default: "a CPU adapter: the host's RAM; a GPU: not checked" };
+
 /** the training flags of train, run and demo, with the defaults that apply there */
 function training(base: Partial<TrainOptions>, saveEvery: number, sizes: (k: 'steps' | 'batch' | 'seq') => Partial<FlagDef>, recipe: boolean): FlagDef[] {
   const o: Partial<TrainOptions> = { ...TRAIN_DEFAULTS, ...base };
@@ -50,6 +52,7 @@ function training(base: Partial<TrainOptions>, saveEvery: number, sizes: (k: 'st
     { name: 'seed', value: 'N', meaning: 'seed of the random sampling (and of freshly initialized parameters)', default: d(o.seed) },
     { name: 'eval-every', value: 'N', meaning: 'validate every N steps (0: only at the end)', default: d(o.evalEvery) },
     { name: 'val-windows', value: 'N', meaning: 'validation windows of T+1 tokens', default: d(o.valWindows), api: ['valWindows', 'windows'] },
+    MEMORY,
     { name: 'recompute', meaning: "keep only each block's output and recompute the block in backward (torch.utils.checkpoint per block): same gradients, activations L x (B,T,C) + one block" },
     { name: 'save-every', value: 'N', meaning: 'write a checkpoint every N steps (0: only at the end)', default: d(saveEvery) },
     { name: 'tokens', value: 'N', meaning: 'train on about N tokens instead of a number of --steps (steps = N / (batch x seq x grad-accum), rounded up)' },
@@ -225,6 +228,22 @@ export const SPECS: CommandSpec[] = [
       { name: 'shard-tokens', value: 'N', meaning: 'tokens per shard', default: '10000000' },
       force('write into an --out that exists (the shards and data_pack.json of an earlier pack there are removed first)'),
       JSON_FLAG,
+    ],
+  },
+  {
+    name: 'plan', synopsis: '--model PATH --batch B --seq T [--recompute] [--optim NAME] [--memory BYTES] [--json]', gpu: true,
+    summary: "The memory plan of training --model: the bytes of the weights, gradients, optimizer state, activations and scratch against the device's limits, whether it fits, and which flags would make it fit.",
+    more: 'train and run check the same plan before allocating anything and refuse, printing it, when it does not fit. Reads only config.json of a Hugging Face directory.',
+    flags: [
+      model('the model', { required: true }),
+      { name: 'batch', value: 'B', meaning: 'windows per micro-batch', required: true },
+      { name: 'seq', value: 'T', meaning: 'tokens per window', required: true },
+      { name: 'grad-accum', value: 'G', meaning: 'micro-batches per step', default: '1' },
+      { name: 'recompute', meaning: "activation recompute, as train's --recompute" },
+      { name: 'optim', value: 'NAME', meaning: 'adamw or adamw8bit, as train\'s --optim', default: 'adamw' },
+      { name: 'inference', meaning: 'plan a forward pass only (no gradients, no optimizer)' },
+      { name: 'layers', value: 'K', meaning: 'plan the first K blocks only (what inherit --layers K makes)', default: 'all blocks' },
+      MEMORY, JSON_FLAG,
     ],
   },
   { name: 'info', synopsis: '[--json]', gpu: true, summary: 'The WebGPU adapter, its features and limits, and the runtime.', flags: [JSON_FLAG] },

@@ -16,6 +16,7 @@ import { Model } from '../../model/model.js';
 import { guidedBlocks, isSelectRule } from '../../method/select.js';
 import { checkOut } from './outdir.js';
 import { BUILTIN_RUN, DEMO_OUT } from './specs.js';
+import { checkPlan, planOptions, readConfig } from './plan.js';
 
 /** training options from flags, over `base` defaults */
 function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
@@ -57,8 +58,9 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const opts = trainOptions(flags, {});
   const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
   const path = await modelPath(flags, 'model');
-  const ck = await readModel(path);
-  const { train, val } = await textData(flags, path, ck.config.vocabSize);
+  const config = await readConfig(path);
+  checkPlan(gpu, flags, config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: opts.recompute }));
+  const { train, val } = await textData(flags, path, config.vocabSize);
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
     saveEvery: num(flags, 'save-every', 0), opts, train, val, progress: flags.json ? null : stderrBar() });
   if (flags.json) {
@@ -96,6 +98,8 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   };
   let data;
   if (path) {
+    // the largest model the rounds may train is the reference's size
+    checkPlan(gpu, flags, await readConfig(path), planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: opts.recompute }));
     const reference = await readModel(path);
     const { train, val, tok } = await textData(flags, path, reference.config.vocabSize);
     data = { reference, train, val, tokFiles: tokenizerFiles(path), tokenizer: flags.tasks ? await tok() : undefined };

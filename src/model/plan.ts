@@ -1,0 +1,138 @@
+// plan: the memory plan of training (or running) a model, computed from the same tables the package
+// allocates from (arenaLayout for parameters, the family's activation and activation-gradient tables
+// under TableStore's sizing rule, the trainer's loss log, the kernels' scratch), against the device's
+// limits: the bytes of each part, the largest single buffer against maxBufferSize, the total against
+// the memory the caller says the device has (WebGPU does not expose it; on a CPU adapter it is host
+// RAM), whether it fits, and which flag would make it fit. `inheritune-rt plan` prints it; train and
+// run check it before allocating anything.
+import { alignUp } from '../gpu/view.js';
+import { arenaLayout } from './arena.js';
+import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from './config.js';
+import type { TableSpec } from './family.js';
+import { FAMILIES } from './model.js';
+import { KEPT_UNDER_RECOMPUTE } from './family.js';
+import { blocksOf } from '../gpu/kernels/reduce.js';
+
+export type OptimName = 'adamw' | 'adamw8bit';
+
+export interface PlanOptions {
+  batch: number; seq: number; gradAccum?: number;
+  recompute?: boolean;
+  /** the optimizer (its state), or null for inference only (no gradients, no optimizer) */
+  optim?: OptimName | null;
+}
+
+export interface DeviceLimits {
+  maxBufferSize: number; maxStorageBufferBindingSize: number;
+  /** bytes of memory the device has, when known */
+  memory?: number; memorySource?: string;
+}
+
+export interface PlanPart { part: string; bytes: number; what: string }
+
+export interface MemoryPlan {
+  parameters: number;
+  parts: PlanPart[];
+  total: number;
+  largestBuffer: { label: string; bytes: number };
+  limits: DeviceLimits;
+  fits: boolean;
+  problems: string[];
+}
+
+const F = 4; // bytes per float
+
+/** optimizer state bytes for a parameter arena of `floats` floats (padding included) */
+export function optimizerBytes(optim: OptimName, floats: number): number {
+  // adamw: m and v in f32 + the weight-decay mask (an arena of the same layout)
+  if (optim === 'adamw') return 3 * floats * F;
+  // adamw8bit: one byte per moment per parameter + an f32 absmax per 256-element block of each moment, + the mask
+  return 2 * floats + 2 * Math.ceil(floats / 256) * F + floats * F;
+}
+
+/** TableStore's bytes for a table: one 256-byte-aligned buffer per entry, L slices unless shared */
+function tableBytes(spec: TableSpec, L: number, shared: (name: string) => boolean): { bytes: number; largest: [string, number] } {
+  let bytes = 0, largest: [string, number] = ['', 0];
+  for (const [name, [n, perLayer]] of Object.entries(spec)) {
+    if (n === 0) continue;
+    const b = alignUp(n) * (perLayer && !shared(name) ? L : 1) * F;
+    bytes += b;
+    if (b > largest[1]) largest = [name, b];
+  }
+  return { bytes, largest };
+}
+
+export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits): MemoryPlan {
+  const B = o.batch, T = o.seq, G = o.gradAccum ?? 1, BT = B * T, L = c.nLayers, train = o.optim !== null && o.optim !== undefined;
+  const partFloats = Math.floor(limits.maxBufferSize / F);
+  const { parts: arena } = arenaLayout(c, partFloats);
+  const floats = arena.reduce((a, b) => a + b, 0);
+  let parameters = 0;
+  for (const [, shape, perLayer] of parameterShapes(c)) parameters += numel(shape) * (perLayer ? L : 1);
+  const fam = FAMILIES[c.family];
+  const shared = (name: string) => !!o.recompute && !KEPT_UNDER_RECOMPUTE.has(name);
+  const acts = tableBytes(fam.activations(c, B, T), L, shared);
+  const out: PlanPart[] = [{ part: 'weights', bytes: floats * F, what: `${parameters} parameters in f32, ${arena.length} buffer(s)` }];
+  let largest = { label: 'weights', bytes: Math.max(...arena) * F };
+  if (train) {
+    out.push({ part: 'gradients', bytes: floats * F, what: 'f32, the parameter layout' });
+    out.push({ part: 'optimizer', bytes: optimizerBytes(o.optim!, floats), what: o.optim === 'adamw' ? 'AdamW m, v (f32) + weight-decay mask' : '8-bit AdamW m, v (blockwise, 256) + weight-decay mask' });
+  }
+  out.push({ part: 'activations', bytes: acts.bytes, what: `(B ${B}, T ${T})${o.recompute ? ', recompute: each block\'s output + one block' : ', every block'}` });
+  if (acts.largest[1] > largest.bytes) largest = { label: `activation '${acts.largest[0]}'`, bytes: acts.largest[1] };
+  // scratch: activation gradients (one block's worth), the loss log, the norm and column-sum partials,
+  // attention's D, the gradient-norm partials
+  const widest = Math.max(c.dim, c.hiddenDim, 3 * c.dim, c.nHeads * headSize(c));
+  let scratch = (alignUp(alignUp(BT) * G + 1) + alignUp(BT) + alignUp(2 * blocksOf(BT) * widest) + alignUp(blocksOf(BT) * widest) + alignUp(B * c.nHeads * T)) * F;
+  if (train) {
+    const grads = tableBytes(fam.gradients(c, B, T), 1, () => false);
+    scratch += grads.bytes + alignUp(Math.ceil(floats / 4096)) * F;
+  }
+  out.push({ part: 'scratch', bytes: scratch, what: train ? 'activation gradients (one block), loss log, reduction partials' : 'reduction partials' });
+  const total = out.reduce((a, p) => a + p.bytes, 0);
+  const problems: string[] = [];
+  const logits = alignUp(BT * logitsStride(c)) * F;
+  if (largest.bytes > limits.maxBufferSize || logits > limits.maxBufferSize) {
+    problems.push(`${largest.label} needs one buffer of ${fmtBytes(Math.max(largest.bytes, logits))}, over the device's maxBufferSize ${fmtBytes(limits.maxBufferSize)}`);
+  }
+  if (limits.memory !== undefined && total > limits.memory) problems.push(`${fmtBytes(total)} in all, over the ${fmtBytes(limits.memory)} the device has (${limits.memorySource ?? 'given'})`);
+  return { parameters, parts: out, total, largestBuffer: largest, limits, fits: problems.length === 0, problems };
+}
+
+/**
+ * The first changes that make a plan that does not fit fit, as flags: --recompute, --optim adamw8bit,
+ * then halving --batch, then halving --seq (with the earlier changes kept).
+ */
+export function fitSuggestions(c: ModelConfig, o: PlanOptions, limits: DeviceLimits): string[] {
+  const tries: [string, PlanOptions][] = [];
+  let cur = { ...o };
+  const flags: string[] = [];
+  const push = (flag: string, next: PlanOptions) => { cur = next; flags.push(flag); tries.push([flags.join(' '), next]); };
+  if (!cur.recompute) push('--recompute', { ...cur, recompute: true });
+  if (cur.optim === 'adamw') push('--optim adamw8bit', { ...cur, optim: 'adamw8bit' });
+  const base = flags.length;
+  for (let b = Math.floor(cur.batch / 2); b >= 1; b = Math.floor(b / 2)) tries.push([[...flags.slice(0, base), `--batch ${b}`].join(' '), { ...cur, batch: b }]);
+  for (let t = Math.floor(cur.seq / 2); t >= 16; t = Math.floor(t / 2)) tries.push([[...flags.slice(0, base), '--batch 1', `--seq ${t}`].join(' '), { ...cur, batch: 1, seq: t }]);
+  const out: string[] = [];
+  for (const [f, p] of tries) if (memoryPlan(c, p, limits).fits) { out.push(f); if (out.length === 2) break; }
+  return out;
+}
+
+export function fmtBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+/** the plan as a table for a terminal */
+export function planText(p: MemoryPlan, suggestions: string[] = []): string {
+  const rows = p.parts.map((x) => `  ${x.part.padEnd(12)} ${fmtBytes(x.bytes).padStart(11)}  ${x.what}`);
+  const lim = p.limits;
+  const lines = [`memory plan (${p.parameters} parameters):`, ...rows, `  ${'total'.padEnd(12)} ${fmtBytes(p.total).padStart(11)}`,
+    `largest buffer: ${p.largestBuffer.label}, ${fmtBytes(p.largestBuffer.bytes)} (maxBufferSize ${fmtBytes(lim.maxBufferSize)}); every binding is chunked under maxStorageBufferBindingSize ${fmtBytes(lim.maxStorageBufferBindingSize)}`,
+    lim.memory !== undefined ? `device memory: ${fmtBytes(lim.memory)} (${lim.memorySource ?? 'given'})` : 'device memory: not known (WebGPU does not say; pass --memory BYTES)',
+    p.fits ? 'fits' : `does not fit: ${p.problems.join('; ')}`];
+  if (!p.fits) lines.push(suggestions.length ? `would fit with: ${suggestions.join('  or  ')}` : 'no flag of train makes it fit: use a device with more memory');
+  return lines.join('\n');
+}

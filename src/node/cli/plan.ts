@@ -1,0 +1,75 @@
+// cli/plan: `inheritune-rt plan` (the memory plan of a training run, src/model/plan.ts) and the check
+// train and run make with it before they allocate anything on the GPU.
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Gpu } from '../../gpu/gpu.js';
+import type { ModelConfig } from '../../model/config.js';
+import { configFromHf } from '../../formats/hf.js';
+import { memoryPlan, fitSuggestions, planText, type DeviceLimits, type PlanOptions, type OptimName } from '../../model/plan.js';
+import { readModel } from '../files.js';
+import { int, modelPath, type Flags } from './args.js';
+import { fail } from '../../util/errors.js';
+
+const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
+
+/** "16GB", "512MiB", "1e9" -> bytes (transformers' size strings: GB = 1e9, GiB = 2^30) */
+export function parseBytes(s: string, flag: string): number {
+  const m = /^\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([KMGT]?I?B)?\s*$/i.exec(s);
+  const n = m ? Number(m[1]) * UNITS[(m[2] ?? 'B').toUpperCase()] : NaN;
+  if (!(n > 0) || !Number.isFinite(n)) fail(`${flag} '${s}' is not a size`, `pass bytes or a size such as 16GB or 512MiB`);
+  return Math.floor(n);
+}
+
+/**
+ * the device's limits and memory: --memory when given; a CPU adapter (lavapipe, SwiftShader) has
+ * the host's RAM; any other adapter does not say (WebGPU exposes no memory size)
+ */
+export function deviceLimits(gpu: Gpu, flags: Flags): DeviceLimits {
+  const l: DeviceLimits = { maxBufferSize: gpu.limits.maxBufferSize, maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize };
+  if (typeof flags.memory === 'string') return { ...l, memory: parseBytes(flags.memory, '--memory'), memorySource: '--memory' };
+  if (/llvmpipe|lavapipe|swiftshader|software|cpu/i.test(Object.values(gpu.adapterInfo).join(' '))) return { ...l, memory: totalmem(), memorySource: 'a CPU adapter: host RAM' };
+  return l;
+}
+
+/** a model's config without reading its weights (an HF directory's config.json), or from the checkpoint */
+export async function readConfig(path: string): Promise<ModelConfig> {
+  const cfg = join(path, 'config.json');
+  if (existsSync(path) && statSync(path).isDirectory() && existsSync(cfg)) {
+    let raw: unknown;
+    try { raw = JSON.parse(readFileSync(cfg, 'utf8')); } catch (e) { return fail(`${cfg} is not valid JSON (${(e as Error).message})`, 'fix or re-save config.json'); }
+    return configFromHf(raw, cfg);
+  }
+  return (await readModel(path)).config;
+}
+
+export function planOptions(flags: Flags, base: { batch: number; seq: number; gradAccum: number; recompute: boolean; optim?: OptimName }): PlanOptions {
+  const optim = flags.inference ? null : ((flags.optim as OptimName | undefined) ?? base.optim ?? 'adamw');
+  if (optim !== null && optim !== 'adamw' && optim !== 'adamw8bit') fail(`--optim ${optim}: expected adamw or adamw8bit`);
+  return { batch: base.batch, seq: base.seq, gradAccum: base.gradAccum, recompute: base.recompute, optim };
+}
+
+/** train and run: refuse before allocating when the plan does not fit, printing it and the flags that would */
+export function checkPlan(gpu: Gpu, flags: Flags, c: ModelConfig, o: PlanOptions): void {
+  const limits = deviceLimits(gpu, flags);
+  const p = memoryPlan(c, o, limits);
+  if (!p.fits) fail(`the run does not fit this device:\n${planText(p, fitSuggestions(c, o, limits))}`, 'add the flags it names, or see `inheritune-rt plan --help`');
+}
+
+export async function planCmd(flags: Flags, gpu: Gpu): Promise<void> {
+  const path = await modelPath(flags, 'model');
+  const c = await readConfig(path);
+  const layers = int(flags, 'layers');
+  if (layers !== undefined && (layers < 1 || layers > c.nLayers)) fail(`--layers ${layers}: the model has ${c.nLayers} blocks`, `pass 1..${c.nLayers}`);
+  const config = layers ? { ...c, nLayers: layers } : c;
+  const o = planOptions(flags, {
+    batch: int(flags, 'batch') ?? fail('--batch B is required'), seq: int(flags, 'seq') ?? fail('--seq T is required'),
+    gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute,
+  });
+  if (o.seq > config.maxSeqLen) fail(`--seq ${o.seq} exceeds the model's maximum of ${config.maxSeqLen} positions`);
+  const limits = deviceLimits(gpu, flags);
+  const p = memoryPlan(config, o, limits);
+  const suggestions = p.fits ? [] : fitSuggestions(config, o, limits);
+  if (flags.json) { console.log(JSON.stringify({ ...p, suggestions })); return; }
+  console.log(planText(p, suggestions));
+}
