@@ -116,7 +116,7 @@ export class AdamW8bit implements Optimizer {
   async readState(): Promise<StateTensor[]> {
     const g = this.model.gpu;
     const bytes = new Uint8Array((await g.read(this.codes)).buffer), am = await g.read(this.absmax);
-    const out: StateTensor[] = [];
+    const out: StateTensor[] = [], codes: StateTensor[] = [];
     for (const q of this.groups) {
       const bps = Math.ceil(q.n / B), nb = q.count * bps;
       const c = { m: new Uint8Array(q.count * q.n), v: new Uint8Array(q.count * q.n) };
@@ -131,11 +131,11 @@ export class AdamW8bit implements Optimizer {
         }
       }
       for (const w of ['m', 'v'] as const) {
-        out.push({ name: `${w}.codes.${q.name}`, shape: [c[w].length], data: c[w] });
         out.push({ name: `${w}.absmax.${q.name}`, shape: [nb], data: a[w] });
+        codes.push({ name: `${w}.codes.${q.name}`, shape: [c[w].length], data: c[w] });
       }
     }
-    return out;
+    return [...out, ...codes]; // the F32 tensors first: every one 4-byte aligned in the file
   }
 
   writeState(tensors: Record<string, Float32Array | Uint8Array>): void {

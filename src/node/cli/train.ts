@@ -33,6 +33,7 @@ function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
     wd: num(flags, 'wd', d.wd), clip: num(flags, 'clip', d.clip),
     sampling: (flags.sampling as TrainOptions['sampling']) ?? d.sampling, seed: num(flags, 'seed', d.seed),
     evalEvery: num(flags, 'eval-every', d.evalEvery), valWindows: num(flags, 'val-windows', d.valWindows),
+    optim: (flags.optim as TrainOptions['optim']) ?? d.optim,
   };
   validateTrainOptions(o);
   return o;
