@@ -1,13 +1,14 @@
 // adamw: one AdamW step over the flat parameter arena, torch.optim.AdamW semantics (llm.c adamw_kernel).
-// params, m, v, grads, decay: (P)   scale: (1), the gradient clip factor from gradnorm_clip (1 = no clip)
+// params, m, v, grads: (P)   scale: (1), the gradient clip factor from gradnorm_clip (1 = no clip)
 //   g = grads * scale
-//   p = p * (1 - lr * weight_decay * decay)      1) decoupled decay, on the un-updated p (torch's order)
+//   p = p * (1 - lr_wd)                          1) decoupled decay, on the un-updated p (torch's order)
 //   m = beta1 m + (1 - beta1) g                  2) moments, as torch 1.13 (2.x's lerp_ is the same up to rounding)
 //   v = beta2 v + (1 - beta2) g^2
 //   p = p - step_size * m / (sqrt(v) / bc2_sqrt + eps)   3) step_size = lr / (1 - beta1^t), bc2_sqrt = sqrt(1 - beta2^t)
-// decay is a per-element multiplier of weight_decay: 1 for matrices and embeddings (rank >= 2),
-// 0 for norms and biases (or any other per-tensor rate). The bias corrections are computed on the
-// CPU in float64 (src/gpu/kernels/optim.ts adamwUpdate), as torch does in Python.
+// lr_wd = lr * weight_decay * rate is one number per dispatch: the launcher is called once per run of
+// tensors with the same rate (1 for matrices and embeddings, 0 for norms and biases: src/model/adamw.ts),
+// so no per-element mask is stored. The bias corrections and lr_wd are computed on the CPU in float64
+// (src/gpu/kernels/optim.ts adamwUpdate), as torch does in Python.
 // = / +=: params, m, v are updated in place; grads is only read. One thread per element.
 override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/optim.ts)
 struct Dims { P: u32, lr_wd: f32, beta1: f32, beta2: f32, eps: f32, step_size: f32, bc2_sqrt: f32 }
@@ -16,8 +17,7 @@ struct Dims { P: u32, lr_wd: f32, beta1: f32, beta2: f32, eps: f32, step_size: f
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;
 @group(0) @binding(4) var<storage, read> grads: array<f32>;
-@group(0) @binding(5) var<storage, read> decay: array<f32>;
-@group(0) @binding(6) var<storage, read> scale: array<f32>;
+@group(0) @binding(5) var<storage, read> scale: array<f32>;
 
 @compute @workgroup_size(WG)
 fn adamw_update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -26,7 +26,7 @@ fn adamw_update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= d.P) { return; }
   let g = grads[i] * scale[0];
   // 1) weight decay
-  let p = params[i] * (1.0 - d.lr_wd * decay[i]);
+  let p = params[i] * (1.0 - d.lr_wd);
   // 2) moments
   let mi = d.beta1 * m[i] + (1.0 - d.beta1) * g;
   let vi = d.beta2 * v[i] + (1.0 - d.beta2) * g * g;

@@ -39,8 +39,8 @@ describe('split arenas', () => {
     expect(() => arenaLayout(c, 1024)).toThrow(/larger than one GPU buffer/);
   });
 
-  for (const dir of ['llama-tiny', 'gpt2-tiny']) {
-    it(`${dir}: logits, gradients and 3 unclipped AdamW steps bit-identical to one buffer`, async (ctx) => {
+  for (const [dir, optim] of [['llama-tiny', 'adamw'], ['gpt2-tiny', 'adamw'], ['llama-tiny', 'adamw8bit']] as const) {
+    it(`${dir}: logits, gradients and 3 unclipped ${optim} steps bit-identical to one buffer`, async (ctx) => {
       if (!one || !split) return ctx.skip();
       const ck = await readModel(resolve(REPO, 'test/ref/hf', dir));
       const tokens = Array.from(ids(3000, ck.config.vocabSize, 5));
@@ -52,7 +52,7 @@ describe('split arenas', () => {
         m.backward(grads, 1 / 32);
         const gr = await grads.read();
         grads.destroy();
-        const t = new Trainer(m, tokens, tokens.slice(0, 100), { ...TRAIN_DEFAULTS, steps: 3, batch: 2, seq: 16, clip: 0, valWindows: 2 });
+        const t = new Trainer(m, tokens, tokens.slice(0, 100), { ...TRAIN_DEFAULTS, steps: 3, batch: 2, seq: 16, clip: 0, valWindows: 2, optim });
         const losses: number[] = [];
         while (!t.done) losses.push((await t.step()).loss);
         const w = (await m.readCheckpoint()).tensors, parts = m.params.parts.length;

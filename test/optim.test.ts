@@ -1,6 +1,7 @@
 // optim: gradnorm_clip (global L2 norm + clip_grad_norm_'s factor) and adamw_update (torch.optim.AdamW)
 // against the float64 references in test/cpu.ts, over several steps, with and without clipping, with
-// weight decay on some elements and not on others, and with the arena split over several bindings.
+// weight decay on some runs of elements and not on others (one launch per run, as src/model/adamw.ts
+// does), and with the arena split over several bindings.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Gpu, View } from '../src/gpu/gpu.js';
 import * as K from '../src/gpu/kernels/index.js';
@@ -57,19 +58,24 @@ describe('adamw_update', () => {
       it(`6 steps vs float64 torch.optim.AdamW, hyper set ${hi}, ${clip ? 'with' : 'without'} clipping`, async (ctx) => {
         if (!g) return ctx.skip();
         const P = 1000 + 37;
-        // decay on "matrices" (the first 600 elements), none on "norms and biases", a half rate on a few
-        const decay = Float32Array.from({ length: P }, (_, i) => (i < 600 ? 1 : i < 620 ? 0.5 : 0));
+        // decay on "matrices" (the first 640 elements), none on "norms and biases", a half rate on a run
+        // of 64: one launch per run, as runs of aligned slices are
+        const runs: [number, number, number][] = [[0, 640, 1], [640, 64, 0.5], [704, P - 704, 0]];
+        const decay = Float32Array.from({ length: P }, (_, i) => (i < 640 ? 1 : i < 704 ? 0.5 : 0));
         const p0 = randn(P, 80);
         const params = put(g, p0), m = g.tensor(P, 'm'), v = g.tensor(P, 'v'), grads = g.tensor(P, 'grads');
         g.upload(m, new Float32Array(P)); g.upload(v, new Float32Array(P));
-        const scale = put(g, new Float32Array([1])), norm = g.tensor(1, 'norm'), dv = put(g, decay);
+        const scale = put(g, new Float32Array([1])), norm = g.tensor(1, 'norm');
         const ref = { p: Float64Array.from(p0), m: new Float64Array(P), v: new Float64Array(P) };
         for (let t = 1; t <= 6; t++) {
           const gr = randn(P, 80 + t, 0.5);
           g.upload(grads, gr);
           const maxNorm = clip ? 1 : 0;   // the gradient norm is about 16: clipping is active
           if (clip) K.gradnormClip(g, scale, norm, [grads], maxNorm);
-          K.adamwUpdate(g, params, m, v, grads, dv, scale, P, h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, t, 256);
+          for (const [o, n, rate] of runs) {
+            const at = (x: View) => ({ buffer: x.buffer, offset: x.offset + o, numel: n });
+            K.adamwUpdate(g, at(params), at(m), at(v), at(grads), rate, scale, n, h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, t, 256);
+          }
           cpu.adamwStep(ref.p, ref.m, ref.v, gr, decay, cpu.gradnormClip(gr, maxNorm).scale, t, h);
           checkTensor(`params step ${t}`, await g.read(params), ref.p);
           checkTensor(`m step ${t}`, await g.read(m), ref.m);

@@ -183,6 +183,16 @@ export class SafetensorsFile {
     return out;
   }
 
+  /** read one U8 tensor's bytes (an 8-bit optimizer's codes) */
+  async readU8(key: string): Promise<Uint8Array> {
+    const t = this.tensors.get(key);
+    if (!t) fail(`${this.name}: no tensor '${key}'`);
+    if (t.dtype !== 'U8') fail(`${this.name}: tensor '${key}' is ${t.dtype}, not U8`);
+    const bytes = await this.src.read(this.dataStart + t.begin, t.end - t.begin);
+    if (bytes.byteLength !== t.end - t.begin) fail(`${this.name}: reading tensor '${key}' gave ${bytes.byteLength} of ${t.end - t.begin} bytes`, 'the file changed or was truncated after it was opened; open it again');
+    return bytes.slice();
+  }
+
   async close(): Promise<void> {
     await this.src.close?.();
   }
@@ -211,10 +221,10 @@ function f16(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-export interface TensorOut { name: string; shape: number[]; data: Float32Array }
+export interface TensorOut { name: string; shape: number[]; data: Float32Array | Uint8Array }
 
 /**
- * Serialize f32 tensors (in the given order) to safetensors bytes. The header is padded with
+ * Serialize f32 (and u8) tensors (in the given order) to safetensors bytes. The header is padded with
  * spaces to an 8-byte boundary, as the reference writer does. Returns the parts to write in order,
  * so that a large model is never copied into one buffer.
  */
@@ -225,8 +235,9 @@ export function serializeSafetensors(tensors: TensorOut[], metadata: Record<stri
   for (const t of tensors) {
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (numel !== t.data.length) fail(`safetensors: tensor '${t.name}' has ${t.data.length} values for shape [${t.shape}]`);
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * numel] };
-    offset += 4 * numel;
+    const size = t.data instanceof Uint8Array ? 1 : 4;
+    header[t.name] = { dtype: size === 1 ? 'U8' : 'F32', shape: t.shape, data_offsets: [offset, offset + size * numel] };
+    offset += size * numel;
   }
   let json = JSON.stringify(header);
   const enc = new TextEncoder();
@@ -237,7 +248,7 @@ export function serializeSafetensors(tensors: TensorOut[], metadata: Record<stri
   const parts = [len, jb];
   for (const t of tensors) {
     // little-endian f32: copy via a fresh aligned array so subarrays at any offset work
-    parts.push(new Uint8Array(Float32Array.from(t.data).buffer));
+    parts.push(t.data instanceof Uint8Array ? Uint8Array.from(t.data) : new Uint8Array(Float32Array.from(t.data).buffer));
   }
   return parts;
 }

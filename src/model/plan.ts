@@ -13,7 +13,7 @@ import { FAMILIES } from './model.js';
 import { KEPT_UNDER_RECOMPUTE } from './family.js';
 import { blocksOf } from '../gpu/kernels/reduce.js';
 
-export type OptimName = 'adamw' | 'adamw8bit';
+import type { OptimName } from './adamw.js';
 
 export interface PlanOptions {
   batch: number; seq: number; gradAccum?: number;
@@ -42,12 +42,15 @@ export interface MemoryPlan {
 
 const F = 4; // bytes per float
 
-/** optimizer state bytes for a parameter arena of `floats` floats (padding included) */
-export function optimizerBytes(optim: OptimName, floats: number): number {
-  // adamw: m and v in f32 + the weight-decay mask (an arena of the same layout)
-  if (optim === 'adamw') return 3 * floats * F;
-  // adamw8bit: one byte per moment per parameter + an f32 absmax per 256-element block of each moment, + the mask
-  return 2 * floats + 2 * Math.ceil(floats / 256) * F + floats * F;
+/** optimizer state bytes (src/model/adamw.ts, adamw8bit.ts) for the parameter layout */
+export function optimizerBytes(optim: OptimName, c: ModelConfig, partFloats = Infinity): number {
+  const { layout, parts } = arenaLayout(c, partFloats);
+  // adamw: m and v, arenas of the parameter layout, in f32
+  if (optim === 'adamw') return 2 * parts.reduce((a, b) => a + b, 0) * F;
+  // adamw8bit: per 256-element block of each slice, 256 m codes + 256 v codes (a byte each) and two f32
+  // maxima; + the 1024-float quantization tables
+  const blocks = layout.reduce((a, s) => a + Math.ceil(s.numel / 256), 0);
+  return blocks * 512 + alignUp(2 * blocks) * F + 1024 * F;
 }
 
 /** TableStore's bytes for a table: one 256-byte-aligned buffer per entry, L slices unless shared */
@@ -76,7 +79,7 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   let largest = { label: 'weights', bytes: Math.max(...arena) * F };
   if (train) {
     out.push({ part: 'gradients', bytes: floats * F, what: 'f32, the parameter layout' });
-    out.push({ part: 'optimizer', bytes: optimizerBytes(o.optim!, floats), what: o.optim === 'adamw' ? 'AdamW m, v (f32) + weight-decay mask' : '8-bit AdamW m, v (blockwise, 256) + weight-decay mask' });
+    out.push({ part: 'optimizer', bytes: optimizerBytes(o.optim!, c, partFloats), what: o.optim === 'adamw' ? 'AdamW m, v (f32)' : '8-bit AdamW m, v (a byte each, absmax per 256)' });
   }
   out.push({ part: 'activations', bytes: acts.bytes, what: `(B ${B}, T ${T})${o.recompute ? ', recompute: each block\'s output + one block' : ', every block'}` });
   if (acts.largest[1] > largest.bytes) largest = { label: `activation '${acts.largest[0]}'`, bytes: acts.largest[1] };

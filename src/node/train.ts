@@ -3,7 +3,8 @@
 // Layout of --out DIR:
 //   DIR/checkpoint/   the latest checkpoint (a link to DIR/checkpoints/step-N/, swapped atomically,
 //                     src/node/checkpoint.ts): a Hugging Face model directory (config.json,
-//                     model.safetensors, tokenizer files) + optimizer.safetensors (AdamW m, v) +
+//                     model.safetensors, tokenizer files) + optimizer.safetensors (the optimizer's
+//                     state: AdamW m, v; or 8-bit codes and absmax; `format` names which) +
 //                     trainer.json (step, data cursor/RNG, kernel choices, the run's options)
 //   DIR/metrics.jsonl one line per step: step, loss, lr, grad_norm, tokens, tokens_per_s (+ val_loss)
 //   DIR/loss.svg      training and validation loss against step
@@ -45,7 +46,8 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   let state: TrainerState | undefined;
   let model: Model;
   let history: StepMetrics[] = [];
-  const moments = { m: {} as Record<string, Float32Array>, v: {} as Record<string, Float32Array> };
+  const optState: Record<string, Float32Array | Uint8Array> = {};
+  let optFormat = '';
   if (r.resume) {
     recoverCheckpoint(r.out);
     if (!existsSync(join(ckDir, 'trainer.json'))) fail(`\`resume\`: no checkpoint in ${ckDir}`, 'run without `resume` to start a new run');
@@ -53,10 +55,13 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
     for (const k of FIXED) {
       if (saved.opts[k] !== r.opts[k]) fail(`\`resume\`: \`${k}\` was ${saved.opts[k]} in the checkpoint, ${r.opts[k]} now`, `resume with the same \`${k}\``);
     }
+    const optim = [saved.opts.optim ?? 'adamw', r.opts.optim ?? 'adamw'];
+    if (optim[0] !== optim[1]) fail(`\`resume\`: the checkpoint's optimizer state is ${optim[0]}'s, and \`optim\` is ${optim[1]} now`, `resume with \`optim\` ${optim[0]}, or start a new run`);
     state = saved.state;
     model = Model.create(gpu, await readHfModel(nodeDir(ckDir)));
     const opt = await SafetensorsFile.open(await fileSource(join(ckDir, 'optimizer.safetensors')), 'optimizer.safetensors');
-    for (const key of opt.tensors.keys()) (key.startsWith('m.') ? moments.m : moments.v)[key.slice(2)] = await opt.read(key);
+    for (const [key, t] of opt.tensors) optState[key] = t.dtype === 'U8' ? await opt.readU8(key) : await opt.read(key);
+    optFormat = opt.metadata.format ?? 'inheritune-adamw';
     await opt.close();
     if (existsSync(metricsPath)) {
       // a kill mid-append leaves a partial last line: keep the lines that parse, up to the checkpoint's step
@@ -68,7 +73,10 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   }
   writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
   const trainer = new Trainer(model, r.train, r.val, r.opts, state);
-  if (r.resume) trainer.optimizer.writeMoments(moments.m, moments.v);
+  if (r.resume) {
+    if (optFormat !== trainer.optimizer.format) fail(`\`resume\`: optimizer.safetensors holds ${optFormat}, not ${trainer.optimizer.format}`, 'start a new run');
+    trainer.optimizer.writeState(optState);
+  }
   const tok = tokenizerFiles(r.resume ? ckDir : r.model);
   const bar = new Progress('train', r.opts.steps, r.progress);
   let valLoss = NaN;
@@ -94,12 +102,10 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
 
 async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Array[]>): Promise<void> {
   const st = await trainer.readState();
-  const moments = [...Object.entries(st.m).map(([k, data]) => ({ name: 'm.' + k, shape: [data.length], data })),
-    ...Object.entries(st.v).map(([k, data]) => ({ name: 'v.' + k, shape: [data.length], data }))];
   const trainerJson = JSON.stringify({ state: trainer.state, opts: trainer.opts }, null, 1) + '\n';
   saveCheckpoint(run, trainer.state.step, {
     ...hfFiles(st.checkpoint), ...tok,
-    'optimizer.safetensors': serializeSafetensors(moments, { format: 'inheritune-adamw' }),
+    'optimizer.safetensors': serializeSafetensors(st.optimizer.tensors, { format: st.optimizer.format }),
     'trainer.json': [new TextEncoder().encode(trainerJson)],
   });
 }

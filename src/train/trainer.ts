@@ -1,13 +1,14 @@
 // trainer: continued pre-training (Inheritune step 2), isomorphic. A Trainer owns the training state:
 // the loop state (step, data cursor, RNG), the parameter gradients (an arena of the model's layout),
-// the AdamW optimizer and its moments, and the loss log of the step's micro-batches. Each step runs
-// forward + backward on the GPU, clips the global gradient norm and applies AdamW, all on the device;
-// the only readback per step is the loss and the gradient norm, read *before* the update so a NaN/Inf
-// step never touches weights. Checkpoint files and metrics are written by the caller (src/node/train.ts).
+// the optimizer (AdamW, or 8-bit AdamW: TrainOptions.optim) and its state, and the loss log of the
+// step's micro-batches. Each step runs forward + backward on the GPU, clips the global gradient norm
+// and applies the optimizer, all on the device; the only readback per step is the loss and the
+// gradient norm, read *before* the update so a NaN/Inf step never touches weights. Checkpoint files and metrics are written by the caller (src/node/train.ts).
 // Sizes: B batch (windows per micro-batch), T sequence length, G micro-batches per step.
 import type { Model } from '../model/model.js';
 import { Arena } from '../model/arena.js';
-import { AdamW } from '../model/adamw.js';
+import { AdamW, OPTIMIZERS, type OptimName, type Optimizer, type StateTensor } from '../model/adamw.js';
+import { AdamW8bit } from '../model/adamw8bit.js';
 import type { View } from '../gpu/gpu.js';
 import type { Checkpoint } from '../model/config.js';
 import { alignUp, slice } from '../gpu/view.js';
@@ -34,12 +35,13 @@ export interface TrainOptions {
   seed: number;
   evalEvery: number;     // 0: only at the end
   valWindows: number;    // windows of T+1 tokens in the held-out set
-  recompute: boolean;    // keep only each block's output and recompute the block in backward (Model.setRecompute)
+  recompute?: boolean;   // keep only each block's output and recompute the block in backward (Model.setRecompute)
+  optim?: OptimName;     // 'adamw' (f32 moments, the default) or 'adamw8bit' (8-bit block-wise moments)
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainOptions, 'steps' | 'batch' | 'seq'> = {
   gradAccum: 1, lr: 1e-3, minLr: 1e-4, warmup: 0, schedule: 'cosine', beta1: 0.9, beta2: 0.95, eps: 1e-8, wd: 0.1,
-  clip: 1.0, sampling: 'sequential', seed: 0, evalEvery: 0, valWindows: 16, recompute: false,
+  clip: 1.0, sampling: 'sequential', seed: 0, evalEvery: 0, valWindows: 16, recompute: false, optim: 'adamw',
 };
 
 /**
@@ -67,8 +69,9 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.beta1 >= 1 || o.beta2 >= 1) fail(`\`beta1\`/\`beta2\` must be < 1 (got ${o.beta1}, ${o.beta2})`);
   if (!(Number.isInteger(o.warmup) && o.warmup >= 0)) fail(`\`warmup\` ${o.warmup} must be an integer >= 0`);
   if (o.schedule !== 'cosine' && o.schedule !== 'constant') fail(`\`schedule\` ${o.schedule}: expected cosine or constant`);
-  if (typeof o.recompute !== 'boolean') fail(`\`recompute\` ${o.recompute} must be true or false`);
+  if (o.recompute !== undefined && typeof o.recompute !== 'boolean') fail(`\`recompute\` ${o.recompute} must be true or false`);
   if (o.sampling !== 'sequential' && o.sampling !== 'random') fail(`\`sampling\` ${o.sampling}: expected sequential or random`);
+  if (o.optim !== undefined && !OPTIMIZERS.includes(o.optim)) fail(`\`optim\` ${o.optim}: expected ${OPTIMIZERS.join(' or ')}`);
 }
 
 /**
@@ -82,7 +85,7 @@ export type TrainData = ArrayLike<number> | ShardSource;
 export class Trainer {
   /** parameter gradients, accumulated over the step's micro-batches */
   readonly grads: Arena;
-  readonly optimizer: AdamW;
+  readonly optimizer: Optimizer;
   private loader: ShardLoader;
   private tokensSeen: number;
   private stepIndex: number;
@@ -113,9 +116,9 @@ export class Trainer {
     this.tokensSeen = state?.tokensSeen ?? 0;
     const g = model.gpu;
     if (state?.kernels) g.tuner.use(state.kernels);
-    model.setRecompute(opts.recompute);
+    model.setRecompute(opts.recompute ?? false);
     this.grads = new Arena(g, model.config, 'grads');
-    this.optimizer = new AdamW(model);
+    this.optimizer = (opts.optim ?? 'adamw') === 'adamw8bit' ? new AdamW8bit(model) : new AdamW(model);
     this.lossLog = g.tensor(alignUp(B * T) * G + 1, 'loss_log');
     this.reader = g.reader(this.lossLog.numel);
     this.scale = g.tensor(1, 'clip_scale');
@@ -186,9 +189,9 @@ export class Trainer {
     return (await windowedLoss(this.model, this.val, T, windowCount(this.val.length, T, valWindows), { batch })).loss;
   }
 
-  /** the model's parameters and the optimizer's moments, for a checkpoint */
-  async readState(): Promise<{ checkpoint: Checkpoint; m: Record<string, Float32Array>; v: Record<string, Float32Array> }> {
-    return { checkpoint: await this.model.readCheckpoint(), ...(await this.optimizer.readMoments()) };
+  /** the model's parameters and the optimizer's state (named tensors and its format name), for a checkpoint */
+  async readState(): Promise<{ checkpoint: Checkpoint; optimizer: { format: string; tensors: StateTensor[] } }> {
+    return { checkpoint: await this.model.readCheckpoint(), optimizer: { format: this.optimizer.format, tensors: await this.optimizer.readState() } };
   }
 
   /** release the gradients, moments and loss log (the model stays) */

@@ -1,5 +1,6 @@
-// optimizer launchers: AdamW over flat arenas (kernels/adamw.wgsl) and the global gradient norm with
-// clip_grad_norm_'s clip factor (kernels/gradnorm.wgsl), both chunked to fit one binding.
+// optimizer launchers: AdamW over flat arenas (kernels/adamw.wgsl), 8-bit AdamW over groups of
+// equal slices (kernels/adamw8bit.wgsl) and the global gradient norm with clip_grad_norm_'s clip
+// factor (kernels/gradnorm.wgsl), all chunked to fit one binding.
 import type { Gpu, View } from '../gpu.js';
 import { ALIGN, slice } from '../view.js';
 import { assert } from '../../util/errors.js';
@@ -8,21 +9,77 @@ const WG = 256;
 const CHUNK = 4096; // gradnorm: elements per partial sum (fixed, so the reduction order never changes)
 
 /**
- * One AdamW step (torch.optim.AdamW) over flat arenas params, m, v, grads, decay: (P). decay is a
- * per-element multiplier of weightDecay (1 for rank >= 2 tensors, 0 for norms and biases); scale (1)
- * multiplies the gradient (gradnormClip's output, or a buffer holding 1). t is the step, from 1.
+ * One AdamW step (torch.optim.AdamW) over flat arenas params, m, v, grads: (P). decayRate multiplies
+ * weightDecay for all P elements (1 for rank >= 2 tensors, 0 for norms and biases: call once per run
+ * of tensors with one rate); scale (1) multiplies the gradient (gradnormClip's output, or a buffer
+ * holding 1). t is the step, from 1.
  */
-export function adamwUpdate(g: Gpu, params: View, m: View, v: View, grads: View, decay: View, scale: View, P: number,
+export function adamwUpdate(g: Gpu, params: View, m: View, v: View, grads: View, decayRate: number, scale: View, P: number,
                             lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number,
                             maxBindingFloats = g.bindingFloats) {
   assert(Number.isInteger(t) && t >= 1, `adamw: step ${t} must be an integer >= 1`);
   // bias corrections in float64, as torch computes them in Python
-  const f = [lr * weightDecay, beta1, beta2, eps, lr / (1 - beta1 ** t), Math.sqrt(1 - beta2 ** t)];
+  const f = [lr * weightDecay * decayRate, beta1, beta2, eps, lr / (1 - beta1 ** t), Math.sqrt(1 - beta2 ** t)];
   const chunk = Math.floor(maxBindingFloats / ALIGN) * ALIGN;
   for (let i0 = 0; i0 < P; i0 += chunk) {
     const n = Math.min(chunk, P - i0);
     const at = (x: View) => slice(x, i0, n);
-    g.dispatch('adamw_update', { u: [n], f }, [at(params), at(m), at(v), at(grads), at(decay), scale], [Math.ceil(n / WG)], { WG });
+    g.dispatch('adamw_update', { u: [n], f }, [at(params), at(m), at(v), at(grads), scale], [Math.ceil(n / WG)], { WG });
+  }
+}
+
+/** elements per quantization block of the 8-bit optimizer (bitsandbytes' blockwise 8-bit optimizers) */
+export const QBLOCK = 256;
+/** u32 words of codes per block: 256 one-byte m codes, then 256 v codes */
+export const QWORDS = 128;
+
+/**
+ * A group of `count` consecutive arena slices of `n` elements each, `stride` = alignUp(n) apart,
+ * starting at element `offset` of the arena, with one weight-decay rate: ceil(n / 256) blocks a slice,
+ * numbered from `block` in the optimizer's codes and absmax.
+ */
+export interface QGroup { offset: number; n: number; stride: number; count: number; block: number; decayRate: number }
+
+/** one dispatch of a group: blocks [b0, b0 + nb) of it, over the arena window [e0, e0 + span) of the group */
+export interface QChunk { b0: number; nb: number; e0: number; span: number }
+
+/** a group's blocks split so that every binding fits maxBindingFloats (precomputed once: the layout never changes) */
+export function qchunks(q: QGroup, maxBindingFloats: number): QChunk[] {
+  const bps = Math.ceil(q.n / QBLOCK), out: QChunk[] = [];
+  assert(maxBindingFloats >= QBLOCK, `adamw8bit: a binding of ${maxBindingFloats} floats is under one ${QBLOCK}-element block`);
+  const slices = Math.min(Math.floor(maxBindingFloats / q.stride), Math.floor(maxBindingFloats / (QWORDS * bps)));
+  if (slices >= 1) {
+    for (let s = 0; s < q.count; s += slices) {
+      const k = Math.min(slices, q.count - s);
+      out.push({ b0: s * bps, nb: k * bps, e0: s * q.stride, span: (k - 1) * q.stride + q.n });
+    }
+    return out;
+  }
+  const per = Math.floor(maxBindingFloats / QBLOCK); // a slice larger than a binding: split it by blocks
+  for (let s = 0; s < q.count; s++) {
+    for (let k = 0; k < bps; k += per) {
+      const nb = Math.min(per, bps - k), e0 = s * q.stride + k * QBLOCK;
+      out.push({ b0: s * bps + k, nb, e0, span: Math.min(nb * QBLOCK, q.n - k * QBLOCK) });
+    }
+  }
+  return out;
+}
+
+/**
+ * One 8-bit AdamW step over one group of slices (kernels/adamw8bit.wgsl): params, grads: the arenas;
+ * codes: (blocks * 128) u32, absmax: (2 * blocks) f32, the whole optimizer's; qmap: (1024) the maps and
+ * their midpoints; scale (1) the clip factor. chunks: qchunks(q, the binding size). t is the step, from 1.
+ */
+export function adamw8bitUpdate(g: Gpu, q: QGroup, chunks: QChunk[], params: View, grads: View, codes: View, absmax: View,
+                                qmap: View, scale: View, lr: number, beta1: number, beta2: number, eps: number,
+                                weightDecay: number, t: number) {
+  assert(Number.isInteger(t) && t >= 1, `adamw8bit: step ${t} must be an integer >= 1`);
+  const f = [lr * weightDecay * q.decayRate, beta1, beta2, eps, lr / (1 - beta1 ** t), Math.sqrt(1 - beta2 ** t)];
+  const bps = Math.ceil(q.n / QBLOCK);
+  for (const c of chunks) {
+    g.dispatch('adamw8bit_update', { u: [q.n, q.stride, bps, c.b0, c.e0, c.nb, q.block + c.b0], f },
+      [slice(params, q.offset + c.e0, c.span), slice(grads, q.offset + c.e0, c.span),
+        slice(codes, QWORDS * (q.block + c.b0), QWORDS * c.nb), absmax, qmap, scale], [c.nb]);
   }
 }
 

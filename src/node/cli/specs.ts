@@ -48,6 +48,7 @@ function training(base: Partial<TrainOptions>, saveEvery: number, sizes: (k: 'st
     { name: 'eps', value: 'X', meaning: "AdamW's epsilon (outside the square root, as PyTorch)", default: d(o.eps) },
     { name: 'wd', value: 'X', meaning: 'decoupled weight decay, on matrices and embeddings only', default: d(o.wd) },
     { name: 'clip', value: 'X', meaning: 'global gradient-norm clip (0: off)', default: d(o.clip) },
+    { name: 'optim', value: 'NAME', meaning: 'adamw (f32 moments: 8 bytes a parameter) or adamw8bit (moments block-wise quantized to 8 bits, Dettmers et al. 2022: about 2 bytes a parameter)', default: d(o.optim) },
     { name: 'sampling', value: 'NAME', meaning: 'sequential (window i = tokens [i*T, i*T+T]) or random (seeded, with replacement)', default: d(o.sampling) },
     { name: 'seed', value: 'N', meaning: 'seed of the random sampling (and of freshly initialized parameters)', default: d(o.seed) },
     { name: 'eval-every', value: 'N', meaning: 'validate every N steps (0: only at the end)', default: d(o.evalEvery) },
