@@ -10,6 +10,7 @@ import { alignUp, slice } from '../gpu/view.js';
 import { parameterShapes, type ModelConfig } from './config.js';
 import { Arena, arenaLayout } from './arena.js';
 import type { Model } from './model.js';
+import type { Params } from './family.js';
 import { fail } from '../util/errors.js';
 
 export interface AdamwHyper { lr: number; beta1: number; beta2: number; eps: number; wd: number; t: number }
@@ -28,6 +29,8 @@ export interface Optimizer {
   readonly stateBytes: number;
   /** one step over every parameter: grads (an Arena of the model's layout) times scale (1) */
   update(grads: Arena, scale: View, h: AdamwHyper): void;
+  /** the same step over some (table name, block) slices only, their gradients in `grads` (optimizer-in-backward) */
+  updateSlices(grads: Params, slices: [string, number][], scale: View, h: AdamwHyper): void;
   /** the state as named tensors (for a checkpoint) */
   readState(): Promise<StateTensor[]>;
   /** restore what readState() gave (resume), by tensor name */
@@ -61,12 +64,14 @@ export class AdamW implements Optimizer {
   readonly m: Arena;
   readonly v: Arena;
   private runs: [number, number, number, number][];
+  private rates: Record<string, number>;
 
   constructor(private model: Model) {
     const g = model.gpu, c = model.config;
     this.m = new Arena(g, c, 'adam_m');
     this.v = new Arena(g, c, 'adam_v');
     this.runs = decayRuns(c, g.arenaPartFloats);
+    this.rates = decayRates(c);
     this.m.clear();
     this.v.clear();
   }
@@ -79,6 +84,15 @@ export class AdamW implements Optimizer {
     const p = this.model.params.parts, g = this.model.gpu;
     for (const [k, o, n, rate] of this.runs) {
       K.adamwUpdate(g, slice(p[k], o, n), slice(this.m.parts[k], o, n), slice(this.v.parts[k], o, n), slice(grads.parts[k], o, n), rate, scale, n,
+        h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
+    }
+  }
+
+  updateSlices(grads: Params, slices: [string, number][], scale: View, h: AdamwHyper): void {
+    const p = this.model.params.views, g = this.model.gpu;
+    for (const [name, l] of slices) {
+      const n = p[name][l].numel;
+      K.adamwUpdate(g, p[name][l], this.m.views[name][l], this.v.views[name][l], grads[name][l], this.rates[name], scale, n,
         h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
     }
   }

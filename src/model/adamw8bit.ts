@@ -16,6 +16,7 @@ import * as K from '../gpu/kernels/index.js';
 import { alignUp } from '../gpu/view.js';
 import { arenaLayout, type Arena } from './arena.js';
 import type { Model } from './model.js';
+import type { Params } from './family.js';
 import { decayRates, STATE_HINT, type AdamwHyper, type Optimizer, type StateTensor } from './adamw.js';
 import { fail } from '../util/errors.js';
 
@@ -73,6 +74,8 @@ export class AdamW8bit implements Optimizer {
   readonly blocks: number;
   private qmap: View;
   private groups: Group[] = [];
+  /** per table name, one single-slice group per block (optimizer-in-backward) */
+  private sliceGroups = new Map<string, Group[]>();
 
   constructor(private model: Model, maxBindingFloats = model.gpu.bindingFloats) {
     const g = model.gpu, c = model.config, rate = decayRates(c);
@@ -86,6 +89,13 @@ export class AdamW8bit implements Optimizer {
       q.block = block;
       block += q.count * Math.ceil(q.n / B);
       q.chunks = K.qchunks(q, maxBindingFloats);
+      for (let s = 0; s < q.count; s++) {
+        const one: Group = { ...q, offset: 0, count: 1, block: q.block + s * Math.ceil(q.n / B), chunks: [] };
+        one.chunks = K.qchunks(one, maxBindingFloats);
+        let list = this.sliceGroups.get(q.name);
+        if (!list) this.sliceGroups.set(q.name, list = []);
+        list.push(one);
+      }
     }
     this.blocks = block;
     this.codes = g.tensor(K.QWORDS * block, 'adam8_codes');
@@ -106,6 +116,14 @@ export class AdamW8bit implements Optimizer {
     const g = this.model.gpu, p = this.model.params.parts;
     for (const q of this.groups) {
       K.adamw8bitUpdate(g, q, q.chunks, p[q.part], grads.parts[q.part], this.codes, this.absmax, this.qmap, scale, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
+    }
+  }
+
+  updateSlices(grads: Params, slices: [string, number][], scale: View, h: AdamwHyper): void {
+    const g = this.model.gpu, p = this.model.params.views;
+    for (const [name, l] of slices) {
+      const q = this.sliceGroups.get(name)![l];
+      K.adamw8bitUpdate(g, q, q.chunks, p[name][l], grads[name][l], this.codes, this.absmax, this.qmap, scale, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
     }
   }
 

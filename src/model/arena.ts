@@ -42,12 +42,18 @@ export class Arena {
   /** elements over all parts, alignment padding included */
   readonly numel: number;
 
-  constructor(private g: Gpu, readonly config: ModelConfig, label: string) {
-    const { layout, parts } = arenaLayout(config, g.arenaPartFloats);
+  /**
+   * aliasLayers: hold one block's worth of the per-block tensors, which all L blocks' views share
+   * (optimizer-in-backward's gradients: each block's are used up before the next block's begin);
+   * read() of such an arena gives that one block.
+   */
+  constructor(private g: Gpu, readonly config: ModelConfig, label: string, opts: { aliasLayers?: boolean } = {}) {
+    const { layout, parts } = arenaLayout(opts.aliasLayers ? { ...config, nLayers: 1 } : config, g.arenaPartFloats);
     this.layout = layout;
     this.parts = parts.map((n, i) => ({ buffer: g.alloc(n, parts.length > 1 ? `${label}_${i}` : label), offset: 0, numel: n }));
     this.numel = parts.reduce((a, b) => a + b, 0);
     for (const s of layout) (this.views[s.name] ??= []).push({ buffer: this.parts[s.part].buffer, offset: s.offset, numel: s.numel });
+    if (opts.aliasLayers) for (const [name, , perLayer] of parameterShapes(config)) if (perLayer) this.views[name] = Array(config.nLayers).fill(this.views[name][0]);
   }
 
   clear(): void {

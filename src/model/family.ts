@@ -60,6 +60,8 @@ export interface BackwardPass<A extends Acts, S> extends Pass<A> {
   d: Params; s: S;
   /** activation recompute: the table keeps only each block's output, so backward reruns block l's forward first */
   recompute: boolean;
+  /** called once block l's parameter gradients are complete (optimizer-in-backward updates them there) */
+  blockDone?: (l: number) => void;
 }
 
 /**

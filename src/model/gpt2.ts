@@ -82,6 +82,7 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
       K.attentionBackward(g, s.dqkv, s.dqkv, s.dqkv, s.datty, a.atty[l], a.lse[l], qkv, qkv, qkv, B, T, NH, NH, HS, fused(C)); // (B,T,3C)
       K.matmulBackward(g, s.dln, d.qkvw[l], d.qkvb[l], s.dqkv, a.ln1[l], p.qkvw[l], BT, C, 3 * C);                   // (B,T,C)
       K.layernormBackward(g, s.dresidual, d.ln1w[l], d.ln1b[l], s.dln, residual, p.ln1w[l], a.ln1_mean[l], a.ln1_rstd[l], BT, C); // (B,T,C) +=
+      pass.blockDone?.(l);                                                                                         // block l's gradients are complete
     }
     K.encoderBackward(g, d.wte[0], d.wpe[0], s.dresidual, a.hostIds, B, T, C);                                     // (V,C), (maxT,C) +=
   },

@@ -118,6 +118,7 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
       K.matmulBackward(g, s.dln, d.wk[l], bias('bk', l), dkk, a.ln1[l], p.wk[l], BT, C, KVD, { accumulate: true });  // (B,T,C) +=
       K.matmulBackward(g, s.dln, d.wv[l], bias('bv', l), dv, a.ln1[l], p.wv[l], BT, C, KVD, { accumulate: true });   // (B,T,C) +=
       K.rmsnormBackward(g, s.dresidual, d.rms_att[l], s.dln, residual, p.rms_att[l], a.ln1_rstd[l], BT, C);          // (B,T,C) +=
+      pass.blockDone?.(l);                                                                                         // block l's gradients are complete
     }
     K.encoderBackward(g, d.token_embedding[0], null, s.dresidual, a.hostIds, B, T, C);                             // (V,C) +=
   },

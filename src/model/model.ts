@@ -94,9 +94,10 @@ export class Model {
   /**
    * Backward pass of the last forward() (which must have had targets): the loss's gradient into the
    * logits, then the family's backward, accumulating (+=) every parameter's gradient into `grads` (an Arena of this model's layout); dloss is d(objective)/d(each
-   * token's loss), e.g. 1/(B*T*G) for a mean over G micro-batches.
+   * token's loss), e.g. 1/(B*T*G) for a mean over G micro-batches. blockDone(l) is called (while
+   * encoding) once block l's parameter gradients are complete, from the last block down.
    */
-  backward(grads: Arena, dloss: number): void {
+  backward(grads: Arena, dloss: number, blockDone?: (l: number) => void): void {
     const a = this.acts ?? fail('backward() before forward()');
     const { B, T } = a, g = this.gpu;
     if (!this.gradViews || this.gradViews.B !== B || this.gradViews.T !== T) {
@@ -116,7 +117,7 @@ export class Model {
     const c = this.config;
     // dlogits (B,T,V) over the logits, which the step no longer needs
     K.crossentropySoftmaxBackward(g, a.logits, this.dlosses.view, a.targets, B * T, c.vocabSize, logitsStride(c));
-    this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s: this.gradViews.s, recompute: this.recompute });
+    this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s: this.gradViews.s, recompute: this.recompute, blockDone });
   }
 
   /** block l's post-softmax attention (B,NH,T,T) in the last forward (zeros above the diagonal) */

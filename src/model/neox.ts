@@ -102,6 +102,7 @@ export const neox: Family<NeoxActs, NeoxGrads> = {
       K.ropeBackward(g, s.dqkv, a.freqs_cos, a.freqs_sin, B, T, NH, HS, 1, rot(C));                                 // dk
       K.matmulBackward(g, s.dln, d.qkvw[l], d.qkvb[l], s.dqkv, a.ln1[l], p.qkvw[l], BT, C, 3 * C);                   // (B,T,C)
       K.layernormBackward(g, s.dresidual, d.ln1w[l], d.ln1b[l], s.dln, residual, p.ln1w[l], a.ln1_mean[l], a.ln1_rstd[l], BT, C); // (B,T,C) +=
+      pass.blockDone?.(l);                                                                                         // block l's gradients are complete
     }
     K.encoderBackward(g, d.wte[0], null, s.dresidual, a.hostIds, B, T, C);                                         // (V,C) +=
   },

@@ -18,6 +18,8 @@ import type { OptimName } from './adamw.js';
 export interface PlanOptions {
   batch: number; seq: number; gradAccum?: number;
   recompute?: boolean;
+  /** optimizer-in-backward: gradients of one block (+ the tensors outside the blocks) */
+  optimInBackward?: boolean;
   /** the optimizer (its state), or null for inference only (no gradients, no optimizer) */
   optim?: OptimName | null;
 }
@@ -78,7 +80,8 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   const out: PlanPart[] = [{ part: 'weights', bytes: floats * F, what: `${parameters} parameters in f32, ${arena.length} buffer(s)` }];
   let largest = { label: 'weights', bytes: Math.max(...arena) * F };
   if (train) {
-    out.push({ part: 'gradients', bytes: floats * F, what: 'f32, the parameter layout' });
+    const gradFloats = o.optimInBackward ? arenaLayout({ ...c, nLayers: 1 }, partFloats).parts.reduce((a, b) => a + b, 0) : floats;
+    out.push({ part: 'gradients', bytes: gradFloats * F, what: o.optimInBackward ? 'f32, one block + the tensors outside the blocks (optimizer-in-backward)' : 'f32, the parameter layout' });
     out.push({ part: 'optimizer', bytes: optimizerBytes(o.optim!, c, partFloats), what: o.optim === 'adamw' ? 'AdamW m, v (f32)' : '8-bit AdamW m, v (a byte each, absmax per 256)' });
   }
   out.push({ part: 'activations', bytes: acts.bytes, what: `(B ${B}, T ${T})${o.recompute ? ', recompute: each block\'s output + one block' : ', every block'}` });
@@ -89,7 +92,7 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   let scratch = (alignUp(alignUp(BT) * G + 1) + alignUp(BT) + alignUp(2 * blocksOf(BT) * widest) + alignUp(blocksOf(BT) * widest) + alignUp(B * c.nHeads * T)) * F;
   if (train) {
     const grads = tableBytes(fam.gradients(c, B, T), 1, () => false);
-    scratch += grads.bytes + alignUp(Math.ceil(floats / 4096)) * F;
+    scratch += grads.bytes + alignUp(Math.ceil(floats / 4096)) * F + (o.optimInBackward ? alignUp(1) * L * parameterShapes(c).length * F : 0);
   }
   out.push({ part: 'scratch', bytes: scratch, what: train ? 'activation gradients (one block), loss log, reduction partials' : 'reduction partials' });
   const total = out.reduce((a, p) => a + p.bytes, 0);
@@ -113,6 +116,7 @@ export function fitSuggestions(c: ModelConfig, o: PlanOptions, limits: DeviceLim
   const push = (flag: string, next: PlanOptions) => { cur = next; flags.push(flag); tries.push([flags.join(' '), next]); };
   if (!cur.recompute) push('--recompute', { ...cur, recompute: true });
   if (cur.optim === 'adamw') push('--optim adamw8bit', { ...cur, optim: 'adamw8bit' });
+  if (cur.optim && !cur.optimInBackward && (cur.gradAccum ?? 1) === 1) push('--optim-in-backward --clip 0', { ...cur, optimInBackward: true });
   const base = flags.length;
   for (let b = Math.floor(cur.batch / 2); b >= 1; b = Math.floor(b / 2)) tries.push([[...flags.slice(0, base), `--batch ${b}`].join(' '), { ...cur, batch: b }]);
   for (let t = Math.floor(cur.seq / 2); t >= 16; t = Math.floor(t / 2)) tries.push([[...flags.slice(0, base), '--batch 1', `--seq ${t}`].join(' '), { ...cur, batch: 1, seq: t }]);

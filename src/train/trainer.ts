@@ -7,10 +7,10 @@
 // Sizes: B batch (windows per micro-batch), T sequence length, G micro-batches per step.
 import type { Model } from '../model/model.js';
 import { Arena } from '../model/arena.js';
-import { AdamW, OPTIMIZERS, type OptimName, type Optimizer, type StateTensor } from '../model/adamw.js';
+import { AdamW, OPTIMIZERS, type AdamwHyper, type OptimName, type Optimizer, type StateTensor } from '../model/adamw.js';
 import { AdamW8bit } from '../model/adamw8bit.js';
 import type { View } from '../gpu/gpu.js';
-import type { Checkpoint } from '../model/config.js';
+import { parameterShapes, type Checkpoint } from '../model/config.js';
 import { alignUp, slice } from '../gpu/view.js';
 import { gradnormClip } from '../gpu/kernels/optim.js';
 import { ShardLoader, memoryShards, type LoaderState, type ShardSource } from '../data/loader.js';
@@ -37,6 +37,7 @@ export interface TrainOptions {
   valWindows: number;    // windows of T+1 tokens in the held-out set
   recompute?: boolean;   // keep only each block's output and recompute the block in backward (Model.setRecompute)
   optim?: OptimName;     // 'adamw' (f32 moments, the default) or 'adamw8bit' (8-bit block-wise moments)
+  optimInBackward?: boolean; // update each block as soon as its gradients are complete (needs gradAccum 1, clip 0)
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainOptions, 'steps' | 'batch' | 'seq'> = {
@@ -71,6 +72,10 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.schedule !== 'cosine' && o.schedule !== 'constant') fail(`\`schedule\` ${o.schedule}: expected cosine or constant`);
   if (o.recompute !== undefined && typeof o.recompute !== 'boolean') fail(`\`recompute\` ${o.recompute} must be true or false`);
   if (o.sampling !== 'sequential' && o.sampling !== 'random') fail(`\`sampling\` ${o.sampling}: expected sequential or random`);
+  if (o.optimInBackward) {
+    if (o.gradAccum !== 1) fail(`\`optimInBackward\` needs \`gradAccum\` 1 (got ${o.gradAccum}): each block is updated before the next micro-batch could add to its gradient`, 'drop `gradAccum`, or drop `optimInBackward`');
+    if (o.clip > 0) fail(`\`optimInBackward\` needs \`clip\` 0 (got ${o.clip}): the global gradient norm is known only after the blocks are updated`, 'pass `clip` 0, or drop `optimInBackward`');
+  }
   if (o.optim !== undefined && !OPTIMIZERS.includes(o.optim)) fail(`\`optim\` ${o.optim}: expected ${OPTIMIZERS.join(' or ')}`);
 }
 
@@ -89,7 +94,10 @@ export class Trainer {
   private loader: ShardLoader;
   private tokensSeen: number;
   private stepIndex: number;
-  private lossLog: View;   // (G, alignUp(B*T)) per-token losses of the step's micro-batches, then (1) the gradient norm
+  private lossLog: View;
+  private layerNames: string[];  // the parameter table's per-block names, and the others
+  private restNames: string[];
+  private norms: View | null;    // optimizer-in-backward: the norm of every (name, block) gradient slice, one per 64 floats   // (G, alignUp(B*T)) per-token losses of the step's micro-batches, then (1) the gradient norm
   private reader: { read(v: View): Promise<Float32Array>; release(): void }; // the step's one readback
   private scale: View;     // (1) clip factor written by gradnormClip, read by AdamW
   private _opts: TrainOptions;
@@ -117,11 +125,15 @@ export class Trainer {
     const g = model.gpu;
     if (state?.kernels) g.tuner.use(state.kernels);
     model.setRecompute(opts.recompute ?? false);
-    this.grads = new Arena(g, model.config, 'grads');
+    this.grads = new Arena(g, model.config, 'grads', { aliasLayers: !!opts.optimInBackward });
     this.optimizer = (opts.optim ?? 'adamw') === 'adamw8bit' ? new AdamW8bit(model) : new AdamW(model);
     this.lossLog = g.tensor(alignUp(B * T) * G + 1, 'loss_log');
     this.reader = g.reader(this.lossLog.numel);
     this.scale = g.tensor(1, 'clip_scale');
+    const shapes = parameterShapes(model.config);
+    this.layerNames = shapes.filter(([, , per]) => per).map(([n]) => n);
+    this.restNames = shapes.filter(([, , per]) => !per).map(([n]) => n);
+    this.norms = opts.optimInBackward ? g.tensor(alignUp(1) * (model.config.nLayers * this.layerNames.length + this.restNames.length), 'slice_norms') : null;
   }
 
   get opts(): TrainOptions {
@@ -145,14 +157,31 @@ export class Trainer {
     this._opts = o;
   }
 
-  /** one optimizer step: G micro-batches of forward + backward, clip, AdamW */
+  /** one optimizer step: G micro-batches of forward + backward, clip, the optimizer */
   async step(): Promise<StepMetrics> {
-    const { batch: B, seq: T, gradAccum: G, clip } = this._opts;
+    const { batch: B, seq: T, gradAccum: G } = this._opts;
     const t0 = Date.now();
     const lr = learningRate(this._opts, this.stepIndex);
-    const m = this.model, g = m.gpu, BT = B * T, stride = alignUp(BT);
+    const g = this.model.gpu, BT = B * T;
     this.grads.clear();
     const cursor = this.loader.state(); // a NaN step leaves the data cursor where it was
+    const o = this._opts, h: AdamwHyper = { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, wd: o.wd, t: this.stepIndex + 1 };
+    const { loss, gradNorm } = o.optimInBackward ? await this.stepInBackward(h, cursor) : await this.stepAfterBackward(h, cursor);
+    this.stepIndex++;
+    this.tokensSeen += BT * G;
+    const secs = Math.max(1e-3, (Date.now() - t0) / 1000);
+    const out: StepMetrics = { step: this.stepIndex - 1, loss, lr, grad_norm: gradNorm, tokens: this.tokensSeen, tokens_per_s: (BT * G) / secs };
+    await g.tune(); // the first step met the kernel shapes of the run: keep the fastest variant of each
+    const e = o.evalEvery;
+    if ((e > 0 && this.stepIndex % e === 0) || this.done) out.val_loss = await this.evaluate();
+    return out;
+  }
+
+  // G micro-batches of forward + backward, then the global norm and clip, then the update: loss and
+  // norm are read before the update, so a non-finite step never touches the weights
+  private async stepAfterBackward(h: AdamwHyper, cursor: LoaderState): Promise<{ loss: number; gradNorm: number }> {
+    const { batch: B, seq: T, gradAccum: G, clip } = this._opts;
+    const m = this.model, g = m.gpu, BT = B * T, stride = alignUp(BT);
     for (let i = 0; i < G; i++) {
       const batch = (await this.loader.next())!; // no epoch limit: never null
       const acts = m.forward(batch.x, B, T, batch.y);
@@ -166,21 +195,54 @@ export class Trainer {
     let sum = 0;
     for (let i = 0; i < G; i++) for (let j = 0; j < BT; j++) sum += losses[i * stride + j];
     const loss = sum / (BT * G);
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      this.loader = new ShardLoader(this.loader.source, { B, T, mode: this._opts.sampling, seed: this._opts.seed, vocabSize: this.model.config.vocabSize }, cursor);
-      fail(`step ${this.stepIndex}: the loss is ${loss} and the gradient norm ${gradNorm}; stopped before the update`,
-        'lower `lr`, keep `clip` on, or resume from the last checkpoint with a smaller learning rate');
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) this.stop(cursor, `the loss is ${loss} and the gradient norm ${gradNorm}; stopped before the update`);
+    this.optimizer.update(this.grads, this.scale, h);
+    return { loss, gradNorm };
+  }
+
+  // optimizer-in-backward (torchtune's optimizer_in_bwd, LOMO's fused update): with one micro-batch and
+  // no clipping, block l's update needs nothing but its own gradients, so it runs as soon as block l's
+  // backward is done and the gradients take one block's worth (src/model/arena.ts aliasLayers). The
+  // same gradients and the same element-wise update as stepAfterBackward. The loss is read before
+  // backward (a non-finite loss stops the step before any update); the gradient norm, summed from
+  // per-slice norms, is known only after the update.
+  private async stepInBackward(h: AdamwHyper, cursor: LoaderState): Promise<{ loss: number; gradNorm: number }> {
+    const { batch: B, seq: T } = this._opts;
+    const m = this.model, g = m.gpu, BT = B * T, d = this.grads.views, norms = this.norms!;
+    const batch = (await this.loader.next())!;
+    const acts = m.forward(batch.x, B, T, batch.y);
+    g.copy(slice(this.lossLog, 0, BT), slice(acts.losses, 0, BT));
+    const losses = await this.reader.read(slice(this.lossLog, 0, BT));
+    let sum = 0;
+    for (let j = 0; j < BT; j++) sum += losses[j];
+    const loss = sum / BT;
+    if (!Number.isFinite(loss)) this.stop(cursor, `the loss is ${loss}; stopped before the update`);
+    let k = 0;
+    const update = (names: string[], l: number) => {
+      for (const name of names) gradnormClip(g, this.scale, slice(norms, alignUp(1) * k++, 1), [d[name][l]], 0); // scale = 1; slots 256-byte aligned
+      this.optimizer.updateSlices(d, names.map((name) => [name, l]), this.scale, h);
+    };
+    m.backward(this.grads, 1 / BT, (l) => {
+      update(this.layerNames, l);
+      for (const name of this.layerNames) g.clear(d[name][l]); // the next block's gradients accumulate into the same slot
+    });
+    update(this.restNames, 0);
+    const nv = await g.read(slice(norms, 0, alignUp(1) * k));
+    let sq = 0;
+    for (let i = 0; i < k; i++) sq += nv[alignUp(1) * i] ** 2;
+    const gradNorm = Math.sqrt(sq);
+    if (!Number.isFinite(gradNorm)) {
+      fail(`step ${this.stepIndex}: the gradient norm is ${gradNorm} after the update (with \`optimInBackward\` the norm is known only then); the weights in memory are spoiled`,
+        'resume from the last checkpoint with a smaller `lr`, or train without `optimInBackward` (then a non-finite step never touches the weights)');
     }
-    const o = this._opts;
-    this.optimizer.update(this.grads, this.scale, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, wd: o.wd, t: this.stepIndex + 1 });
-    this.stepIndex++;
-    this.tokensSeen += BT * G;
-    const secs = Math.max(1e-3, (Date.now() - t0) / 1000);
-    const out: StepMetrics = { step: this.stepIndex - 1, loss, lr, grad_norm: gradNorm, tokens: this.tokensSeen, tokens_per_s: (BT * G) / secs };
-    await g.tune(); // the first step met the kernel shapes of the run: keep the fastest variant of each
-    const e = o.evalEvery;
-    if ((e > 0 && this.stepIndex % e === 0) || this.done) out.val_loss = await this.evaluate();
-    return out;
+    return { loss, gradNorm };
+  }
+
+  // a non-finite step: the data cursor goes back to the step's start, and the run stops
+  private stop(cursor: LoaderState, what: string): never {
+    const { batch: B, seq: T } = this._opts;
+    this.loader = new ShardLoader(this.loader.source, { B, T, mode: this._opts.sampling, seed: this._opts.seed, vocabSize: this.model.config.vocabSize }, cursor);
+    return fail(`step ${this.stepIndex}: ${what}`, 'lower `lr`, keep `clip` on, or resume from the last checkpoint with a smaller learning rate');
   }
 
   /** mean next-token loss over the fixed held-out windows */
@@ -200,7 +262,7 @@ export class Trainer {
     this.model.setRecompute(false);
     this.grads.destroy();
     this.optimizer.destroy();
-    for (const v of [this.lossLog, this.scale]) g.release(v.buffer);
+    for (const v of [this.lossLog, this.scale, ...(this.norms ? [this.norms] : [])]) g.release(v.buffer);
     this.reader.release();
   }
 }

@@ -44,10 +44,10 @@ export async function readConfig(path: string): Promise<ModelConfig> {
   return (await readModel(path)).config;
 }
 
-export function planOptions(flags: Flags, base: { batch: number; seq: number; gradAccum: number; recompute: boolean; optim?: OptimName }): PlanOptions {
+export function planOptions(flags: Flags, base: { batch: number; seq: number; gradAccum: number; recompute: boolean; optim?: OptimName; optimInBackward?: boolean }): PlanOptions {
   const optim = flags.inference ? null : ((flags.optim as OptimName | undefined) ?? base.optim ?? 'adamw');
   if (optim !== null && optim !== 'adamw' && optim !== 'adamw8bit') fail(`--optim ${optim}: expected adamw or adamw8bit`);
-  return { batch: base.batch, seq: base.seq, gradAccum: base.gradAccum, recompute: base.recompute, optim };
+  return { batch: base.batch, seq: base.seq, gradAccum: base.gradAccum, recompute: base.recompute, optim, optimInBackward: base.optimInBackward ?? !!flags['optim-in-backward'] };
 }
 
 /** train and run: refuse before allocating when the plan does not fit, printing it and the flags that would */

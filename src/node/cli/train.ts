@@ -34,7 +34,7 @@ function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
     wd: num(flags, 'wd', d.wd), clip: num(flags, 'clip', d.clip),
     sampling: (flags.sampling as TrainOptions['sampling']) ?? d.sampling, seed: num(flags, 'seed', d.seed),
     evalEvery: num(flags, 'eval-every', d.evalEvery), valWindows: num(flags, 'val-windows', d.valWindows),
-    recompute: !!flags.recompute || d.recompute,
+    recompute: !!flags.recompute || d.recompute, optimInBackward: !!flags['optim-in-backward'] || d.optimInBackward,
     optim: (flags.optim as TrainOptions['optim']) ?? d.optim,
   };
   validateTrainOptions(o);
@@ -60,7 +60,7 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
   const path = await modelPath(flags, 'model');
   const config = await readConfig(path);
-  checkPlan(gpu, flags, config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim }));
+  checkPlan(gpu, flags, config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
   const { train, val } = await textData(flags, path, config.vocabSize);
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
     saveEvery: num(flags, 'save-every', 0), opts, train, val, progress: flags.json ? null : stderrBar() });
@@ -100,7 +100,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   let data;
   if (path) {
     // the largest model the rounds may train is the reference's size
-    checkPlan(gpu, flags, await readConfig(path), planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim }));
+    checkPlan(gpu, flags, await readConfig(path), planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
     const reference = await readModel(path);
     const { train, val, tok } = await textData(flags, path, reference.config.vocabSize);
     data = { reference, train, val, tokFiles: tokenizerFiles(path), tokenizer: flags.tasks ? await tok() : undefined };
