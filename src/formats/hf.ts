@@ -11,21 +11,15 @@
 // a browser, and files in Deno.
 import type { Checkpoint, ModelConfig } from '../model/config.js';
 import { parameterShapes, numel, headSize } from '../model/config.js';
-import { SafetensorsFile, serializeSafetensors, type ByteSource, type TensorOut } from './safetensors.js';
+import { serializeSafetensors, type TensorOut } from './safetensors.js';
+import { HfWeights, checkHfWeights, type ModelDir } from './hfweights.js';
 import { fail } from '../util/errors.js';
 import { configFromHf, configToHf } from './hfconfig.js';
-import { hfKey, fromHf, toHf, IGNORED_KEYS } from './hfkeys.js';
+import { hfKey, fromHf, toHf } from './hfkeys.js';
 export { hfKey } from './hfkeys.js';
+export { HfWeights, type ModelDir } from './hfweights.js';
 export { configFromHf, configToHf } from './hfconfig.js';
 
-export interface ModelDir {
-  name: string;
-  exists(file: string): Promise<boolean>;
-  readText(file: string): Promise<string>;
-  source(file: string): Promise<ByteSource>;
-}
-
-type Json = Record<string, any>;
 
 /**
  * llama2.c/Meta q or k rows (pairs 2i, 2i+1 within each head) -> Hugging Face rows (i, i + HS/2):
@@ -61,74 +55,40 @@ export function toRotateHalf(ck: Checkpoint): Checkpoint {
   return { config: { ...c, ropeMode: 'rotate_half' }, tensors };
 }
 
-export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
+/** config.json of an HF directory, as a ModelConfig */
+export async function readHfConfig(dir: ModelDir): Promise<ModelConfig> {
   if (typeof dir === 'string') fail(`readHfModel('${dir}'): a path string is not a ModelDir`, 'in Node pass nodeDir(path), or call readModel(path) (an HF directory or a llama2.c .bin); elsewhere a ModelDir over your files');
   if (!(await dir.exists('config.json'))) fail(`${dir.name}: no config.json`, 'pass a Hugging Face model directory (config.json + *.safetensors)');
   let raw: unknown;
   try { raw = JSON.parse(await dir.readText('config.json')); } catch (e) {
     return fail(`${dir.name}/config.json is not valid JSON (${(e as Error).message})`, 'fix or re-save config.json');
   }
-  const config = configFromHf(raw, `${dir.name}/config.json`);
-  // which file holds each key
-  const files = new Map<string, SafetensorsFile>();
-  const where = new Map<string, SafetensorsFile>();
-  const open = async (file: string) => {
-    let f = files.get(file);
-    if (!f) { f = await SafetensorsFile.open(await dir.source(file), `${dir.name}/${file}`); files.set(file, f); }
-    return f;
-  };
-  if (await dir.exists('model.safetensors.index.json')) {
-    let index: Json;
-    try { index = JSON.parse(await dir.readText('model.safetensors.index.json')); } catch (e) {
-      return fail(`${dir.name}/model.safetensors.index.json is not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof index?.weight_map !== 'object' || index.weight_map === null || Array.isArray(index.weight_map)) {
-      fail(`${dir.name}/model.safetensors.index.json has no weight_map object`, 'write the index as save_pretrained does: {"weight_map": {tensor: file}}');
-    }
-    for (const [key, file] of Object.entries(index.weight_map as Record<string, unknown>)) {
-      if (typeof file !== 'string' || !/^[^/\\]+\.safetensors$/.test(file)) {
-        fail(`${dir.name}/model.safetensors.index.json: weight_map["${key}"] is ${JSON.stringify(file)}, not a .safetensors file name in the directory`,
-          'shards live beside the index and are named by plain file names (model-00001-of-00002.safetensors)');
-      }
-      where.set(key, await open(file));
-    }
-  } else if (await dir.exists('model.safetensors')) {
-    const f = await open('model.safetensors');
-    for (const key of f.tensors.keys()) where.set(key, f);
-  } else {
-    const pt = await dir.exists('pytorch_model.bin');
-    fail(`${dir.name}: no model.safetensors or model.safetensors.index.json${pt ? ' (only pytorch_model.bin, a pickle, which is not read)' : ''}`,
-      'save the model with safetensors (model.save_pretrained(dir, safe_serialization=True))');
-  }
-  // GPT-2 keys come with or without the `transformer.` prefix
-  const lookup = (key: string) => where.get(key) ? key : where.get(key.replace(/^transformer\./, '')) ? key.replace(/^transformer\./, '') : null;
+  return configFromHf(raw, `${dir.name}/config.json`);
+}
+
+/** an HF directory's config and its weights, opened (headers read and checked against the config, no data) */
+export async function openHfModel(dir: ModelDir): Promise<{ config: ModelConfig; weights: HfWeights }> {
+  const config = await readHfConfig(dir);
+  const weights = await HfWeights.open(dir);
+  try { checkHfWeights(config, weights); } catch (e) { await weights.close(); throw e; }
+  return { config, weights };
+}
+
+export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
+  const { config, weights } = await openHfModel(dir);
   const tensors: Record<string, Float32Array> = {};
-  const missing: string[] = [], used = new Set<string>();
-  for (const [name, shape, perLayer] of parameterShapes(config)) {
-    const n = numel(shape);
-    const L = perLayer ? config.nLayers : 1;
-    const out = new Float32Array(n * L);
-    for (let l = 0; l < L; l++) {
-      const hk = hfKey(config, name, l);
-      const k = lookup(hk.key);
-      if (!k) { missing.push(hk.key); continue; }
-      used.add(k);
-      const data = await where.get(k)!.read(k);
-      if (data.length !== n) fail(`${dir.name}: tensor '${k}' has ${data.length} values, expected ${n} (shape [${shape}]) from config.json`, 'config.json does not describe these weights');
-      out.set(fromHf(config, hk, data, shape), l * n);
+  try {
+    for (const [name, shape, perLayer] of parameterShapes(config)) {
+      const n = numel(shape), L = perLayer ? config.nLayers : 1;
+      const out = new Float32Array(n * L);
+      for (let l = 0; l < L; l++) {
+        const hk = hfKey(config, name, l);
+        out.set(fromHf(config, hk, await weights.read(hk.key), shape), l * n);
+      }
+      tensors[name] = out;
     }
-    tensors[name] = out;
-  }
-  for (const f of files.values()) await f.close();
-  if (missing.length) {
-    fail(`${dir.name}: missing ${missing.length} tensor(s) for a ${config.family} model with ${config.nLayers} layers: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`,
-      `expected keys like ${hfKey(config, parameterShapes(config)[1][0], 0).key}; is config.json from the same model?`);
-  }
-  // a tied model may still store its head (transformers ignores it then, and so do we)
-  const unused = [...where.keys()].filter((k) => !used.has(k) && !IGNORED_KEYS.test(k) && !(config.tiedEmbeddings && /^(lm_head|embed_out)\.weight$/.test(k)));
-  if (unused.length) {
-    fail(`${dir.name}: ${unused.length} tensor(s) that a ${config.hfType ?? config.family} model with ${config.nLayers} layers does not have: ${unused.slice(0, 6).join(', ')}${unused.length > 6 ? ', ...' : ''}`,
-      'config.json does not describe these weights (wrong model_type, num_hidden_layers or attention_bias?)');
+  } finally {
+    await weights.close();
   }
   return { config, tensors };
 }
