@@ -10,9 +10,12 @@
 // Directory access is abstract (ModelDir), so the same code reads files in Node, Blobs/OPFS/URLs in
 // a browser, and files in Deno.
 import type { Checkpoint, ModelConfig } from '../model/config.js';
+import type { SliceSource } from '../model/arena.js';
 import { parameterShapes, numel, headSize } from '../model/config.js';
 import { serializeSafetensors, type TensorOut } from './safetensors.js';
 import { HfWeights, checkHfWeights, type ModelDir } from './hfweights.js';
+import { f32ToRaw, type FloatDtype } from './dtype.js';
+import type { TensorWrite } from './stwrite.js';
 import { fail } from '../util/errors.js';
 import { configFromHf, configToHf } from './hfconfig.js';
 import { hfKey, fromHf, toHf } from './hfkeys.js';
@@ -93,8 +96,24 @@ export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
   return { config, tensors };
 }
 
-/** the files of an HF directory for a checkpoint: config.json and model.safetensors (as parts) */
-export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
+/**
+ * The weights of an opened HF directory as the arena's slices (Model.load): tensors stored in the
+ * table's layout (every Llama-family tensor: HF's rotate_half q/k rows are what the GPU computes with)
+ * go over raw, in their dtype, chunk by chunk; a transposed GPT-2 or interleaved NeoX qkv tensor is
+ * rearranged on the CPU first, one tensor at a time, in f32.
+ */
+export function hfSlices(config: ModelConfig, w: HfWeights): SliceSource {
+  const shapes = new Map(parameterShapes(config).map(([name, shape]) => [name, shape]));
+  return async (name, layer, emit) => {
+    const hk = hfKey(config, name, layer);
+    if (!hk.layout) return w.stream(hk.key, (raw, dtype) => emit(dtype, raw));
+    const data = fromHf(config, hk, await w.read(hk.key), shapes.get(name)!);
+    await emit('F32', new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  };
+}
+
+/** the table's tensors as HF tensors (keys, stored layouts, q/k rows in rotate_half order), f32 */
+function hfTensors(ck: Checkpoint): TensorOut[] {
   ck = toRotateHalf(ck);
   const c = ck.config;
   const out: TensorOut[] = [];
@@ -106,14 +125,25 @@ export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
       out.push({ name: hk.key, shape: stored.shape, data: stored.data });
     }
   }
-  const hfConfig = configToHf(c);
-  const files: Record<string, Uint8Array[]> = {
-    'config.json': [new TextEncoder().encode(JSON.stringify(hfConfig, null, 2) + '\n')],
-    'model.safetensors': serializeSafetensors(out, { format: 'pt' }),
-  };
+  return out;
+}
+
+/** the files of an HF directory beside its weights: config.json (and litgpt's model_config.yaml) */
+export function hfConfigFiles(c: ModelConfig): Record<string, Uint8Array[]> {
+  const files: Record<string, Uint8Array[]> = { 'config.json': [new TextEncoder().encode(JSON.stringify(configToHf(c), null, 2) + '\n')] };
   // litgpt's converter reads plain Llama-family models with this file (not Qwen's norms/biases or scaled RoPE)
   if (c.family === 'llama' && !c.qkNorm && !c.qkvBias && !c.ropeScaling && !c.headDim) files['model_config.yaml'] = [new TextEncoder().encode(litgptConfig(c))];
   return files;
+}
+
+/** the files of an HF directory for a checkpoint: config.json and model.safetensors (f32, as parts) */
+export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
+  return { ...hfConfigFiles(ck.config), 'model.safetensors': serializeSafetensors(hfTensors(ck), { format: 'pt' }) };
+}
+
+/** a checkpoint's weights as tensor writes in `dtype` (src/formats/stwrite.ts: sharded above a size) */
+export function hfWrites(ck: Checkpoint, dtype: FloatDtype = 'F32'): TensorWrite[] {
+  return hfTensors(ck).map((t) => ({ name: t.name, dtype, shape: t.shape, produce: (emit) => emit(f32ToRaw(t.data, dtype)) }));
 }
 
 /** litgpt's model_config.yaml for a Llama-family model, read by `litgpt convert_to_litgpt DIR` */

@@ -6,9 +6,9 @@
 // (no tensor missing or extra, each the size the config says) before anything is read.
 import type { ModelConfig } from '../model/config.js';
 import { parameterShapes, numel } from '../model/config.js';
-import { SafetensorsFile, type TensorInfo } from './safetensors.js';
+import { SafetensorsFile, checkFinite, type TensorInfo } from './safetensors.js';
 import { hfKey, IGNORED_KEYS } from './hfkeys.js';
-import { isFloatDtype, type FloatDtype } from './dtype.js';
+import { isFloatDtype, FLOAT_SIZE, type FloatDtype } from './dtype.js';
 import { fail } from '../util/errors.js';
 import type { ByteSource } from './safetensors.js';
 
@@ -21,6 +21,9 @@ export interface ModelDir {
 }
 
 export const INDEX = 'model.safetensors.index.json';
+
+/** bytes read per step of a chunked copy */
+export const CHUNK_BYTES = 64 * 2 ** 20;
 
 export class HfWeights {
   private constructor(readonly name: string, private files: SafetensorsFile[], private where: Map<string, SafetensorsFile>) {}
@@ -95,6 +98,20 @@ export class HfWeights {
   readRaw(key: string, offset?: number, length?: number): Promise<Uint8Array> {
     const k = this.info(key).key;
     return this.where.get(k)!.readRaw(k, offset, length);
+  }
+
+  /**
+   * A float tensor's raw values in chunks of about chunkBytes (whole elements), in order, each checked
+   * finite before it is handed over: a copy of a tensor of any size holds one chunk at a time.
+   */
+  async stream(key: string, emit: (raw: Uint8Array, dtype: FloatDtype) => Promise<void>, chunkBytes = CHUNK_BYTES): Promise<void> {
+    const dtype = this.floatDtype(key), t = this.info(key), size = FLOAT_SIZE[dtype];
+    const step = Math.max(size, Math.floor(chunkBytes / size) * size);
+    for (let at = 0; at < t.bytes; at += step) {
+      const raw = await this.readRaw(t.key, at, Math.min(step, t.bytes - at));
+      checkFinite(raw, dtype, `${this.name}: tensor '${t.key}'`, at / size, t.bytes / size);
+      await emit(raw, dtype);
+    }
   }
 
   /** a tensor as f32 (finite values only) */

@@ -14,9 +14,8 @@ import { Model } from '../model/model.js';
 import { Trainer, type TrainOptions, type TrainerState, type StepMetrics, type TrainData } from '../train/trainer.js';
 import { hfFiles, toRotateHalf } from '../formats/hf.js';
 import { serializeSafetensors } from '../formats/safetensors.js';
-import { readModel, nodeDir, tokenizerFiles } from './files.js';
+import { loadModel, tokenizerFiles } from './files.js';
 import { saveCheckpoint, recoverCheckpoint } from './checkpoint.js';
-import { readHfModel } from '../formats/hf.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
 import { fileSource } from './files.js';
 import { lineChart } from '../util/svg.js';
@@ -54,7 +53,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
       if (saved.opts[k] !== r.opts[k]) fail(`\`resume\`: \`${k}\` was ${saved.opts[k]} in the checkpoint, ${r.opts[k]} now`, `resume with the same \`${k}\``);
     }
     state = saved.state;
-    model = Model.create(gpu, await readHfModel(nodeDir(ckDir)));
+    model = await loadModel(gpu, ckDir);
     const opt = await SafetensorsFile.open(await fileSource(join(ckDir, 'optimizer.safetensors')), 'optimizer.safetensors');
     for (const key of opt.tensors.keys()) (key.startsWith('m.') ? moments.m : moments.v)[key.slice(2)] = await opt.read(key);
     await opt.close();
@@ -64,7 +63,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
         .filter((x) => typeof x?.step === 'number' && x.step < state!.step);
     }
   } else {
-    model = Model.create(gpu, toRotateHalf(await readModel(r.model))); // the layout checkpoints hold, from step 0
+    model = await loadModel(gpu, r.model, toRotateHalf); // the layout checkpoints hold, from step 0 (an HF directory's already)
   }
   writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
   const trainer = new Trainer(model, r.train, r.val, r.opts, state);

@@ -3,14 +3,17 @@
 // each one's flags are in src/node/cli/specs.ts, from which parseArgs's options (strict, so a
 // misspelt flag is an error, not silently ignored) and every --help are generated. A command that
 // needs the GPU runs in a worker process whose stderr is filtered (src/node/cli/stderr.ts).
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createGpu } from '../index.js';
 import { Model } from '../../model/model.js';
 import { windowedLoss } from '../../train/evaluate.js';
-import { readModel, readTokenizer, readTokens, tokenizerFiles, writeDirAtomic } from '../files.js';
-import { inherit } from '../../method/inherit.js';
-import { hfFiles } from '../../formats/hf.js';
-import { countParameters } from '../../model/config.js';
+import { readModel, readTokenizer, readTokens, tokenizerFiles, nodeDir, writeModelDirAtomic, loadModel } from '../files.js';
+import { inherit, inheritPlan, type InheritOptions, type InheritRecord } from '../../method/inherit.js';
+import { inheritWrites } from '../../method/inherit_stream.js';
+import { parseDtype } from '../../formats/dtype.js';
+import { parseSize, DEFAULT_SHARD_SIZE, type TensorWrite } from '../../formats/stwrite.js';
+import { hfConfigFiles, hfWrites, openHfModel } from '../../formats/hf.js';
+import { countParameters, type Checkpoint, type ModelConfig } from '../../model/config.js';
 import { Progress } from '../../util/progress.js';
 import { InherituneError, fail } from '../../util/errors.js';
 import { int, str, num, stderrBar, modelPath, layersOf, blockList, cli, type Flags } from './args.js';
@@ -159,37 +162,57 @@ async function inheritCmd(flags: Flags, gpu: Gpu | null): Promise<void> {
   const out = str(flags, 'out');
   checkOut(out, { flag: '--out', replaces: true }, false, !!flags.force);
   const from = await modelPath(flags, 'model');
-  const ref = await readModel(from);
-  let select = blockList(flags);
-  if (isSelectRule(flags.select)) {
-    // the k blocks a rule picks on --text (src/method/select.ts)
-    const k = int(flags, 'layers') ?? Math.max(1, Math.floor(ref.config.nLayers / 2));
-    const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, from, ref.config.vocabSize), 'val');
-    const m = Model.create(gpu!, ref);
-    const { blocks, why } = await guidedBlocks(m, tokens, k, flags.select);
-    m.destroy();
-    select = blocks;
-    delete flags.layers;
-    if (!flags.json) console.log(`${flags.select}: ${why} -> blocks [${select}]`);
+  const dtype = flags.dtype !== undefined ? parseDtype(str(flags, 'dtype')) : undefined;
+  const maxShardSize = parseSize(flags['max-shard-size'] !== undefined ? str(flags, 'max-shard-size') : DEFAULT_SHARD_SIZE);
+  // a Hugging Face directory is copied tensor by tensor (src/method/inherit_stream.ts); a llama2.c .bin is read whole
+  const hf = statSync(from).isDirectory() ? await openHfModel(nodeDir(from)) : null;
+  try {
+    let ref: Checkpoint | null = hf ? null : await readModel(from);
+    const refConfig = hf?.config ?? ref!.config;
+    let select = blockList(flags);
+    if (isSelectRule(flags.select)) {
+      // the k blocks a rule picks on --text (src/method/select.ts)
+      const k = int(flags, 'layers') ?? Math.max(1, Math.floor(refConfig.nLayers / 2));
+      const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, from, refConfig.vocabSize), 'val');
+      const m = ref ? Model.create(gpu!, ref) : await loadModel(gpu!, from);
+      const { blocks, why } = await guidedBlocks(m, tokens, k, flags.select);
+      m.destroy();
+      select = blocks;
+      delete flags.layers;
+      if (!flags.json) console.log(`${flags.select}: ${why} -> blocks [${select}]`);
+    }
+    const opts: InheritOptions = {
+      layers: int(flags, 'layers'), select, preset: flags.preset as 'paper' | 'official' | undefined,
+      embeddings: flags['no-embeddings'] ? false : undefined, finalNorm: flags['no-final-norm'] ? false : undefined,
+      head: flags['no-head'] ? false : undefined, positions: flags['no-positions'] ? false : undefined,
+      seed: int(flags, 'seed', { min: 0 }),
+    };
+    let config: ModelConfig, record: InheritRecord, writes: TensorWrite[];
+    if (hf) {
+      const plan = inheritPlan(hf.config, opts, from);
+      ({ config, record } = plan);
+      writes = inheritWrites(plan, hf.weights, dtype);
+    } else {
+      const r = inherit(ref!, opts, from);
+      ref = null;
+      ({ record } = r);
+      config = r.checkpoint.config;
+      writes = hfWrites(r.checkpoint, dtype);
+    }
+    const tok = tokenizerFiles(from);
+    const weightFiles = await writeModelDirAtomic(out, { ...hfConfigFiles(config), ...tok,
+      'inheritune.json': [new TextEncoder().encode(JSON.stringify({ ...record, tokenizer_files: Object.keys(tok) }, null, 2) + '\n')] }, writes, maxShardSize);
+    const summary = { out, family: config.family, blocks: record.blocks, n_layers: config.nLayers,
+      parameters: countParameters(config), reference_parameters: countParameters(refConfig), preset: record.preset,
+      dtype: [...new Set(writes.map((w) => w.dtype))].join(','), weight_files: weightFiles, tokenizer_files: Object.keys(tok), notes: record.notes };
+    if (flags.json) { console.log(JSON.stringify(summary)); return; }
+    console.log(`wrote ${out}: ${summary.family}, blocks [${summary.blocks}] of ${refConfig.nLayers}, ` +
+      `${summary.parameters} of ${summary.reference_parameters} parameters, preset ${summary.preset}, ${summary.dtype} in ${weightFiles.length} file(s)`);
+    for (const n of record.notes) console.log(`note: ${n}`);
+  } finally {
+    await hf?.weights.close();
   }
-  const { checkpoint, record } = inherit(ref, {
-    layers: int(flags, 'layers'), select, preset: flags.preset as 'paper' | 'official' | undefined,
-    embeddings: flags['no-embeddings'] ? false : undefined, finalNorm: flags['no-final-norm'] ? false : undefined,
-    head: flags['no-head'] ? false : undefined, positions: flags['no-positions'] ? false : undefined,
-    seed: int(flags, 'seed', { min: 0 }),
-  }, from);
-  const tok = tokenizerFiles(from);
-  writeDirAtomic(out, { ...hfFiles(checkpoint), ...tok,
-    'inheritune.json': [new TextEncoder().encode(JSON.stringify({ ...record, tokenizer_files: Object.keys(tok) }, null, 2) + '\n')] });
-  const summary = { out, family: checkpoint.config.family, blocks: record.blocks, n_layers: checkpoint.config.nLayers,
-    parameters: countParameters(checkpoint.config), reference_parameters: countParameters(ref.config), preset: record.preset,
-    tokenizer_files: Object.keys(tok), notes: record.notes };
-  if (flags.json) { console.log(JSON.stringify(summary)); return; }
-  console.log(`wrote ${out}: ${summary.family}, blocks [${summary.blocks}] of ${ref.config.nLayers}, ` +
-    `${summary.parameters} of ${summary.reference_parameters} parameters, preset ${summary.preset}`);
-  for (const n of record.notes) console.log(`note: ${n}`);
 }
-
 
 main(process.argv.slice(2)).catch((e) => {
   if (e instanceof InherituneError) {
