@@ -18,7 +18,7 @@ import { f32ToRaw, type FloatDtype } from './dtype.js';
 import type { TensorWrite } from './stwrite.js';
 import { fail } from '../util/errors.js';
 import { configFromHf, configToHf } from './hfconfig.js';
-import { hfKey, fromHf, toHf } from './hfkeys.js';
+import { hfKey, fromHf, toHf, storedShape } from './hfkeys.js';
 export { hfKey } from './hfkeys.js';
 export { HfWeights, type ModelDir } from './hfweights.js';
 export { configFromHf, configToHf } from './hfconfig.js';
@@ -141,9 +141,29 @@ export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
   return { ...hfConfigFiles(ck.config), 'model.safetensors': serializeSafetensors(hfTensors(ck), { format: 'pt' }) };
 }
 
-/** a checkpoint's weights as tensor writes in `dtype` (src/formats/stwrite.ts: sharded above a size) */
+/**
+ * A model's weights as tensor writes in `dtype` (src/formats/stwrite.ts: sharded above a size), each
+ * slice fetched by `read(name, block)` only when its bytes are written (from the GPU, say), put in the
+ * stored layout and converted: one slice in memory at a time. Llama q/k rows must already be in
+ * rotate_half order (toRotateHalf), as they are on the GPU in training.
+ */
+export function hfSliceWrites(c: ModelConfig, read: (name: string, layer: number) => Promise<Float32Array>, dtype: FloatDtype = 'F32'): TensorWrite[] {
+  if (c.family === 'llama' && c.ropeMode !== 'rotate_half') fail('hfSliceWrites: Llama q/k rows in the interleaved layout', 'pass the model through toRotateHalf first (training does, from step 0)');
+  const out: TensorWrite[] = [];
+  for (const [name, shape, perLayer] of parameterShapes(c)) {
+    for (let l = 0; l < (perLayer ? c.nLayers : 1); l++) {
+      const hk = hfKey(c, name, l);
+      out.push({ name: hk.key, dtype, shape: storedShape(hk, shape), produce: async (emit) => emit(f32ToRaw(toHf(c, hk, await read(name, l), shape).data, dtype)) });
+    }
+  }
+  return out;
+}
+
+/** a checkpoint's weights as tensor writes in `dtype` */
 export function hfWrites(ck: Checkpoint, dtype: FloatDtype = 'F32'): TensorWrite[] {
-  return hfTensors(ck).map((t) => ({ name: t.name, dtype, shape: t.shape, produce: (emit) => emit(f32ToRaw(t.data, dtype)) }));
+  ck = toRotateHalf(ck);
+  const sizes = new Map(parameterShapes(ck.config).map(([name, shape]) => [name, numel(shape)]));
+  return hfSliceWrites(ck.config, async (name, l) => ck.tensors[name].subarray(l * sizes.get(name)!, (l + 1) * sizes.get(name)!), dtype);
 }
 
 /** litgpt's model_config.yaml for a Llama-family model, read by `litgpt convert_to_litgpt DIR` */

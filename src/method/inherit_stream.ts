@@ -4,7 +4,7 @@
 // output's too), or converted when a dtype is asked for; initialized tensors are generated as the
 // in-memory path generates them and converted to the output dtype. Only the tensors kept are read; at
 // most one chunk (or one initialized tensor) is in memory at a time.
-import { hfKey, toHf } from '../formats/hfkeys.js';
+import { hfKey, toHf, storedShape } from '../formats/hfkeys.js';
 import type { HfWeights } from '../formats/hfweights.js';
 import { convertRaw, f32ToRaw, type FloatDtype } from '../formats/dtype.js';
 import type { TensorWrite } from '../formats/stwrite.js';
@@ -26,9 +26,8 @@ export function inheritWrites(plan: InheritPlan, w: HfWeights, dtype?: FloatDtyp
   return plan.tensors.map((t): TensorWrite => {
     if (!t.from) {
       const hk = hfKey(plan.config, t.name, t.layer);
-      const shape = toHf(plan.config, hk, new Float32Array(0), t.shape).shape;
       return {
-        name: t.key, dtype: initDtype, shape,
+        name: t.key, dtype: initDtype, shape: storedShape(hk, t.shape),
         produce: (emit) => emit(f32ToRaw(toHf(plan.config, hk, initValues(plan, t), t.shape).data, initDtype)),
       };
     }

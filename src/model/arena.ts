@@ -88,6 +88,12 @@ export class Arena {
     await g.sync();
   }
 
+  /** one (tensor, block) slice read back (a checkpoint written slice by slice) */
+  async readSlice(name: string, layer: number): Promise<Float32Array> {
+    const v = this.views[name]?.[layer] ?? fail(`no parameter '${name}' block ${layer} in this model`);
+    return this.g.read(v);
+  }
+
   /** read the arena back as tensors by table name */
   async read(): Promise<Record<string, Float32Array>> {
     return this.unpack(await this.g.read(this.all));

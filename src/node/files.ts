@@ -121,7 +121,7 @@ export async function writeModelDirAtomic(dir: string, files: Record<string, Uin
 }
 
 /** appended writes to a new file, fsynced on close */
-async function fileSink(path: string): Promise<FileSink> {
+export async function fileSink(path: string): Promise<FileSink> {
   const fh = await open(path, 'w');
   return {
     write: async (b) => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.js';
 import { Model } from '../model/model.js';
 import { Trainer, type TrainOptions, type TrainerState, type StepMetrics, type TrainData } from '../train/trainer.js';
-import { hfFiles, toRotateHalf } from '../formats/hf.js';
+import { hfConfigFiles, hfSliceWrites, toRotateHalf } from '../formats/hf.js';
 import { serializeSafetensors } from '../formats/safetensors.js';
 import { loadModel, tokenizerFiles } from './files.js';
 import { saveCheckpoint, recoverCheckpoint } from './checkpoint.js';
@@ -92,15 +92,17 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
 }
 
 async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Array[]>): Promise<void> {
-  const st = await trainer.readState();
+  const st = await trainer.optimizer.readMoments();
   const moments = [...Object.entries(st.m).map(([k, data]) => ({ name: 'm.' + k, shape: [data.length], data })),
     ...Object.entries(st.v).map(([k, data]) => ({ name: 'v.' + k, shape: [data.length], data }))];
   const trainerJson = JSON.stringify({ state: trainer.state, opts: trainer.opts }, null, 1) + '\n';
-  saveCheckpoint(run, trainer.state.step, {
-    ...hfFiles(st.checkpoint), ...tok,
+  // the weights go from the GPU to the file slice by slice (f32, sharded above 5GB)
+  const { model } = trainer;
+  await saveCheckpoint(run, trainer.state.step, {
+    ...hfConfigFiles(model.config), ...tok,
     'optimizer.safetensors': serializeSafetensors(moments, { format: 'inheritune-adamw' }),
     'trainer.json': [new TextEncoder().encode(trainerJson)],
-  });
+  }, { writes: hfSliceWrites(model.config, (name, l) => model.params.readSlice(name, l)) });
 }
 
 export function lossSvg(h: StepMetrics[]): string {
