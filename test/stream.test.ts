@@ -225,6 +225,28 @@ describe('streaming inherit from a sharded bf16 directory', () => {
   });
 });
 
+describe('streaming inherit of every family: what the in-memory path inherits', () => {
+  it('test/ref/hf GPT-2 (transposed Conv1D), NeoX (interleaved qkv), Qwen3, Llama with biases: --select 1,0 and --preset official', async () => {
+    for (const d of ['gpt2-tiny', 'fam-neox-bf16', 'fam-qwen3-f32', 'llama-bias-tiny']) {
+      const dir = resolve(REPO, 'test/ref/hf', d), refCk = await readHfModel(nodeDir(dir));
+      for (const [flags, opts] of [[['--select', '1,0'], { select: [1, 0] }], [['--layers', '1', '--preset', 'official'], { layers: 1, preset: 'official' as const }]] as const) {
+        const out = join(root, `fam-${d}-${flags.length}`);
+        await cli('inherit', '--model', dir, ...flags, '--out', out);
+        const got = await readHfModel(nodeDir(out)), want = inherit(refCk, opts, dir).checkpoint;
+        expect(got.config).toEqual(want.config);
+        // inherited tensors: the stored values either way (bf16 is exact in f32); fresh ones (official: final norm, Llama's
+        // and NeoX's embeddings, GPT-2's positions) are written in the source's dtype, so within bf16's (or f16's) rounding of the f32 init
+        const fresh = new Set(flags.includes('official') ? ['token_embedding', 'rms_final', 'lnfw', 'lnfb', 'wpe', ...(refCk.config.family === 'gpt2' ? [] : ['wte'])] : []);
+        const narrow = [...readDir(dir).tensors.values()].some((t) => t.dtype !== 'F32');
+        for (const k of Object.keys(want.tensors)) {
+          if (!fresh.has(k) || !narrow) { expect(got.tensors[k], `${d} ${flags.join(' ')} ${k}`).toEqual(want.tensors[k]); continue; }
+          want.tensors[k].forEach((x, i) => expect(Math.abs(got.tensors[k][i] - x)).toBeLessThanOrEqual(Math.abs(x) * 2 ** -8 + 2 ** -24));
+        }
+      }
+    }
+  });
+});
+
 describe('GPU: bf16/f16 widened on the GPU', () => {
   let g: Gpu | null = null;
   beforeAll(async () => { g = await testGpu(); });
@@ -257,5 +279,21 @@ describe('GPU: bf16/f16 widened on the GPU', () => {
     const a = await streamed.readCheckpoint(), b = await cpu.readCheckpoint();
     for (const k of Object.keys(b.tensors)) expect(a.tensors[k], k).toEqual(b.tensors[k]);
     streamed.destroy(); cpu.destroy();
+  });
+
+  it('every test/ref/hf directory (each family, F32/F16/BF16, sharded, transposed GPT-2, NeoX qkv), whole and cut to one block: the parameters of the CPU path, bit for bit', async (ctx) => {
+    if (!g) return ctx.skip();
+    const { Model } = await import('../src/model/model.js');
+    const { selectLayers } = await import('../src/model/surgery.js');
+    const base = resolve(REPO, 'test/ref/hf');
+    for (const d of readdirSync(base)) {
+      const dir = join(base, d), ck = await readHfModel(nodeDir(dir));
+      for (const layers of [undefined, 1]) {
+        const a = await loadModel(g, dir, { layers }), b = Model.create(g, layers ? selectLayers(ck, [0]) : ck);
+        const ta = (await a.readCheckpoint()).tensors, tb = (await b.readCheckpoint()).tensors;
+        for (const k of Object.keys(tb)) expect(ta[k], `${d} ${k}`).toEqual(tb[k]);
+        a.destroy(); b.destroy();
+      }
+    }
   });
 });

@@ -4,7 +4,8 @@ import { readFileSync, readdirSync, statSync, existsSync, mkdirSync, openSync, r
 import { open } from 'node:fs/promises';
 import { join, dirname, basename, sep } from 'node:path';
 import { parseLlama2c } from '../formats/llama2c.js';
-import { readHfModel, openHfModel, hfSlices, type ModelDir } from '../formats/hf.js';
+import { readHfModel, readHfConfig, openHfModel, hfSlices, type ModelDir } from '../formats/hf.js';
+import { selectLayers, firstBlocks } from '../model/surgery.js';
 import { Model } from '../model/model.js';
 import type { Gpu } from '../gpu/gpu.js';
 import type { ByteSource } from '../formats/safetensors.js';
@@ -14,7 +15,7 @@ import { hfTokenizerFiles } from '../tokenizers/export.js';
 import { parseShard, SHARD_MAGIC } from '../data/shard.js';
 import { listShards, openShards } from './pack.js';
 import type { TrainData } from '../train/trainer.js';
-import type { Checkpoint } from '../model/config.js';
+import type { Checkpoint, ModelConfig } from '../model/config.js';
 import { fail } from '../util/errors.js';
 
 /** a Hugging Face directory (config.json + safetensors) or a llama2.c .bin file */
@@ -24,16 +25,27 @@ export async function readModel(path: string): Promise<Checkpoint> {
   return parseLlama2c(new Uint8Array(readFileSync(path)), path);
 }
 
+/** a model's config without its weights (a llama2.c .bin is read whole: its header is its config) */
+export async function readModelConfig(path: string): Promise<ModelConfig> {
+  if (existsSync(path) && statSync(path).isDirectory()) return readHfConfig(nodeDir(path));
+  return (await readModel(path)).config;
+}
+
 /**
- * A model on the GPU from a path: a Hugging Face directory is uploaded tensor by tensor in its stored
- * dtype and widened on the GPU (Model.load: no whole-model copy on the CPU); a llama2.c .bin is read,
- * passed through `prepare` (e.g. toRotateHalf) and uploaded.
+ * A model on the GPU from a path, cut to its first `layers` blocks if given: a Hugging Face directory is
+ * uploaded tensor by tensor in its stored dtype and widened on the GPU (Model.load: no whole-model copy
+ * on the CPU, and only the blocks kept are read); a llama2.c .bin is read, passed through `prepare`
+ * (e.g. toRotateHalf), cut and uploaded.
  */
-export async function loadModel(gpu: Gpu, path: string, prepare: (ck: Checkpoint) => Checkpoint = (ck) => ck): Promise<Model> {
-  if (!(existsSync(path) && statSync(path).isDirectory())) return Model.create(gpu, prepare(await readModel(path)));
+export async function loadModel(gpu: Gpu, path: string, opts: { prepare?: (ck: Checkpoint) => Checkpoint; layers?: number } = {}): Promise<Model> {
+  if (!(existsSync(path) && statSync(path).isDirectory())) {
+    const ck = (opts.prepare ?? ((c: Checkpoint) => c))(await readModel(path));
+    return Model.create(gpu, opts.layers === undefined ? ck : selectLayers(ck, firstBlocks(opts.layers, ck.config.nLayers)));
+  }
   const { config, weights } = await openHfModel(nodeDir(path));
   try {
-    return await Model.load(gpu, config, hfSlices(config, weights), path);
+    const kept = opts.layers === undefined ? config : { ...config, nLayers: firstBlocks(opts.layers, config.nLayers).length };
+    return await Model.load(gpu, kept, hfSlices(kept, weights), path);
   } finally {
     await weights.close();
   }

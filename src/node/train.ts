@@ -63,7 +63,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
         .filter((x) => typeof x?.step === 'number' && x.step < state!.step);
     }
   } else {
-    model = await loadModel(gpu, r.model, toRotateHalf); // the layout checkpoints hold, from step 0 (an HF directory's already)
+    model = await loadModel(gpu, r.model, { prepare: toRotateHalf }); // the layout checkpoints hold, from step 0 (an HF directory's already)
   }
   writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
   const trainer = new Trainer(model, r.train, r.val, r.opts, state);

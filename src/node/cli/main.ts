@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { createGpu } from '../index.js';
 import { Model } from '../../model/model.js';
 import { windowedLoss } from '../../train/evaluate.js';
-import { readModel, readTokenizer, readTokens, tokenizerFiles, nodeDir, writeModelDirAtomic, loadModel } from '../files.js';
+import { readModel, readTokenizer, readTokens, tokenizerFiles, nodeDir, writeModelDirAtomic, loadModel, readModelConfig } from '../files.js';
 import { inherit, inheritPlan, type InheritOptions, type InheritRecord } from '../../method/inherit.js';
 import { inheritWrites } from '../../method/inherit_stream.js';
 import { parseDtype } from '../../formats/dtype.js';
@@ -16,7 +16,7 @@ import { hfConfigFiles, hfWrites, openHfModel } from '../../formats/hf.js';
 import { countParameters, type Checkpoint, type ModelConfig } from '../../model/config.js';
 import { Progress } from '../../util/progress.js';
 import { InherituneError, fail } from '../../util/errors.js';
-import { int, str, num, stderrBar, modelPath, layersOf, blockList, cli, type Flags } from './args.js';
+import { int, str, num, stderrBar, modelPath, blockList, cli, type Flags } from './args.js';
 import { analyzeAttention } from '../../method/analyze.js';
 import { guidedBlocks, isSelectRule, blockSimilarity } from '../../method/select.js';
 import { exportOnnxFile, exportOnnxDir } from '../onnx.js';
@@ -76,11 +76,10 @@ async function logits(flags: Flags, gpu: Gpu): Promise<void> {
     if (!Number.isInteger(n) || n < 0) fail(`--ids: '${s}' is not a token id`, 'pass comma-separated integers, e.g. --ids 1,403,407');
     return n;
   });
-  const ck = await readModel(path);
-  const model = Model.create(gpu, layersOf(ck, flags));
+  const model = await loadModel(gpu, path, { layers: int(flags, 'layers') });
   const out = await model.logits(ids);
   model.destroy();
-  const V = ck.config.vocabSize;
+  const V = model.config.vocabSize;
   const rows = ids.map((_, t) => Array.from(out.subarray(t * V, (t + 1) * V)));
   if (flags.json) { console.log(JSON.stringify({ ids, logits: rows })); return; }
   rows.forEach((row, t) => {
@@ -96,9 +95,8 @@ async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   if (!existsSync(textPath)) fail(`text file '${textPath}' does not exist`, 'pass --text FILE');
   const T = int(flags, 'seq', { required: true })!;
   const W = int(flags, 'windows', { required: true })!;
-  const ck = await readModel(path);
-  const ids = await readTokens(textPath, () => readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize), 'val');
-  const model = Model.create(gpu, layersOf(ck, flags));
+  const model = await loadModel(gpu, path, { layers: int(flags, 'layers') });
+  const ids = await readTokens(textPath, () => readTokenizer(flags.tokenizer as string | undefined, path, model.config.vocabSize), 'val');
   const bar = new Progress('eval', W, flags.json ? null : stderrBar());
   const r = await windowedLoss(model, ids, T, W, { batch: int(flags, 'batch'), onWindow: (d) => bar.update(d) });
   model.destroy();
@@ -112,9 +110,8 @@ async function evaluateTaskCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const task = str(flags, 'task') as TaskName;
   if (!TASK_NAMES.includes(task)) fail(`--task ${task} is not a known task`, `one of: ${TASK_NAMES.join(', ')}`);
   const files = await readTaskFiles(task, str(flags, 'task-data'));
-  const ck = await readModel(path);
-  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
-  const model = Model.create(gpu, layersOf(ck, flags));
+  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, (await readModelConfig(path)).vocabSize);
+  const model = await loadModel(gpu, path, { layers: int(flags, 'layers') });
   const bar = new Progress(task, 1, flags.json ? null : stderrBar());
   const r = await evaluateTask(model, tok, task, files, { limit: int(flags, 'task-limit'), batch: int(flags, 'batch'), onProgress: (d, t) => { bar.total = t; bar.update(d); } });
   model.destroy();
@@ -141,9 +138,8 @@ async function exportCmd(flags: Flags): Promise<void> {
 
 async function analyzeCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const path = await modelPath(flags, 'model');
-  const ck = await readModel(path);
-  const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize), 'val');
-  const m = Model.create(gpu, layersOf(ck, flags));
+  const tokens = await readTokens(str(flags, 'text'), async () => readTokenizer(flags.tokenizer as string | undefined, path, (await readModelConfig(path)).vocabSize), 'val');
+  const m = await loadModel(gpu, path, { layers: int(flags, 'layers') });
   const bar = new Progress('analyze', 1, flags.json ? null : stderrBar());
   const a = await analyzeAttention(m, tokens, { sequences: int(flags, 'sequences'), seq: int(flags, 'seq'), tau: flags.tau !== undefined ? num(flags, 'tau', 0.9) : undefined,
     onProgress: (d, t) => { bar.total = t; bar.update(d); } });

@@ -3,7 +3,7 @@
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gpu } from '../../gpu/gpu.js';
-import { readModel, readTokenizer, readTokens, readTrainData, tokenizerFiles } from '../files.js';
+import { readModel, readModelConfig, readTokenizer, readTokens, readTrainData, tokenizerFiles } from '../files.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions, type TrainData } from '../../train/trainer.js';
 import { trainRun } from '../train.js';
 import { RECIPE_DEFAULTS, type RecipeOptions } from '../../method/recipe.js';
@@ -56,8 +56,7 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const opts = trainOptions(flags, {});
   const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
   const path = await modelPath(flags, 'model');
-  const ck = await readModel(path);
-  const { train, val } = await textData(flags, path, ck.config.vocabSize);
+  const { train, val } = await textData(flags, path, (await readModelConfig(path)).vocabSize);
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
     saveEvery: num(flags, 'save-every', 0), opts, train, val, progress: flags.json ? null : stderrBar() });
   if (flags.json) {
