@@ -24,7 +24,8 @@ export { SafetensorsFile, serializeSafetensors, memorySource, blobSource, type B
 export { readHfModel, openHfModel, hfSlices, hfFiles, hfWrites, configFromHf, configToHf, permuteToHf, HfWeights, type ModelDir } from './formats/hf.js';
 export { writeSafetensors, planShards, parseSize, type TensorWrite, type FileSink, type OpenFile } from './formats/stwrite.js';
 export { Trainer, learningRate, TRAIN_DEFAULTS, type TrainOptions, type TrainerState, type StepMetrics } from './train/trainer.js';
-export { inherit, type InheritOptions, type InheritRecord } from './method/inherit.js';
+export { inherit, inheritPlan, type InheritOptions, type InheritRecord, type InheritPlan } from './method/inherit.js';
+export { inheritWrites } from './method/inherit_stream.js';
 export { lineChart, type Series } from './util/svg.js';
 export { runRecipe, recipeSvg, recipeSummary, RECIPE_DEFAULTS, type RecipeOptions, type RecipeReport, type RoundResult } from './method/recipe.js';
 export { ByteTokenizer, byteTokenizerJson } from './tokenizers/bytes.js';

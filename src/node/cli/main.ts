@@ -161,7 +161,7 @@ async function inheritCmd(flags: Flags, gpu: Gpu | null): Promise<void> {
   const dtype = flags.dtype !== undefined ? parseDtype(str(flags, 'dtype')) : undefined;
   const maxShardSize = parseSize(flags['max-shard-size'] !== undefined ? str(flags, 'max-shard-size') : DEFAULT_SHARD_SIZE);
   // a Hugging Face directory is copied tensor by tensor (src/method/inherit_stream.ts); a llama2.c .bin is read whole
-  const hf = statSync(from).isDirectory() ? await openHfModel(nodeDir(from)) : null;
+  const hf = existsSync(from) && statSync(from).isDirectory() ? await openHfModel(nodeDir(from)) : null;
   try {
     let ref: Checkpoint | null = hf ? null : await readModel(from);
     const refConfig = hf?.config ?? ref!.config;
