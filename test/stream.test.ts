@@ -247,6 +247,21 @@ describe('streaming inherit of every family: what the in-memory path inherits', 
   });
 });
 
+describe('checkpoints written tensor by tensor', () => {
+  it('saveCheckpoint with weight writes: shards + index under a small limit, trainer.json last, read back equal', async () => {
+    const { saveCheckpoint } = await import('../src/node/checkpoint.js');
+    const { hfWrites, hfConfigFiles } = await import('../src/formats/hf.js');
+    const ck = await readHfModel(nodeDir(REF)), run = join(root, 'run');
+    await saveCheckpoint(run, 7, { ...hfConfigFiles(ck.config), 'trainer.json': [new TextEncoder().encode('{}')] }, { writes: hfWrites(ck), maxShardSize: 100_000 });
+    const dir = join(run, 'checkpoint'), files = readdirSync(dir);
+    expect(files).toContain('model.safetensors.index.json');
+    expect(files.filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f)).length).toBeGreaterThan(2);
+    const back = await readHfModel(nodeDir(dir));
+    for (const k of Object.keys(ck.tensors)) expect(back.tensors[k], k).toEqual(ck.tensors[k]);
+    expect([...readDir(dir).tensors.values()].every((t) => t.dtype === 'F32')).toBe(true);
+  });
+});
+
 describe('GPU: bf16/f16 widened on the GPU', () => {
   let g: Gpu | null = null;
   beforeAll(async () => { g = await testGpu(); });
