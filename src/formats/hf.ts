@@ -10,22 +10,19 @@
 // Directory access is abstract (ModelDir), so the same code reads files in Node, Blobs/OPFS/URLs in
 // a browser, and files in Deno.
 import type { Checkpoint, ModelConfig } from '../model/config.js';
+import type { SliceSource } from '../model/arena.js';
 import { parameterShapes, numel, headSize } from '../model/config.js';
-import { SafetensorsFile, serializeSafetensors, type ByteSource, type TensorOut } from './safetensors.js';
+import { serializeSafetensors, type TensorOut } from './safetensors.js';
+import { HfWeights, checkHfWeights, type ModelDir } from './hfweights.js';
+import { f32ToRaw, type FloatDtype } from './dtype.js';
+import type { TensorWrite } from './stwrite.js';
 import { fail } from '../util/errors.js';
 import { configFromHf, configToHf } from './hfconfig.js';
-import { hfKey, fromHf, toHf, IGNORED_KEYS } from './hfkeys.js';
+import { hfKey, fromHf, toHf, storedShape } from './hfkeys.js';
 export { hfKey } from './hfkeys.js';
+export { HfWeights, type ModelDir } from './hfweights.js';
 export { configFromHf, configToHf } from './hfconfig.js';
 
-export interface ModelDir {
-  name: string;
-  exists(file: string): Promise<boolean>;
-  readText(file: string): Promise<string>;
-  source(file: string): Promise<ByteSource>;
-}
-
-type Json = Record<string, any>;
 
 /**
  * llama2.c/Meta q or k rows (pairs 2i, 2i+1 within each head) -> Hugging Face rows (i, i + HS/2):
@@ -61,80 +58,62 @@ export function toRotateHalf(ck: Checkpoint): Checkpoint {
   return { config: { ...c, ropeMode: 'rotate_half' }, tensors };
 }
 
-export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
+/** config.json of an HF directory, as a ModelConfig */
+export async function readHfConfig(dir: ModelDir): Promise<ModelConfig> {
   if (typeof dir === 'string') fail(`readHfModel('${dir}'): a path string is not a ModelDir`, 'in Node pass nodeDir(path), or call readModel(path) (an HF directory or a llama2.c .bin); elsewhere a ModelDir over your files');
   if (!(await dir.exists('config.json'))) fail(`${dir.name}: no config.json`, 'pass a Hugging Face model directory (config.json + *.safetensors)');
   let raw: unknown;
   try { raw = JSON.parse(await dir.readText('config.json')); } catch (e) {
     return fail(`${dir.name}/config.json is not valid JSON (${(e as Error).message})`, 'fix or re-save config.json');
   }
-  const config = configFromHf(raw, `${dir.name}/config.json`);
-  // which file holds each key
-  const files = new Map<string, SafetensorsFile>();
-  const where = new Map<string, SafetensorsFile>();
-  const open = async (file: string) => {
-    let f = files.get(file);
-    if (!f) { f = await SafetensorsFile.open(await dir.source(file), `${dir.name}/${file}`); files.set(file, f); }
-    return f;
-  };
-  if (await dir.exists('model.safetensors.index.json')) {
-    let index: Json;
-    try { index = JSON.parse(await dir.readText('model.safetensors.index.json')); } catch (e) {
-      return fail(`${dir.name}/model.safetensors.index.json is not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof index?.weight_map !== 'object' || index.weight_map === null || Array.isArray(index.weight_map)) {
-      fail(`${dir.name}/model.safetensors.index.json has no weight_map object`, 'write the index as save_pretrained does: {"weight_map": {tensor: file}}');
-    }
-    for (const [key, file] of Object.entries(index.weight_map as Record<string, unknown>)) {
-      if (typeof file !== 'string' || !/^[^/\\]+\.safetensors$/.test(file)) {
-        fail(`${dir.name}/model.safetensors.index.json: weight_map["${key}"] is ${JSON.stringify(file)}, not a .safetensors file name in the directory`,
-          'shards live beside the index and are named by plain file names (model-00001-of-00002.safetensors)');
-      }
-      where.set(key, await open(file));
-    }
-  } else if (await dir.exists('model.safetensors')) {
-    const f = await open('model.safetensors');
-    for (const key of f.tensors.keys()) where.set(key, f);
-  } else {
-    const pt = await dir.exists('pytorch_model.bin');
-    fail(`${dir.name}: no model.safetensors or model.safetensors.index.json${pt ? ' (only pytorch_model.bin, a pickle, which is not read)' : ''}`,
-      'save the model with safetensors (model.save_pretrained(dir, safe_serialization=True))');
-  }
-  // GPT-2 keys come with or without the `transformer.` prefix
-  const lookup = (key: string) => where.get(key) ? key : where.get(key.replace(/^transformer\./, '')) ? key.replace(/^transformer\./, '') : null;
+  return configFromHf(raw, `${dir.name}/config.json`);
+}
+
+/** an HF directory's config and its weights, opened (headers read and checked against the config, no data) */
+export async function openHfModel(dir: ModelDir): Promise<{ config: ModelConfig; weights: HfWeights }> {
+  const config = await readHfConfig(dir);
+  const weights = await HfWeights.open(dir);
+  try { checkHfWeights(config, weights); } catch (e) { await weights.close(); throw e; }
+  return { config, weights };
+}
+
+export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
+  const { config, weights } = await openHfModel(dir);
   const tensors: Record<string, Float32Array> = {};
-  const missing: string[] = [], used = new Set<string>();
-  for (const [name, shape, perLayer] of parameterShapes(config)) {
-    const n = numel(shape);
-    const L = perLayer ? config.nLayers : 1;
-    const out = new Float32Array(n * L);
-    for (let l = 0; l < L; l++) {
-      const hk = hfKey(config, name, l);
-      const k = lookup(hk.key);
-      if (!k) { missing.push(hk.key); continue; }
-      used.add(k);
-      const data = await where.get(k)!.read(k);
-      if (data.length !== n) fail(`${dir.name}: tensor '${k}' has ${data.length} values, expected ${n} (shape [${shape}]) from config.json`, 'config.json does not describe these weights');
-      out.set(fromHf(config, hk, data, shape), l * n);
+  try {
+    for (const [name, shape, perLayer] of parameterShapes(config)) {
+      const n = numel(shape), L = perLayer ? config.nLayers : 1;
+      const out = new Float32Array(n * L);
+      for (let l = 0; l < L; l++) {
+        const hk = hfKey(config, name, l);
+        out.set(fromHf(config, hk, await weights.read(hk.key), shape), l * n);
+      }
+      tensors[name] = out;
     }
-    tensors[name] = out;
-  }
-  for (const f of files.values()) await f.close();
-  if (missing.length) {
-    fail(`${dir.name}: missing ${missing.length} tensor(s) for a ${config.family} model with ${config.nLayers} layers: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`,
-      `expected keys like ${hfKey(config, parameterShapes(config)[1][0], 0).key}; is config.json from the same model?`);
-  }
-  // a tied model may still store its head (transformers ignores it then, and so do we)
-  const unused = [...where.keys()].filter((k) => !used.has(k) && !IGNORED_KEYS.test(k) && !(config.tiedEmbeddings && /^(lm_head|embed_out)\.weight$/.test(k)));
-  if (unused.length) {
-    fail(`${dir.name}: ${unused.length} tensor(s) that a ${config.hfType ?? config.family} model with ${config.nLayers} layers does not have: ${unused.slice(0, 6).join(', ')}${unused.length > 6 ? ', ...' : ''}`,
-      'config.json does not describe these weights (wrong model_type, num_hidden_layers or attention_bias?)');
+  } finally {
+    await weights.close();
   }
   return { config, tensors };
 }
 
-/** the files of an HF directory for a checkpoint: config.json and model.safetensors (as parts) */
-export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
+/**
+ * The weights of an opened HF directory as the arena's slices (Model.load): tensors stored in the
+ * table's layout (every Llama-family tensor: HF's rotate_half q/k rows are what the GPU computes with)
+ * go over raw, in their dtype, chunk by chunk; a transposed GPT-2 or interleaved NeoX qkv tensor is
+ * rearranged on the CPU first, one tensor at a time, in f32.
+ */
+export function hfSlices(config: ModelConfig, w: HfWeights): SliceSource {
+  const shapes = new Map(parameterShapes(config).map(([name, shape]) => [name, shape]));
+  return async (name, layer, emit) => {
+    const hk = hfKey(config, name, layer);
+    if (!hk.layout) return w.stream(hk.key, (raw, dtype) => emit(dtype, raw));
+    const data = fromHf(config, hk, await w.read(hk.key), shapes.get(name)!);
+    await emit('F32', new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  };
+}
+
+/** the table's tensors as HF tensors (keys, stored layouts, q/k rows in rotate_half order), f32 */
+function hfTensors(ck: Checkpoint): TensorOut[] {
   ck = toRotateHalf(ck);
   const c = ck.config;
   const out: TensorOut[] = [];
@@ -146,14 +125,45 @@ export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
       out.push({ name: hk.key, shape: stored.shape, data: stored.data });
     }
   }
-  const hfConfig = configToHf(c);
-  const files: Record<string, Uint8Array[]> = {
-    'config.json': [new TextEncoder().encode(JSON.stringify(hfConfig, null, 2) + '\n')],
-    'model.safetensors': serializeSafetensors(out, { format: 'pt' }),
-  };
+  return out;
+}
+
+/** the files of an HF directory beside its weights: config.json (and litgpt's model_config.yaml) */
+export function hfConfigFiles(c: ModelConfig): Record<string, Uint8Array[]> {
+  const files: Record<string, Uint8Array[]> = { 'config.json': [new TextEncoder().encode(JSON.stringify(configToHf(c), null, 2) + '\n')] };
   // litgpt's converter reads plain Llama-family models with this file (not Qwen's norms/biases or scaled RoPE)
   if (c.family === 'llama' && !c.qkNorm && !c.qkvBias && !c.ropeScaling && !c.headDim) files['model_config.yaml'] = [new TextEncoder().encode(litgptConfig(c))];
   return files;
+}
+
+/** the files of an HF directory for a checkpoint: config.json and model.safetensors (f32, as parts) */
+export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
+  return { ...hfConfigFiles(ck.config), 'model.safetensors': serializeSafetensors(hfTensors(ck), { format: 'pt' }) };
+}
+
+/**
+ * A model's weights as tensor writes in `dtype` (src/formats/stwrite.ts: sharded above a size), each
+ * slice fetched by `read(name, block)` only when its bytes are written (from the GPU, say), put in the
+ * stored layout and converted: one slice in memory at a time. Llama q/k rows must already be in
+ * rotate_half order (toRotateHalf), as they are on the GPU in training.
+ */
+export function hfSliceWrites(c: ModelConfig, read: (name: string, layer: number) => Promise<Float32Array>, dtype: FloatDtype = 'F32'): TensorWrite[] {
+  if (c.family === 'llama' && c.ropeMode !== 'rotate_half') fail('hfSliceWrites: Llama q/k rows in the interleaved layout', 'pass the model through toRotateHalf first (training does, from step 0)');
+  const out: TensorWrite[] = [];
+  for (const [name, shape, perLayer] of parameterShapes(c)) {
+    for (let l = 0; l < (perLayer ? c.nLayers : 1); l++) {
+      const hk = hfKey(c, name, l);
+      out.push({ name: hk.key, dtype, shape: storedShape(hk, shape), produce: async (emit) => emit(f32ToRaw(toHf(c, hk, await read(name, l), shape).data, dtype)) });
+    }
+  }
+  return out;
+}
+
+/** a checkpoint's weights as tensor writes in `dtype` */
+export function hfWrites(ck: Checkpoint, dtype: FloatDtype = 'F32'): TensorWrite[] {
+  ck = toRotateHalf(ck);
+  const sizes = new Map(parameterShapes(ck.config).map(([name, shape]) => [name, numel(shape)]));
+  return hfSliceWrites(ck.config, async (name, l) => ck.tensors[name].subarray(l * sizes.get(name)!, (l + 1) * sizes.get(name)!), dtype);
 }
 
 /** litgpt's model_config.yaml for a Llama-family model, read by `litgpt convert_to_litgpt DIR` */

@@ -59,9 +59,14 @@ export function fromHf(c: ModelConfig, k: HfKey, data: Float32Array, shape: numb
   return data;
 }
 
+/** the stored shape of a slice of the table's shape */
+export function storedShape(k: HfKey, shape: number[]): number[] {
+  return k.layout === 'transposed' ? [shape[1], shape[0]] : shape;
+}
+
 /** the table's slice -> the stored layout */
 export function toHf(c: ModelConfig, k: HfKey, data: Float32Array, shape: number[]): { data: Float32Array; shape: number[] } {
-  if (k.layout === 'transposed') return { data: transpose(data, shape[0], shape[1]), shape: [shape[1], shape[0]] };
+  if (k.layout === 'transposed') return { data: transpose(data, shape[0], shape[1]), shape: storedShape(k, shape) };
   if (k.layout === 'neox-qkv') return { data: neoxQkv(c, data, shape.length === 2 ? shape[1] : 1, false), shape };
   return { data, shape };
 }

@@ -10,6 +10,7 @@
 import { parse as parseJsonAst, type AnyNode } from '@humanwhocodes/momoa';
 import { fail } from '../util/errors.js';
 import { show } from '../util/check.js';
+import { isFloatDtype, rawToF32, firstNonFinite, rawValue, FLOAT_SIZE, type FloatDtype } from './dtype.js';
 
 /** random access to bytes: a file, a Blob, an HTTP resource with Range support, or memory */
 export interface ByteSource {
@@ -30,10 +31,10 @@ export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8
   'F8_E4M3' | 'F8_E5M2';
 const DTYPE_SIZE: Record<Dtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4,
   U16: 2, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1 };
-const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 const TENSOR_KEYS = new Set(['dtype', 'shape', 'data_offsets']);
 
 export interface TensorInfo { dtype: Dtype; shape: number[]; begin: number; end: number }
+export const dtypeSize = (d: Dtype): number => DTYPE_SIZE[d];
 
 const MAX_HEADER = 100 * 1024 * 1024; // the reference implementation's limit
 const REWRITE = 'the file is truncated or corrupt, or not safetensors; write it again (e.g. with safetensors.torch.save_file)';
@@ -163,24 +164,33 @@ export class SafetensorsFile {
     return new SafetensorsFile(name, src, tensors, metadata, 8 + n);
   }
 
-  /** read one tensor as f32 (only its bytes are read); NaN and infinite values are refused */
-  async read(key: string): Promise<Float32Array> {
-    const t = this.tensors.get(key);
-    if (!t) fail(`${this.name}: no tensor '${key}'`, `it holds: ${[...this.tensors.keys()].slice(0, 20).join(', ')}${this.tensors.size > 20 ? ', ...' : ''}`);
-    if (!FLOAT_DTYPES.has(t.dtype)) fail(`${this.name}: tensor '${key}' is ${t.dtype}; only F32, F16 and BF16 weights are read`, 'convert the checkpoint to a float dtype');
-    const bytes = await this.src.read(this.dataStart + t.begin, t.end - t.begin);
-    if (bytes.byteLength !== t.end - t.begin) {
-      fail(`${this.name}: reading tensor '${key}' (${t.end - t.begin} bytes at byte ${this.dataStart + t.begin}) gave ${bytes.byteLength} bytes`,
+  /** bytes [offset, offset + length) of one tensor's raw data (default: all of it); only those bytes are read */
+  async readRaw(key: string, offset = 0, length?: number): Promise<Uint8Array> {
+    const t = this.info(key);
+    const n = length ?? t.end - t.begin - offset;
+    if (!(offset >= 0 && n >= 0 && offset + n <= t.end - t.begin)) fail(`${this.name}: bytes ${offset}..${offset + n} are outside tensor '${key}' (${t.end - t.begin} bytes)`);
+    const bytes = await this.src.read(this.dataStart + t.begin + offset, n);
+    if (bytes.byteLength !== n) {
+      fail(`${this.name}: reading tensor '${key}' (${n} bytes at byte ${this.dataStart + t.begin + offset}) gave ${bytes.byteLength} bytes`,
         'the file changed or was truncated after it was opened; open it again');
     }
-    const out = toF32(bytes, t.dtype);
-    for (let i = 0; i < out.length; i++) {
-      if (!Number.isFinite(out[i])) {
-        fail(`${this.name}: tensor '${key}' holds ${out[i]} at element ${i} (of ${out.length}): weights must be finite`,
-          'the checkpoint is corrupt or diverged in training; use an earlier or a re-exported checkpoint');
-      }
-    }
-    return out;
+    return bytes;
+  }
+
+  /** a tensor's entry, or an error naming what the file holds */
+  info(key: string): TensorInfo {
+    const t = this.tensors.get(key);
+    if (!t) fail(`${this.name}: no tensor '${key}'`, `it holds: ${[...this.tensors.keys()].slice(0, 20).join(', ')}${this.tensors.size > 20 ? ', ...' : ''}`);
+    return t;
+  }
+
+  /** read one tensor as f32 (only its bytes are read); NaN and infinite values are refused */
+  async read(key: string): Promise<Float32Array> {
+    const t = this.info(key);
+    if (!isFloatDtype(t.dtype)) fail(`${this.name}: tensor '${key}' is ${t.dtype}; only F32, F16 and BF16 weights are read`, 'convert the checkpoint to a float dtype');
+    const bytes = await this.readRaw(key);
+    checkFinite(bytes, t.dtype, `${this.name}: tensor '${key}'`);
+    return rawToF32(bytes, t.dtype);
   }
 
   /** read one U8 tensor's bytes (an 8-bit optimizer's codes) */
@@ -198,57 +208,51 @@ export class SafetensorsFile {
   }
 }
 
-function toF32(bytes: Uint8Array, dtype: Dtype): Float32Array {
-  const n = bytes.byteLength / DTYPE_SIZE[dtype];
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(n);
-  if (dtype === 'F32') return new Float32Array(bytes.slice().buffer); // little-endian, as WebGPU hosts are
-  if (dtype === 'BF16') for (let i = 0; i < n; i++) out[i] = bf16(dv.getUint16(2 * i, true));
-  else for (let i = 0; i < n; i++) out[i] = f16(dv.getUint16(2 * i, true));
-  return out;
-}
-
-const scratch = new DataView(new ArrayBuffer(4));
-function bf16(h: number): number {
-  scratch.setUint32(0, h << 16, true);
-  return scratch.getFloat32(0, true);
-}
-
-function f16(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;          // subnormal
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
+/** refuse NaN and infinite weights (raw values of one tensor, or a chunk at element `first`) */
+export function checkFinite(bytes: Uint8Array, dtype: FloatDtype, what: string, first = 0, total?: number): void {
+  const i = firstNonFinite(bytes, dtype);
+  if (i < 0) return;
+  fail(`${what} holds ${rawValue(bytes, dtype, i)} at element ${first + i} (of ${total ?? bytes.byteLength / FLOAT_SIZE[dtype]}): weights must be finite`,
+    'the checkpoint is corrupt or diverged in training; use an earlier or a re-exported checkpoint');
 }
 
 export interface TensorOut { name: string; shape: number[]; data: Float32Array | Uint8Array }
 
 /**
- * Serialize f32 (and u8) tensors (in the given order) to safetensors bytes. The header is padded with
- * spaces to an 8-byte boundary, as the reference writer does. Returns the parts to write in order,
- * so that a large model is never copied into one buffer.
+ * The header of a safetensors file holding tensors (name, dtype, shape) in this order: the u64 length and
+ * the JSON, padded with spaces to an 8-byte boundary as the reference writer does; and the data size.
  */
-export function serializeSafetensors(tensors: TensorOut[], metadata: Record<string, string> = {}): Uint8Array[] {
+export function safetensorsHeader(tensors: { name: string; dtype: Dtype; shape: number[] }[], metadata: Record<string, string> = {}): { header: Uint8Array; dataSize: number } {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {
-    const numel = t.shape.reduce((a, b) => a * b, 1);
-    if (numel !== t.data.length) fail(`safetensors: tensor '${t.name}' has ${t.data.length} values for shape [${t.shape}]`);
-    const size = t.data instanceof Uint8Array ? 1 : 4;
-    header[t.name] = { dtype: size === 1 ? 'U8' : 'F32', shape: t.shape, data_offsets: [offset, offset + size * numel] };
-    offset += size * numel;
+    if (Object.hasOwn(header, t.name)) fail(`safetensors: tensor '${t.name}' given twice`);
+    const bytes = byteSize(t.shape, DTYPE_SIZE[t.dtype]);
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
   }
   let json = JSON.stringify(header);
   const enc = new TextEncoder();
-  while (enc.encode(json).byteLength % 8 !== 0) json += ' ';
-  const jb = enc.encode(json);
-  const len = new Uint8Array(8);
-  new DataView(len.buffer).setUint32(0, jb.byteLength, true);
-  const parts = [len, jb];
+  let jb = enc.encode(json);
+  if (jb.byteLength % 8) { json += ' '.repeat(8 - (jb.byteLength % 8)); jb = enc.encode(json); }
+  const out = new Uint8Array(8 + jb.byteLength);
+  new DataView(out.buffer).setBigUint64(0, BigInt(jb.byteLength), true);
+  out.set(jb, 8);
+  return { header: out, dataSize: offset };
+}
+
+/**
+ * Serialize f32 and u8 tensors (in the given order) to safetensors bytes. Returns the parts to write in
+ * order, so that a large model is never copied into one buffer.
+ */
+export function serializeSafetensors(tensors: TensorOut[], metadata: Record<string, string> = {}): Uint8Array[] {
   for (const t of tensors) {
-    // little-endian f32: copy via a fresh aligned array so subarrays at any offset work
-    parts.push(t.data instanceof Uint8Array ? Uint8Array.from(t.data) : new Uint8Array(Float32Array.from(t.data).buffer));
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    if (numel !== t.data.length) fail(`safetensors: tensor '${t.name}' has ${t.data.length} values for shape [${t.shape}]`);
   }
-  return parts;
+  const u8 = (t: TensorOut) => t.data instanceof Uint8Array;
+  const { header } = safetensorsHeader(tensors.map((t) => ({ name: t.name, dtype: u8(t) ? 'U8' : 'F32', shape: t.shape })), metadata);
+  // little-endian f32: copy via a fresh aligned array so subarrays at any offset work
+  return [header, ...tensors.map((t) => (t.data instanceof Uint8Array ? Uint8Array.from(t.data) : new Uint8Array(Float32Array.from(t.data).buffer)))];
 }

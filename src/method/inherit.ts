@@ -9,7 +9,7 @@
 // Every tensor's origin is recorded (inheritune.json).
 import type { Checkpoint, ModelConfig } from '../model/config.js';
 import { parameterShapes, numel, embeddingName } from '../model/config.js';
-import { selectLayers, firstBlocks } from '../model/surgery.js';
+import { checkBlocks, firstBlocks } from '../model/surgery.js';
 import { hfKey } from '../formats/hf.js';
 import { initTensor, initKind, INIT_STD } from '../model/init.js';
 import { fail } from '../util/errors.js';
@@ -33,11 +33,21 @@ export interface InheritRecord {
   notes: string[];
 }
 
-export function inherit(ref: Checkpoint, opts: InheritOptions = {}, refName = 'reference'): { checkpoint: Checkpoint; record: InheritRecord } {
-  const rc = ref.config, L = rc.nLayers;
+/** one output (tensor, block): its table name and HF key, and the reference (tensor, block, HF key) it is copied from, or null (initialized) */
+export interface PlanTensor { name: string; layer: number; key: string; shape: number[]; perLayer: boolean; from: { name: string; layer: number; key: string } | null }
+
+export interface InheritPlan { config: ModelConfig; record: InheritRecord; tensors: PlanTensor[] }
+
+/**
+ * What is inherited, from the reference's config alone: the output's config, every output tensor's
+ * origin in table order, and the record. Both the in-memory inherit() and the streaming copy
+ * (src/method/inherit_stream.ts) follow it, so there is one way to decide.
+ */
+export function inheritPlan(rc: ModelConfig, opts: InheritOptions = {}, refName = 'reference'): InheritPlan {
+  const L = rc.nLayers;
   if (opts.layers !== undefined && opts.select) fail('pass either `layers` (K) or `select` (a block list), not both');
   const blocks = opts.select ?? firstBlocks(opts.layers ?? Math.max(1, Math.floor(L / 2)), L);
-  const picked = selectLayers(ref, blocks); // checks the blocks exist
+  checkBlocks(blocks, L);
   const preset = opts.preset ?? 'paper';
   if (preset !== 'paper' && preset !== 'official') fail(`\`preset\` ${preset}: expected 'paper' or 'official'`);
   const gpt2 = rc.family === 'gpt2';
@@ -56,11 +66,10 @@ export function inherit(ref: Checkpoint, opts: InheritOptions = {}, refName = 'r
     `inherited and ${parts.head ? 'the embeddings' : 'the head'} re-initialized, so the result has an untied head (wcls)`);
   const config: ModelConfig = { ...rc, nLayers: blocks.length, tiedEmbeddings: rc.tiedEmbeddings ? tied : rc.tiedEmbeddings };
   const emb = embeddingName(rc);
-  const tensors: Record<string, Float32Array> = {};
+  const tensors: PlanTensor[] = [];
   const record: InheritRecord['tensors'] = {};
   const initName = (name: string) => (initKind(name) === 'normal' ? `normal(0, ${INIT_STD}), seed ${seed}` : initKind(name));
   for (const [name, shape, perLayer] of parameterShapes(config)) {
-    const n = numel(shape);
     let keep: boolean;
     let from = name; // the reference tensor this one comes from
     if (perLayer) keep = true;
@@ -69,19 +78,39 @@ export function inherit(ref: Checkpoint, opts: InheritOptions = {}, refName = 'r
     else if (name === 'rms_final' || name === 'lnfw' || name === 'lnfb') keep = parts.final_norm;
     else if (name === 'wcls') { keep = parts.head; if (rc.tiedEmbeddings) from = emb; }
     else keep = true;
-    tensors[name] = keep ? picked.tensors[from] : initTensor(name, n * (perLayer ? config.nLayers : 1), seed);
     for (let l = 0; l < (perLayer ? config.nLayers : 1); l++) {
       const key = hfKey(config, name, l).key;
-      record[key] = keep ? { source: 'reference', reference_key: hfKey(rc, from, perLayer ? blocks[l] : 0).key } : { source: 'init', init: initName(name) };
+      const src = keep ? { name: from, layer: perLayer ? blocks[l] : 0, key: hfKey(rc, from, perLayer ? blocks[l] : 0).key } : null;
+      tensors.push({ name, layer: l, key, shape, perLayer, from: src });
+      record[key] = src ? { source: 'reference', reference_key: src.key } : { source: 'init', init: initName(name) };
     }
   }
   if (config.tiedEmbeddings) record['lm_head.weight'] = { source: 'reference', reference_key: `${hfKey(rc, emb, 0).key} (tied)` };
   return {
-    checkpoint: { config, tensors },
+    config, tensors,
     record: {
       method: 'Inheritune (Sanyal, Sanghavi, Dimakis, arXiv 2404.08634)',
       reference: { name: refName, family: rc.family, n_layers: L }, blocks, preset, seed, parts: { ...parts, tied: config.tiedEmbeddings },
       tensors: record, notes,
     },
   };
+}
+
+/** an initialized output tensor's values (table layout), as inherit() gives them */
+export function initValues(plan: InheritPlan, t: PlanTensor): Float32Array {
+  const n = numel(t.shape), L = t.perLayer ? plan.config.nLayers : 1;
+  return initTensor(t.name, n * L, plan.record.seed).subarray(t.layer * n, (t.layer + 1) * n);
+}
+
+export function inherit(ref: Checkpoint, opts: InheritOptions = {}, refName = 'reference'): { checkpoint: Checkpoint; record: InheritRecord } {
+  const plan = inheritPlan(ref.config, opts, refName);
+  const tensors: Record<string, Float32Array> = {};
+  for (const [name, shape, perLayer] of parameterShapes(plan.config)) {
+    const n = numel(shape), of = plan.tensors.filter((t) => t.name === name);
+    if (of.every((t) => !t.from)) { tensors[name] = initTensor(name, n * (perLayer ? plan.config.nLayers : 1), plan.record.seed); continue; }
+    const out = new Float32Array(n * of.length);
+    for (const t of of) out.set(t.from ? ref.tensors[t.from.name].subarray(t.from.layer * n, (t.from.layer + 1) * n) : initValues(plan, t), t.layer * n);
+    tensors[name] = out;
+  }
+  return { checkpoint: { config: plan.config, tensors }, record: plan.record };
 }

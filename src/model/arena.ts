@@ -5,7 +5,8 @@
 // gradients is one clear per part and AdamW one pass per part. Host tensors are (L, ...) stacks by
 // table name, as in a Checkpoint.
 import type { Gpu, View } from '../gpu/gpu.js';
-import { alignUp } from '../gpu/view.js';
+import { alignUp, slice } from '../gpu/view.js';
+import { convertToF32 } from '../gpu/kernels/convert.js';
 import { parameterShapes, numel, type ModelConfig } from './config.js';
 import type { Params } from './family.js';
 import { fail } from '../util/errors.js';
@@ -33,6 +34,12 @@ export function arenaLayout(c: ModelConfig, partFloats = Infinity): { layout: Sl
   }
   return { layout, parts: parts.map((n) => alignUp(n, PART_ALIGN)) };
 }
+
+/** raw little-endian values of one (tensor, block) slice, in table layout, handed over in chunks of whole elements */
+export type SliceSource = (name: string, layer: number, emit: (dtype: 'F32' | 'F16' | 'BF16', bytes: Uint8Array) => Promise<void>) => Promise<void>;
+
+/** elements per upload (and conversion dispatch): a multiple of the binding alignment, well within binding limits */
+const UPLOAD_CHUNK = 1 << 22;
 
 export class Arena {
   readonly views: Params = {};
@@ -71,6 +78,47 @@ export class Arena {
       used[s.name] = at + s.numel;
       block[s.name] = l + 1;
     }
+  }
+
+  /**
+   * Fill the arena slice by slice from `src` (every (tensor, block) of the layout, in order): each
+   * slice's raw values are uploaded as they come, chunk by chunk, and 16-bit values widened to f32 on
+   * the GPU (kernels/convert.wgsl), so no host copy of the arena, or of a whole tensor in f32, is made.
+   */
+  async upload(src: SliceSource, what: string): Promise<void> {
+    const g = this.g, counts: Record<string, number> = {};
+    let pending = 0;
+    for (const { name, numel: n } of this.layout) {
+      const l = (counts[name] = (counts[name] ?? -1) + 1);
+      const view = this.views[name][l];
+      let at = 0;
+      await src(name, l, async (dtype, bytes) => {
+        const size = dtype === 'F32' ? 4 : 2, k = bytes.byteLength / size;
+        if (!(Number.isInteger(k) && at + k <= n)) fail(`${what}: tensor '${name}' block ${l}: more values than its ${n}`, 'the weights do not belong to this model');
+        for (let i = 0; i < k; i += UPLOAD_CHUNK) {
+          const m = Math.min(UPLOAD_CHUNK, k - i), part = bytes.subarray(i * size, (i + m) * size);
+          if (dtype === 'F32') g.upload(slice(view, at + i, m), new Float32Array(part.slice().buffer));
+          else {
+            const words = new Uint32Array(Math.ceil(m / 2));
+            new Uint8Array(words.buffer).set(part);
+            const inp = slice(g.scratch('convert_input', words.length), 0, words.length);
+            g.upload(inp, words);
+            convertToF32(g, slice(view, at + i, m), inp, m, dtype);
+            g.flush(); // the next chunk reuses the input buffer: queue writes are ordered after this submit
+          }
+          if ((pending += m * 4) >= 1 << 28) { await g.sync(); pending = 0; } // bound what the queue holds
+        }
+        at += k;
+      });
+      if (at !== n) fail(`${what}: tensor '${name}' block ${l} has ${at} values, expected ${n}`, 'the weights do not belong to this model');
+    }
+    await g.sync();
+  }
+
+  /** one (tensor, block) slice read back (a checkpoint written slice by slice) */
+  async readSlice(name: string, layer: number): Promise<Float32Array> {
+    const v = this.views[name]?.[layer] ?? fail(`no parameter '${name}' block ${layer} in this model`);
+    return this.g.read(v);
   }
 
   /** read the arena back as tensors by table name (per-block slices concatenated) */

@@ -9,7 +9,7 @@ import { slice } from '../gpu/view.js';
 import * as K from '../gpu/kernels/index.js';
 import { assert, fail } from '../util/errors.js';
 import { validateCheckpoint, logitsStride, type Checkpoint, type ModelConfig } from './config.js';
-import { Arena } from './arena.js';
+import { Arena, type SliceSource } from './arena.js';
 import { TableStore, KEPT_UNDER_RECOMPUTE, type Acts, type Family, type KvCache } from './family.js';
 import { llama } from './llama.js';
 import { gpt2 } from './gpt2.js';
@@ -30,12 +30,19 @@ export class Model {
   private dlosses: { view: View; value: number } | null = null;
   private recompute = false;
 
-  private constructor(readonly gpu: Gpu, readonly config: ModelConfig, ck: Checkpoint) {
-    const problems = validateCheckpoint(ck);
+  private constructor(readonly gpu: Gpu, readonly config: ModelConfig, ck: Checkpoint | null) {
+    const problems = ck ? validateCheckpoint(ck) : [];
     if (problems.length) fail(`the weights do not match the config:\n  ${problems.join('\n  ')}`, 'the checkpoint and its config.json disagree; re-export it');
     this.family = FAMILIES[config.family] ?? fail(`unknown model family '${config.family}'`, `one of: ${Object.keys(FAMILIES).join(', ')}`);
     this.params = new Arena(gpu, config, 'params');
-    this.params.write(ck.tensors, 'checkpoint');
+    if (ck) this.params.write(ck.tensors, 'checkpoint');
+  }
+
+  /** Upload weights slice by slice in their stored dtype, widened on the GPU (Arena.upload): no whole-model copy on the CPU. */
+  static async load(gpu: Gpu, config: ModelConfig, src: SliceSource, what = 'weights'): Promise<Model> {
+    const m = new Model(gpu, config, null);
+    try { await m.params.upload(src, what); } catch (e) { m.destroy(); throw e; }
+    return m;
   }
 
   /**

@@ -10,13 +10,17 @@ export function firstBlocks(K: number, L: number): number[] {
   return Array.from({ length: K }, (_, i) => i);
 }
 
-/** keep blocks `layers` (in that order) of a checkpoint: embeddings, final norm and head stay */
-export function selectLayers(ck: Checkpoint, layers: number[]): Checkpoint {
-  const L = ck.config.nLayers;
+/** blocks to keep of a model with L blocks: at least one, each existing */
+export function checkBlocks(layers: number[], L: number): void {
   assert(layers.length > 0, 'at least one block must be kept');
   for (const l of layers) {
     assert(Number.isInteger(l) && l >= 0 && l < L, `block ${l} does not exist: the model has ${L} blocks (0..${L - 1})`, `choose blocks between 0 and ${L - 1}`);
   }
+}
+
+/** keep blocks `layers` (in that order) of a checkpoint: embeddings, final norm and head stay */
+export function selectLayers(ck: Checkpoint, layers: number[]): Checkpoint {
+  checkBlocks(layers, ck.config.nLayers);
   const config = { ...ck.config, nLayers: layers.length };
   const tensors: Record<string, Float32Array> = {};
   for (const [name, shape, perLayer] of parameterShapes(ck.config)) {

@@ -9,6 +9,8 @@
 // kills the process with SIGKILL in the N-th save, after its first file or just before the link swap.
 import { existsSync, lstatSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, readdirSync, renameSync, rmSync, symlinkSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeSafetensors, type TensorWrite } from '../formats/stwrite.js';
+import { fileSink } from './files.js';
 
 const LAST = 'trainer.json'; // written last: its presence marks a complete step directory
 
@@ -21,17 +23,21 @@ function crashPoint(point: 'write' | 'swap'): void {
   if (at === point && saves === Number(n ?? 1)) process.kill(process.pid, 'SIGKILL');
 }
 
-/** write `files` as the checkpoint of step `step` of run directory `run` (see the header) */
-export function saveCheckpoint(run: string, step: number, files: Record<string, Uint8Array[]>): void {
+/**
+ * write `files` (and the model's weights, tensor by tensor: model.safetensors, or shards + index above
+ * maxShardSize, src/formats/stwrite.ts) as the checkpoint of step `step` of run directory `run` (see the header)
+ */
+export async function saveCheckpoint(run: string, step: number, files: Record<string, Uint8Array[]>, weights?: { writes: TensorWrite[]; maxShardSize?: number }): Promise<void> {
   const name = `step-${String(step).padStart(8, '0')}`, dir = join(run, 'checkpoints', name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const order = [...Object.keys(files).filter((f) => f !== LAST), ...(files[LAST] ? [LAST] : [])];
+  const order = [...Object.keys(files).filter((f) => f !== LAST)];
   order.forEach((f, i) => {
-    const fd = openSync(join(dir, f), 'w');
-    try { for (const p of files[f]) writeSync(fd, p); fsyncSync(fd); } finally { closeSync(fd); }
+    writeFile(join(dir, f), files[f]);
     if (i === 0) crashPoint('write');
   });
+  if (weights) await writeSafetensors(weights.writes, (f) => fileSink(join(dir, f)), { maxShardSize: weights.maxShardSize });
+  if (files[LAST]) writeFile(join(dir, LAST), files[LAST]);
   const link = join(run, `.checkpoint.link-${process.pid}`);
   rmSync(link, { force: true });
   symlinkSync(join('checkpoints', name), link);
@@ -40,6 +46,11 @@ export function saveCheckpoint(run: string, step: number, files: Record<string, 
   if (existsSync(ck) && !lstatSync(ck).isSymbolicLink()) renameSync(ck, join(run, 'checkpoints', 'legacy')); // an older layout, once
   renameSync(link, ck);
   for (const d of readdirSync(join(run, 'checkpoints'))) if (d !== name) rmSync(join(run, 'checkpoints', d), { recursive: true, force: true });
+}
+
+function writeFile(path: string, parts: Uint8Array[]): void {
+  const fd = openSync(path, 'w');
+  try { for (const p of parts) writeSync(fd, p); fsyncSync(fd); } finally { closeSync(fd); }
 }
 
 /** after a kill: drop stray links and half-written steps; make RUN/checkpoint name the newest complete step */

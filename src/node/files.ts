@@ -4,14 +4,18 @@ import { readFileSync, readdirSync, statSync, existsSync, mkdirSync, openSync, r
 import { open } from 'node:fs/promises';
 import { join, dirname, basename, sep } from 'node:path';
 import { parseLlama2c } from '../formats/llama2c.js';
-import { readHfModel, type ModelDir } from '../formats/hf.js';
+import { readHfModel, readHfConfig, openHfModel, hfSlices, type ModelDir } from '../formats/hf.js';
+import { selectLayers, firstBlocks } from '../model/surgery.js';
+import { Model } from '../model/model.js';
+import type { Gpu } from '../gpu/gpu.js';
 import type { ByteSource } from '../formats/safetensors.js';
+import { writeSafetensors, type TensorWrite, type FileSink } from '../formats/stwrite.js';
 import { tokenizerFromFiles, TOKENIZER_FILES, isTokenizerBin, isTokenizerFile, type Tokenizer } from '../tokenizers/load.js';
 import { hfTokenizerFiles } from '../tokenizers/export.js';
 import { parseShard, SHARD_MAGIC } from '../data/shard.js';
 import { listShards, openShards } from './pack.js';
 import type { TrainData } from '../train/trainer.js';
-import type { Checkpoint } from '../model/config.js';
+import type { Checkpoint, ModelConfig } from '../model/config.js';
 import { fail } from '../util/errors.js';
 
 /** a Hugging Face directory (config.json + safetensors) or a llama2.c .bin file */
@@ -19,6 +23,32 @@ export async function readModel(path: string): Promise<Checkpoint> {
   if (!existsSync(path)) fail(`model '${path}' does not exist`, 'pass --model PATH to a Hugging Face model directory or a llama2.c .bin checkpoint');
   if (statSync(path).isDirectory()) return readHfModel(nodeDir(path));
   return parseLlama2c(new Uint8Array(readFileSync(path)), path);
+}
+
+/** a model's config without its weights (a llama2.c .bin is read whole: its header is its config) */
+export async function readModelConfig(path: string): Promise<ModelConfig> {
+  if (existsSync(path) && statSync(path).isDirectory()) return readHfConfig(nodeDir(path));
+  return (await readModel(path)).config;
+}
+
+/**
+ * A model on the GPU from a path, cut to its first `layers` blocks if given: a Hugging Face directory is
+ * uploaded tensor by tensor in its stored dtype and widened on the GPU (Model.load: no whole-model copy
+ * on the CPU, and only the blocks kept are read); a llama2.c .bin is read, passed through `prepare`
+ * (e.g. toRotateHalf), cut and uploaded.
+ */
+export async function loadModel(gpu: Gpu, path: string, opts: { prepare?: (ck: Checkpoint) => Checkpoint; layers?: number } = {}): Promise<Model> {
+  if (!(existsSync(path) && statSync(path).isDirectory())) {
+    const ck = (opts.prepare ?? ((c: Checkpoint) => c))(await readModel(path));
+    return Model.create(gpu, opts.layers === undefined ? ck : selectLayers(ck, firstBlocks(opts.layers, ck.config.nLayers)));
+  }
+  const { config, weights } = await openHfModel(nodeDir(path));
+  try {
+    const kept = opts.layers === undefined ? config : { ...config, nLayers: firstBlocks(opts.layers, config.nLayers).length };
+    return await Model.load(gpu, kept, hfSlices(kept, weights), path);
+  } finally {
+    await weights.close();
+  }
 }
 
 /** random-access reads from a file, so a large safetensors file is never read whole */
@@ -71,15 +101,58 @@ export function nodeDir(path: string): ModelDir {
  * directory first, which then replaces dir, so a crash never leaves a half-written model.
  */
 export function writeDirAtomic(dir: string, files: Record<string, Uint8Array[]>, hook?: (point: 'write' | 'swap') => void): void {
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  const tmp = freshTmp(dir);
   let first = true;
   for (const [name, parts] of Object.entries(files)) {
     const fd = openSync(join(tmp, name), 'w');
     try { for (const p of parts) writeSync(fd, p); fsyncSync(fd); } finally { closeSync(fd); }
     if (first) { hook?.('write'); first = false; }
   }
+  swapIn(tmp, dir, hook);
+}
+
+/**
+ * writeDirAtomic for a model directory whose weights are written tensor by tensor (src/formats/stwrite.ts:
+ * model.safetensors, or shards + model.safetensors.index.json above maxShardSize bytes). Returns the
+ * weight files' names.
+ */
+export async function writeModelDirAtomic(dir: string, files: Record<string, Uint8Array[]>, writes: TensorWrite[], maxShardSize?: number): Promise<string[]> {
+  const tmp = freshTmp(dir);
+  try {
+    for (const [name, parts] of Object.entries(files)) {
+      const fd = openSync(join(tmp, name), 'w');
+      try { for (const p of parts) writeSync(fd, p); fsyncSync(fd); } finally { closeSync(fd); }
+    }
+    const names = await writeSafetensors(writes, (f) => fileSink(inside(tmp, f)), { maxShardSize });
+    swapIn(tmp, dir);
+    return names;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** appended writes to a new file, fsynced on close */
+export async function fileSink(path: string): Promise<FileSink> {
+  const fh = await open(path, 'w');
+  return {
+    write: async (b) => {
+      for (let at = 0; at < b.byteLength;) at += (await fh.write(b, at, b.byteLength - at)).bytesWritten;
+    },
+    close: async () => { try { await fh.sync(); } finally { await fh.close(); } },
+  };
+}
+
+/** an empty temporary sibling of dir */
+function freshTmp(dir: string): string {
+  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  return tmp;
+}
+
+/** tmp replaces dir (what was there is removed) */
+function swapIn(tmp: string, dir: string, hook?: (point: 'write' | 'swap') => void): void {
   const old = join(dirname(dir), `.${basename(dir)}.old-${process.pid}`);
   if (existsSync(dir)) renameSync(dir, old);
   hook?.('swap');

@@ -31,7 +31,7 @@ export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<
 export { BUILTIN_REFERENCE, builtinReference, runOnDisk, type RunArgs } from './recipe.js';
 export { trainRun, type TrainRun } from './train.js';
 export { type PackFilesOptions, type PackFilesSummary } from './pack.js';
-export { readModel, readTokenizer, nodeDir, fileSource, writeDirAtomic } from './files.js';
+export { readModel, readTokenizer, nodeDir, fileSource, writeDirAtomic, writeModelDirAtomic, loadModel } from './files.js';
 export { brownText } from './brown.js';
 export { downloadModel, defaultCacheDir, type DownloadOptions } from './hub.js';
 export { exportOnnxFile, exportOnnxDir } from './onnx.js';

@@ -13,11 +13,10 @@ import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.js';
 import { Model } from '../model/model.js';
 import { Trainer, type TrainOptions, type TrainerState, type StepMetrics, type TrainData } from '../train/trainer.js';
-import { hfFiles, toRotateHalf } from '../formats/hf.js';
+import { hfConfigFiles, hfSliceWrites, toRotateHalf } from '../formats/hf.js';
 import { serializeSafetensors } from '../formats/safetensors.js';
-import { readModel, nodeDir, tokenizerFiles } from './files.js';
+import { loadModel, tokenizerFiles } from './files.js';
 import { saveCheckpoint, recoverCheckpoint } from './checkpoint.js';
-import { readHfModel } from '../formats/hf.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
 import { fileSource } from './files.js';
 import { lineChart } from '../util/svg.js';
@@ -58,7 +57,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
     const optim = [saved.opts.optim ?? 'adamw', r.opts.optim ?? 'adamw'];
     if (optim[0] !== optim[1]) fail(`\`resume\`: the checkpoint's optimizer state is ${optim[0]}'s, and \`optim\` is ${optim[1]} now`, `resume with \`optim\` ${optim[0]}, or start a new run`);
     state = saved.state;
-    model = Model.create(gpu, await readHfModel(nodeDir(ckDir)));
+    model = await loadModel(gpu, ckDir);
     const opt = await SafetensorsFile.open(await fileSource(join(ckDir, 'optimizer.safetensors')), 'optimizer.safetensors');
     for (const [key, t] of opt.tensors) optState[key] = t.dtype === 'U8' ? await opt.readU8(key) : await opt.read(key);
     optFormat = opt.metadata.format ?? 'inheritune-adamw';
@@ -69,7 +68,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
         .filter((x) => typeof x?.step === 'number' && x.step < state!.step);
     }
   } else {
-    model = Model.create(gpu, toRotateHalf(await readModel(r.model))); // the layout checkpoints hold, from step 0
+    model = await loadModel(gpu, r.model, { prepare: toRotateHalf }); // the layout checkpoints hold, from step 0 (an HF directory's already)
   }
   writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
   const trainer = new Trainer(model, r.train, r.val, r.opts, state);
@@ -101,13 +100,16 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
 }
 
 async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Array[]>): Promise<void> {
-  const st = await trainer.readState();
+  const optimizer = trainer.optimizer;
+  const state = await optimizer.readState();
   const trainerJson = JSON.stringify({ state: trainer.state, opts: trainer.opts }, null, 1) + '\n';
-  saveCheckpoint(run, trainer.state.step, {
-    ...hfFiles(st.checkpoint), ...tok,
-    'optimizer.safetensors': serializeSafetensors(st.optimizer.tensors, { format: st.optimizer.format }),
+  // the weights go from the GPU to the file slice by slice (f32, sharded above 5GB)
+  const { model } = trainer;
+  await saveCheckpoint(run, trainer.state.step, {
+    ...hfConfigFiles(model.config), ...tok,
+    'optimizer.safetensors': serializeSafetensors(state, { format: optimizer.format }),
     'trainer.json': [new TextEncoder().encode(trainerJson)],
-  });
+  }, { writes: hfSliceWrites(model.config, (name, l) => model.params.readSlice(name, l)) });
 }
 
 export function lossSvg(h: StepMetrics[]): string {

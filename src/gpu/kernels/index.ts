@@ -15,3 +15,4 @@ export * from './attention.js';
 export * from './crossentropy.js';
 export * from './optim.js';
 export * from './reduce.js';
+export * from './convert.js';

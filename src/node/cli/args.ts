@@ -1,9 +1,7 @@
 // cli/args: flag helpers shared by the CLI's command files. Every bad value is an InherituneError
 // that names the flag.
 import { fail } from '../../util/errors.js';
-import { selectLayers, firstBlocks } from '../../model/surgery.js';
 import { isSelectRule, SELECT_RULES } from '../../method/select.js';
-import type { Checkpoint } from '../../model/config.js';
 import { isHubSpec } from '../../formats/hub.js';
 import { downloadModel } from '../hub.js';
 import { STDERR_TTY } from './stderr.js';
@@ -61,10 +59,4 @@ export function stderrBar(): ((s: string) => void) | null {
 export async function modelPath(flags: Flags, name: string): Promise<string> {
   const p = str(flags, name);
   return isHubSpec(p) ? downloadModel(p, { progress: flags.json ? null : stderrBar() }) : p;
-}
-
-/** the checkpoint cut to its first `--layers K` blocks (all of them without the flag) */
-export function layersOf(ck: Checkpoint, flags: Flags): Checkpoint {
-  const K = int(flags, 'layers');
-  return K === undefined ? ck : selectLayers(ck, firstBlocks(K, ck.config.nLayers));
 }

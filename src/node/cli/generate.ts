@@ -2,20 +2,18 @@
 // (src/model/generate.ts), streamed to the terminal as it is chosen; --json prints {"text", "ids"}
 // at the end (ids: the generated ids only).
 import type { Gpu } from '../../gpu/gpu.js';
-import { Model } from '../../model/model.js';
 import { generate, GENERATE_DEFAULTS as D } from '../../model/generate.js';
-import { readModel, readTokenizer } from '../files.js';
+import { readModelConfig, readTokenizer, loadModel } from '../files.js';
 import { fail } from '../../util/errors.js';
-import { int, num, str, modelPath, layersOf, type Flags } from './args.js';
+import { int, num, str, modelPath, type Flags } from './args.js';
 
 export async function generateCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const path = await modelPath(flags, 'model');
-  const ck = await readModel(path);
-  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
+  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, (await readModelConfig(path)).vocabSize);
   const prompt = str(flags, 'prompt');
   const ids = tok.encode(prompt, { bos: tok.bos !== null }); // the BOS, if the tokenizer has one (as files are encoded)
   if (!ids.length) fail('the prompt encodes to no tokens (and the tokenizer has no BOS)', 'pass a non-empty --prompt');
-  const model = Model.create(gpu, layersOf(ck, flags));
+  const model = await loadModel(gpu, path, { layers: int(flags, 'layers') });
   const out: number[] = [];
   let shown = '';
   try {

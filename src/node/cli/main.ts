@@ -3,17 +3,20 @@
 // each one's flags are in src/node/cli/specs.ts, from which parseArgs's options (strict, so a
 // misspelt flag is an error, not silently ignored) and every --help are generated. A command that
 // needs the GPU runs in a worker process whose stderr is filtered (src/node/cli/stderr.ts).
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createGpu } from '../index.js';
 import { Model } from '../../model/model.js';
 import { windowedLoss } from '../../train/evaluate.js';
-import { readModel, readTokenizer, readTokens, tokenizerFiles, writeDirAtomic } from '../files.js';
-import { inherit } from '../../method/inherit.js';
-import { hfFiles } from '../../formats/hf.js';
-import { countParameters } from '../../model/config.js';
+import { readModel, readTokenizer, readTokens, tokenizerFiles, nodeDir, writeModelDirAtomic, loadModel, readModelConfig } from '../files.js';
+import { inherit, inheritPlan, type InheritOptions, type InheritRecord } from '../../method/inherit.js';
+import { inheritWrites } from '../../method/inherit_stream.js';
+import { parseDtype } from '../../formats/dtype.js';
+import { parseSize, DEFAULT_SHARD_SIZE, type TensorWrite } from '../../formats/stwrite.js';
+import { hfConfigFiles, hfWrites, openHfModel } from '../../formats/hf.js';
+import { countParameters, type Checkpoint, type ModelConfig } from '../../model/config.js';
 import { Progress } from '../../util/progress.js';
 import { InherituneError, fail } from '../../util/errors.js';
-import { int, str, num, stderrBar, modelPath, layersOf, blockList, cli, type Flags } from './args.js';
+import { int, str, num, stderrBar, modelPath, blockList, cli, type Flags } from './args.js';
 import { analyzeAttention } from '../../method/analyze.js';
 import { guidedBlocks, isSelectRule, blockSimilarity } from '../../method/select.js';
 import { exportOnnxFile, exportOnnxDir } from '../onnx.js';
@@ -74,11 +77,10 @@ async function logits(flags: Flags, gpu: Gpu): Promise<void> {
     if (!Number.isInteger(n) || n < 0) fail(`--ids: '${s}' is not a token id`, 'pass comma-separated integers, e.g. --ids 1,403,407');
     return n;
   });
-  const ck = await readModel(path);
-  const model = Model.create(gpu, layersOf(ck, flags));
+  const model = await loadModel(gpu, path, { layers: int(flags, 'layers') });
   const out = await model.logits(ids);
   model.destroy();
-  const V = ck.config.vocabSize;
+  const V = model.config.vocabSize;
   const rows = ids.map((_, t) => Array.from(out.subarray(t * V, (t + 1) * V)));
   if (flags.json) { console.log(JSON.stringify({ ids, logits: rows })); return; }
   rows.forEach((row, t) => {
@@ -94,9 +96,8 @@ async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   if (!existsSync(textPath)) fail(`text file '${textPath}' does not exist`, 'pass --text FILE');
   const T = int(flags, 'seq', { required: true })!;
   const W = int(flags, 'windows', { required: true })!;
-  const ck = await readModel(path);
-  const ids = await readTokens(textPath, () => readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize), 'val');
-  const model = Model.create(gpu, layersOf(ck, flags));
+  const model = await loadModel(gpu, path, { layers: int(flags, 'layers') });
+  const ids = await readTokens(textPath, () => readTokenizer(flags.tokenizer as string | undefined, path, model.config.vocabSize), 'val');
   const bar = new Progress('eval', W, flags.json ? null : stderrBar());
   const r = await windowedLoss(model, ids, T, W, { batch: int(flags, 'batch'), onWindow: (d) => bar.update(d) });
   model.destroy();
@@ -110,9 +111,8 @@ async function evaluateTaskCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const task = str(flags, 'task') as TaskName;
   if (!TASK_NAMES.includes(task)) fail(`--task ${task} is not a known task`, `one of: ${TASK_NAMES.join(', ')}`);
   const files = await readTaskFiles(task, str(flags, 'task-data'));
-  const ck = await readModel(path);
-  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize);
-  const model = Model.create(gpu, layersOf(ck, flags));
+  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, (await readModelConfig(path)).vocabSize);
+  const model = await loadModel(gpu, path, { layers: int(flags, 'layers') });
   const bar = new Progress(task, 1, flags.json ? null : stderrBar());
   const r = await evaluateTask(model, tok, task, files, { limit: int(flags, 'task-limit'), batch: int(flags, 'batch'), onProgress: (d, t) => { bar.total = t; bar.update(d); } });
   model.destroy();
@@ -139,9 +139,8 @@ async function exportCmd(flags: Flags): Promise<void> {
 
 async function analyzeCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const path = await modelPath(flags, 'model');
-  const ck = await readModel(path);
-  const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, path, ck.config.vocabSize), 'val');
-  const m = Model.create(gpu, layersOf(ck, flags));
+  const tokens = await readTokens(str(flags, 'text'), async () => readTokenizer(flags.tokenizer as string | undefined, path, (await readModelConfig(path)).vocabSize), 'val');
+  const m = await loadModel(gpu, path, { layers: int(flags, 'layers') });
   const bar = new Progress('analyze', 1, flags.json ? null : stderrBar());
   const a = await analyzeAttention(m, tokens, { sequences: int(flags, 'sequences'), seq: int(flags, 'seq'), tau: flags.tau !== undefined ? num(flags, 'tau', 0.9) : undefined,
     onProgress: (d, t) => { bar.total = t; bar.update(d); } });
@@ -160,37 +159,57 @@ async function inheritCmd(flags: Flags, gpu: Gpu | null): Promise<void> {
   const out = str(flags, 'out');
   checkOut(out, { flag: '--out', replaces: true }, false, !!flags.force);
   const from = await modelPath(flags, 'model');
-  const ref = await readModel(from);
-  let select = blockList(flags);
-  if (isSelectRule(flags.select)) {
-    // the k blocks a rule picks on --text (src/method/select.ts)
-    const k = int(flags, 'layers') ?? Math.max(1, Math.floor(ref.config.nLayers / 2));
-    const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, from, ref.config.vocabSize), 'val');
-    const m = Model.create(gpu!, ref);
-    const { blocks, why } = await guidedBlocks(m, tokens, k, flags.select);
-    m.destroy();
-    select = blocks;
-    delete flags.layers;
-    if (!flags.json) console.log(`${flags.select}: ${why} -> blocks [${select}]`);
+  const dtype = flags.dtype !== undefined ? parseDtype(str(flags, 'dtype')) : undefined;
+  const maxShardSize = parseSize(flags['max-shard-size'] !== undefined ? str(flags, 'max-shard-size') : DEFAULT_SHARD_SIZE);
+  // a Hugging Face directory is copied tensor by tensor (src/method/inherit_stream.ts); a llama2.c .bin is read whole
+  const hf = existsSync(from) && statSync(from).isDirectory() ? await openHfModel(nodeDir(from)) : null;
+  try {
+    let ref: Checkpoint | null = hf ? null : await readModel(from);
+    const refConfig = hf?.config ?? ref!.config;
+    let select = blockList(flags);
+    if (isSelectRule(flags.select)) {
+      // the k blocks a rule picks on --text (src/method/select.ts)
+      const k = int(flags, 'layers') ?? Math.max(1, Math.floor(refConfig.nLayers / 2));
+      const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, from, refConfig.vocabSize), 'val');
+      const m = ref ? Model.create(gpu!, ref) : await loadModel(gpu!, from);
+      const { blocks, why } = await guidedBlocks(m, tokens, k, flags.select);
+      m.destroy();
+      select = blocks;
+      delete flags.layers;
+      if (!flags.json) console.log(`${flags.select}: ${why} -> blocks [${select}]`);
+    }
+    const opts: InheritOptions = {
+      layers: int(flags, 'layers'), select, preset: flags.preset as 'paper' | 'official' | undefined,
+      embeddings: flags['no-embeddings'] ? false : undefined, finalNorm: flags['no-final-norm'] ? false : undefined,
+      head: flags['no-head'] ? false : undefined, positions: flags['no-positions'] ? false : undefined,
+      seed: int(flags, 'seed', { min: 0 }),
+    };
+    let config: ModelConfig, record: InheritRecord, writes: TensorWrite[];
+    if (hf) {
+      const plan = inheritPlan(hf.config, opts, from);
+      ({ config, record } = plan);
+      writes = inheritWrites(plan, hf.weights, dtype);
+    } else {
+      const r = inherit(ref!, opts, from);
+      ref = null;
+      ({ record } = r);
+      config = r.checkpoint.config;
+      writes = hfWrites(r.checkpoint, dtype);
+    }
+    const tok = tokenizerFiles(from);
+    const weightFiles = await writeModelDirAtomic(out, { ...hfConfigFiles(config), ...tok,
+      'inheritune.json': [new TextEncoder().encode(JSON.stringify({ ...record, tokenizer_files: Object.keys(tok) }, null, 2) + '\n')] }, writes, maxShardSize);
+    const summary = { out, family: config.family, blocks: record.blocks, n_layers: config.nLayers,
+      parameters: countParameters(config), reference_parameters: countParameters(refConfig), preset: record.preset,
+      dtype: [...new Set(writes.map((w) => w.dtype))].join(','), weight_files: weightFiles, tokenizer_files: Object.keys(tok), notes: record.notes };
+    if (flags.json) { console.log(JSON.stringify(summary)); return; }
+    console.log(`wrote ${out}: ${summary.family}, blocks [${summary.blocks}] of ${refConfig.nLayers}, ` +
+      `${summary.parameters} of ${summary.reference_parameters} parameters, preset ${summary.preset}, ${summary.dtype} in ${weightFiles.length} file(s)`);
+    for (const n of record.notes) console.log(`note: ${n}`);
+  } finally {
+    await hf?.weights.close();
   }
-  const { checkpoint, record } = inherit(ref, {
-    layers: int(flags, 'layers'), select, preset: flags.preset as 'paper' | 'official' | undefined,
-    embeddings: flags['no-embeddings'] ? false : undefined, finalNorm: flags['no-final-norm'] ? false : undefined,
-    head: flags['no-head'] ? false : undefined, positions: flags['no-positions'] ? false : undefined,
-    seed: int(flags, 'seed', { min: 0 }),
-  }, from);
-  const tok = tokenizerFiles(from);
-  writeDirAtomic(out, { ...hfFiles(checkpoint), ...tok,
-    'inheritune.json': [new TextEncoder().encode(JSON.stringify({ ...record, tokenizer_files: Object.keys(tok) }, null, 2) + '\n')] });
-  const summary = { out, family: checkpoint.config.family, blocks: record.blocks, n_layers: checkpoint.config.nLayers,
-    parameters: countParameters(checkpoint.config), reference_parameters: countParameters(ref.config), preset: record.preset,
-    tokenizer_files: Object.keys(tok), notes: record.notes };
-  if (flags.json) { console.log(JSON.stringify(summary)); return; }
-  console.log(`wrote ${out}: ${summary.family}, blocks [${summary.blocks}] of ${ref.config.nLayers}, ` +
-    `${summary.parameters} of ${summary.reference_parameters} parameters, preset ${summary.preset}`);
-  for (const n of record.notes) console.log(`note: ${n}`);
 }
-
 
 main(process.argv.slice(2)).catch((e) => {
   if (e instanceof InherituneError) {

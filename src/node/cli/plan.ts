@@ -1,14 +1,11 @@
 // cli/plan: `inheritune-rt plan` (the memory plan of a training run, src/model/plan.ts) and the check
 // train and run make with it before they allocate anything on the GPU.
-import { readFileSync, existsSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { join } from 'node:path';
 import type { Gpu } from '../../gpu/gpu.js';
 import type { ModelConfig } from '../../model/config.js';
-import { configFromHf } from '../../formats/hf.js';
 import { memoryPlan, fitSuggestions, planText, type DeviceLimits, type PlanOptions } from '../../model/plan.js';
 import type { OptimName } from '../../model/adamw.js';
-import { readModel } from '../files.js';
+import { readModelConfig } from '../files.js';
 import { int, modelPath, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
 
@@ -33,17 +30,6 @@ export function deviceLimits(gpu: Gpu, flags: Flags): DeviceLimits {
   return l;
 }
 
-/** a model's config without reading its weights (an HF directory's config.json), or from the checkpoint */
-export async function readConfig(path: string): Promise<ModelConfig> {
-  const cfg = join(path, 'config.json');
-  if (existsSync(path) && statSync(path).isDirectory() && existsSync(cfg)) {
-    let raw: unknown;
-    try { raw = JSON.parse(readFileSync(cfg, 'utf8')); } catch (e) { return fail(`${cfg} is not valid JSON (${(e as Error).message})`, 'fix or re-save config.json'); }
-    return configFromHf(raw, cfg);
-  }
-  return (await readModel(path)).config;
-}
-
 export function planOptions(flags: Flags, base: { batch: number; seq: number; gradAccum: number; recompute: boolean; optim?: OptimName; optimInBackward?: boolean }): PlanOptions {
   const optim = flags.inference ? null : ((flags.optim as OptimName | undefined) ?? base.optim ?? 'adamw');
   if (optim !== null && optim !== 'adamw' && optim !== 'adamw8bit') fail(`--optim ${optim}: expected adamw or adamw8bit`);
@@ -59,7 +45,7 @@ export function checkPlan(gpu: Gpu, flags: Flags, c: ModelConfig, o: PlanOptions
 
 export async function planCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const path = await modelPath(flags, 'model');
-  const c = await readConfig(path);
+  const c = await readModelConfig(path);
   const layers = int(flags, 'layers');
   if (layers !== undefined && (layers < 1 || layers > c.nLayers)) fail(`--layers ${layers}: the model has ${c.nLayers} blocks`, `pass 1..${c.nLayers}`);
   const config = layers ? { ...c, nLayers: layers } : c;

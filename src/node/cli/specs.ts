@@ -123,6 +123,8 @@ export const SPECS: CommandSpec[] = [
       { name: 'no-head', meaning: 'initialize the head' },
       { name: 'no-positions', meaning: 'initialize the position embeddings (GPT-2)' },
       { name: 'seed', value: 'N', meaning: 'seed of the initialized parts (N(0, 0.02))', default: '0' },
+      { name: 'dtype', value: 'NAME', meaning: 'f32, f16 or bf16: the dtype the weights are written in (rounded to nearest even)', default: "the reference's (a Hugging Face directory's tensors are copied as stored, bf16 stays bf16); f32 from a llama2.c .bin" },
+      { name: 'max-shard-size', value: 'SIZE', meaning: 'above this the weights are split into shards with model.safetensors.index.json, as transformers\' max_shard_size (5GB, 500MB, 2GiB or bytes)', default: '5GB' },
       { name: 'out', value: 'DIR', meaning: 'the directory to write', required: true },
       force('replace an --out that exists (its contents are removed)'),
       JSON_FLAG,

@@ -3,7 +3,7 @@
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gpu } from '../../gpu/gpu.js';
-import { readModel, readTokenizer, readTokens, readTrainData, tokenizerFiles } from '../files.js';
+import { readModel, readModelConfig, readTokenizer, readTokens, readTrainData, tokenizerFiles } from '../files.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions, type TrainData } from '../../train/trainer.js';
 import { trainRun } from '../train.js';
 import { RECIPE_DEFAULTS, type RecipeOptions } from '../../method/recipe.js';
@@ -16,7 +16,7 @@ import { Model } from '../../model/model.js';
 import { guidedBlocks, isSelectRule } from '../../method/select.js';
 import { checkOut } from './outdir.js';
 import { BUILTIN_RUN, DEMO_OUT } from './specs.js';
-import { checkPlan, planOptions, readConfig } from './plan.js';
+import { checkPlan, planOptions } from './plan.js';
 
 /** training options from flags, over `base` defaults */
 function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
@@ -59,7 +59,7 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const opts = trainOptions(flags, {});
   const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
   const path = await modelPath(flags, 'model');
-  const config = await readConfig(path);
+  const config = await readModelConfig(path);
   checkPlan(gpu, flags, config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
   const { train, val } = await textData(flags, path, config.vocabSize);
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
@@ -100,7 +100,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   let data;
   if (path) {
     // the largest model the rounds may train is the reference's size
-    checkPlan(gpu, flags, await readConfig(path), planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
+    checkPlan(gpu, flags, await readModelConfig(path), planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
     const reference = await readModel(path);
     const { train, val, tok } = await textData(flags, path, reference.config.vocabSize);
     data = { reference, train, val, tokFiles: tokenizerFiles(path), tokenizer: flags.tasks ? await tok() : undefined };
