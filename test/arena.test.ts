@@ -56,9 +56,15 @@ describe('split arenas', () => {
         const losses: number[] = [];
         while (!t.done) losses.push((await t.step()).loss);
         const w = (await m.readCheckpoint()).tensors, parts = m.params.parts.length;
+        // the optimizer state by name, gathered over the parts a name spans, and loaded back
+        const state = Object.fromEntries((await t.optimizer.readState()).map((x) => [x.name, x.data]));
+        await t.optimizer.writeState(state);
+        const again = Object.fromEntries((await t.optimizer.readState()).map((x) => [x.name, x.data]));
+        expect(Object.keys(again)).toEqual(Object.keys(state));
+        for (const k of Object.keys(state)) expect(Buffer.from(again[k].buffer).equals(Buffer.from(state[k].buffer)), k).toBe(true);
         t.destroy();
         m.destroy();
-        return { gr, losses, w, parts };
+        return { gr, losses, w, parts, state };
       };
       const a = await go(one), b = await go(split);
       expect(a.parts).toBe(1);
@@ -70,6 +76,8 @@ describe('split arenas', () => {
       same(a.gr, b.gr);
       expect(b.losses).toEqual(a.losses);
       same(a.w, b.w);
+      expect(Object.keys(b.state)).toEqual(Object.keys(a.state)); // one tensor per name, not per part
+      for (const k of Object.keys(a.state)) expect(Buffer.from(b.state[k].buffer).equals(Buffer.from(a.state[k].buffer)), k).toBe(true);
     });
   }
 

@@ -14,7 +14,7 @@ import { INDEX } from './hfweights.js';
 /** one tensor to write: its bytes come from produce(), in any number of chunks, in order */
 export interface TensorWrite {
   name: string;
-  dtype: FloatDtype;
+  dtype: FloatDtype | 'U8';
   shape: number[];
   produce(emit: (bytes: Uint8Array) => Promise<void>): Promise<void>;
 }
@@ -41,12 +41,21 @@ export function parseSize(s: string | number): number {
   return bits ? Math.floor((n * scale) / 8) : n * scale;
 }
 
-export function tensorBytes(t: { dtype: FloatDtype; shape: number[] }): number {
-  return t.shape.reduce((a, b) => a * b, FLOAT_SIZE[t.dtype]);
+export function tensorBytes(t: { dtype: FloatDtype | 'U8'; shape: number[] }): number {
+  return t.shape.reduce((a, b) => a * b, t.dtype === 'U8' ? 1 : FLOAT_SIZE[t.dtype]);
+}
+
+/** a tensor write's bytes gathered into one array (small tensors, tests, the in-memory API) */
+export async function collect(t: TensorWrite): Promise<Uint8Array> {
+  const out = new Uint8Array(tensorBytes(t));
+  let at = 0;
+  await t.produce(async (bytes) => { out.set(bytes, at); at += bytes.byteLength; });
+  if (at !== out.byteLength) fail(`tensor '${t.name}' produced ${at} of its ${out.byteLength} bytes`);
+  return out;
 }
 
 /** which tensors go in which file: one model.safetensors, or shards and the index */
-export function planShards<T extends { name: string; dtype: FloatDtype; shape: number[] }>(tensors: T[], maxShardSize: number): { files: { name: string; tensors: T[] }[]; index: string | null } {
+export function planShards<T extends { name: string; dtype: FloatDtype | 'U8'; shape: number[] }>(tensors: T[], maxShardSize: number, single = 'model.safetensors'): { files: { name: string; tensors: T[] }[]; index: string | null } {
   const shards: T[][] = [];
   let size = 0;
   for (const t of tensors) {
@@ -55,7 +64,7 @@ export function planShards<T extends { name: string; dtype: FloatDtype; shape: n
     shards.at(-1)!.push(t);
     size += b;
   }
-  if (shards.length <= 1) return { files: [{ name: 'model.safetensors', tensors: shards[0] ?? [] }], index: null };
+  if (shards.length <= 1) return { files: [{ name: single, tensors: shards[0] ?? [] }], index: null };
   const N = String(shards.length).padStart(5, '0');
   const files = shards.map((ts, i) => ({ name: `model-${String(i + 1).padStart(5, '0')}-of-${N}.safetensors`, tensors: ts }));
   const weightMap: Record<string, string> = {};
@@ -70,8 +79,8 @@ export function planShards<T extends { name: string; dtype: FloatDtype; shape: n
  * Returns the names of the files written. A producer that hands over more or fewer bytes than its
  * dtype and shape say is an error (the header is already written).
  */
-export async function writeSafetensors(tensors: TensorWrite[], open: OpenFile, opts: { maxShardSize?: number; metadata?: Record<string, string> } = {}): Promise<string[]> {
-  const plan = planShards(tensors, opts.maxShardSize ?? parseSize(DEFAULT_SHARD_SIZE));
+export async function writeSafetensors(tensors: TensorWrite[], open: OpenFile, opts: { maxShardSize?: number; metadata?: Record<string, string>; fileName?: string } = {}): Promise<string[]> {
+  const plan = planShards(tensors, opts.maxShardSize ?? parseSize(DEFAULT_SHARD_SIZE), opts.fileName);
   for (const f of plan.files) {
     const { header } = safetensorsHeader(f.tensors.map((t) => ({ name: t.name, dtype: t.dtype as Dtype, shape: t.shape })), opts.metadata ?? { format: 'pt' });
     const sink = await open(f.name);

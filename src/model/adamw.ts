@@ -21,6 +21,24 @@ export type OptimName = typeof OPTIMIZERS[number];
 /** one tensor of an optimizer's state, as a checkpoint stores it (F32 or U8) */
 export interface StateTensor { name: string; shape: number[]; data: Float32Array | Uint8Array }
 
+/**
+ * one state tensor to write, its bytes read from the GPU piece by piece as produce() hands them over
+ * (a safetensors write, src/formats/stwrite.ts): the state is never copied to the CPU whole
+ */
+export interface StateWrite { name: string; dtype: 'F32' | 'U8'; shape: number[]; produce(emit: (bytes: Uint8Array) => Promise<void>): Promise<void> }
+
+/** a state write gathered into one typed array */
+export async function gather(w: StateWrite): Promise<StateTensor> {
+  const n = w.shape.reduce((a, b) => a * b, 1), bytes = new Uint8Array(n * (w.dtype === 'U8' ? 1 : 4));
+  let at = 0;
+  await w.produce(async (b) => { bytes.set(b, at); at += b.byteLength; });
+  if (at !== bytes.byteLength) fail(`optimizer state '${w.name}': ${at} of ${bytes.byteLength} bytes`);
+  return { name: w.name, shape: w.shape, data: w.dtype === 'U8' ? bytes : new Float32Array(bytes.buffer) };
+}
+
+/** the bytes of a read-back view's floats */
+export const bytesOf = (x: Float32Array) => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+
 export interface Optimizer {
   readonly name: OptimName;
   /** the `format` metadata of its optimizer.safetensors */
@@ -31,10 +49,14 @@ export interface Optimizer {
   update(grads: Arena, scale: View, h: AdamwHyper): void;
   /** the same step over some (table name, block) slices only, their gradients in `grads` (optimizer-in-backward) */
   updateSlices(grads: Params, slices: [string, number][], scale: View, h: AdamwHyper): void;
-  /** the state as named tensors (for a checkpoint) */
+  /** the state as named tensors, each read from the GPU as it is written (a checkpoint) */
+  stateWrites(): StateWrite[];
+  /** the state as named tensors in memory (stateWrites() gathered) */
   readState(): Promise<StateTensor[]>;
-  /** restore what readState() gave (resume), by tensor name */
-  writeState(tensors: Record<string, Float32Array | Uint8Array>): void;
+  /** restore what stateWrites() wrote (resume): get(key) reads one tensor, keys are those the file holds */
+  loadState(get: (key: string) => Promise<Float32Array | Uint8Array>, keys: string[]): Promise<void>;
+  /** loadState() from tensors in memory */
+  writeState(tensors: Record<string, Float32Array | Uint8Array>): Promise<void>;
   destroy(): void;
 }
 
@@ -108,20 +130,39 @@ export class AdamW implements Optimizer {
     this.v.write(v, 'optimizer v', STATE_HINT);
   }
 
-  /** m.NAME and v.NAME, F32, one per table name */
-  async readState(): Promise<StateTensor[]> {
-    const { m, v } = await this.readMoments();
-    return [...Object.entries(m).map(([k, data]) => ({ name: 'm.' + k, shape: [data.length], data })),
-      ...Object.entries(v).map(([k, data]) => ({ name: 'v.' + k, shape: [data.length], data }))];
+  /** m.NAME and v.NAME, F32, one per table name (its blocks' slices in order), read slice by slice */
+  stateWrites(): StateWrite[] {
+    const out: StateWrite[] = [], g = this.model.gpu;
+    for (const [w, arena] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [name, views] of Object.entries(arena.views)) {
+        const n = views.reduce((a, x) => a + x.numel, 0);
+        out.push({ name: `${w}.${name}`, dtype: 'F32', shape: [n], produce: async (emit) => { for (const x of views) await emit(bytesOf(await g.read(x))); } });
+      }
+    }
+    return out;
   }
 
-  writeState(tensors: Record<string, Float32Array | Uint8Array>): void {
-    const m: Record<string, Float32Array> = {}, v: Record<string, Float32Array> = {};
-    for (const [key, data] of Object.entries(tensors)) {
+  async readState(): Promise<StateTensor[]> {
+    return Promise.all(this.stateWrites().map(gather));
+  }
+
+  async loadState(get: (key: string) => Promise<Float32Array | Uint8Array>, keys: string[]): Promise<void> {
+    const known = new Set(Object.keys(this.m.views).flatMap((name) => [`m.${name}`, `v.${name}`]));
+    for (const key of keys) if (!known.has(key)) fail(`optimizer state: unexpected tensor '${key}'`, STATE_HINT);
+    for (const key of known) {
+      if (!keys.includes(key)) fail(`optimizer state: tensor '${key}' is missing`, STATE_HINT);
+      const data = await get(key), views = (key[0] === 'm' ? this.m : this.v).views[key.slice(2)];
       if (!(data instanceof Float32Array)) fail(`optimizer state: tensor '${key}' is not F32, as AdamW's moments are`, STATE_HINT);
-      (key.startsWith('m.') ? m : v)[key.slice(2)] = data;
+      const n = views.reduce((a, x) => a + x.numel, 0);
+      if (data.length !== n) fail(`optimizer state: tensor '${key}' has ${data.length} values, this model's needs ${n}`, STATE_HINT);
+      let at = 0;
+      for (const x of views) { this.model.gpu.upload(x, data.subarray(at, at + x.numel)); at += x.numel; }
+      await this.model.gpu.sync();
     }
-    this.writeMoments(m, v);
+  }
+
+  writeState(tensors: Record<string, Float32Array | Uint8Array>): Promise<void> {
+    return this.loadState(async (k) => tensors[k], Object.keys(tensors));
   }
 
   destroy(): void {

@@ -13,11 +13,11 @@
 // (src/gpu/kernels/optim.ts QGroup) and one dispatch (more when a binding is too small).
 import type { View } from '../gpu/gpu.js';
 import * as K from '../gpu/kernels/index.js';
-import { alignUp } from '../gpu/view.js';
+import { alignUp, slice } from '../gpu/view.js';
 import { arenaLayout, type Arena } from './arena.js';
 import type { Model } from './model.js';
 import type { Params } from './family.js';
-import { decayRates, STATE_HINT, type AdamwHyper, type Optimizer, type StateTensor } from './adamw.js';
+import { decayRates, gather, bytesOf, STATE_HINT, type AdamwHyper, type Optimizer, type StateTensor, type StateWrite } from './adamw.js';
 import { fail } from '../util/errors.js';
 
 const B = K.QBLOCK;
@@ -129,64 +129,75 @@ export class AdamW8bit implements Optimizer {
 
   /**
    * per table name NAME (its slices' elements in order, as the f32 moments are stored):
-   * m.codes.NAME, v.codes.NAME (U8, one code an element) and m.absmax.NAME, v.absmax.NAME (F32, a block each)
+   * m.absmax.NAME, v.absmax.NAME (F32, a block each), then m.codes.NAME, v.codes.NAME (U8, one code an
+   * element): the F32 tensors first, so each is 4-byte aligned in the file. Read slice by slice.
    */
-  async readState(): Promise<StateTensor[]> {
-    const g = this.model.gpu;
-    const bytes = new Uint8Array((await g.read(this.codes)).buffer), am = await g.read(this.absmax);
-    const out: StateTensor[] = [], codes: StateTensor[] = [];
-    for (const q of this.groups) {
-      const bps = Math.ceil(q.n / B), nb = q.count * bps;
-      const c = { m: new Uint8Array(q.count * q.n), v: new Uint8Array(q.count * q.n) };
-      const a = { m: new Float32Array(nb), v: new Float32Array(nb) };
-      for (let s = 0; s < q.count; s++) {
-        for (let k = 0; k < bps; k++) {
-          const blk = q.block + s * bps + k, len = Math.min(B, q.n - k * B), at = s * q.n + k * B;
-          c.m.set(bytes.subarray(4 * K.QWORDS * blk, 4 * K.QWORDS * blk + len), at);
-          c.v.set(bytes.subarray(4 * K.QWORDS * blk + B, 4 * K.QWORDS * blk + B + len), at);
-          a.m[s * bps + k] = am[2 * blk];
-          a.v[s * bps + k] = am[2 * blk + 1];
-        }
-      }
-      for (const w of ['m', 'v'] as const) {
-        out.push({ name: `${w}.absmax.${q.name}`, shape: [nb], data: a[w] });
-        codes.push({ name: `${w}.codes.${q.name}`, shape: [c[w].length], data: c[w] });
+  stateWrites(): StateWrite[] {
+    const g = this.model.gpu, absmax: StateWrite[] = [], codes: StateWrite[] = [];
+    for (const [name, slices] of this.sliceGroups) {
+      const bps = Math.ceil(slices[0].n / B), n = slices[0].n;
+      for (const [w, hi] of [['m', 0], ['v', 1]] as const) {
+        absmax.push({ name: `${w}.absmax.${name}`, dtype: 'F32', shape: [slices.length * bps], produce: async (emit) => {
+          for (const q of slices) {
+            const am = await g.read(slice(this.absmax, 2 * q.block, 2 * bps)), out = new Float32Array(bps);
+            for (let k = 0; k < bps; k++) out[k] = am[2 * k + hi];
+            await emit(bytesOf(out));
+          }
+        } });
+        codes.push({ name: `${w}.codes.${name}`, dtype: 'U8', shape: [slices.length * n], produce: async (emit) => {
+          for (const q of slices) {
+            const bytes = bytesOf(await g.read(slice(this.codes, K.QWORDS * q.block, K.QWORDS * bps))), out = new Uint8Array(n);
+            for (let k = 0; k < bps; k++) out.set(bytes.subarray(4 * K.QWORDS * k + hi * B, 4 * K.QWORDS * k + hi * B + Math.min(B, n - k * B)), k * B);
+            await emit(out);
+          }
+        } });
       }
     }
-    return [...out, ...codes]; // the F32 tensors first: every one 4-byte aligned in the file
+    return [...absmax, ...codes];
   }
 
-  writeState(tensors: Record<string, Float32Array | Uint8Array>): void {
-    const bytes = new Uint8Array(4 * this.codes.numel), am = new Float32Array(this.absmax.numel);
-    const get = <T>(key: string, type: new (n: number) => T & { length: number }, len: number, dtype: string): T => {
-      const t = tensors[key];
-      if (!t) fail(`optimizer state: tensor '${key}' is missing`, STATE_HINT);
+  async readState(): Promise<StateTensor[]> {
+    return Promise.all(this.stateWrites().map(gather));
+  }
+
+  /** what stateWrites() wrote, by tensor name, one table name at a time (its four tensors), uploaded slice by slice */
+  async loadState(get: (key: string) => Promise<Float32Array | Uint8Array>, keys: string[]): Promise<void> {
+    const known = new Set([...this.sliceGroups.keys()].flatMap((name) => ['m', 'v'].flatMap((w) => [`${w}.codes.${name}`, `${w}.absmax.${name}`])));
+    for (const key of keys) if (!known.has(key)) fail(`optimizer state: unexpected tensor '${key}'`, STATE_HINT);
+    for (const key of known) if (!keys.includes(key)) fail(`optimizer state: tensor '${key}' is missing`, STATE_HINT);
+    const g = this.model.gpu;
+    const take = async <T>(key: string, type: new (n: number) => T & { length: number }, len: number, dtype: string): Promise<T> => {
+      const t = await get(key);
       if (!(t instanceof type)) fail(`optimizer state: tensor '${key}' is not ${dtype}`, STATE_HINT);
       if (t.length !== len) fail(`optimizer state: tensor '${key}' has ${t.length} values, this model's needs ${len}`, STATE_HINT);
       return t as T;
     };
-    for (const q of this.groups) {
-      const bps = Math.ceil(q.n / B), nb = q.count * bps;
-      for (const [w, hi] of [['m', 0], ['v', B]] as const) {
-        const c = get<Uint8Array>(`${w}.codes.${q.name}`, Uint8Array, q.count * q.n, 'U8');
-        const a = get<Float32Array>(`${w}.absmax.${q.name}`, Float32Array, nb, 'F32');
-        for (let s = 0; s < q.count; s++) {
-          for (let k = 0; k < bps; k++) {
-            const blk = q.block + s * bps + k, len = Math.min(B, q.n - k * B), at = 4 * K.QWORDS * blk + hi;
-            bytes.set(c.subarray(s * q.n + k * B, s * q.n + k * B + len), at);
+    for (const [name, slices] of this.sliceGroups) {
+      const n = slices[0].n, bps = Math.ceil(n / B), L = slices.length;
+      const c = { m: await take<Uint8Array>(`m.codes.${name}`, Uint8Array, L * n, 'U8'), v: await take<Uint8Array>(`v.codes.${name}`, Uint8Array, L * n, 'U8') };
+      const a = { m: await take<Float32Array>(`m.absmax.${name}`, Float32Array, L * bps, 'F32'), v: await take<Float32Array>(`v.absmax.${name}`, Float32Array, L * bps, 'F32') };
+      slices.forEach((q, s) => {
+        const words = new Uint32Array(K.QWORDS * bps), bytes = new Uint8Array(words.buffer), am = new Float32Array(2 * bps);
+        for (let k = 0; k < bps; k++) {
+          const len = Math.min(B, n - k * B);
+          for (const [w, hi] of [['m', 0], ['v', 1]] as const) {
+            const at = 4 * K.QWORDS * k + hi * B;
+            bytes.set(c[w].subarray(s * n + k * B, s * n + k * B + len), at);
             bytes.fill(ZERO_CODE[w], at + len, at + B);
-            const x = a[s * bps + k];
-            if (!(x >= 0 && Number.isFinite(x))) fail(`optimizer state: '${w}.absmax.${q.name}' holds ${x}; an absmax is finite and >= 0`, STATE_HINT);
-            am[2 * blk + (w === 'm' ? 0 : 1)] = x;
+            const x = a[w][s * bps + k];
+            if (!(x >= 0 && Number.isFinite(x))) fail(`optimizer state: '${w}.absmax.${name}' holds ${x}; an absmax is finite and >= 0`, STATE_HINT);
+            am[2 * k + hi] = x;
           }
         }
-      }
+        g.upload(slice(this.codes, K.QWORDS * q.block, K.QWORDS * bps), words);
+        g.upload(slice(this.absmax, 2 * q.block, 2 * bps), am);
+      });
+      await g.sync(); // bound what the queue holds
     }
-    const known = new Set(this.groups.flatMap((q) => ['m', 'v'].flatMap((w) => [`${w}.codes.${q.name}`, `${w}.absmax.${q.name}`])));
-    for (const key of Object.keys(tensors)) if (!known.has(key)) fail(`optimizer state: unexpected tensor '${key}'`, STATE_HINT);
-    const g = this.model.gpu;
-    g.upload(this.codes, new Uint32Array(bytes.buffer));
-    g.upload(this.absmax, am);
+  }
+
+  writeState(tensors: Record<string, Float32Array | Uint8Array>): Promise<void> {
+    return this.loadState(async (k) => tensors[k], Object.keys(tensors));
   }
 
   destroy(): void {

@@ -27,7 +27,10 @@ function crashPoint(point: 'write' | 'swap'): void {
  * write `files` (and the model's weights, tensor by tensor: model.safetensors, or shards + index above
  * maxShardSize, src/formats/stwrite.ts) as the checkpoint of step `step` of run directory `run` (see the header)
  */
-export async function saveCheckpoint(run: string, step: number, files: Record<string, Uint8Array[]>, weights?: { writes: TensorWrite[]; maxShardSize?: number }): Promise<void> {
+/** a safetensors file (or shards) written tensor by tensor into the step directory (src/formats/stwrite.ts) */
+export interface TensorFile { writes: TensorWrite[]; maxShardSize?: number; fileName?: string; metadata?: Record<string, string> }
+
+export async function saveCheckpoint(run: string, step: number, files: Record<string, Uint8Array[]>, weights?: TensorFile, ...more: TensorFile[]): Promise<void> {
   const name = `step-${String(step).padStart(8, '0')}`, dir = join(run, 'checkpoints', name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -36,7 +39,7 @@ export async function saveCheckpoint(run: string, step: number, files: Record<st
     writeFile(join(dir, f), files[f]);
     if (i === 0) crashPoint('write');
   });
-  if (weights) await writeSafetensors(weights.writes, (f) => fileSink(join(dir, f)), { maxShardSize: weights.maxShardSize });
+  for (const w of [...(weights ? [weights] : []), ...more]) await writeSafetensors(w.writes, (f) => fileSink(join(dir, f)), w);
   if (files[LAST]) writeFile(join(dir, LAST), files[LAST]);
   const link = join(run, `.checkpoint.link-${process.pid}`);
   rmSync(link, { force: true });

@@ -14,7 +14,6 @@ import type { Gpu } from '../gpu/gpu.js';
 import { Model } from '../model/model.js';
 import { Trainer, type TrainOptions, type TrainerState, type StepMetrics, type TrainData } from '../train/trainer.js';
 import { hfConfigFiles, hfSliceWrites, toRotateHalf } from '../formats/hf.js';
-import { serializeSafetensors } from '../formats/safetensors.js';
 import { loadModel, tokenizerFiles } from './files.js';
 import { saveCheckpoint, recoverCheckpoint } from './checkpoint.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
@@ -45,7 +44,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   let state: TrainerState | undefined;
   let model: Model;
   let history: StepMetrics[] = [];
-  const optState: Record<string, Float32Array | Uint8Array> = {};
+  let opt: SafetensorsFile | null = null; // the checkpoint's optimizer state, read tensor by tensor on resume
   let optFormat = '';
   if (r.resume) {
     recoverCheckpoint(r.out);
@@ -58,10 +57,8 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
     if (optim[0] !== optim[1]) fail(`\`resume\`: the checkpoint's optimizer state is ${optim[0]}'s, and \`optim\` is ${optim[1]} now`, `resume with \`optim\` ${optim[0]}, or start a new run`);
     state = saved.state;
     model = await loadModel(gpu, ckDir);
-    const opt = await SafetensorsFile.open(await fileSource(join(ckDir, 'optimizer.safetensors')), 'optimizer.safetensors');
-    for (const [key, t] of opt.tensors) optState[key] = t.dtype === 'U8' ? await opt.readU8(key) : await opt.read(key);
+    opt = await SafetensorsFile.open(await fileSource(join(ckDir, 'optimizer.safetensors')), 'optimizer.safetensors');
     optFormat = opt.metadata.format ?? 'inheritune-adamw';
-    await opt.close();
     if (existsSync(metricsPath)) {
       // a kill mid-append leaves a partial last line: keep the lines that parse, up to the checkpoint's step
       history = readFileSync(metricsPath, 'utf8').split('\n').flatMap((l) => { try { return [JSON.parse(l) as StepMetrics]; } catch { return []; } })
@@ -72,9 +69,14 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   }
   writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
   const trainer = new Trainer(model, r.train, r.val, r.opts, state);
-  if (r.resume) {
-    if (optFormat !== trainer.optimizer.format) fail(`\`resume\`: optimizer.safetensors holds ${optFormat}, not ${trainer.optimizer.format}`, 'start a new run');
-    trainer.optimizer.writeState(optState);
+  if (opt) {
+    const f = opt;
+    try {
+      if (optFormat !== trainer.optimizer.format) fail(`\`resume\`: optimizer.safetensors holds ${optFormat}, not ${trainer.optimizer.format}`, 'start a new run');
+      await trainer.optimizer.loadState((key) => (f.tensors.get(key)?.dtype === 'U8' ? f.readU8(key) : f.read(key)), [...f.tensors.keys()]);
+    } finally {
+      await f.close();
+    }
   }
   const tok = tokenizerFiles(r.resume ? ckDir : r.model);
   const bar = new Progress('train', r.opts.steps, r.progress);
@@ -101,15 +103,15 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
 
 async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Array[]>): Promise<void> {
   const optimizer = trainer.optimizer;
-  const state = await optimizer.readState();
   const trainerJson = JSON.stringify({ state: trainer.state, opts: trainer.opts }, null, 1) + '\n';
   // the weights go from the GPU to the file slice by slice (f32, sharded above 5GB)
   const { model } = trainer;
   await saveCheckpoint(run, trainer.state.step, {
     ...hfConfigFiles(model.config), ...tok,
-    'optimizer.safetensors': serializeSafetensors(state, { format: optimizer.format }),
     'trainer.json': [new TextEncoder().encode(trainerJson)],
-  }, { writes: hfSliceWrites(model.config, (name, l) => model.params.readSlice(name, l)) });
+  }, { writes: hfSliceWrites(model.config, (name, l) => model.params.readSlice(name, l)) },
+  // the optimizer state goes the same way, into one optimizer.safetensors
+  { writes: optimizer.stateWrites(), maxShardSize: Infinity, fileName: 'optimizer.safetensors', metadata: { format: optimizer.format } });
 }
 
 export function lossSvg(h: StepMetrics[]): string {

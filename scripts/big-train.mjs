@@ -1,0 +1,49 @@
+// big-train: issue 12's second must-show. The 13-block model inherited from a random 3.4B-parameter
+// OpenLLaMA-3B-shaped bf16 checkpoint (scripts/big-inherit.mjs writes it: run that first with --keep)
+// trains 2 steps at B 1, T 64 on this machine's adapter with --recompute --optim adamw8bit
+// --optim-in-backward --clip 0, checkpointing after each step, then --resume continues it to step 3;
+// an uninterrupted 3-step run gives the reference for the resumed one. Each run is timed under
+// /usr/bin/time -v (peak resident memory: on lavapipe the GPU's buffers are host memory too) and
+// `plan` is printed beside it. The token data are TinyStories packed with stories260K's 512-token
+// SentencePiece model (ids < 512 are valid ids of the 32000-token vocabulary).
+// Usage: npm run build && node scripts/big-inherit.mjs /tmp/big --keep && node scripts/big-train.mjs [DIR=/tmp/big]
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const root = process.argv[2] ?? '/tmp/big';
+const shared = resolve(repo, '../shared/data');
+const REF = join(root, 'ref'), M13 = join(root, 'm13'), DATA = join(root, 'data');
+if (!existsSync(join(REF, 'config.json'))) throw new Error(`no reference in ${REF}: run node scripts/big-inherit.mjs ${root} --keep first`);
+const cli = (args, opts = {}) => execFileSync(process.execPath, [join(repo, 'dist/cli.mjs'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...opts });
+
+/** a CLI command under /usr/bin/time -v: its stdout, peak RSS (GiB) and wall time */
+function timed(args) {
+  const t = join(root, 'time.txt');
+  const stdout = execFileSync('/usr/bin/time', ['-v', '-o', t, process.execPath, join(repo, 'dist/cli.mjs'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const time = readFileSync(t, 'utf8');
+  return { stdout, peak: Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(time)[1]) / 2 ** 20, wall: /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)/.exec(time)[1] };
+}
+
+rmSync(M13, { recursive: true, force: true });
+cli(['inherit', '--model', REF, '--layers', '13', '--out', M13, '--json']);
+if (!existsSync(join(DATA, 'data_pack.json'))) {
+  cli(['pack', '--tokenizer', join(shared, 'stories260k/tok512.model'), '--input', join(shared, 'tinystories-sample/tinystories_val.txt'), '--docs', 'blankline', '--out', DATA, '--json']);
+}
+const FLAGS = ['--batch', '1', '--seq', '64', '--recompute', '--optim', 'adamw8bit', '--optim-in-backward', '--clip', '0', '--lr', '1e-4', '--val-windows', '2'];
+console.log(cli(['plan', '--model', M13, '--batch', '1', '--seq', '64', '--recompute', '--optim', 'adamw8bit', '--optim-in-backward']));
+const params = 1815638400;
+const run = (out, steps, extra = []) => {
+  const r = timed(['train', '--model', M13, '--text', DATA, '--steps', String(steps), ...FLAGS, '--save-every', '1', '--out', out, '--json', ...extra]);
+  const j = JSON.parse(r.stdout);
+  console.log(`train --steps ${steps} ${extra.join(' ')}: peak RSS ${r.peak.toFixed(2)} GiB (${(r.peak * 2 ** 30 / params).toFixed(2)} bytes a parameter), wall ${r.wall}; losses ${j.losses.map((x) => x.toFixed(6)).join(', ')}`);
+  return j;
+};
+const a = run(join(root, 'run'), 2);
+const b = run(join(root, 'run'), 3, ['--resume']);
+const c = run(join(root, 'run-straight'), 3);
+// --json gives the whole run's losses, the resumed ones included
+const same = JSON.stringify(b.losses) === JSON.stringify(c.losses);
+console.log(`2 steps + --resume to 3 vs 3 straight: ${same ? 'bit-identical losses' : 'DIFFERENT'} (${b.losses.at(-1)} vs ${c.losses.at(-1)}); the first two ${JSON.stringify(a.losses) === JSON.stringify(c.losses.slice(0, 2)) ? 'identical' : 'DIFFERENT'}`);
