@@ -79,8 +79,10 @@ export function planShards<T extends { name: string; dtype: FloatDtype | 'U8'; s
  * Returns the names of the files written. A producer that hands over more or fewer bytes than its
  * dtype and shape say is an error (the header is already written).
  */
-export async function writeSafetensors(tensors: TensorWrite[], open: OpenFile, opts: { maxShardSize?: number; metadata?: Record<string, string>; fileName?: string } = {}): Promise<string[]> {
+export async function writeSafetensors(tensors: TensorWrite[], open: OpenFile,
+                                       opts: { maxShardSize?: number; metadata?: Record<string, string>; fileName?: string; onTensor?: (done: number, total: number) => void } = {}): Promise<string[]> {
   const plan = planShards(tensors, opts.maxShardSize ?? parseSize(DEFAULT_SHARD_SIZE), opts.fileName);
+  let done = 0;
   for (const f of plan.files) {
     const { header } = safetensorsHeader(f.tensors.map((t) => ({ name: t.name, dtype: t.dtype as Dtype, shape: t.shape })), opts.metadata ?? { format: 'pt' });
     const sink = await open(f.name);
@@ -95,6 +97,7 @@ export async function writeSafetensors(tensors: TensorWrite[], open: OpenFile, o
           await sink.write(bytes);
         });
         if (got !== want) fail(`safetensors: tensor '${t.name}' produced ${got} of its ${want} bytes`);
+        opts.onTensor?.(++done, tensors.length);
       }
     } finally {
       await sink.close();

@@ -85,10 +85,11 @@ export class Arena {
    * slice's raw values are uploaded as they come, chunk by chunk, and 16-bit values widened to f32 on
    * the GPU (kernels/convert.wgsl), so no host copy of the arena, or of a whole tensor in f32, is made.
    */
-  async upload(src: SliceSource, what: string): Promise<void> {
+  async upload(src: SliceSource, what: string, onSlice?: (done: number, total: number) => void): Promise<void> {
     const g = this.g, counts: Record<string, number> = {};
-    let pending = 0;
+    let pending = 0, done = 0;
     for (const { name, numel: n } of this.layout) {
+      onSlice?.(done++, this.layout.length);
       const l = (counts[name] = (counts[name] ?? -1) + 1);
       const view = this.views[name][l];
       let at = 0;
@@ -113,6 +114,7 @@ export class Arena {
       if (at !== n) fail(`${what}: tensor '${name}' block ${l} has ${at} values, expected ${n}`, 'the weights do not belong to this model');
     }
     await g.sync();
+    onSlice?.(done, this.layout.length);
   }
 
   /** one (tensor, block) slice read back (a checkpoint written slice by slice) */

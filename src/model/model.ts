@@ -39,9 +39,9 @@ export class Model {
   }
 
   /** Upload weights slice by slice in their stored dtype, widened on the GPU (Arena.upload): no whole-model copy on the CPU. */
-  static async load(gpu: Gpu, config: ModelConfig, src: SliceSource, what = 'weights'): Promise<Model> {
+  static async load(gpu: Gpu, config: ModelConfig, src: SliceSource, what = 'weights', onSlice?: (done: number, total: number) => void): Promise<Model> {
     const m = new Model(gpu, config, null);
-    try { await m.params.upload(src, what); } catch (e) { m.destroy(); throw e; }
+    try { await m.params.upload(src, what, onSlice); } catch (e) { m.destroy(); throw e; }
     return m;
   }
 

@@ -11,6 +11,7 @@ import { existsSync, lstatSync, mkdirSync, openSync, writeSync, fsyncSync, close
 import { join } from 'node:path';
 import { writeSafetensors, type TensorWrite } from '../formats/stwrite.js';
 import { fileSink } from './files.js';
+import { Progress } from '../util/progress.js';
 
 const LAST = 'trainer.json'; // written last: its presence marks a complete step directory
 
@@ -30,7 +31,11 @@ function crashPoint(point: 'write' | 'swap'): void {
 /** a safetensors file (or shards) written tensor by tensor into the step directory (src/formats/stwrite.ts) */
 export interface TensorFile { writes: TensorWrite[]; maxShardSize?: number; fileName?: string; metadata?: Record<string, string> }
 
-export async function saveCheckpoint(run: string, step: number, files: Record<string, Uint8Array[]>, weights?: TensorFile, ...more: TensorFile[]): Promise<void> {
+export async function saveCheckpoint(run: string, step: number, files: Record<string, Uint8Array[]>, tensors: TensorFile | TensorFile[] = [],
+                                     progress: ((s: string) => void) | null = null): Promise<void> {
+  const streams = Array.isArray(tensors) ? tensors : [tensors], total = streams.reduce((a, s) => a + s.writes.length, 0);
+  const bar = new Progress('save', total, progress);
+  let base = 0;
   const name = `step-${String(step).padStart(8, '0')}`, dir = join(run, 'checkpoints', name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -39,7 +44,10 @@ export async function saveCheckpoint(run: string, step: number, files: Record<st
     writeFile(join(dir, f), files[f]);
     if (i === 0) crashPoint('write');
   });
-  for (const w of [...(weights ? [weights] : []), ...more]) await writeSafetensors(w.writes, (f) => fileSink(join(dir, f)), w);
+  for (const w of streams) {
+    await writeSafetensors(w.writes, (f) => fileSink(join(dir, f)), { ...w, onTensor: (d) => bar.update(base + d, 'tensors') });
+    base += w.writes.length;
+  }
   if (files[LAST]) writeFile(join(dir, LAST), files[LAST]);
   const link = join(run, `.checkpoint.link-${process.pid}`);
   rmSync(link, { force: true });

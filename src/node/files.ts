@@ -17,6 +17,7 @@ import { listShards, openShards } from './pack.js';
 import type { TrainData } from '../train/trainer.js';
 import type { Checkpoint, ModelConfig } from '../model/config.js';
 import { fail } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
 
 /** a Hugging Face directory (config.json + safetensors) or a llama2.c .bin file */
 export async function readModel(path: string): Promise<Checkpoint> {
@@ -37,7 +38,7 @@ export async function readModelConfig(path: string): Promise<ModelConfig> {
  * on the CPU, and only the blocks kept are read); a llama2.c .bin is read, passed through `prepare`
  * (e.g. toRotateHalf), cut and uploaded.
  */
-export async function loadModel(gpu: Gpu, path: string, opts: { prepare?: (ck: Checkpoint) => Checkpoint; layers?: number } = {}): Promise<Model> {
+export async function loadModel(gpu: Gpu, path: string, opts: { prepare?: (ck: Checkpoint) => Checkpoint; layers?: number; progress?: ((s: string) => void) | null } = {}): Promise<Model> {
   if (!(existsSync(path) && statSync(path).isDirectory())) {
     const ck = (opts.prepare ?? ((c: Checkpoint) => c))(await readModel(path));
     return Model.create(gpu, opts.layers === undefined ? ck : selectLayers(ck, firstBlocks(opts.layers, ck.config.nLayers)));
@@ -45,7 +46,8 @@ export async function loadModel(gpu: Gpu, path: string, opts: { prepare?: (ck: C
   const { config, weights } = await openHfModel(nodeDir(path));
   try {
     const kept = opts.layers === undefined ? config : { ...config, nLayers: firstBlocks(opts.layers, config.nLayers).length };
-    return await Model.load(gpu, kept, hfSlices(kept, weights), path);
+    const bar = new Progress('load', 1, opts.progress ?? null);
+    return await Model.load(gpu, kept, hfSlices(kept, weights), path, (d, t) => { bar.total = t; bar.update(d, 'tensors'); });
   } finally {
     await weights.close();
   }
@@ -116,14 +118,16 @@ export function writeDirAtomic(dir: string, files: Record<string, Uint8Array[]>,
  * model.safetensors, or shards + model.safetensors.index.json above maxShardSize bytes). Returns the
  * weight files' names.
  */
-export async function writeModelDirAtomic(dir: string, files: Record<string, Uint8Array[]>, writes: TensorWrite[], maxShardSize?: number): Promise<string[]> {
+export async function writeModelDirAtomic(dir: string, files: Record<string, Uint8Array[]>, writes: TensorWrite[], maxShardSize?: number,
+                                         progress?: ((s: string) => void) | null): Promise<string[]> {
   const tmp = freshTmp(dir);
   try {
     for (const [name, parts] of Object.entries(files)) {
       const fd = openSync(join(tmp, name), 'w');
       try { for (const p of parts) writeSync(fd, p); fsyncSync(fd); } finally { closeSync(fd); }
     }
-    const names = await writeSafetensors(writes, (f) => fileSink(inside(tmp, f)), { maxShardSize });
+    const bar = new Progress('write', writes.length, progress ?? null);
+    const names = await writeSafetensors(writes, (f) => fileSink(inside(tmp, f)), { maxShardSize, onTensor: (d) => bar.update(d, 'tensors') });
     swapIn(tmp, dir);
     return names;
   } catch (e) {

@@ -56,7 +56,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
     const optim = [saved.opts.optim ?? 'adamw', r.opts.optim ?? 'adamw'];
     if (optim[0] !== optim[1]) fail(`\`resume\`: the checkpoint's optimizer state is ${optim[0]}'s, and \`optim\` is ${optim[1]} now`, `resume with \`optim\` ${optim[0]}, or start a new run`);
     state = saved.state;
-    model = await loadModel(gpu, ckDir);
+    model = await loadModel(gpu, ckDir, { progress: r.progress });
     opt = await SafetensorsFile.open(await fileSource(join(ckDir, 'optimizer.safetensors')), 'optimizer.safetensors');
     optFormat = opt.metadata.format ?? 'inheritune-adamw';
     if (existsSync(metricsPath)) {
@@ -65,7 +65,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
         .filter((x) => typeof x?.step === 'number' && x.step < state!.step);
     }
   } else {
-    model = await loadModel(gpu, r.model, { prepare: toRotateHalf }); // the layout checkpoints hold, from step 0 (an HF directory's already)
+    model = await loadModel(gpu, r.model, { prepare: toRotateHalf, progress: r.progress }); // the layout checkpoints hold, from step 0 (an HF directory's already)
   }
   writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
   const trainer = new Trainer(model, r.train, r.val, r.opts, state);
@@ -89,7 +89,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
       if (s.val_loss !== undefined) valLoss = s.val_loss;
       bar.update(trainer.state.step, `loss ${s.loss.toFixed(4)}${s.val_loss !== undefined ? ` val ${s.val_loss.toFixed(4)}` : ''} ${s.tokens_per_s.toFixed(0)} tok/s`);
       if ((r.saveEvery > 0 && trainer.state.step % r.saveEvery === 0) || trainer.done) {
-        await save(trainer, r.out, tok);
+        await save(trainer, r.out, tok, r.progress);
         writeFileSync(join(r.out, 'loss.svg'), lossSvg(history));
       }
     }
@@ -101,7 +101,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   return { metrics: history, valLoss };
 }
 
-async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Array[]>): Promise<void> {
+async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Array[]>, progress: ((s: string) => void) | null): Promise<void> {
   const optimizer = trainer.optimizer;
   const trainerJson = JSON.stringify({ state: trainer.state, opts: trainer.opts }, null, 1) + '\n';
   // the weights go from the GPU to the file slice by slice (f32, sharded above 5GB)
@@ -109,9 +109,9 @@ async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Arra
   await saveCheckpoint(run, trainer.state.step, {
     ...hfConfigFiles(model.config), ...tok,
     'trainer.json': [new TextEncoder().encode(trainerJson)],
-  }, { writes: hfSliceWrites(model.config, (name, l) => model.params.readSlice(name, l)) },
-  // the optimizer state goes the same way, into one optimizer.safetensors
-  { writes: optimizer.stateWrites(), maxShardSize: Infinity, fileName: 'optimizer.safetensors', metadata: { format: optimizer.format } });
+  }, [{ writes: hfSliceWrites(model.config, (name, l) => model.params.readSlice(name, l)) },
+    // the optimizer state goes the same way, into one optimizer.safetensors
+    { writes: optimizer.stateWrites(), maxShardSize: Infinity, fileName: 'optimizer.safetensors', metadata: { format: optimizer.format } }], progress);
 }
 
 export function lossSvg(h: StepMetrics[]): string {

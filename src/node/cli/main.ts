@@ -198,7 +198,8 @@ async function inheritCmd(flags: Flags, gpu: Gpu | null): Promise<void> {
     }
     const tok = tokenizerFiles(from);
     const weightFiles = await writeModelDirAtomic(out, { ...hfConfigFiles(config), ...tok,
-      'inheritune.json': [new TextEncoder().encode(JSON.stringify({ ...record, tokenizer_files: Object.keys(tok) }, null, 2) + '\n')] }, writes, maxShardSize);
+      'inheritune.json': [new TextEncoder().encode(JSON.stringify({ ...record, tokenizer_files: Object.keys(tok) }, null, 2) + '\n')] }, writes, maxShardSize,
+      flags.json ? null : stderrBar());
     const summary = { out, family: config.family, blocks: record.blocks, n_layers: config.nLayers,
       parameters: countParameters(config), reference_parameters: countParameters(refConfig), preset: record.preset,
       dtype: [...new Set(writes.map((w) => w.dtype))].join(','), weight_files: weightFiles, tokenizer_files: Object.keys(tok), notes: record.notes };
