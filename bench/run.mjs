@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { resolve, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { createGpu, kernels as K, Model, Trainer, TRAIN_DEFAULTS, initCheckpoint, countParameters } from '../dist/node.mjs';
+import { createGpu, kernels as K, Model, Trainer, TRAIN_DEFAULTS, initCheckpoint, countParameters, memoryPlan } from '../dist/node.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SHARED_BENCH = resolve(here, '../../shared/bench');
@@ -101,6 +101,9 @@ const GPT2 = { ...SMALL, dim: 768, hiddenDim: 3072, nLayers: 12, nHeads: 12, nKv
 const configs = [['small GPT-2-style (V 512, C 128, L 4, H 4)', SMALL, 8, 64, 6, [512, 128, 4, 4, 64, 8, 3]],
   ...(SKIP_GPT2 ? [] : [['GPT-2 124M', GPT2, 4, 256, 2, [50257, 768, 12, 12, 256, 4, 1]]])];
 for (const [name, cfg, B, T, steps] of configs) {
+  await g.sync();
+  const live0 = g.memory.live;
+  g.resetPeak();
   const m = Model.create(g, initCheckpoint(cfg, 1));
   const data = new Uint32Array((steps + 3) * B * T + 1).map((_, i) => (i * 7919) % cfg.vocabSize);
   const tr = new Trainer(m, data, data.subarray(0, T + 1), { ...TRAIN_DEFAULTS, steps: steps + 1, batch: B, seq: T, sampling: 'random', valWindows: 1 });
@@ -109,6 +112,10 @@ for (const [name, cfg, B, T, steps] of configs) {
   for (let i = 0; i < steps - 1; i++) await tr.step();
   const s = (performance.now() - t0) / 1000 / (steps - 1), tps = (B * T) / s, P = countParameters(cfg);
   row(`train ${name}, B ${B} T ${T}`, 'inheritune-rt', { ms: s * 1000, tokens_per_s: tps, mfu: (100 * 6 * P * tps) / 1e9 / peak });
+  // the memory plan (inheritune-rt plan) against the peak of live GPU bytes over creation and the steps
+  const plan = memoryPlan(cfg, { batch: B, seq: T, optim: 'adamw' }, { maxBufferSize: g.limits.maxBufferSize, maxStorageBufferBindingSize: g.limits.maxStorageBufferBindingSize }).total;
+  const measured = g.memory.peak - live0, mib = (x) => (x / 2 ** 20).toFixed(1);
+  row(`memory plan vs measured peak, ${name}, B ${B} T ${T}`, 'inheritune-rt', { note: `plan ${mib(plan)} MiB, measured ${mib(measured)} MiB: plan/measured ${(plan / measured).toFixed(3)}` });
   tr.destroy(); m.destroy();
   await g.sync();
 }

@@ -62,13 +62,16 @@ export function quantizationTables(): Float32Array {
 /** the code of 0 in the signed map (m) and in the unsigned map (v) */
 export const ZERO_CODE = { m: 127, v: 0 };
 
-interface Group extends K.QGroup { name: string; part: number; chunks: K.QChunk[] }
+interface Group extends K.QGroup { name: string; part: number; cblock: number; chunks: K.QChunk[] }
 
 export class AdamW8bit implements Optimizer {
   readonly name = 'adamw8bit';
   readonly format = 'inheritune-adamw8bit';
-  /** (blocks, 128) u32: per block the 256 m codes, then the 256 v codes, a byte each */
-  readonly codes: View;
+  /**
+   * per arena part, (blocks of its slices, 128) u32: per block the 256 m codes, then the 256 v codes, a
+   * byte each (2 bytes an element: always within the part's own buffer size)
+   */
+  readonly codes: View[];
   /** (2 * blocks) f32: absmax of m, max of v, per block */
   readonly absmax: View;
   readonly blocks: number;
@@ -83,14 +86,17 @@ export class AdamW8bit implements Optimizer {
     for (const { name, part, offset, numel: n } of arenaLayout(c, g.arenaPartFloats).layout) {
       const last = this.groups.at(-1);
       if (last?.name === name && last.part === part) { last.count++; continue; } // a name's slices in one part are consecutive
-      this.groups.push({ name, part, offset, n, stride: alignUp(n), count: 1, block: 0, decayRate: rate[name], chunks: [] });
+      this.groups.push({ name, part, offset, n, stride: alignUp(n), count: 1, block: 0, cblock: 0, decayRate: rate[name], chunks: [] });
     }
+    const partBlocks: number[] = [];
     for (const q of this.groups) {
       q.block = block;
+      q.cblock = partBlocks[q.part] ?? 0;
       block += q.count * Math.ceil(q.n / B);
+      partBlocks[q.part] = q.cblock + q.count * Math.ceil(q.n / B);
       q.chunks = K.qchunks(q, maxBindingFloats);
       for (let s = 0; s < q.count; s++) {
-        const one: Group = { ...q, offset: 0, count: 1, block: q.block + s * Math.ceil(q.n / B), chunks: [] };
+        const one: Group = { ...q, offset: 0, count: 1, block: q.block + s * Math.ceil(q.n / B), cblock: q.cblock + s * Math.ceil(q.n / B), chunks: [] };
         one.chunks = K.qchunks(one, maxBindingFloats);
         let list = this.sliceGroups.get(q.name);
         if (!list) this.sliceGroups.set(q.name, list = []);
@@ -98,24 +104,26 @@ export class AdamW8bit implements Optimizer {
       }
     }
     this.blocks = block;
-    this.codes = g.tensor(K.QWORDS * block, 'adam8_codes');
+    this.codes = Array.from(partBlocks, (nb, p) => g.tensor(K.QWORDS * (nb ?? 0), `adam8_codes_${p}`));
     this.absmax = g.tensor(alignUp(2 * block), 'adam8_absmax');
     this.qmap = g.tensor(1024, 'adam8_qmap');
     g.upload(this.qmap, quantizationTables());
-    const init = new Uint32Array(K.QWORDS * block);
-    for (let b = 0; b < block; b++) init.fill(ZERO_CODE.m * 0x01010101, K.QWORDS * b, K.QWORDS * b + 64);
-    g.upload(this.codes, init);
+    for (const codes of this.codes) {
+      const init = new Uint32Array(codes.numel);
+      for (let b = 0; b < codes.numel / K.QWORDS; b++) init.fill(ZERO_CODE.m * 0x01010101, K.QWORDS * b, K.QWORDS * b + 64);
+      g.upload(codes, init);
+    }
     g.clear(this.absmax);
   }
 
   get stateBytes(): number {
-    return 4 * (this.codes.numel + this.absmax.numel + this.qmap.numel);
+    return 4 * (this.codes.reduce((a, c) => a + c.numel, 0) + this.absmax.numel + this.qmap.numel);
   }
 
   update(grads: Arena, scale: View, h: AdamwHyper): void {
     const g = this.model.gpu, p = this.model.params.parts;
     for (const q of this.groups) {
-      K.adamw8bitUpdate(g, q, q.chunks, p[q.part], grads.parts[q.part], this.codes, this.absmax, this.qmap, scale, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
+      K.adamw8bitUpdate(g, q, q.chunks, p[q.part], grads.parts[q.part], this.codes[q.part], this.absmax, this.qmap, scale, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
     }
   }
 
@@ -123,7 +131,7 @@ export class AdamW8bit implements Optimizer {
     const g = this.model.gpu, p = this.model.params.views;
     for (const [name, l] of slices) {
       const q = this.sliceGroups.get(name)![l];
-      K.adamw8bitUpdate(g, q, q.chunks, p[name][l], grads[name][l], this.codes, this.absmax, this.qmap, scale, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
+      K.adamw8bitUpdate(g, q, q.chunks, p[name][l], grads[name][l], this.codes[q.part], this.absmax, this.qmap, scale, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
     }
   }
 
@@ -146,7 +154,7 @@ export class AdamW8bit implements Optimizer {
         } });
         codes.push({ name: `${w}.codes.${name}`, dtype: 'U8', shape: [slices.length * n], produce: async (emit) => {
           for (const q of slices) {
-            const bytes = bytesOf(await g.read(slice(this.codes, K.QWORDS * q.block, K.QWORDS * bps))), out = new Uint8Array(n);
+            const bytes = bytesOf(await g.read(slice(this.codes[q.part], K.QWORDS * q.cblock, K.QWORDS * bps))), out = new Uint8Array(n);
             for (let k = 0; k < bps; k++) out.set(bytes.subarray(4 * K.QWORDS * k + hi * B, 4 * K.QWORDS * k + hi * B + Math.min(B, n - k * B)), k * B);
             await emit(out);
           }
@@ -189,7 +197,7 @@ export class AdamW8bit implements Optimizer {
             am[2 * k + hi] = x;
           }
         }
-        g.upload(slice(this.codes, K.QWORDS * q.block, K.QWORDS * bps), words);
+        g.upload(slice(this.codes[q.part], K.QWORDS * q.cblock, K.QWORDS * bps), words);
         g.upload(slice(this.absmax, 2 * q.block, 2 * bps), am);
       });
       await g.sync(); // bound what the queue holds
@@ -202,6 +210,6 @@ export class AdamW8bit implements Optimizer {
 
   destroy(): void {
     const g = this.model.gpu;
-    for (const v of [this.codes, this.absmax, this.qmap]) g.release(v.buffer);
+    for (const v of [...this.codes, this.absmax, this.qmap]) g.release(v.buffer);
   }
 }

@@ -38,7 +38,8 @@ export const QWORDS = 128;
  * starting at element `offset` of the arena, with one weight-decay rate: ceil(n / 256) blocks a slice,
  * numbered from `block` in the optimizer's codes and absmax.
  */
-export interface QGroup { offset: number; n: number; stride: number; count: number; block: number; decayRate: number }
+/** block: the group's first block in absmax (global); cblock: in its codes buffer (default: block) */
+export interface QGroup { offset: number; n: number; stride: number; count: number; block: number; cblock?: number; decayRate: number }
 
 /** one dispatch of a group: blocks [b0, b0 + nb) of it, over the arena window [e0, e0 + span) of the group */
 export interface QChunk { b0: number; nb: number; e0: number; span: number }
@@ -79,7 +80,7 @@ export function adamw8bitUpdate(g: Gpu, q: QGroup, chunks: QChunk[], params: Vie
   for (const c of chunks) {
     g.dispatch('adamw8bit_update', { u: [q.n, q.stride, bps, c.b0, c.e0, c.nb, q.block + c.b0], f },
       [slice(params, q.offset + c.e0, c.span), slice(grads, q.offset + c.e0, c.span),
-        slice(codes, QWORDS * (q.block + c.b0), QWORDS * c.nb), absmax, qmap, scale], [c.nb]);
+        slice(codes, QWORDS * ((q.cblock ?? q.block) + c.b0), QWORDS * c.nb), absmax, qmap, scale], [c.nb]);
   }
 }
 

@@ -16,7 +16,8 @@ import { Model } from '../../model/model.js';
 import { guidedBlocks, isSelectRule } from '../../method/select.js';
 import { checkOut } from './outdir.js';
 import { BUILTIN_RUN, DEMO_OUT } from './specs.js';
-import { checkPlan, planOptions } from './plan.js';
+import { checkPlan, planOptions, deviceLimits } from './plan.js';
+import { memoryPlan } from '../../model/plan.js';
 
 /** training options from flags, over `base` defaults */
 function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
@@ -62,10 +63,15 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const config = await readModelConfig(path);
   checkPlan(gpu, flags, config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
   const { train, val } = await textData(flags, path, config.vocabSize);
+  const planned = memoryPlan(config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }), deviceLimits(gpu, flags)).total;
+  gpu.resetPeak();
+  const live0 = gpu.memory.live;
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
     saveEvery: num(flags, 'save-every', 0), opts, train, val, progress: flags.json ? null : stderrBar() });
   if (flags.json) {
-    console.log(JSON.stringify({ losses: r.metrics.map((m) => m.loss), grad_norms: r.metrics.map((m) => m.grad_norm), val_loss: r.valLoss }));
+    // gpu_peak_bytes: the most storage bytes the run held at once (Gpu.memory), beside the plan's total
+    console.log(JSON.stringify({ losses: r.metrics.map((m) => m.loss), grad_norms: r.metrics.map((m) => m.grad_norm), val_loss: r.valLoss,
+      gpu_peak_bytes: gpu.memory.peak - live0, plan_bytes: planned }));
     return;
   }
   const last = r.metrics.at(-1);
