@@ -261,6 +261,29 @@ describe('checkpoints written tensor by tensor', () => {
     for (const k of Object.keys(ck.tensors)) expect(back.tensors[k], k).toEqual(ck.tensors[k]);
     expect([...readDir(dir).tensors.values()].every((t) => t.dtype === 'F32')).toBe(true);
   });
+
+  it('a model on the GPU written in chunks of 100 floats (as big slices are: 64 MiB at a time) reads back equal, in f32 and bf16', async (ctx) => {
+    const g = await testGpu();
+    if (!g) return ctx.skip();
+    const { saveCheckpoint } = await import('../src/node/checkpoint.js');
+    const { hfSliceWrites, hfConfigFiles } = await import('../src/formats/hf.js');
+    const { f32ToRaw, rawToF32 } = await import('../src/formats/dtype.js');
+    const ck = await readHfModel(nodeDir(REF)), m = await loadModel(g, REF);
+    for (const dtype of ['F32', 'BF16'] as const) {
+      const run = join(root, `chunked-${dtype}`);
+      const reads: number[] = [];
+      await saveCheckpoint(run, 1, { ...hfConfigFiles(ck.config), 'trainer.json': [new TextEncoder().encode('{}')] },
+        { writes: hfSliceWrites(ck.config, (name, l, start, n) => { reads.push(n); return m.params.readSlice(name, l, start, n); }, dtype, 100) });
+      expect(Math.max(...reads)).toBe(100);
+      const back = await readHfModel(nodeDir(join(run, 'checkpoint')));
+      for (const k of Object.keys(ck.tensors)) {
+        const want = dtype === 'F32' ? ck.tensors[k] : rawToF32(f32ToRaw(ck.tensors[k], 'BF16'), 'BF16'); // bf16: the nearest, as a whole-slice write gives
+        expect(back.tensors[k], `${dtype} ${k}`).toEqual(want);
+      }
+    }
+    m.destroy();
+    g.destroy();
+  });
 });
 
 describe('GPU: bf16/f16 widened on the GPU', () => {

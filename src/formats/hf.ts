@@ -147,23 +147,35 @@ export function hfFiles(ck: Checkpoint): Record<string, Uint8Array[]> {
  * stored layout and converted: one slice in memory at a time. Llama q/k rows must already be in
  * rotate_half order (toRotateHalf), as they are on the GPU in training.
  */
-export function hfSliceWrites(c: ModelConfig, read: (name: string, layer: number) => Promise<Float32Array>, dtype: FloatDtype = 'F32'): TensorWrite[] {
+/**
+ * The weights as tensor writes, each (tensor, block) slice read when its turn comes: read(name, layer,
+ * start, n) gives floats [start, start + n) of it. A slice stored as it is laid out (every Llama-family
+ * tensor) is read and written in chunks of READ_CHUNK floats; a transposed or re-ordered one whole.
+ */
+export function hfSliceWrites(c: ModelConfig, read: (name: string, layer: number, start: number, n: number) => Promise<Float32Array>, dtype: FloatDtype = 'F32',
+                              chunk = READ_CHUNK): TensorWrite[] {
   if (c.family === 'llama' && c.ropeMode !== 'rotate_half') fail('hfSliceWrites: Llama q/k rows in the interleaved layout', 'pass the model through toRotateHalf first (training does, from step 0)');
   const out: TensorWrite[] = [];
   for (const [name, shape, perLayer] of parameterShapes(c)) {
     for (let l = 0; l < (perLayer ? c.nLayers : 1); l++) {
       const hk = hfKey(c, name, l);
-      out.push({ name: hk.key, dtype, shape: storedShape(hk, shape), produce: async (emit) => emit(f32ToRaw(toHf(c, hk, await read(name, l), shape).data, dtype)) });
+      const n = numel(shape);
+      out.push({ name: hk.key, dtype, shape: storedShape(hk, shape), produce: async (emit) => {
+        if (hk.layout) return emit(f32ToRaw(toHf(c, hk, await read(name, l, 0, n), shape).data, dtype));
+        for (let at = 0; at < n; at += chunk) await emit(f32ToRaw(await read(name, l, at, Math.min(chunk, n - at)), dtype));
+      } });
     }
   }
   return out;
 }
 
+const READ_CHUNK = 1 << 24; // floats (64 MiB) read back and written at a time
+
 /** a checkpoint's weights as tensor writes in `dtype` */
 export function hfWrites(ck: Checkpoint, dtype: FloatDtype = 'F32'): TensorWrite[] {
   ck = toRotateHalf(ck);
   const sizes = new Map(parameterShapes(ck.config).map(([name, shape]) => [name, numel(shape)]));
-  return hfSliceWrites(ck.config, async (name, l) => ck.tensors[name].subarray(l * sizes.get(name)!, (l + 1) * sizes.get(name)!), dtype);
+  return hfSliceWrites(ck.config, async (name, l, start, n) => ck.tensors[name].subarray(l * sizes.get(name)! + start, l * sizes.get(name)! + start + n), dtype);
 }
 
 /** litgpt's model_config.yaml for a Llama-family model, read by `litgpt convert_to_litgpt DIR` */

@@ -117,10 +117,12 @@ export class Arena {
     onSlice?.(done, this.layout.length);
   }
 
-  /** one (tensor, block) slice read back (a checkpoint written slice by slice) */
-  async readSlice(name: string, layer: number): Promise<Float32Array> {
+  /** floats [start, start + n) of one (tensor, block) slice read back (default: all of it; a checkpoint is written slice by slice) */
+  async readSlice(name: string, layer: number, start = 0, n?: number): Promise<Float32Array> {
     const v = this.views[name]?.[layer] ?? fail(`no parameter '${name}' block ${layer} in this model`);
-    return this.g.read(v);
+    const k = n ?? v.numel - start;
+    if (!(start >= 0 && k >= 0 && start + k <= v.numel)) fail(`readSlice: floats ${start}..${start + k} are outside '${name}' block ${layer} (${v.numel})`);
+    return this.g.read({ buffer: v.buffer, offset: v.offset + start, numel: k });
   }
 
   /** read the arena back as tensors by table name (per-block slices concatenated) */

@@ -109,7 +109,7 @@ async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Arra
   await saveCheckpoint(run, trainer.state.step, {
     ...hfConfigFiles(model.config), ...tok,
     'trainer.json': [new TextEncoder().encode(trainerJson)],
-  }, [{ writes: hfSliceWrites(model.config, (name, l) => model.params.readSlice(name, l)) },
+  }, [{ writes: hfSliceWrites(model.config, (name, l, start, n) => model.params.readSlice(name, l, start, n)) },
     // the optimizer state goes the same way, into one optimizer.safetensors
     { writes: optimizer.stateWrites(), maxShardSize: Infinity, fileName: 'optimizer.safetensors', metadata: { format: optimizer.format } }], progress);
 }
