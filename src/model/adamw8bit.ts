@@ -108,10 +108,14 @@ export class AdamW8bit implements Optimizer {
     this.absmax = g.tensor(alignUp(2 * block), 'adam8_absmax');
     this.qmap = g.tensor(1024, 'adam8_qmap');
     g.upload(this.qmap, quantizationTables());
+    // every block starts at the zero codes (m: 127, v: 0), uploaded a few MiB at a time: no host copy of the codes
+    const INIT_BLOCKS = 1 << 14, init = new Uint32Array(K.QWORDS * INIT_BLOCKS);
+    for (let b = 0; b < INIT_BLOCKS; b++) init.fill(ZERO_CODE.m * 0x01010101, K.QWORDS * b, K.QWORDS * b + 64);
     for (const codes of this.codes) {
-      const init = new Uint32Array(codes.numel);
-      for (let b = 0; b < codes.numel / K.QWORDS; b++) init.fill(ZERO_CODE.m * 0x01010101, K.QWORDS * b, K.QWORDS * b + 64);
-      g.upload(codes, init);
+      for (let at = 0; at < codes.numel; at += init.length) {
+        const n = Math.min(init.length, codes.numel - at);
+        g.upload(slice(codes, at, n), init.subarray(0, n));
+      }
     }
     g.clear(this.absmax);
   }
