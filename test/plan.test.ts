@@ -72,5 +72,8 @@ describe('memory plan', () => {
     const json = JSON.parse((await run('node', [CLI, 'plan', '--model', MODEL, '--batch', '8', '--seq', '64', '--memory', '15MB', '--json'])).stdout);
     expect(json.fits).toBe(false);
     expect(json.suggestions[0]).toBe('--recompute');
+    const bad = await run('node', [CLI, 'plan', '--model', MODEL, '--batch', '8', '--seq', '64', '--memory', '1.5QB']).then(() => null, (e) => e);
+    expect(bad?.code).toBe(1);
+    expect(bad.stderr).toMatch(/'1\.5QB' is not a size[\s\S]*e\.g\. 5GB/);
   });
 });

@@ -45,15 +45,6 @@ export function tensorBytes(t: { dtype: FloatDtype | 'U8'; shape: number[] }): n
   return t.shape.reduce((a, b) => a * b, t.dtype === 'U8' ? 1 : FLOAT_SIZE[t.dtype]);
 }
 
-/** a tensor write's bytes gathered into one array (small tensors, tests, the in-memory API) */
-export async function collect(t: TensorWrite): Promise<Uint8Array> {
-  const out = new Uint8Array(tensorBytes(t));
-  let at = 0;
-  await t.produce(async (bytes) => { out.set(bytes, at); at += bytes.byteLength; });
-  if (at !== out.byteLength) fail(`tensor '${t.name}' produced ${at} of its ${out.byteLength} bytes`);
-  return out;
-}
-
 /** which tensors go in which file: one model.safetensors, or shards and the index */
 export function planShards<T extends { name: string; dtype: FloatDtype | 'U8'; shape: number[] }>(tensors: T[], maxShardSize: number, single = 'model.safetensors'): { files: { name: string; tensors: T[] }[]; index: string | null } {
   const shards: T[][] = [];

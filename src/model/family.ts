@@ -112,6 +112,18 @@ export class TableStore {
     return n;
   }
 
+  /** the bytes a store of `spec` would hold, and its largest buffer (the memory plan, src/model/plan.ts) */
+  static plan(spec: TableSpec, L: number, shared: (name: string) => boolean = () => false): { bytes: number; largest: [string, number] } {
+    let bytes = 0, largest: [string, number] = ['', 0];
+    for (const [name, [n, perLayer]] of Object.entries(spec)) {
+      if (n === 0) continue;
+      const b = alignUp(n) * (perLayer && !shared(name) ? L : 1) * 4;
+      bytes += b;
+      if (b > largest[1]) largest = [name, b];
+    }
+    return { bytes, largest };
+  }
+
   /** does every entry of `spec` fit the buffers? */
   fits(spec: TableSpec): boolean {
     return Object.entries(spec).every(([name, [n]]) => n === 0 || (this.entries.get(name)?.stride ?? -1) >= n);

@@ -8,9 +8,8 @@
 import { alignUp } from '../gpu/view.js';
 import { arenaLayout } from './arena.js';
 import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from './config.js';
-import type { TableSpec } from './family.js';
 import { FAMILIES } from './model.js';
-import { KEPT_UNDER_RECOMPUTE } from './family.js';
+import { KEPT_UNDER_RECOMPUTE, TableStore } from './family.js';
 import { blocksOf } from '../gpu/kernels/reduce.js';
 
 import type { OptimName } from './adamw.js';
@@ -55,18 +54,6 @@ export function optimizerBytes(optim: OptimName, c: ModelConfig, partFloats = In
   return blocks * 512 + alignUp(2 * blocks) * F + 1024 * F;
 }
 
-/** TableStore's bytes for a table: one 256-byte-aligned buffer per entry, L slices unless shared */
-function tableBytes(spec: TableSpec, L: number, shared: (name: string) => boolean): { bytes: number; largest: [string, number] } {
-  let bytes = 0, largest: [string, number] = ['', 0];
-  for (const [name, [n, perLayer]] of Object.entries(spec)) {
-    if (n === 0) continue;
-    const b = alignUp(n) * (perLayer && !shared(name) ? L : 1) * F;
-    bytes += b;
-    if (b > largest[1]) largest = [name, b];
-  }
-  return { bytes, largest };
-}
-
 export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits): MemoryPlan {
   const B = o.batch, T = o.seq, G = o.gradAccum ?? 1, BT = B * T, L = c.nLayers, train = o.optim !== null && o.optim !== undefined;
   const partFloats = Math.floor(limits.maxBufferSize / F);
@@ -76,7 +63,7 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   for (const [, shape, perLayer] of parameterShapes(c)) parameters += numel(shape) * (perLayer ? L : 1);
   const fam = FAMILIES[c.family];
   const shared = (name: string) => !!o.recompute && !KEPT_UNDER_RECOMPUTE.has(name);
-  const acts = tableBytes(fam.activations(c, B, T), L, shared);
+  const acts = TableStore.plan(fam.activations(c, B, T), L, shared);
   const out: PlanPart[] = [{ part: 'weights', bytes: floats * F, what: `${parameters} parameters in f32, ${arena.length} buffer(s)` }];
   let largest = { label: 'weights', bytes: Math.max(...arena) * F };
   if (train) {
@@ -91,7 +78,7 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   const widest = Math.max(c.dim, c.hiddenDim, 3 * c.dim, c.nHeads * headSize(c));
   let scratch = (alignUp(alignUp(BT) * G + 1) + alignUp(BT) + alignUp(2 * blocksOf(BT) * widest) + alignUp(blocksOf(BT) * widest) + alignUp(B * c.nHeads * T)) * F;
   if (train) {
-    const grads = tableBytes(fam.gradients(c, B, T), 1, () => false);
+    const grads = TableStore.plan(fam.gradients(c, B, T), 1);
     scratch += grads.bytes + alignUp(Math.ceil(floats / 4096)) * F + (o.optimInBackward ? alignUp(1) * L * parameterShapes(c).length * F : 0);
   }
   out.push({ part: 'scratch', bytes: scratch, what: train ? 'activation gradients (one block), loss log, reduction partials' : 'reduction partials' });

@@ -6,18 +6,9 @@ import type { ModelConfig } from '../../model/config.js';
 import { memoryPlan, fitSuggestions, planText, type DeviceLimits, type PlanOptions } from '../../model/plan.js';
 import type { OptimName } from '../../model/adamw.js';
 import { readModelConfig } from '../files.js';
+import { parseSize } from '../../formats/stwrite.js';
 import { int, modelPath, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
-
-const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
-
-/** "16GB", "512MiB", "1e9" -> bytes (transformers' size strings: GB = 1e9, GiB = 2^30) */
-export function parseBytes(s: string, flag: string): number {
-  const m = /^\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([KMGT]?I?B)?\s*$/i.exec(s);
-  const n = m ? Number(m[1]) * UNITS[(m[2] ?? 'B').toUpperCase()] : NaN;
-  if (!(n > 0) || !Number.isFinite(n)) fail(`${flag} '${s}' is not a size`, `pass bytes or a size such as 16GB or 512MiB`);
-  return Math.floor(n);
-}
 
 /**
  * the device's limits and memory: --memory when given; a CPU adapter (lavapipe, SwiftShader) has
@@ -25,7 +16,7 @@ export function parseBytes(s: string, flag: string): number {
  */
 export function deviceLimits(gpu: Gpu, flags: Flags): DeviceLimits {
   const l: DeviceLimits = { maxBufferSize: gpu.limits.maxBufferSize, maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize };
-  if (typeof flags.memory === 'string') return { ...l, memory: parseBytes(flags.memory, '--memory'), memorySource: '--memory' };
+  if (typeof flags.memory === 'string') return { ...l, memory: parseSize(flags.memory), memorySource: '--memory' };
   if (/llvmpipe|lavapipe|swiftshader|software|cpu/i.test(Object.values(gpu.adapterInfo).join(' '))) return { ...l, memory: totalmem(), memorySource: 'a CPU adapter: host RAM' };
   return l;
 }
