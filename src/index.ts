@@ -28,7 +28,7 @@ export { writeSafetensors, planShards, parseSize, type TensorWrite, type FileSin
 export { Trainer, learningRate, TRAIN_DEFAULTS, type TrainOptions, type TrainerState, type StepMetrics } from './train/trainer.js';
 export { inherit, inheritPlan, type InheritOptions, type InheritRecord, type InheritPlan } from './method/inherit.js';
 export { inheritWrites } from './method/inherit_stream.js';
-export { lineChart, type Series } from './util/svg.js';
+export { lineChart, barChart, type Series } from './util/svg.js';
 export { runRecipe, recipeSvg, recipeSummary, RECIPE_DEFAULTS, type RecipeOptions, type RecipeReport, type RoundResult } from './method/recipe.js';
 export { ByteTokenizer, byteTokenizerJson } from './tokenizers/bytes.js';
 export { analyzeAttention, rankGuidedSelection, rankGuidedBlocks, analysisWindows, LAZY_MAX_RANK, type Analysis, type BlockAnalysis, type AnalyzeOptions } from './method/analyze.js';

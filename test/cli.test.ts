@@ -19,7 +19,7 @@ import { REPO, SHARED, testGpu } from './helpers.js';
 const CLI = resolve(REPO, 'dist/cli.mjs');
 const MODEL = resolve(SHARED, 'stories260k/stories260K.bin');
 const TOK = resolve(SHARED, 'stories260k/tok512.bin');
-const COMMANDS = ['demo', 'run', 'inherit', 'train', 'eval', 'analyze', 'logits', 'generate', 'export', 'tokenize', 'pack', 'info'];
+const COMMANDS = ['demo', 'pretrain', 'run', 'inherit', 'train', 'eval', 'analyze', 'logits', 'generate', 'export', 'tokenize', 'pack', 'info'];
 const W1 = 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\n';
 const W2 = 'Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\n';
 
@@ -96,7 +96,9 @@ describe('--version and --help', () => {
     has('train', '--sampling', 'sequential', 'random', 'default: sequential');
     has('demo', '--steps', 'default: 120');
     has('demo', '--out', 'default: inheritune-demo');
-    has('demo', '--pretrain-steps', 'default: 500');
+    has('demo', '--pretrain-steps', 'default: the shipped reference');
+    has('pretrain', '--steps', 'default: 1500');
+    has('pretrain', '--out', 'default: inheritune-reference');
     has('demo', '--save-every', 'default: 50');
     has('run', '--max-rounds', 'default: 3');
     has('run', '--grow', 'default: 2');
@@ -290,6 +292,13 @@ describe('--out: an existing directory is refused unless it is the same command\
     const ex = cli('export', '--model', out, '--onnx-dir', keep);
     expect(ex.status).toBe(1);
     expect(ex.stderr).toMatch(/--onnx-dir .*keep already exists and is not empty\n---> HINT: choose another --onnx-dir, or pass --force to replace it/);
+    // export --onnx FILE: an existing file is kept unless --force
+    const notes = join(keep, 'notes.txt');
+    writeFileSync(notes, 'mine');
+    const ef = cli('export', '--model', out, '--onnx', notes);
+    expect(ef.status).toBe(1);
+    expect(ef.stderr).toMatch(/--onnx .*notes.txt already exists\n---> HINT: pass --force to replace it, or another --onnx FILE/);
+    expect(readFileSync(notes, 'utf8')).toBe('mine');
   });
 
   it('train and run/demo: --resume continues, a re-run without it is refused, --force starts over', (ctx) => {

@@ -140,12 +140,15 @@ describe('the npm tarball', () => {
     g.destroy();
     const info = JSON.parse((await run('npx', ['--no-install', 'inheritune-rt', 'info', '--json'], { cwd: app })).stdout);
     expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
-    const { stdout } = await run('npx', ['--no-install', 'inheritune-rt', 'demo', '--pretrain-steps', '3', '--steps', '2', '--max-rounds', '1',
+    const { stdout } = await run('npx', ['--no-install', 'inheritune-rt', 'demo', '--steps', '2', '--max-rounds', '1',
       '--analyze-sequences', '2', '--val-windows', '2', '--eval-every', '0', '--out', 'demo-out', '--json'], { cwd: app, maxBuffer: 1 << 26 });
     const report = JSON.parse(stdout);
-    expect(report.reference.n_layers).toBe(6);
-    expect(report.rounds[0].n_layers).toBe(3);
-    expect(report.baseline.n_layers).toBe(3);
+    // the shipped pre-trained reference (assets/reference in the tarball), not one trained here
+    expect(report.reference.n_layers).toBe(12);
+    expect(existsSync(join(app, 'demo-out/reference/pretrain.json'))).toBe(true);
+    expect(existsSync(join(app, 'demo-out/reference/checkpoint'))).toBe(false);
+    expect(report.rounds[0].n_layers).toBe(6);
+    expect(report.baseline.n_layers).toBe(6);
     expect(existsSync(join(app, 'demo-out/report.json'))).toBe(true);
     expect(readFileSync(join(app, 'demo-out/val_loss.svg'), 'utf8')).toMatch(/^<svg/);
     // the written models carry a tokenizer the package reads back (the byte-level tokenizer.json)

@@ -28,7 +28,7 @@ export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<
   if (opts.device || opts.gpu) return createGpuCore(o);
   return createGpuCore({ ...o, gpu: await nodeGpu() });
 }
-export { BUILTIN_REFERENCE, builtinReference, runOnDisk, type RunArgs } from './recipe.js';
+export { BUILTIN_REFERENCE, BUILTIN_PRETRAIN, builtinReference, pretrainReference, writeReferenceModel, shippedReferenceDir, brownData, runOnDisk, type RunArgs } from './recipe.js';
 export { trainRun, type TrainRun } from './train.js';
 export { type PackFilesOptions, type PackFilesSummary } from './pack.js';
 export { readModel, readTokenizer, nodeDir, fileSource, writeDirAtomic, writeModelDirAtomic, loadModel } from './files.js';

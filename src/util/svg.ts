@@ -57,3 +57,37 @@ export function lineChart(series: Series[], opts: { title: string; xLabel: strin
   out.push('</svg>\n');
   return out.join('\n');
 }
+
+/** grouped bars: one group per category (x), one bar per series within it */
+export function barChart(categories: string[], series: { name: string; values: number[]; color?: string }[],
+                         opts: { title: string; xLabel: string; yLabel: string; width?: number; height?: number }): string {
+  const W = opts.width ?? 720, H = opts.height ?? 420, m = { l: 64, r: 170, t: 40, b: 52 };
+  const vals = series.flatMap((s) => s.values).filter(Number.isFinite);
+  const y1 = Math.max(1e-9, ...vals) * 1.05;
+  const plotW = W - m.l - m.r, groupW = plotW / Math.max(1, categories.length), barW = (groupW * 0.8) / Math.max(1, series.length);
+  const Y = (y: number) => H - m.b - (y / y1) * (H - m.t - m.b);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2 - m.r / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title)}</text>`,
+  ];
+  for (const t of ticks(0, y1)) {
+    out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${Y(t)}" y2="${Y(t)}" stroke="#eee"/>`,
+      `<text x="${m.l - 6}" y="${Y(t) + 4}" text-anchor="end">${t}</text>`);
+  }
+  categories.forEach((c, i) => out.push(`<text x="${(m.l + (i + 0.5) * groupW).toFixed(1)}" y="${H - m.b + 16}" text-anchor="middle">${esc(c)}</text>`));
+  series.forEach((s, j) => {
+    const col = s.color ?? COLORS[j % COLORS.length];
+    s.values.forEach((v, i) => {
+      if (!Number.isFinite(v)) return;
+      const x = m.l + i * groupW + groupW * 0.1 + j * barW;
+      out.push(`<rect x="${x.toFixed(1)}" y="${Y(v).toFixed(1)}" width="${barW.toFixed(1)}" height="${(H - m.b - Y(v)).toFixed(1)}" fill="${col}"/>`);
+    });
+    const ly = m.t + 8 + j * 18;
+    out.push(`<rect x="${W - m.r + 12}" y="${ly - 6}" width="22" height="12" fill="${col}"/>`, `<text x="${W - m.r + 40}" y="${ly + 4}">${esc(s.name)}</text>`);
+  });
+  out.push(`<rect x="${m.l}" y="${m.t}" width="${plotW}" height="${H - m.t - m.b}" fill="none" stroke="#444"/>`,
+    `<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">${esc(opts.xLabel)}</text>`,
+    `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yLabel)}</text>`, '</svg>\n');
+  return out.join('\n');
+}

@@ -22,7 +22,7 @@ import { guidedBlocks, isSelectRule, blockSimilarity } from '../../method/select
 import { exportOnnxFile, exportOnnxDir } from '../onnx.js';
 import { evaluateTask, TASK_NAMES, type TaskName } from '../../tasks/score.js';
 import { readTaskFiles } from '../tasks.js';
-import { trainCmd, runCmd } from './train.js';
+import { trainCmd, runCmd, pretrainCmd } from './train.js';
 import { tokenizeCmd, packCmd } from './data.js';
 import { generateCmd } from './generate.js';
 import { planCmd } from './plan.js';
@@ -34,7 +34,7 @@ import { VERSION } from '../../gen/version.js';
 import type { Gpu } from '../../gpu/gpu.js';
 
 const HANDLERS: Record<string, (f: Flags, g: Gpu) => Promise<void>> = {
-  demo: (f, g) => runCmd(f, g, true), run: (f, g) => runCmd(f, g), inherit: (f, g) => inheritCmd(f, g), train: trainCmd,
+  demo: (f, g) => runCmd(f, g, true), pretrain: pretrainCmd, run: (f, g) => runCmd(f, g), inherit: (f, g) => inheritCmd(f, g), train: trainCmd,
   eval: evaluate, analyze: analyzeCmd, logits, generate: generateCmd, export: exportCmd, tokenize: (f) => tokenizeCmd(f), pack: (f) => packCmd(f), info, plan: planCmd,
 };
 
@@ -127,6 +127,8 @@ async function exportCmd(flags: Flags): Promise<void> {
   const path = await modelPath(flags, 'model');
   const opset = int(flags, 'opset');
   if (typeof flags.onnx === 'string') {
+    // like every other output, an existing file is not silently replaced
+    if (existsSync(flags.onnx) && !flags.force) fail(`--onnx ${flags.onnx} already exists`, 'pass --force to replace it, or another --onnx FILE');
     const bytes = await exportOnnxFile(path, flags.onnx, { opset });
     if (flags.json) console.log(JSON.stringify({ onnx: flags.onnx, bytes }));
     else console.log(`wrote ${flags.onnx} (${bytes} bytes): input_ids, attention_mask, position_ids, past_key_values.* -> logits, present.*`);

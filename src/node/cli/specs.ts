@@ -13,6 +13,11 @@ import type { CommandSpec, FlagDef } from './flags.js';
 export const BUILTIN_RUN: Partial<TrainOptions> = { steps: 120, batch: 8, seq: 64, lr: 2e-3, minLr: 2e-4, warmup: 10, sampling: 'random', evalEvery: 20, valWindows: 32 };
 /** where `demo` writes without --out */
 export const DEMO_OUT = 'inheritune-demo';
+/** the report of the paper's experiments reproduced with the package */
+export const FIDELITY = "The paper's experiments (inherit vs random init, the rounds, which blocks to inherit, lazy blocks, zero-shot tasks) " +
+  'on a 12-block reference, with the commands that reproduce them: docs/fidelity.md in the package.';
+/** where `pretrain` writes without --out */
+export const PRETRAIN_OUT = 'inheritune-reference';
 
 const MODEL_MEANING = 'a Hugging Face directory (config.json, safetensors, tokenizer files), a llama2.c .bin checkpoint, or hf:owner/name[@revision] (downloaded into the local cache first)';
 const model = (what: string, extra: Partial<FlagDef> = {}): FlagDef => ({ name: 'model', value: 'PATH', meaning: `${what}: ${MODEL_MEANING}`, ...extra });
@@ -63,7 +68,7 @@ function training(base: Partial<TrainOptions>, saveEvery: number, sizes: (k: 'st
 
 /** run's and demo's flags; `builtin`: the defaults of the built-in job (demo) */
 function recipeFlags(builtin: boolean): FlagDef[] {
-  const noModel = 'the built-in reference (a 6-block byte-level Llama pre-trained here on the Brown Corpus)';
+  const noModel = 'the built-in reference: a 12-block byte-level Llama pre-trained on the Brown Corpus, shipped in the package (assets/reference)';
   return [
     model('the reference', { default: builtin ? noModel : 'the built-in reference of demo' }),
     TOKENIZER,
@@ -80,7 +85,7 @@ function recipeFlags(builtin: boolean): FlagDef[] {
     { name: 'baseline', meaning: "also train the first round's size from random init, on the same data, steps and seed", default: builtin ? 'on, always' : 'off; on without --model' },
     { name: 'preset', value: 'NAME', meaning: "what is inherited: paper (embeddings, blocks, final norm, head) or official (the authors' released scripts)", default: d(RECIPE_DEFAULTS.preset) },
     { name: 'analyze-sequences', value: 'N', meaning: 'windows of 100 tokens for the lazy-layer analysis of the reference and the final model (0: none)', default: '100' },
-    { name: 'pretrain-steps', value: 'N', meaning: 'pre-training steps of the built-in reference (without --model)', default: d(BUILTIN_PRETRAIN.steps) },
+    { name: 'pretrain-steps', value: 'N', meaning: `pre-train a fresh built-in reference for N steps first (as \`inheritune-rt pretrain\`; ${BUILTIN_PRETRAIN.steps} made the shipped one) instead of starting from the shipped one (without --model)`, default: 'the shipped reference' },
     { name: 'tasks', value: 'LIST', meaning: `zero-shot tasks to score the reference, the final model and the baseline on, some of ${TASK_NAMES.join(', ')}` },
     { name: 'task-data', value: 'DIR', meaning: 'the folder with one folder per task (laid out as ../shared/data)' },
     { name: 'task-limit', value: 'N', meaning: 'score only the first N items of each task', default: 'all', api: ['limit'] },
@@ -94,16 +99,28 @@ function recipeFlags(builtin: boolean): FlagDef[] {
 export const SPECS: CommandSpec[] = [
   {
     name: 'demo', synopsis: '[--out DIR] [--pretrain-steps N] [run flags] [--json]', gpu: true,
-    summary: 'The main job on its built-in default, no files needed: pre-train a small byte-level reference on the Brown Corpus, then run the ' +
-      'recipe on it with a random-init baseline (= run without --model).',
+    summary: 'The main job on its built-in default, no files needed: the recipe on the shipped reference (12 byte-level blocks pre-trained on the ' +
+      'Brown Corpus by `inheritune-rt pretrain`), with a random-init baseline (= run without --model).',
     more: 'Run again, it continues its own run in --out; an --out that holds anything else is refused unless --force.',
     flags: recipeFlags(true),
+  },
+  {
+    name: 'pretrain', synopsis: '[--out DIR] [--steps N] [--json]', gpu: true,
+    summary: 'Pre-train the built-in reference (a 12-block byte-level Llama) from random init on the Brown Corpus: the command that made the ' +
+      'reference the package ships in assets/reference, which demo starts from.',
+    more: 'A resumable training run in --out (run it again to continue); when it finishes, DIR/model is the reference as a Hugging Face ' +
+      'directory without the optimizer state, with pretrain.json (options, validation curve, wall time) and loss.svg.',
+    flags: [
+      { name: 'out', value: 'DIR', meaning: 'the training run directory (checkpoint/, metrics.jsonl, loss.svg, model/)', default: PRETRAIN_OUT },
+      { name: 'steps', value: 'N', meaning: 'optimizer steps of 32 x 64 bytes', default: d(BUILTIN_PRETRAIN.steps) },
+      JSON_FLAG,
+    ],
   },
   {
     name: 'run', synopsis: '--model PATH --text PATH [--val-text PATH] [--layers K | --select LIST] --steps N --batch B --seq T --out DIR [flags]', gpu: true,
     summary: "The Inheritune recipe: inherit k blocks of the reference, train, grow by --grow blocks until the reference's validation loss is " +
       'reached; report.json, summary.md, val_loss.svg, max_rank.svg in --out.',
-    more: `Without --model it is the built-in job, with the defaults \`inheritune-rt demo --help\` shows. ${OUT_RUN}`,
+    more: `Without --model it is the built-in job, with the defaults \`inheritune-rt demo --help\` shows. ${OUT_RUN} ${FIDELITY}`,
     flags: recipeFlags(false),
   },
   {
@@ -201,7 +218,7 @@ export const SPECS: CommandSpec[] = [
       { name: 'onnx', value: 'FILE', meaning: 'write the graph alone to FILE' },
       { name: 'onnx-dir', value: 'DIR', meaning: 'write the layout transformers.js reads: config and tokenizer files + onnx/model.onnx' },
       { name: 'opset', value: 'N', meaning: 'ONNX opset, 17 to 21', default: '17' },
-      force('replace an --onnx-dir that exists (its contents are removed)'),
+      force('replace an --onnx FILE or an --onnx-dir that exists (the directory\'s contents are removed)'),
       JSON_FLAG,
     ],
   },

@@ -7,7 +7,7 @@ import { readModel, readModelConfig, readTokenizer, readTokens, readTrainData, t
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions, type TrainData } from '../../train/trainer.js';
 import { trainRun } from '../train.js';
 import { RECIPE_DEFAULTS, type RecipeOptions } from '../../method/recipe.js';
-import { runOnDisk, builtinReference, type RunArgs } from '../recipe.js';
+import { runOnDisk, builtinReference, pretrainReference, type RunArgs } from '../recipe.js';
 import { TASK_NAMES, type TaskName, type TaskTokenizer } from '../../tasks/score.js';
 import type { Tokenizer } from '../../tokenizers/load.js';
 import { int, str, num, stderrBar, modelPath, blockList, type Flags } from './args.js';
@@ -15,7 +15,7 @@ import { fail } from '../../util/errors.js';
 import { Model } from '../../model/model.js';
 import { guidedBlocks, isSelectRule } from '../../method/select.js';
 import { checkOut } from './outdir.js';
-import { BUILTIN_RUN, DEMO_OUT } from './specs.js';
+import { BUILTIN_RUN, DEMO_OUT, PRETRAIN_OUT } from './specs.js';
 import { checkPlan, planOptions, deviceLimits } from './plan.js';
 import { memoryPlan } from '../../model/plan.js';
 
@@ -112,7 +112,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
     data = { reference, train, val, tokFiles: tokenizerFiles(path), tokenizer: flags.tasks ? await tok() : undefined };
   } else {
     if (flags.text) fail('--text needs --model: the built-in default brings its own reference and data', 'pass --model PATH with --text, or neither');
-    data = await builtinReference(gpu, out, opts, progress, log, int(flags, 'pretrain-steps'));
+    data = await builtinReference(gpu, out, progress, log, int(flags, 'pretrain-steps'));
   }
   if (rule) {
     // the k reference blocks a rule picks on the validation tokens (src/method/select.ts)
@@ -129,4 +129,16 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   if (flags.json) { console.log(JSON.stringify(report)); return; }
   console.log(`\nreport: ${join(out, 'report.json')}, ${join(out, 'summary.md')}, ${join(out, 'val_loss.svg')}`);
   console.log(readFileSync(join(out, 'summary.md'), 'utf8'));
+}
+
+/** `pretrain`: the built-in reference from random init on the Brown Corpus (src/node/recipe.ts) */
+export async function pretrainCmd(flags: Flags, gpu: Gpu): Promise<void> {
+  const out = typeof flags.out === 'string' ? flags.out : PRETRAIN_OUT;
+  checkOut(out, { flag: '--out', own: 'train', resumeByDefault: true });
+  await pretrainReference(gpu, out, flags.json ? null : stderrBar(), flags.json ? () => {} : (l) => console.log(l), int(flags, 'steps'));
+  const summary = join(out, 'model', 'pretrain.json');
+  const s = existsSync(summary) ? JSON.parse(readFileSync(summary, 'utf8')) : null;
+  if (flags.json) { console.log(JSON.stringify(s ?? { out })); return; }
+  console.log(s ? `the reference: ${join(out, 'model')} — ${s.parameters} parameters, validation loss ${s.final_val_loss.toFixed(4)} nats/byte ` +
+    `after ${s.options.steps} steps (${s.tokens} tokens, ${s.wall_seconds} s)` : `the reference: ${join(out, 'checkpoint')}`);
 }
