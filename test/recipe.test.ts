@@ -1,6 +1,7 @@
 // recipe: `inheritune-rt run` end to end on stories260K with tiny settings: rounds grow until the
 // reference's blocks run out, the baseline trains from random init, the report files are written,
-// a re-run with --resume reuses finished rounds, warm-append keeps the trained blocks.
+// a re-run with --resume reuses finished rounds, warm-append keeps the trained blocks; a bf16 HF
+// reference is streamed (round starts copied as stored).
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -8,8 +9,8 @@ import { readFileSync, writeFileSync, mkdtempSync, existsSync, statSync } from '
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseLlama2c } from '../src/index.js';
-import { appendBlocks } from '../src/model/surgery.js';
-import { inherit } from '../src/method/inherit.js';
+import { inheritPlan, appendPlan, randomPlan, initValues } from '../src/method/inherit.js';
+import { initCheckpoint } from '../src/model/init.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 
 const run = promisify(execFile);
@@ -74,14 +75,47 @@ describe('run: the Inheritune recipe', () => {
     expect(init.num_hidden_layers).toBe(4);
   });
 
-  it('appendBlocks puts the reference blocks after the trained ones', () => {
+  it('the start plans: warm-append takes the trained blocks then the reference blocks; random init is initCheckpoint', () => {
     const ref = parseLlama2c(new Uint8Array(readFileSync(MODEL)));
-    const trained = inherit(ref, { layers: 2 }).checkpoint;
-    const grown = appendBlocks(trained, ref, [2, 3]);
-    const n = 64 * 64;
+    const trained = inheritPlan(ref.config, { layers: 2 }).config;
+    const grown = appendPlan(trained, ref.config, [2, 3], [0, 1]);
     expect(grown.config.nLayers).toBe(4);
-    expect(grown.tensors.wq.subarray(0, 2 * n)).toEqual(trained.tensors.wq);
-    expect(grown.tensors.wq.subarray(2 * n, 4 * n)).toEqual(ref.tensors.wq.subarray(2 * n, 4 * n));
+    expect(grown.record.blocks).toEqual([0, 1, 2, 3]);
+    const q = grown.tensors.filter((t) => t.name === 'wq');
+    expect(q.map((t) => [t.key, t.from?.key, !!t.from?.trained])).toEqual([
+      ['model.layers.0.self_attn.q_proj.weight', 'model.layers.0.self_attn.q_proj.weight', true],
+      ['model.layers.1.self_attn.q_proj.weight', 'model.layers.1.self_attn.q_proj.weight', true],
+      ['model.layers.2.self_attn.q_proj.weight', 'model.layers.2.self_attn.q_proj.weight', false],
+      ['model.layers.3.self_attn.q_proj.weight', 'model.layers.3.self_attn.q_proj.weight', false]]);
+    expect(grown.tensors.filter((t) => !t.perLayer).every((t) => t.from?.trained)).toBe(true); // embeddings, final norm: the trained ones
+    const more = appendPlan(trained, ref.config, [4], [0, 1]);
+    expect(more.tensors.find((t) => t.name === 'wq' && t.layer === 2)!.from!.key).toBe('model.layers.4.self_attn.q_proj.weight');
+    // the baseline's plan: nothing copied, and the values initCheckpoint gives
+    const rnd = randomPlan(ref.config, 3, 7);
+    expect(rnd.tensors.every((t) => t.from === null)).toBe(true);
+    const init = initCheckpoint({ ...ref.config, nLayers: 3 }, 7);
+    for (const t of rnd.tensors) {
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      expect(initValues(rnd, t), `${t.name} ${t.layer}`).toEqual(init.tensors[t.name].subarray(t.layer * n, (t.layer + 1) * n));
+    }
+  });
+
+  it('a bf16 Hugging Face reference is streamed: round starts are copied as stored (bf16), the run trains from them', async (ctx) => {
+    if (!hasGpu) return ctx.skip();
+    const ref = join(work, 'ref-bf16');
+    await run(process.execPath, [CLI, 'inherit', '--model', MODEL, '--layers', '4', '--dtype', 'bf16', '--out', ref]);
+    const out = join(work, 'run-bf16');
+    const r = JSON.parse((await run(process.execPath, [CLI, ...args(out, ['--max-rounds', '2', '--baseline']).map((a) => (a === MODEL ? ref : a))])).stdout);
+    expect(r.rounds.map((x: any) => x.n_layers)).toEqual([3, 4]);
+    expect(r.rounds[1].init_val_loss).toBeCloseTo(r.reference.val_loss, 5); // all 4 blocks, copied bit for bit = the reference
+    const dtypes = (dir: string) => {
+      const b = readFileSync(join(out, dir, 'init/model.safetensors'));
+      const header = JSON.parse(b.subarray(8, 8 + Number(b.readBigUInt64LE(0))).toString('utf8'));
+      return [...new Set(Object.entries(header).filter(([k]) => k !== '__metadata__').map(([, v]: [string, any]) => v.dtype))];
+    };
+    expect(dtypes('round-0')).toEqual(['BF16']);
+    expect(dtypes('baseline')).toEqual(['F32']);            // random init as generated
+    expect(existsSync(join(out, 'reference-hf'))).toBe(false); // a directory is read where it is
   });
 
   it('bad recipe options are clear errors', async (ctx) => {

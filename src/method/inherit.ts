@@ -33,8 +33,14 @@ export interface InheritRecord {
   notes: string[];
 }
 
-/** one output (tensor, block): its table name and HF key, and the reference (tensor, block, HF key) it is copied from, or null (initialized) */
-export interface PlanTensor { name: string; layer: number; key: string; shape: number[]; perLayer: boolean; from: { name: string; layer: number; key: string } | null }
+/**
+ * one output (tensor, block): its table name and HF key, and the (tensor, block, HF key) it is copied
+ * from — of the reference, or with `trained` of the model being grown (appendPlan) — or null (initialized)
+ */
+export interface PlanTensor {
+  name: string; layer: number; key: string; shape: number[]; perLayer: boolean;
+  from: { name: string; layer: number; key: string; trained?: boolean } | null;
+}
 
 export interface InheritPlan { config: ModelConfig; record: InheritRecord; tensors: PlanTensor[] }
 
@@ -96,10 +102,55 @@ export function inheritPlan(rc: ModelConfig, opts: InheritOptions = {}, refName 
   };
 }
 
-/** an initialized output tensor's values (table layout), as inherit() gives them */
+/**
+ * The recipe's random-init baseline as a plan: the reference's shape with `nLayers` blocks, every
+ * tensor initialized — the values initCheckpoint({ ...rc, nLayers }, seed) gives.
+ */
+export function randomPlan(rc: ModelConfig, nLayers: number, seed = 0): InheritPlan {
+  const p = inheritPlan(rc, { layers: nLayers, seed }, 'random init');
+  const init = (name: string) => (initKind(name) === 'normal' ? `normal(0, ${INIT_STD}), seed ${seed}` : initKind(name));
+  const tensors = p.tensors.map((t) => ({ ...t, from: null }));
+  return { config: p.config, tensors, record: { ...p.record, blocks: [], tensors: Object.fromEntries(tensors.map((t) => [t.key, { source: 'init' as const, init: init(t.name) }])),
+    notes: ['random init: nothing inherited (the recipe\'s baseline)'] } };
+}
+
+/**
+ * The recipe's warm-append growth as a plan: the trained model's tensors, then reference blocks
+ * `added` as its next blocks (what appendBlocks does in memory).
+ */
+export function appendPlan(trained: ModelConfig, rc: ModelConfig, added: number[], trainedBlocks: number[]): InheritPlan {
+  checkBlocks(added, rc.nLayers);
+  const k = trained.nLayers;
+  const config: ModelConfig = { ...trained, nLayers: k + added.length };
+  const tensors: PlanTensor[] = [];
+  const record: InheritRecord['tensors'] = {};
+  for (const [name, shape, perLayer] of parameterShapes(config)) {
+    for (let l = 0; l < (perLayer ? config.nLayers : 1); l++) {
+      const key = hfKey(config, name, l).key;
+      const ref = perLayer && l >= k;
+      const from = ref ? { name, layer: added[l - k], key: hfKey(rc, name, added[l - k]).key } : { name, layer: l, key: hfKey(trained, name, l).key, trained: true };
+      tensors.push({ name, layer: l, key, shape, perLayer, from });
+      record[key] = { source: 'reference', reference_key: ref ? from.key : `${from.key} (of the trained model)` };
+    }
+  }
+  return {
+    config, tensors,
+    record: { method: 'Inheritune warm-append growth', reference: { name: 'reference', family: rc.family, n_layers: rc.nLayers },
+      blocks: [...trainedBlocks, ...added], preset: 'paper', seed: 0,
+      parts: { embeddings: true, final_norm: true, head: true, positions: rc.family === 'gpt2' ? true : null, tied: config.tiedEmbeddings },
+      tensors: record, notes: [`blocks 0..${k - 1} and the rest are the trained model's; blocks ${k}.. are reference blocks [${added}]`] },
+  };
+}
+
+let lastInit: { name: string; n: number; seed: number; values: Float32Array } | null = null;
+
+/** an initialized output tensor's values (table layout), as inherit() gives them (the last tensor's values are kept: blocks come in order) */
 export function initValues(plan: InheritPlan, t: PlanTensor): Float32Array {
-  const n = numel(t.shape), L = t.perLayer ? plan.config.nLayers : 1;
-  return initTensor(t.name, n * L, plan.record.seed).subarray(t.layer * n, (t.layer + 1) * n);
+  const n = numel(t.shape), L = t.perLayer ? plan.config.nLayers : 1, seed = plan.record.seed;
+  if (!(lastInit && lastInit.name === t.name && lastInit.n === n * L && lastInit.seed === seed)) lastInit = { name: t.name, n: n * L, seed, values: initTensor(t.name, n * L, seed) };
+  const values = lastInit.values.subarray(t.layer * n, (t.layer + 1) * n);
+  if (t.layer === L - 1) lastInit = null;
+  return values;
 }
 
 export function inherit(ref: Checkpoint, opts: InheritOptions = {}, refName = 'reference'): { checkpoint: Checkpoint; record: InheritRecord } {

@@ -9,6 +9,7 @@ import type { HfWeights } from '../formats/hfweights.js';
 import { convertRaw, f32ToRaw, type FloatDtype } from '../formats/dtype.js';
 import type { TensorWrite } from '../formats/stwrite.js';
 import { initValues, type InheritPlan } from './inherit.js';
+import { fail } from '../util/errors.js';
 
 /** the dtype most of a directory's tensors have (initialized tensors are written in it) */
 export function mainDtype(w: HfWeights): FloatDtype {
@@ -20,9 +21,12 @@ export function mainDtype(w: HfWeights): FloatDtype {
   return [...count.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32';
 }
 
-/** the output tensors of a plan as writes, copied from the reference's weights (in `dtype`, else as stored) */
-export function inheritWrites(plan: InheritPlan, w: HfWeights, dtype?: FloatDtype): TensorWrite[] {
-  const initDtype = dtype ?? mainDtype(w);
+/**
+ * the output tensors of a plan as writes, copied from the reference's weights (in `dtype`, else as
+ * stored); an appendPlan's tensors of the trained model come from `trained`
+ */
+export function inheritWrites(plan: InheritPlan, ref: HfWeights | null, dtype?: FloatDtype, trained?: HfWeights): TensorWrite[] {
+  const initDtype = dtype ?? (ref ? mainDtype(ref) : 'F32');
   return plan.tensors.map((t): TensorWrite => {
     if (!t.from) {
       const hk = hfKey(plan.config, t.name, t.layer);
@@ -31,6 +35,7 @@ export function inheritWrites(plan: InheritPlan, w: HfWeights, dtype?: FloatDtyp
         produce: (emit) => emit(f32ToRaw(toHf(plan.config, hk, initValues(plan, t), t.shape).data, initDtype)),
       };
     }
+    const w = (t.from.trained ? trained : ref) ?? fail(`${t.key}: no ${t.from.trained ? 'trained model' : 'reference'} weights to copy ${t.from.key} from`);
     const src = w.info(t.from.key), from = w.floatDtype(t.from.key), to = dtype ?? from;
     return {
       name: t.key, dtype: to, shape: src.shape,

@@ -6,15 +6,13 @@
 //      again (reinherit: start again from the first k+grow reference blocks, as the paper's logs do;
 //      warm-append: keep the trained blocks and append the next reference blocks), up to maxRounds
 //   +) baseline: the first round's model size from random init, same data, steps and seed
-// Training and persistence are the caller's (a TrainFn): Node trains on disk with resumable
-// checkpoints (src/node/recipe.ts), a browser in memory.
-import type { Gpu } from '../gpu/gpu.js';
-import type { Checkpoint } from '../model/config.js';
+// The recipe decides; the caller's hooks act: they make each round's start model from a StartSpec
+// (Node streams it tensor by tensor from the reference's files into round-N/init, src/node/recipe.ts,
+// so no model is ever whole in memory), evaluate it, and train it with resumable checkpoints.
+import type { ModelConfig } from '../model/config.js';
 import { countParameters } from '../model/config.js';
-import { appendBlocks } from '../model/surgery.js';
-import { Model } from '../model/model.js';
-import { inherit, type InheritOptions } from './inherit.js';
-import { initCheckpoint } from '../model/init.js';
+import type { Model } from '../model/model.js';
+import { inheritPlan, randomPlan } from './inherit.js';
 import { windowedLoss, windowCount } from '../train/evaluate.js';
 import type { StepMetrics, TrainOptions } from '../train/trainer.js';
 import { lineChart, type Series } from '../util/svg.js';
@@ -56,71 +54,73 @@ export interface RecipeReport {
   options: Omit<RecipeOptions, 'train'> & { train: TrainOptions };
 }
 
-/** train `ck` under `label`; returns the per-step metrics, final val loss and trained weights */
-export type TrainFn = (label: string, ck: Checkpoint) => Promise<{ metrics: StepMetrics[]; valLoss: number; checkpoint: Checkpoint }>;
-
-export async function validationLoss(gpu: Gpu, ck: Checkpoint, val: ArrayLike<number>, o: TrainOptions): Promise<number> {
-  const W = windowCount(val.length, o.seq, o.valWindows);
-  if (W < 1) fail(`the validation text gives ${val.length} tokens, fewer than one window of ${o.seq}+1`, 'use a longer validation text or a shorter `seq`');
-  const m = Model.create(gpu, ck);
-  try {
-    return (await windowedLoss(m, val, o.seq, W, { batch: o.batch })).loss;
-  } finally {
-    m.destroy();
-  }
-}
+/**
+ * How a round's model starts: reference blocks (inheritPlan), the previous round's trained model with
+ * the next reference blocks appended (warm-append: appendPlan), or random init (randomPlan).
+ */
+export type StartSpec =
+  | { kind: 'inherit'; blocks: number[]; preset: 'paper' | 'official'; seed: number }
+  | { kind: 'append'; trained: string; trainedBlocks: number[]; added: number[] }
+  | { kind: 'random'; nLayers: number; seed: number };
 
 export interface RecipeHooks {
-  train: TrainFn;
+  /** make the start model of `label` (a resumed round has it already) */
+  start(label: string, spec: StartSpec): Promise<void>;
+  /** the validation loss of the reference (null) or of the start of `label`, before training */
+  valLoss(label: string | null): Promise<number>;
+  /** train the start of `label`: its per-step metrics and final validation loss */
+  train(label: string): Promise<{ metrics: StepMetrics[]; valLoss: number }>;
   /** results of rounds finished by an earlier, interrupted run (resume) */
   done?: Record<string, RoundResult>;
-  /** the trained weights of a round finished earlier (warm-append resume) */
-  load?: (label: string) => Promise<Checkpoint>;
   onRound?: (r: RoundResult) => void | Promise<void>;
   log?: (line: string) => void;
 }
 
-export async function runRecipe(gpu: Gpu, ref: Checkpoint, val: ArrayLike<number>, opts: RecipeOptions, hooks: RecipeHooks): Promise<RecipeReport> {
-  const L = ref.config.nLayers;
+/** the validation loss of a model on the recipe's validation windows */
+export async function validationLoss(m: Model, val: ArrayLike<number>, o: TrainOptions): Promise<number> {
+  const W = windowCount(val.length, o.seq, o.valWindows);
+  if (W < 1) fail(`the validation text gives ${val.length} tokens, fewer than one window of ${o.seq}+1`, 'use a longer validation text or a shorter `seq`');
+  return (await windowedLoss(m, val, o.seq, W, { batch: o.batch })).loss;
+}
+
+export async function runRecipe(ref: ModelConfig, opts: RecipeOptions, hooks: RecipeHooks): Promise<RecipeReport> {
+  const L = ref.nLayers;
   const log = hooks.log ?? (() => {});
   if (!(opts.grow >= 1 && opts.maxRounds >= 1)) fail('`grow` and `maxRounds` must be at least 1');
   if (opts.growth !== 'reinherit' && opts.growth !== 'warm-append') fail(`\`growth\` ${opts.growth}: expected reinherit or warm-append`);
-  const refLoss = await validationLoss(gpu, ref, val, opts.train);
+  const refLoss = await hooks.valLoss(null);
   const target = refLoss + opts.tolerance;
-  log(`reference: ${L} blocks, ${countParameters(ref.config)} parameters, val loss ${refLoss.toFixed(4)}`);
+  log(`reference: ${L} blocks, ${countParameters(ref)} parameters, val loss ${refLoss.toFixed(4)}`);
   const rounds: RoundResult[] = [];
   let blocks = opts.select ?? Array.from({ length: opts.layers ?? Math.max(1, Math.floor(L / 2)) }, (_, i) => i);
-  let previous: Checkpoint | null = null;
   let added: number[] = [];
+  const seed = opts.train.seed;
 
-  const once = async (label: string, start: Checkpoint, from: number[] | null): Promise<{ r: RoundResult; ck: Checkpoint | null }> => {
+  const once = async (label: string, spec: StartSpec, config: ModelConfig, from: number[] | null): Promise<RoundResult> => {
     const cached = hooks.done?.[label];
     if (cached) {
       log(`${label}: done earlier (val loss ${cached.val_loss.toFixed(4)})`);
-      return { r: cached, ck: opts.growth === 'warm-append' && hooks.load ? await hooks.load(label) : null };
+      return cached;
     }
     const t0 = Date.now();
-    const init = await validationLoss(gpu, start, val, opts.train);
-    log(`${label}: ${start.config.nLayers} blocks${from ? ` [${from}]` : ' (random init)'}, val loss before training ${init.toFixed(4)}`);
-    const { metrics, valLoss, checkpoint } = await hooks.train(label, start);
-    const r: RoundResult = { label, blocks: from, n_layers: start.config.nLayers, parameters: countParameters(start.config),
+    await hooks.start(label, spec);
+    const init = await hooks.valLoss(label);
+    log(`${label}: ${config.nLayers} blocks${from ? ` [${from}]` : ' (random init)'}, val loss before training ${init.toFixed(4)}`);
+    const { metrics, valLoss } = await hooks.train(label);
+    const r: RoundResult = { label, blocks: from, n_layers: config.nLayers, parameters: countParameters(config),
       init_val_loss: init, val_loss: valLoss, curve: metrics, reached: valLoss <= target, seconds: (Date.now() - t0) / 1000 };
     log(`${label}: val loss after ${metrics.length} steps ${valLoss.toFixed(4)} (reference ${refLoss.toFixed(4)})${r.reached ? ' — reached' : ''}`);
     await hooks.onRound?.(r);
-    return { r, ck: checkpoint };
+    return r;
   };
 
   for (let round = 0; round < opts.maxRounds; round++) {
-    let start: Checkpoint;
-    if (round > 0 && opts.growth === 'warm-append') {
-      const trained = previous ?? fail('warm-append resume needs the previous round\'s checkpoint');
-      start = appendBlocks(trained, ref, added);
-    } else {
-      start = inherit(ref, { select: blocks, preset: opts.preset, seed: opts.train.seed } as InheritOptions).checkpoint;
-    }
-    const { r, ck } = await once(`round-${round}`, start, blocks.slice());
+    const label = `round-${round}`;
+    const spec: StartSpec = round > 0 && opts.growth === 'warm-append'
+      ? { kind: 'append', trained: `round-${round - 1}`, trainedBlocks: blocks.slice(0, blocks.length - added.length), added }
+      : { kind: 'inherit', blocks: blocks.slice(), preset: opts.preset, seed };
+    const r = await once(label, spec, inheritPlan(ref, { select: blocks, preset: opts.preset, seed }).config, blocks.slice());
     rounds.push(r);
-    previous = ck;
     if (r.reached) break;
     const maxBlock = Math.max(...blocks);
     const more = Array.from({ length: opts.grow }, (_, i) => maxBlock + 1 + i).filter((b) => b < L);
@@ -130,11 +130,11 @@ export async function runRecipe(gpu: Gpu, ref: Checkpoint, val: ArrayLike<number
   let baseline: RoundResult | undefined;
   if (opts.baseline) {
     const size = rounds[0].n_layers;
-    baseline = (await once('baseline', initCheckpoint({ ...ref.config, nLayers: size }, opts.train.seed), null)).r;
+    baseline = await once('baseline', { kind: 'random', nLayers: size, seed }, randomPlan(ref, size, seed).config, null);
   }
   const reached = rounds.some((r) => r.reached);
   return {
-    reference: { n_layers: L, parameters: countParameters(ref.config), family: ref.config.family, val_loss: refLoss },
+    reference: { n_layers: L, parameters: countParameters(ref), family: ref.family, val_loss: refLoss },
     target_val_loss: target, rounds, baseline, reached, final: rounds[rounds.length - 1].label,
     options: { ...opts, select: opts.select },
   };

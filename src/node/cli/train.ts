@@ -3,16 +3,15 @@
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gpu } from '../../gpu/gpu.js';
-import { readModel, readModelConfig, readTokenizer, readTokens, readTrainData, tokenizerFiles } from '../files.js';
+import { readModelConfig, readTokenizer, readTokens, readTrainData, tokenizerFiles, loadModel } from '../files.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions, type TrainData } from '../../train/trainer.js';
 import { trainRun } from '../train.js';
 import { RECIPE_DEFAULTS, type RecipeOptions } from '../../method/recipe.js';
-import { runOnDisk, builtinReference, pretrainReference, type RunArgs } from '../recipe.js';
+import { runOnDisk, builtinReference, pretrainReference, referenceDir, type RunArgs } from '../recipe.js';
 import { TASK_NAMES, type TaskName, type TaskTokenizer } from '../../tasks/score.js';
 import type { Tokenizer } from '../../tokenizers/load.js';
 import { int, str, num, stderrBar, modelPath, blockList, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
-import { Model } from '../../model/model.js';
 import { guidedBlocks, isSelectRule } from '../../method/select.js';
 import { checkOut } from './outdir.js';
 import { BUILTIN_RUN, DEMO_OUT, PRETRAIN_OUT } from './specs.js';
@@ -106,18 +105,19 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   let data;
   if (path) {
     // the largest model the rounds may train is the reference's size
-    checkPlan(gpu, flags, await readModelConfig(path), planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
-    const reference = await readModel(path);
-    const { train, val, tok } = await textData(flags, path, reference.config.vocabSize);
-    data = { reference, train, val, tokFiles: tokenizerFiles(path), tokenizer: flags.tasks ? await tok() : undefined };
+    const refConfig = await readModelConfig(path);
+    checkPlan(gpu, flags, refConfig, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
+    const { train, val, tok } = await textData(flags, path, refConfig.vocabSize);
+    const tokFiles = tokenizerFiles(path);
+    data = { reference: await referenceDir(path, join(out, 'reference-hf'), tokFiles, resume), train, val, tokFiles, tokenizer: flags.tasks ? await tok() : undefined };
   } else {
     if (flags.text) fail('--text needs --model: the built-in default brings its own reference and data', 'pass --model PATH with --text, or neither');
     data = await builtinReference(gpu, out, progress, log, int(flags, 'pretrain-steps'));
   }
   if (rule) {
     // the k reference blocks a rule picks on the validation tokens (src/method/select.ts)
-    const L = data.reference.config.nLayers;
-    const m = Model.create(gpu, data.reference);
+    const m = await loadModel(gpu, data.reference);
+    const L = m.config.nLayers;
     const { blocks, why } = await guidedBlocks(m, data.val, recipe.layers ?? Math.max(1, Math.floor(L / 2)), rule);
     m.destroy();
     recipe.select = blocks;
