@@ -25,6 +25,10 @@ const MAX_HS: u32 = 128u;
 const H4M: u32 = MAX_HS / 4u;
 const BR: u32 = 64u;   // query (or key) rows per workgroup, one per thread
 const BC: u32 = 16u;   // rows per staged tile
+// vec4s of a head row, ceil(HS/4): set by the launcher, so that every loop over a row has a constant
+// trip count and the row arrays stay in registers (0: taken from the uniform's HS)
+override H4C: u32 = 0u;
+fn h4(hs: u32) -> u32 { return select((hs + 3u) / 4u, H4C, H4C > 0u); }
 struct Dims { B: u32, T: u32, NH: u32, KVH: u32, HS: u32, qs: u32, q0: u32, kvs: u32, k0: u32, v0: u32, P: u32, Tk: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -55,6 +59,13 @@ fn ldv(at: u32, i: u32, hs: u32) -> vec4<f32> {
                    select(0.0, v[at + c + 2u], c + 2u < hs), select(0.0, v[at + c + 3u], c + 3u < hs));
 }
 fn hsum(x: vec4<f32>) -> f32 { return (x.x + x.y) + (x.z + x.w); }
+// dims c..c+3 (those below HS; c < HS always) of a row of out at `at`
+fn st4(at: u32, c: u32, hs: u32, x: vec4<f32>) {
+  out[at + c] = x.x;
+  if (c + 1u < hs) { out[at + c + 1u] = x.y; }
+  if (c + 2u < hs) { out[at + c + 2u] = x.z; }
+  if (c + 3u < hs) { out[at + c + 3u] = x.w; }
+}
 
 // which (b, h or kvh, tile) this workgroup is: the 1-D grid is folded into 2-D above 65535
 fn tileOf(wid: vec3<u32>, nwg: vec3<u32>, T: u32, heads: u32) -> vec3<u32> {
@@ -72,7 +83,7 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   let kvh = h / (d.NH / d.KVH);
   let t = bht.z * BR + lid.x;
   let live = t < d.T;
-  let H4 = (d.HS + 3u) / 4u;
+  let H4 = h4(d.HS);
   var qv: array<vec4<f32>, H4M>;
   var acc: array<vec4<f32>, H4M>;
   let qo = (b * d.T + min(t, d.T - 1u)) * d.qs + d.q0 + h * d.HS;   // seek to q[b,t,h,:]
@@ -95,19 +106,21 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
       var s: array<f32, BC>;
       var mt = m;
       let n = min(BC, tq - k0 + 1u);
-      for (var j = 0u; j < n; j++) {
+      for (var j = 0u; j < BC; j++) {                // a constant count (keys j >= n are masked): s stays in registers
         var x = vec4<f32>(0.0);
         for (var i = 0u; i < H4; i++) { x = fma(qv[i], tk[j * H4M + i], x); }
-        s[j] = hsum(x);
+        s[j] = select(-3.4e38, hsum(x), j < n);
         mt = max(mt, s[j]);
       }
       let corr = exp(m - mt);
       l *= corr;
       for (var i = 0u; i < H4; i++) { acc[i] *= corr; }
-      for (var j = 0u; j < n; j++) {
-        let p = exp(s[j] - mt);
-        l += p;
-        for (var i = 0u; i < H4; i++) { acc[i] = fma(vec4<f32>(p), tv[j * H4M + i], acc[i]); }
+      for (var j = 0u; j < BC; j++) {
+        if (j < n) {
+          let p = exp(s[j] - mt);
+          l += p;
+          for (var i = 0u; i < H4; i++) { acc[i] = fma(vec4<f32>(p), tv[j * H4M + i], acc[i]); }
+        }
       }
       m = mt;
     }
@@ -116,7 +129,7 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   if (!live) { return; }
   let inv = 1.0 / l;
   let oo = ((b * d.T + t) * d.NH + h) * d.HS;       // seek to out[b,t,h,:]
-  for (var c = 0u; c < d.HS; c++) { out[oo + c] = acc[c / 4u][c % 4u] * inv; }
+  for (var i = 0u; i < H4; i++) { st4(oo, 4u * i, d.HS, acc[i] * inv); }
   lse[(b * d.NH + h) * d.T + t] = m + log(l);
 }
 
@@ -127,7 +140,7 @@ fn attention_probs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   if (idx >= d.B * d.NH * d.T) { return; }
   let t = idx % d.T; let h = (idx / d.T) % d.NH; let b = idx / (d.T * d.NH);
   let kvh = h / (d.NH / d.KVH);
-  let H4 = (d.HS + 3u) / 4u;
+  let H4 = h4(d.HS);
   let qo = (b * d.T + t) * d.qs + d.q0 + h * d.HS;
   var qv: array<vec4<f32>, H4M>;
   for (var i = 0u; i < H4; i++) { qv[i] = ldq(qo, i, d.HS) * d.scale; }
@@ -194,6 +207,14 @@ fn ldbo(at: u32, i: u32, hs: u32) -> vec4<f32> {
                    select(0.0, bdout[at + c + 2u], c + 2u < hs), select(0.0, bdout[at + c + 3u], c + 3u < hs));
 }
 
+// dims c..c+3 (those below HS) of a gradient row at `at`
+fn stg(at: u32, c: u32, hs: u32, x: vec4<f32>) {
+  grad[at + c] = x.x;
+  if (c + 1u < hs) { grad[at + c + 1u] = x.y; }
+  if (c + 2u < hs) { grad[at + c + 2u] = x.z; }
+  if (c + 3u < hs) { grad[at + c + 3u] = x.w; }
+}
+
 @compute @workgroup_size(BR)
 fn attention_backward_d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = gid.y * nwg.x * BR + gid.x;             // flat (b, h, t)
@@ -215,7 +236,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
   let t = bht.z * BR + lid.x;
   let live = t < bd.T;
   let tq = min(t, bd.T - 1u);
-  let H4 = (bd.HS + 3u) / 4u;
+  let H4 = h4(bd.HS);
   var qv: array<vec4<f32>, H4M>;
   var go: array<vec4<f32>, H4M>;
   var dq: array<vec4<f32>, H4M>;
@@ -248,7 +269,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
   }
   if (!live) { return; }
   let to = (b * bd.T + t) * bd.os + bd.o0 + h * bd.HS;   // dq[b,t,h,:] in the forward's layout
-  for (var c = 0u; c < bd.HS; c++) { grad[to + c] = dq[c / 4u][c % 4u] * bd.scale; }
+  for (var i = 0u; i < H4; i++) { stg(to, 4u * i, bd.HS, dq[i] * bd.scale); }
 }
 
 @compute @workgroup_size(BR)
@@ -260,7 +281,7 @@ fn attention_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wo
   let G = bd.NH / bd.KVH;
   let t2 = bht.z * BR + lid.x;                      // this thread's key row
   let live = t2 < bd.T;
-  let H4 = (bd.HS + 3u) / 4u;
+  let H4 = h4(bd.HS);
   var kv: array<vec4<f32>, H4M>;
   var vv: array<vec4<f32>, H4M>;
   var dk: array<vec4<f32>, H4M>;
@@ -303,5 +324,5 @@ fn attention_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wo
   }
   if (!live) { return; }
   let to = (b * bd.T + t2) * bd.os + kvh * bd.HS;    // dk / dv [b,t2,kvh,:] in the forward's layout
-  for (var c = 0u; c < bd.HS; c++) { grad[to + bd.dk0 + c] = dk[c / 4u][c % 4u]; grad[to + bd.dv0 + c] = dv[c / 4u][c % 4u]; }
+  for (var i = 0u; i < H4; i++) { stg(to + bd.dk0, 4u * i, bd.HS, dk[i]); stg(to + bd.dv0, 4u * i, bd.HS, dv[i]); }
 }

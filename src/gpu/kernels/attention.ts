@@ -9,6 +9,8 @@ import { assert } from '../../util/errors.js';
 
 const BR = 64;      // rows per workgroup (kernels/attention.wgsl BR)
 const MAX_HS = 128; // the kernels' private row size (kernels/attention.wgsl MAX_HS)
+/** the kernels' H4C: vec4s of a head row, a pipeline constant so that row loops have constant trip counts */
+const rowConst = (HS: number) => ({ H4C: Math.ceil(HS / 4) });
 
 /** where q, k and v sit in their rows: separate tensors (Llama) or one fused qkv row (GPT-2) */
 export interface QkvLayout { qs: number; q0: number; kvs: number; k0: number; v0: number }
@@ -42,7 +44,7 @@ export function attentionForward(g: Gpu, out: View, lse: View, q: View, k: View,
     g.dispatch('attention_forward', { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, v0, P, Tk], f: [1 / Math.sqrt(HS)] },
       [slice(out, b0 * T * NH * HS, b * T * NH * HS), slice(lse, b0 * NH * T, b * NH * T),
         slice(q, b0 * T * qs, b * T * qs), slice(k, b0 * Tk * kvs, b * Tk * kvs), slice(v, b0 * Tk * kvs, b * Tk * kvs)],
-      [b * NH * tiles]);
+      [b * NH * tiles], rowConst(HS));
   }
 }
 
@@ -72,7 +74,7 @@ export function attentionProbs(g: Gpu, probs: View, lse: View, q: View, k: View,
     const b = Math.min(Bc, B - b0);
     g.dispatch('attention_probs', { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, 0, 0, T], f: [1 / Math.sqrt(HS)] },
       [slice(probs, b0 * NH * T * T, b * NH * T * T), slice(lse, b0 * NH * T, b * NH * T), slice(q, b0 * T * qs, b * T * qs), slice(k, b0 * T * kvs, b * T * kvs)],
-      [Math.ceil((b * NH * T) / BR)]);
+      [Math.ceil((b * NH * T) / BR)], rowConst(HS));
   }
 }
 
@@ -104,8 +106,8 @@ export function attentionBackward(g: Gpu, dq: View, dk: View, dv: View, dout: Vi
     const dkv_b = slice(dkv, b0 * T * kvs, Math.min(dkv.numel - b0 * T * kvs, reach + b * T * kvs));
     // 1) D = rowsum(dout * out)   2) dq   3) dk and dv
     g.dispatch('attention_backward_d', uniforms(0, 0, 0, 0), [D_b, dout_b, out_b], [Math.ceil((b * NH * T) / BR)]);
-    g.dispatch('attention_backward_dq', uniforms(qs, q0, 0, 0), [at(dq, T * qs), dout_b, lse_b, D_b, q_b, k_b, v_b], [b * NH * tiles]);
-    g.dispatch('attention_backward_dkv', uniforms(kvs, 0, dk0, dv0), [dkv_b, dout_b, lse_b, D_b, q_b, k_b, v_b], [b * KVH * tiles]);
+    g.dispatch('attention_backward_dq', uniforms(qs, q0, 0, 0), [at(dq, T * qs), dout_b, lse_b, D_b, q_b, k_b, v_b], [b * NH * tiles], rowConst(HS));
+    g.dispatch('attention_backward_dkv', uniforms(kvs, 0, dk0, dv0), [dkv_b, dout_b, lse_b, D_b, q_b, k_b, v_b], [b * KVH * tiles], rowConst(HS));
   }
 }
 

@@ -134,7 +134,10 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
 /** `pretrain`: the built-in reference from random init on the Brown Corpus (src/node/recipe.ts) */
 export async function pretrainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const out = typeof flags.out === 'string' ? flags.out : PRETRAIN_OUT;
-  checkOut(out, { flag: '--out', own: 'train', resumeByDefault: true });
+  // a training run is continued only if it is this command's (its start is the built-in config)
+  if (checkOut(out, { flag: '--out', own: 'train', resumeByDefault: true }) && !existsSync(join(out, 'init', 'config.json'))) {
+    fail(`--out ${out} holds a training run that \`inheritune-rt pretrain\` did not start`, 'pass another --out (or the --out of an earlier pretrain run to continue it)');
+  }
   await pretrainReference(gpu, out, flags.json ? null : stderrBar(), flags.json ? () => {} : (l) => console.log(l), int(flags, 'steps'));
   const summary = join(out, 'model', 'pretrain.json');
   const s = existsSync(summary) ? JSON.parse(readFileSync(summary, 'utf8')) : null;
