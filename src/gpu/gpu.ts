@@ -263,6 +263,16 @@ export class Gpu {
     this.released = [];
   }
 
+  /**
+   * threads per row of the row-reduction kernels (norms, cross-entropy): on a driver whose subgroups
+   * are at most 8 lanes (a CPU's SIMD width: lavapipe), one subgroup, since its workgroup barriers are
+   * emulated and dear (3-5x faster rows there); 64 elsewhere. Fixed per adapter, so results are too.
+   */
+  get rowThreads(): number {
+    const s = this.subgroupSize;
+    return s !== null && s.max >= 4 && s.max <= 8 && (s.max & (s.max - 1)) === 0 ? s.max : 64;
+  }
+
   /** subgroup kernels run: the feature, and subgroups made of whole groups of 8 lanes */
   get subgroups8(): boolean {
     const s = this.subgroupSize;

@@ -5,7 +5,6 @@ import type { Gpu, View } from '../gpu.js';
 import { ALIGN, slice } from '../view.js';
 import { assert } from '../../util/errors.js';
 
-const WG = 64; // threads per row
 
 function rowChunk(g: Gpu, ld: number): number {
   const nChunk = Math.floor(g.bindingFloats / ld / ALIGN) * ALIGN;
@@ -18,7 +17,7 @@ export function crossentropyForward(g: Gpu, losses: View, logits: View, targets:
   const nChunk = rowChunk(g, ld);
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const n = Math.min(nChunk, N - n0);
-    g.dispatch('crossentropy_forward', { u: [n, V, ld] }, [slice(losses, n0, n), slice(logits, n0 * ld, n * ld), slice(targets, n0, n)], [n], { WG });
+    g.dispatch('crossentropy_forward', { u: [n, V, ld] }, [slice(losses, n0, n), slice(logits, n0 * ld, n * ld), slice(targets, n0, n)], [n], { WG: g.rowThreads });
   }
 }
 
@@ -27,6 +26,6 @@ export function crossentropySoftmaxBackward(g: Gpu, logits: View, dlosses: View,
   const nChunk = rowChunk(g, ld);
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const n = Math.min(nChunk, N - n0);
-    g.dispatch('crossentropy_softmax_backward', { u: [n, V, ld] }, [slice(logits, n0 * ld, n * ld), slice(dlosses, n0, n), slice(targets, n0, n)], [n], { WG });
+    g.dispatch('crossentropy_softmax_backward', { u: [n, V, ld] }, [slice(logits, n0 * ld, n * ld), slice(dlosses, n0, n), slice(targets, n0, n)], [n], { WG: g.rowThreads });
   }
 }
