@@ -24,7 +24,8 @@ text = subprocess.run(['node', '--input-type=module', '-e',
                        "import { brownText } from './dist/node.mjs'; process.stdout.write(brownText());"],
                       cwd=ROOT, capture_output=True, check=True).stdout.decode('utf-8')
 val = list(text[int(len(text) * 0.9):].encode('utf-8'))
-config, tensors = H.load_hf_dir(os.path.join(ROOT, 'assets', 'reference'))
+DIR = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, 'assets', 'reference')
+config, tensors = H.load_hf_dir(DIR)
 total, n = 0.0, 0
 for w in range(W):
     win = val[w * T: w * T + T + 1]
@@ -32,4 +33,4 @@ for w in range(W):
     total += Fn.cross_entropy(logits, torch.tensor(win[1:]), reduction='sum').item()
     n += T
 print(json.dumps({'seq': T, 'windows': W, 'tokens': n, 'loss': total / n, 'first_ids': val[:16],
-                  'model_bytes': os.path.getsize(os.path.join(ROOT, 'assets', 'reference', 'model.safetensors'))}, indent=1))
+                  'model_bytes': os.path.getsize(os.path.join(DIR, 'model.safetensors'))}, indent=1))
