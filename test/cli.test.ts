@@ -94,7 +94,7 @@ describe('--version and --help', () => {
     has('train', '--save-every', 'default: 0');
     has('train', '--steps', 'required');
     has('train', '--sampling', 'sequential', 'random', 'default: sequential');
-    has('demo', '--steps', 'default: 120');
+    has('demo', '--steps', 'default: 200');
     has('demo', '--out', 'default: inheritune-demo');
     has('demo', '--pretrain-steps', 'default: the shipped reference');
     has('pretrain', '--steps', 'default: 1500');

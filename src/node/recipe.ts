@@ -33,9 +33,9 @@ import { lineChart } from '../util/svg.js';
 import { evaluateTask, TASK_DIRS, type TaskName, type TaskResult, type TaskTokenizer } from '../tasks/score.js';
 import { readTaskFiles } from './tasks.js';
 
-/** the built-in reference: 12 blocks, byte-level vocabulary (≈0.55M parameters) */
+/** the built-in reference: 12 blocks, byte-level vocabulary (≈0.56M parameters); 1024 positions (RoPE: no weights) so the zero-shot tasks' byte continuations fit */
 export const BUILTIN_REFERENCE: ModelConfig = {
-  family: 'llama', dim: 64, hiddenDim: 172, nLayers: 12, nHeads: 8, nKvHeads: 4, vocabSize: 256, maxSeqLen: 256,
+  family: 'llama', dim: 64, hiddenDim: 172, nLayers: 12, nHeads: 8, nKvHeads: 4, vocabSize: 256, maxSeqLen: 1024,
   normEps: 1e-5, ropeTheta: 10000, ropeMode: 'rotate_half', tiedEmbeddings: true,
 };
 /** how it is pre-trained (`inheritune-rt pretrain`): 1,500 steps of 32 x 64 bytes (3.1M bytes, ~0.6 epoch) */

@@ -10,7 +10,7 @@ import { isSelectRule } from '../../method/select.js';
 import type { CommandSpec, FlagDef } from './flags.js';
 
 /** the recipe's defaults for the built-in job: rounds of 120 steps of 8x64 tokens, baseline on */
-export const BUILTIN_RUN: Partial<TrainOptions> = { steps: 120, batch: 8, seq: 64, lr: 2e-3, minLr: 2e-4, warmup: 10, sampling: 'random', evalEvery: 20, valWindows: 32 };
+export const BUILTIN_RUN: Partial<TrainOptions> = { steps: 200, batch: 8, seq: 64, lr: 1e-3, minLr: 1e-4, warmup: 10, sampling: 'random', evalEvery: 25, valWindows: 32 };
 /** where `demo` writes without --out */
 export const DEMO_OUT = 'inheritune-demo';
 /** the report of the paper's experiments reproduced with the package */
