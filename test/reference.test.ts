@@ -3,7 +3,7 @@
 // model its pretrain.json describes; that demo starts from it without training; that `pretrain`
 // writes a shippable directory; and that docs/fidelity.md's commands are ones the CLI accepts.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync, existsSync, statSync, mkdtempSync, readdirSync } from 'node:fs';
+import { readFileSync, existsSync, statSync, mkdtempSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
@@ -83,6 +83,13 @@ describe('inheritune-rt pretrain', () => {
     // run again: the finished run is kept, nothing retrained
     const again = JSON.parse((await run(process.execPath, [join(REPO, 'dist/cli.mjs'), 'pretrain', '--steps', '2', '--out', out, '--json'])).stdout);
     expect(again).toEqual(s);
+    // a training run pretrain did not start is refused, and left as it is
+    const other = join(mkdtempSync(join(tmpdir(), 'inheritune-pretrain-')), 'other');
+    mkdirSync(join(other, 'checkpoint'), { recursive: true });
+    writeFileSync(join(other, 'checkpoint/trainer.json'), '{}');
+    const err = await run(process.execPath, [join(REPO, 'dist/cli.mjs'), 'pretrain', '--out', other]).then(() => null, (e) => e);
+    expect(err?.stderr).toMatch(/--out .*other holds a training run that `inheritune-rt pretrain` did not start\n---> HINT: pass another --out/);
+    expect(readdirSync(other)).toEqual(['checkpoint']);
   });
 });
 

@@ -74,8 +74,8 @@ export function brownData() {
  * a resumable training run in DIR (init/, checkpoint/, metrics.jsonl, loss.svg); a finished run is kept
  */
 export async function pretrainReference(gpu: Gpu, dir: string, progress: ((s: string) => void) | null, log: (l: string) => void,
-                                        steps?: number): Promise<string> {
-  const { train, val, tokFiles } = brownData();
+                                        steps?: number, data = brownData()): Promise<string> {
+  const { train, val, tokFiles } = data;
   const opts: TrainOptions = { ...BUILTIN_PRETRAIN, ...(steps ? { steps } : {}) };
   const finished = existsSync(join(dir, 'checkpoint/trainer.json')) &&
     JSON.parse(readFileSync(join(dir, 'checkpoint/trainer.json'), 'utf8')).state.step >= opts.steps;
@@ -91,6 +91,11 @@ export async function pretrainReference(gpu: Gpu, dir: string, progress: ((s: st
   return join(dir, 'checkpoint');
 }
 
+/** the files of a directory (not those matching `skip`), as writeDirAtomic takes them */
+function dirFiles(dir: string, skip?: RegExp): Record<string, Uint8Array[]> {
+  return Object.fromEntries(readdirSync(dir).filter((f) => !skip?.test(f)).map((f) => [f, [readFileSync(join(dir, f))]]));
+}
+
 /**
  * DIR/model: the pre-trained reference of the run in DIR as a HF directory without the optimizer
  * state, with pretrain.json (config, options, validation curve, wall time, device) and loss.svg —
@@ -98,8 +103,7 @@ export async function pretrainReference(gpu: Gpu, dir: string, progress: ((s: st
  */
 export function writeReferenceModel(dir: string, wallSeconds: number, device: unknown, resumed = false): void {
   const ck = join(dir, 'checkpoint');
-  const files: Record<string, Uint8Array[]> = Object.fromEntries(readdirSync(ck)
-    .filter((f) => !/^(optimizer\.safetensors|trainer\.json)$/.test(f)).map((f) => [f, [readFileSync(join(ck, f))]]));
+  const files = dirFiles(ck, /^(optimizer\.safetensors|trainer\.json)$/);
   const opts = JSON.parse(readFileSync(join(ck, 'trainer.json'), 'utf8')).opts as TrainOptions;
   const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as StepMetrics);
   const val = metrics.filter((m) => m.val_loss !== undefined).map((m) => ({ step: m.step + 1, tokens: m.tokens, val_loss: m.val_loss! }));
@@ -141,12 +145,12 @@ export async function builtinReference(gpu: Gpu, out: string, progress: ((s: str
   const dir = join(out, 'reference'), shipped = shippedReferenceDir();
   if (pretrainSteps === undefined && shipped && !existsSync(join(dir, 'checkpoint'))) {
     if (!existsSync(join(dir, 'config.json'))) {
-      writeDirAtomic(dir, Object.fromEntries(readdirSync(shipped).map((f) => [f, [readFileSync(join(shipped, f))]])));
+      writeDirAtomic(dir, dirFiles(shipped));
     }
     log(`the built-in reference: ${BUILTIN_REFERENCE.nLayers} blocks, byte-level, pre-trained on the Brown Corpus (${join(dir, 'pretrain.json')})`);
     return { reference: dir, ...data };
   }
-  const reference = await pretrainReference(gpu, dir, progress, log, pretrainSteps);
+  const reference = await pretrainReference(gpu, dir, progress, log, pretrainSteps, data);
   return { reference, ...data };
 }
 
