@@ -1,6 +1,7 @@
 // gradnorm: the global L2 norm of the gradient arena and torch.nn.utils.clip_grad_norm_'s clip factor.
 // grads: (P)   partials: (ceil(P / CHUNK)) scratch   norm, scale: (1)
-//   norm = sqrt(sum grads^2);  scale = min(1, max_norm / (norm + 1e-6)), or 1 when d.clip = 0
+//   norm = sqrt(sum grads^2) * inv;  scale = inv * min(1, max_norm / (norm + 1e-6)), or inv when d.clip = 0
+//   (inv = 1 / the loss scale under --precision f16, else 1: the gradients are unscaled by the update)
 // Deterministic two-stage reduction: 1) gradnorm_partial, one workgroup per fixed CHUNK of elements
 // (the partition does not depend on the device or on how the launcher splits bindings), each thread
 // summing a fixed stride, then a tree in workgroup memory; 2) gradnorm_clip, one workgroup summing
@@ -36,7 +37,7 @@ fn gradnorm_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   if (lid.x == 0u) { partials[d.p0 + k] = total; }
 }
 
-struct CDims { NP: u32, clip: u32, max_norm: f32 }
+struct CDims { NP: u32, clip: u32, max_norm: f32, inv: f32 }
 @group(0) @binding(0) var<uniform> cd: CDims;
 @group(0) @binding(1) var<storage, read_write> norm: array<f32>;
 @group(0) @binding(2) var<storage, read_write> scale: array<f32>;
@@ -46,9 +47,9 @@ struct CDims { NP: u32, clip: u32, max_norm: f32 }
 fn gradnorm_clip(@builtin(local_invocation_id) lid: vec3<u32>) {
   var s = 0.0;
   for (var i = lid.x; i < cd.NP; i += WG) { s += cpartials[i]; }
-  let n = sqrt(wg_sum(s, lid.x));
+  let n = sqrt(wg_sum(s, lid.x)) * cd.inv;
   if (lid.x == 0u) {
     norm[0] = n;
-    scale[0] = select(1.0, min(1.0, cd.max_norm / (n + 1e-6)), cd.clip == 1u);
+    scale[0] = cd.inv * select(1.0, min(1.0, cd.max_norm / (n + 1e-6)), cd.clip == 1u);
   }
 }

@@ -19,6 +19,23 @@
 //   dweight  C = dweight (+=), A = dout (columns), B = inp (columns)      M = OC, N = C, K = N
 // (dbias: column sums, kernels/reduce.wgsl). They need lda and ldb to be multiples of 4 (vec4 loads); K tails are masked.
 // Every variant sums k in order 0..K-1 with one fma per step, so results are deterministic.
+// F16_IN (override, --precision f16): every variant rounds its operands to f16 as it reads them (h4 below).
+
+// ---- mixed precision (--precision f16): with F16_IN every operand is rounded to f16 as it is read and
+// the sums stay f32 (torch.autocast's f16 matmul with f32 accumulation); bias and C are f32 ----
+override F16_IN: bool = false;
+// x to the nearest f16 (ties to even, subnormals kept), |x| >= 65520 (over f16's largest finite 65504
+// by half an ulp or more) to +-inf, NaN stays NaN, so an overflow shows in the
+// gradient norm and the loss scaler skips the step (src/train/scaler.ts)
+fn h4(x: vec4<f32>) -> vec4<f32> {
+  if (!F16_IN) { return x; }
+  // x / ulp rounded (round() is ties-to-even) times the ulp; the ulp's exponent: 10 under x's, 2^-24 at
+  // least (f16 subnormals). Integer and power-of-two arithmetic only: drivers may fold an f32->f16->f32
+  // round trip (pack2x16float) away
+  let e = max((bitcast<vec4<u32>>(x) >> vec4<u32>(23u)) & vec4<u32>(255u), vec4<u32>(113u)) - vec4<u32>(10u);
+  let r = round(x * bitcast<vec4<f32>>((vec4<u32>(254u) - e) << vec4<u32>(23u))) * bitcast<vec4<f32>>(e << vec4<u32>(23u));
+  return select(r, x * 3.0e38, !(abs(r) <= vec4<f32>(65504.0)));
+}
 
 // ---- scalar: any shape ----
 struct Dims { N: u32, C: u32, OC: u32, ldo: u32, oc0: u32, has_bias: u32 }
@@ -47,11 +64,12 @@ fn matmul_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
   // 2) accumulate the 4x4 block over C
   var acc: array<vec4<f32>, 4>;
   for (var c = 0u; c < d.C; c++) {
-    let w = vec4<f32>(weight[w0 + c], weight[w1 + c], weight[w2 + c], weight[w3 + c]);
-    acc[0] += inp[i0 + c] * w;
-    acc[1] += inp[i1 + c] * w;
-    acc[2] += inp[i2 + c] * w;
-    acc[3] += inp[i3 + c] * w;
+    let w = h4(vec4<f32>(weight[w0 + c], weight[w1 + c], weight[w2 + c], weight[w3 + c]));
+    let x = h4(vec4<f32>(inp[i0 + c], inp[i1 + c], inp[i2 + c], inp[i3 + c]));
+    acc[0] += x.x * w;
+    acc[1] += x.y * w;
+    acc[2] += x.z * w;
+    acc[3] += x.w * w;
   }
   // 3) add bias and store the rows/columns that exist
   for (var j = 0u; j < 4u; j++) {
@@ -89,11 +107,12 @@ fn matmul_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
   var acc: array<vec4<f32>, 4>;
   for (var o = 0u; o < bd.OC; o++) {
     let w = o * bd.C;
-    let wv = vec4<f32>(bweight[w + ca.x], bweight[w + ca.y], bweight[w + ca.z], bweight[w + ca.w]);
-    acc[0] += dout[d0 + o] * wv;
-    acc[1] += dout[d1 + o] * wv;
-    acc[2] += dout[d2 + o] * wv;
-    acc[3] += dout[d3 + o] * wv;
+    let wv = h4(vec4<f32>(bweight[w + ca.x], bweight[w + ca.y], bweight[w + ca.z], bweight[w + ca.w]));
+    let dv = h4(vec4<f32>(dout[d0 + o], dout[d1 + o], dout[d2 + o], dout[d3 + o]));
+    acc[0] += dv.x * wv;
+    acc[1] += dv.y * wv;
+    acc[2] += dv.z * wv;
+    acc[3] += dv.w * wv;
   }
   // 3) store (or add to) the rows/columns that exist
   for (var i = 0u; i < 4u; i++) {
@@ -132,13 +151,14 @@ fn matmul_backward_dweight(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var n = 0u; n < wd.N; n++) {
     let r = n * wd.ldd;                 // seek to dout[n, :]
     let x = n * wd.C;                   // seek to inp[n, :]
-    let dv = vec4<f32>(wdout[r + oa.x], wdout[r + oa.y], wdout[r + oa.z], wdout[r + oa.w]);
-    let iv = vec4<f32>(winp[x + ca.x], winp[x + ca.y], winp[x + ca.z], winp[x + ca.w]);
+    let raw = vec4<f32>(wdout[r + oa.x], wdout[r + oa.y], wdout[r + oa.z], wdout[r + oa.w]);
+    let dv = h4(raw);
+    let iv = h4(vec4<f32>(winp[x + ca.x], winp[x + ca.y], winp[x + ca.z], winp[x + ca.w]));
     acc[0] += dv.x * iv;
     acc[1] += dv.y * iv;
     acc[2] += dv.z * iv;
     acc[3] += dv.w * iv;
-    db += dv;
+    db += raw;                          // dbias from f32 dout, as kernels/reduce.wgsl sums it for the gemm variants
   }
   // 3) add into the rows/columns that exist
   for (var i = 0u; i < 4u; i++) {
@@ -165,13 +185,13 @@ struct GDims { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, c0: u32, ac
 fn blockA(r: u32, k: u32, mask: vec4<bool>) -> array<vec4<f32>, 4> {
   var x: array<vec4<f32>, 4>;
   if (A_COL) {
-    for (var j = 0u; j < 4u; j++) { x[j] = select(vec4<f32>(0.0), ga[((k + j) * gd.lda + r) / 4u], mask[j]); }
+    for (var j = 0u; j < 4u; j++) { x[j] = select(vec4<f32>(0.0), h4(ga[((k + j) * gd.lda + r) / 4u]), mask[j]); }
   } else {
     let rl = gd.M - 1u;
-    let x0 = select(vec4<f32>(0.0), ga[(min(r, rl) * gd.lda + k) / 4u], mask);
-    let x1 = select(vec4<f32>(0.0), ga[(min(r + 1u, rl) * gd.lda + k) / 4u], mask);
-    let x2 = select(vec4<f32>(0.0), ga[(min(r + 2u, rl) * gd.lda + k) / 4u], mask);
-    let x3 = select(vec4<f32>(0.0), ga[(min(r + 3u, rl) * gd.lda + k) / 4u], mask);
+    let x0 = select(vec4<f32>(0.0), h4(ga[(min(r, rl) * gd.lda + k) / 4u]), mask);
+    let x1 = select(vec4<f32>(0.0), h4(ga[(min(r + 1u, rl) * gd.lda + k) / 4u]), mask);
+    let x2 = select(vec4<f32>(0.0), h4(ga[(min(r + 2u, rl) * gd.lda + k) / 4u]), mask);
+    let x3 = select(vec4<f32>(0.0), h4(ga[(min(r + 3u, rl) * gd.lda + k) / 4u]), mask);
     x[0] = vec4<f32>(x0.x, x1.x, x2.x, x3.x); x[1] = vec4<f32>(x0.y, x1.y, x2.y, x3.y);
     x[2] = vec4<f32>(x0.z, x1.z, x2.z, x3.z); x[3] = vec4<f32>(x0.w, x1.w, x2.w, x3.w);
   }
@@ -182,13 +202,13 @@ fn blockA(r: u32, k: u32, mask: vec4<bool>) -> array<vec4<f32>, 4> {
 fn blockB(r: u32, k: u32, mask: vec4<bool>) -> array<vec4<f32>, 4> {
   var x: array<vec4<f32>, 4>;
   if (B_COL) {
-    for (var j = 0u; j < 4u; j++) { x[j] = select(vec4<f32>(0.0), gb[((k + j) * gd.ldb + r) / 4u], mask[j]); }
+    for (var j = 0u; j < 4u; j++) { x[j] = select(vec4<f32>(0.0), h4(gb[((k + j) * gd.ldb + r) / 4u]), mask[j]); }
   } else {
     let rl = gd.N - 1u;
-    let x0 = select(vec4<f32>(0.0), gb[(min(r, rl) * gd.ldb + k) / 4u], mask);
-    let x1 = select(vec4<f32>(0.0), gb[(min(r + 1u, rl) * gd.ldb + k) / 4u], mask);
-    let x2 = select(vec4<f32>(0.0), gb[(min(r + 2u, rl) * gd.ldb + k) / 4u], mask);
-    let x3 = select(vec4<f32>(0.0), gb[(min(r + 3u, rl) * gd.ldb + k) / 4u], mask);
+    let x0 = select(vec4<f32>(0.0), h4(gb[(min(r, rl) * gd.ldb + k) / 4u]), mask);
+    let x1 = select(vec4<f32>(0.0), h4(gb[(min(r + 1u, rl) * gd.ldb + k) / 4u]), mask);
+    let x2 = select(vec4<f32>(0.0), h4(gb[(min(r + 2u, rl) * gd.ldb + k) / 4u]), mask);
+    let x3 = select(vec4<f32>(0.0), h4(gb[(min(r + 3u, rl) * gd.ldb + k) / 4u]), mask);
     x[0] = vec4<f32>(x0.x, x1.x, x2.x, x3.x); x[1] = vec4<f32>(x0.y, x1.y, x2.y, x3.y);
     x[2] = vec4<f32>(x0.z, x1.z, x2.z, x3.z); x[3] = vec4<f32>(x0.w, x1.w, x2.w, x3.w);
   }

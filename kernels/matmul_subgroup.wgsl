@@ -18,19 +18,31 @@ struct GDims { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, c0: u32, ac
 @group(0) @binding(3) var<storage, read> gb: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> gbias: array<f32>;
 
+// F16_IN: operands rounded to f16 as they are read (--precision f16), as h4 in kernels/matmul.wgsl
+override F16_IN: bool = false;
+fn h4(x: vec4<f32>) -> vec4<f32> {
+  if (!F16_IN) { return x; }
+  // x / ulp rounded (round() is ties-to-even) times the ulp; the ulp's exponent: 10 under x's, 2^-24 at
+  // least (f16 subnormals). Integer and power-of-two arithmetic only: drivers may fold an f32->f16->f32
+  // round trip (pack2x16float) away
+  let e = max((bitcast<vec4<u32>>(x) >> vec4<u32>(23u)) & vec4<u32>(255u), vec4<u32>(113u)) - vec4<u32>(10u);
+  let r = round(x * bitcast<vec4<f32>>((vec4<u32>(254u) - e) << vec4<u32>(23u))) * bitcast<vec4<f32>>(e << vec4<u32>(23u));
+  return select(r, x * 3.0e38, !(abs(r) <= vec4<f32>(65504.0)));
+}
+
 var<private> acc: array<vec4<f32>, 16>;   // acc[i] = C(m0 + i, n0 .. n0+3)
 
 // B(n..n+3, k+j) for j = 0..3 as 4 vec4 over n; mask: k + j < K (else 0)
 fn loadB(n: u32, k: u32, mask: vec4<bool>) -> array<vec4<f32>, 4> {
   var r: array<vec4<f32>, 4>;
   if (B_COL) {
-    for (var j = 0u; j < 4u; j++) { r[j] = select(vec4<f32>(0.0), gb[((k + j) * gd.ldb + n) / 4u], mask[j]); }
+    for (var j = 0u; j < 4u; j++) { r[j] = select(vec4<f32>(0.0), h4(gb[((k + j) * gd.ldb + n) / 4u]), mask[j]); }
   } else {
     let nl = gd.N - 1u;
-    let b0 = select(vec4<f32>(0.0), gb[(min(n, nl) * gd.ldb + k) / 4u], mask);
-    let b1 = select(vec4<f32>(0.0), gb[(min(n + 1u, nl) * gd.ldb + k) / 4u], mask);
-    let b2 = select(vec4<f32>(0.0), gb[(min(n + 2u, nl) * gd.ldb + k) / 4u], mask);
-    let b3 = select(vec4<f32>(0.0), gb[(min(n + 3u, nl) * gd.ldb + k) / 4u], mask);
+    let b0 = select(vec4<f32>(0.0), h4(gb[(min(n, nl) * gd.ldb + k) / 4u]), mask);
+    let b1 = select(vec4<f32>(0.0), h4(gb[(min(n + 1u, nl) * gd.ldb + k) / 4u]), mask);
+    let b2 = select(vec4<f32>(0.0), h4(gb[(min(n + 2u, nl) * gd.ldb + k) / 4u]), mask);
+    let b3 = select(vec4<f32>(0.0), h4(gb[(min(n + 3u, nl) * gd.ldb + k) / 4u]), mask);
     r[0] = vec4<f32>(b0.x, b1.x, b2.x, b3.x); r[1] = vec4<f32>(b0.y, b1.y, b2.y, b3.y);
     r[2] = vec4<f32>(b0.z, b1.z, b2.z, b3.z); r[3] = vec4<f32>(b0.w, b1.w, b2.w, b3.w);
   }
@@ -40,8 +52,8 @@ fn loadB(n: u32, k: u32, mask: vec4<bool>) -> array<vec4<f32>, 4> {
 // this lane's share of A for the 8 rows r0..r0+7 at k..k+3: row mode A(r0 + l, k..k+3); column mode
 // A(r0 + 4(l&1) .. +3, k + l/2)
 fn loadA(r0: u32, l: u32, k: u32, mask: vec4<bool>) -> vec4<f32> {
-  if (A_COL) { return select(vec4<f32>(0.0), ga[((k + l / 2u) * gd.lda + r0 + 4u * (l & 1u)) / 4u], mask[l / 2u]); }
-  return select(vec4<f32>(0.0), ga[(min(r0 + l, gd.M - 1u) * gd.lda + k) / 4u], mask);
+  if (A_COL) { return select(vec4<f32>(0.0), h4(ga[((k + l / 2u) * gd.lda + r0 + 4u * (l & 1u)) / 4u]), mask[l / 2u]); }
+  return select(vec4<f32>(0.0), h4(ga[(min(r0 + l, gd.M - 1u) * gd.lda + k) / 4u]), mask);
 }
 
 // A(r0 + i, k..k+3) from the group's shares (base: the group's first lane in the subgroup)

@@ -58,6 +58,11 @@ export class Gpu {
   private sizes = new WeakMap<GPUBuffer, number>();
   /** floats one parameter-arena part may hold (src/model/arena.ts) */
   readonly arenaPartFloats: number;
+  /**
+   * the precision of the matmul operands in the work being encoded: 'f16' rounds them to f16 as the
+   * kernels read them (mixed precision, f32 sums); Model sets it around its own passes
+   */
+  matmulPrecision: 'f32' | 'f16' = 'f32';
   /** kernel variant choices (src/gpu/tune.ts) */
   readonly tuner: Tuner;
 
@@ -274,6 +279,11 @@ export class Gpu {
   }
 
   /** subgroup kernels run: the feature, and subgroups made of whole groups of 8 lanes */
+  /** the device has shader-f16 (precision 'auto' picks f16 there) */
+  get shaderF16(): boolean {
+    return this.device.features.has('shader-f16');
+  }
+
   get subgroups8(): boolean {
     const s = this.subgroupSize;
     return s !== null && s.min >= 8 && s.min % 8 === 0 && s.max % 8 === 0;

@@ -18,6 +18,9 @@ import { neox } from './neox.js';
 /** forward and backward of each family, by ModelConfig.family */
 export const FAMILIES: Record<ModelConfig['family'], Family> = { llama, gpt2, neox };
 
+/** the precision of the matmul operands (Model.setPrecision) */
+export type Precision = 'f32' | 'f16';
+
 export class Model {
   readonly family: Family;
   readonly params: Arena;
@@ -29,6 +32,7 @@ export class Model {
   private gradViews: { B: number; T: number; s: Record<string, View> } | null = null;
   private dlosses: { view: View; value: number } | null = null;
   private recompute = false;
+  private _precision: Precision = 'f32';
 
   private constructor(readonly gpu: Gpu, readonly config: ModelConfig, ck: Checkpoint | null) {
     const problems = ck ? validateCheckpoint(ck) : [];
@@ -55,6 +59,28 @@ export class Model {
     if (on === this.recompute) return;
     this.freeActivations();
     this.recompute = on;
+  }
+
+  /**
+   * Mixed precision: 'f16' rounds every matmul operand (weights, activations, their gradients) to f16
+   * as the kernels read it and sums in f32, as torch.autocast(float16) runs nn.Linear; norms, softmax,
+   * attention and the loss stay f32, as do the stored weights (the f32 master copy). Training under
+   * f16 needs loss scaling (src/train/scaler.ts) so small gradients do not flush to zero.
+   */
+  setPrecision(p: Precision): void {
+    if (p !== 'f32' && p !== 'f16') fail(`precision '${p}': expected f32 or f16`);
+    this._precision = p;
+  }
+
+  get precision(): Precision {
+    return this._precision;
+  }
+
+  // run fn with the gpu's matmuls at this model's precision
+  private at<T>(fn: () => T): T {
+    const g = this.gpu, prev = g.matmulPrecision;
+    g.matmulPrecision = this._precision;
+    try { return fn(); } finally { g.matmulPrecision = prev; }
   }
 
   /** bytes of GPU memory the activation table holds now (0 before the first forward) */
@@ -90,7 +116,7 @@ export class Model {
     const a = this.activations(B, T);
     a.hostIds = Uint32Array.from(ids);
     g.upload(a.ids, a.hostIds);
-    this.family.forward({ g, c, p: this.params.views, a, B, T, cache });
+    this.at(() => this.family.forward({ g, c, p: this.params.views, a, B, T, cache }));
     if (targets) {
       g.upload(a.targets, Uint32Array.from(targets));
       K.crossentropyForward(g, a.losses, a.logits, a.targets, BT, V, logitsStride(c)); // (B,T) from (B,T,V)
@@ -124,7 +150,8 @@ export class Model {
     const c = this.config;
     // dlogits (B,T,V) over the logits, which the step no longer needs
     K.crossentropySoftmaxBackward(g, a.logits, this.dlosses.view, a.targets, B * T, c.vocabSize, logitsStride(c));
-    this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s: this.gradViews.s, recompute: this.recompute, blockDone });
+    const s = this.gradViews.s;
+    this.at(() => this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s, recompute: this.recompute, blockDone }));
   }
 
   /** block l's post-softmax attention (B,NH,T,T) in the last forward (zeros above the diagonal) */
@@ -134,7 +161,7 @@ export class Model {
     assert(Number.isInteger(l) && l >= 0 && l < c.nLayers, `block ${l} does not exist: the model has ${c.nLayers} blocks`);
     assert(!this.recompute, 'attentionProbs() needs every block\'s activations, which recompute does not keep', 'call setRecompute(false) first');
     const probs = this.gpu.scratch('attention_probs', n);
-    this.family.attentionProbs({ g: this.gpu, c, p: this.params.views, a, B: a.B, T: a.T }, l, probs);
+    this.at(() => this.family.attentionProbs({ g: this.gpu, c, p: this.params.views, a, B: a.B, T: a.T }, l, probs));
     return this.gpu.read(probs);
   }
 

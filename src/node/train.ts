@@ -6,7 +6,8 @@
 //                     model.safetensors, tokenizer files) + optimizer.safetensors (the optimizer's
 //                     state: AdamW m, v; or 8-bit codes and absmax; `format` names which) +
 //                     trainer.json (step, data cursor/RNG, kernel choices, the run's options)
-//   DIR/metrics.jsonl one line per step: step, loss, lr, grad_norm, tokens, tokens_per_s (+ val_loss)
+//   DIR/metrics.jsonl one line per step: step, loss, lr, grad_norm, tokens, tokens_per_s (+ val_loss;
+//                     f16: loss_scale, and skipped when the step overflowed and was not applied)
 //   DIR/loss.svg      training and validation loss against step
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -116,7 +117,7 @@ async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Arra
 
 export function lossSvg(h: StepMetrics[]): string {
   return lineChart([
-    { name: 'train loss', points: h.map((x) => [x.step, x.loss]) },
+    { name: 'train loss', points: h.filter((x) => Number.isFinite(x.loss)).map((x) => [x.step, x.loss]) }, // an f16 step skipped for overflow may have none
     { name: 'val loss', points: h.filter((x) => x.val_loss !== undefined).map((x) => [x.step, x.val_loss!]), dashed: true },
   ], { title: 'inheritune-rt training', xLabel: 'step', yLabel: 'loss (nats/token)' });
 }

@@ -16,6 +16,8 @@ import { gradnormClip } from '../gpu/kernels/optim.js';
 import { ShardLoader, memoryShards, type LoaderState, type ShardSource } from '../data/loader.js';
 import { fail } from '../util/errors.js';
 import { windowedLoss, windowCount } from './evaluate.js';
+import { LossScaler, SCALER_DEFAULTS, type ScalerState } from './scaler.js';
+import type { Precision } from '../model/model.js';
 
 export interface TrainOptions {
   steps: number;
@@ -38,20 +40,34 @@ export interface TrainOptions {
   recompute?: boolean;   // keep only each block's output and recompute the block in backward (Model.setRecompute)
   optim?: OptimName;     // 'adamw' (f32 moments, the default) or 'adamw8bit' (8-bit block-wise moments)
   optimInBackward?: boolean; // update each block as soon as its gradients are complete (needs gradAccum 1, clip 0)
+  precision?: 'f32' | 'f16' | 'auto'; // matmul operands (Model.setPrecision); auto: f16 where the device has shader-f16
+  lossScale?: number;        // f16: the initial loss scale (torch.amp.GradScaler's init_scale, 2^16)
+  lossScaleInterval?: number; // f16: clean steps before the scale doubles (GradScaler's growth_interval, 2000)
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainOptions, 'steps' | 'batch' | 'seq'> = {
   gradAccum: 1, lr: 1e-3, minLr: 1e-4, warmup: 0, schedule: 'cosine', beta1: 0.9, beta2: 0.95, eps: 1e-8, wd: 0.1,
   clip: 1.0, sampling: 'sequential', seed: 0, evalEvery: 0, valWindows: 16, recompute: false, optim: 'adamw',
+  precision: 'f32',
 };
+
+/** the precision a run trains at: 'auto' is f16 where the device has shader-f16, else f32 */
+export function resolvePrecision(p: TrainOptions['precision'], shaderF16: boolean): Precision {
+  return p === 'auto' ? (shaderF16 ? 'f16' : 'f32') : (p ?? 'f32');
+}
 
 /**
  * everything needed to continue exactly where a run stopped (saved with every checkpoint); kernels:
  * the kernel variant chosen per shape class (src/gpu/tune.ts), reused on resume
  */
-export interface TrainerState { step: number; tokensSeen: number; loader: LoaderState; kernels?: Record<string, string> }
+export interface TrainerState {
+  step: number; tokensSeen: number; loader: LoaderState; kernels?: Record<string, string>;
+  /** f16 runs: the precision trained at and the loss scaler's state */
+  precision?: Precision; scaler?: ScalerState;
+}
 
-export interface StepMetrics { step: number; loss: number; lr: number; grad_norm: number; tokens: number; tokens_per_s: number; val_loss?: number }
+/** f16 runs add the loss scale the step used, and skipped: true when its gradients overflowed (no update) */
+export interface StepMetrics { step: number; loss: number; lr: number; grad_norm: number; tokens: number; tokens_per_s: number; val_loss?: number; loss_scale?: number; skipped?: boolean }
 
 /** 1) linear warmup  2) cosine from lr down to minLr (or constant) */
 export function learningRate(o: Pick<TrainOptions, 'lr' | 'minLr' | 'warmup' | 'schedule' | 'steps'>, step: number): number {
@@ -75,6 +91,11 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.optimInBackward) {
     if (o.gradAccum !== 1) fail(`\`optimInBackward\` needs \`gradAccum\` 1 (got ${o.gradAccum}): each block is updated before the next micro-batch could add to its gradient`, 'drop `gradAccum`, or drop `optimInBackward`');
     if (o.clip > 0) fail(`\`optimInBackward\` needs \`clip\` 0 (got ${o.clip}): the global gradient norm is known only after the blocks are updated`, 'pass `clip` 0, or drop `optimInBackward`');
+  }
+  if (o.precision !== undefined && !['f32', 'f16', 'auto'].includes(o.precision)) fail(`\`precision\` ${o.precision}: expected f32, f16 or auto`);
+  if (o.optimInBackward && o.precision && o.precision !== 'f32') {
+    fail(`\`optimInBackward\` needs \`precision\` f32 (got ${o.precision}): an f16 step whose gradients overflow must be skipped, and with \`optimInBackward\` the blocks are updated before that is known`,
+      'drop `optimInBackward`, or train at `precision` f32');
   }
   if (o.optim !== undefined && !OPTIMIZERS.includes(o.optim)) fail(`\`optim\` ${o.optim}: expected ${OPTIMIZERS.join(' or ')}`);
 }
@@ -101,6 +122,9 @@ export class Trainer {
   private reader: { read(v: View): Promise<Float32Array>; release(): void }; // the step's one readback
   private scale: View;     // (1) clip factor written by gradnormClip, read by AdamW
   private _opts: TrainOptions;
+  /** f16: the dynamic loss scale (null at f32) */
+  readonly scaler: LossScaler | null;
+  readonly precision: Precision;
 
   constructor(readonly model: Model, readonly train: TrainData, readonly val: ArrayLike<number>,
               opts: TrainOptions, state?: TrainerState) {
@@ -125,6 +149,12 @@ export class Trainer {
     const g = model.gpu;
     if (state?.kernels) g.tuner.use(state.kernels);
     model.setRecompute(opts.recompute ?? false);
+    this.precision = resolvePrecision(opts.precision, g.shaderF16);
+    if (state && (state.precision ?? 'f32') !== this.precision) {
+      fail(`\`resume\`: the checkpoint trained at precision ${state.precision ?? 'f32'}, this run would train at ${this.precision}`, `resume with \`precision\` ${state.precision ?? 'f32'}`);
+    }
+    model.setPrecision(this.precision);
+    this.scaler = this.precision === 'f16' ? new LossScaler(opts.lossScaleInterval ?? SCALER_DEFAULTS.interval, opts.lossScale ?? SCALER_DEFAULTS.scale, state?.scaler) : null;
     this.grads = new Arena(g, model.config, 'grads', { aliasLayers: !!opts.optimInBackward });
     this.optimizer = (opts.optim ?? 'adamw') === 'adamw8bit' ? new AdamW8bit(model) : new AdamW(model);
     this.lossLog = g.tensor(alignUp(B * T) * G + 1, 'loss_log');
@@ -142,7 +172,8 @@ export class Trainer {
 
   /** step, tokens seen and the data cursor: pass it back to the constructor to continue exactly */
   get state(): TrainerState {
-    return { step: this.stepIndex, tokensSeen: this.tokensSeen, loader: this.loader.state(), kernels: this.model.gpu.tuner.used() };
+    const s: TrainerState = { step: this.stepIndex, tokensSeen: this.tokensSeen, loader: this.loader.state(), kernels: this.model.gpu.tuner.used() };
+    return this.scaler ? { ...s, precision: this.precision, scaler: this.scaler.state } : s;
   }
 
   get done(): boolean {
@@ -165,12 +196,16 @@ export class Trainer {
     const g = this.model.gpu, BT = B * T;
     this.grads.clear();
     const cursor = this.loader.state(); // a NaN step leaves the data cursor where it was
-    const o = this._opts, h: AdamwHyper = { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, wd: o.wd, t: this.stepIndex + 1 };
-    const { loss, gradNorm } = o.optimInBackward ? await this.stepInBackward(h, cursor) : await this.stepAfterBackward(h, cursor);
+    // AdamW's step count: the updates applied (an f16 step skipped for overflow does not count, as in torch)
+    const o = this._opts, h: AdamwHyper = { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, wd: o.wd, t: this.stepIndex + 1 - (this.scaler?.skipped ?? 0) };
+    const lossScale = this.scaler?.scale;
+    const { loss, gradNorm, skipped } = o.optimInBackward ? { ...await this.stepInBackward(h, cursor), skipped: false } : await this.stepAfterBackward(h, cursor);
     this.stepIndex++;
     this.tokensSeen += BT * G;
     const secs = Math.max(1e-3, (Date.now() - t0) / 1000);
     const out: StepMetrics = { step: this.stepIndex - 1, loss, lr, grad_norm: gradNorm, tokens: this.tokensSeen, tokens_per_s: (BT * G) / secs };
+    if (lossScale !== undefined) out.loss_scale = lossScale;
+    if (skipped) out.skipped = true;
     await g.tune(); // the first step met the kernel shapes of the run: keep the fastest variant of each
     const e = o.evalEvery;
     if ((e > 0 && this.stepIndex % e === 0) || this.done) out.val_loss = await this.evaluate();
@@ -178,26 +213,32 @@ export class Trainer {
   }
 
   // G micro-batches of forward + backward, then the global norm and clip, then the update: loss and
-  // norm are read before the update, so a non-finite step never touches the weights
-  private async stepAfterBackward(h: AdamwHyper, cursor: LoaderState): Promise<{ loss: number; gradNorm: number }> {
+  // norm are read before the update, so a non-finite step never touches the weights. Under f16 the
+  // loss's gradient is multiplied by the loss scale, gradnormClip divides it out (norm and clip factor),
+  // and a non-finite step is skipped instead of stopping the run (LossScaler)
+  private async stepAfterBackward(h: AdamwHyper, cursor: LoaderState): Promise<{ loss: number; gradNorm: number; skipped: boolean }> {
     const { batch: B, seq: T, gradAccum: G, clip } = this._opts;
-    const m = this.model, g = m.gpu, BT = B * T, stride = alignUp(BT);
+    const m = this.model, g = m.gpu, BT = B * T, stride = alignUp(BT), S = this.scaler?.scale ?? 1;
     for (let i = 0; i < G; i++) {
       const batch = (await this.loader.next())!; // no epoch limit: never null
       const acts = m.forward(batch.x, B, T, batch.y);
-      m.backward(this.grads, 1 / (BT * G)); // mean over the step's tokens: micro-batch gradients add up
+      m.backward(this.grads, S / (BT * G)); // mean over the step's tokens: micro-batch gradients add up
       g.copy(slice(this.lossLog, i * stride, BT), slice(acts.losses, 0, BT));
     }
     // the global gradient norm lands after the losses: loss and norm come back in one read
-    gradnormClip(g, this.scale, slice(this.lossLog, G * stride, 1), this.grads.parts, clip);
+    gradnormClip(g, this.scale, slice(this.lossLog, G * stride, 1), this.grads.parts, clip, undefined, 1 / S);
     const losses = await this.reader.read(this.lossLog);
     const gradNorm = losses[G * stride];
     let sum = 0;
     for (let i = 0; i < G; i++) for (let j = 0; j < BT; j++) sum += losses[i * stride + j];
-    const loss = sum / (BT * G);
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) this.stop(cursor, `the loss is ${loss} and the gradient norm ${gradNorm}; stopped before the update`);
+    const loss = sum / (BT * G), finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
+    if (this.scaler) {
+      if (!this.scaler.update(finite, this.stepIndex)) return { loss, gradNorm, skipped: true };
+    } else if (!finite) {
+      this.stop(cursor, `the loss is ${loss} and the gradient norm ${gradNorm}; stopped before the update`);
+    }
     this.optimizer.update(this.grads, this.scale, h);
-    return { loss, gradNorm };
+    return { loss, gradNorm, skipped: false };
   }
 
   // optimizer-in-backward (torchtune's optimizer_in_bwd, LOMO's fused update): with one micro-batch and
@@ -260,6 +301,7 @@ export class Trainer {
   destroy(): void {
     const g = this.model.gpu;
     this.model.setRecompute(false);
+    this.model.setPrecision('f32');
     this.grads.destroy();
     this.optimizer.destroy();
     for (const v of [this.lossLog, this.scale, ...(this.norms ? [this.norms] : [])]) g.release(v.buffer);

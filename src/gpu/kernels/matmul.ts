@@ -3,7 +3,8 @@
 // variants: 'subgroup' (gemm_sg, the adapter has subgroups of >= 8 lanes), 'regs' (gemm_regs), 'tiled'
 // (gemm_tiled, workgroup memory) or 'scalar' (the any-shape kernels). The vec4 variants need the
 // operands' row strides to be multiples of 4; the launcher offers the valid ones to the tuner
-// (src/gpu/tune.ts), which keeps the fastest per adapter and shape class.
+// (src/gpu/tune.ts), which keeps the fastest per adapter and shape class. Under --precision f16
+// (Gpu.matmulPrecision) every variant reads its operands rounded to f16 and sums in f32.
 import type { Gpu, View } from '../gpu.js';
 import type { Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
@@ -35,8 +36,11 @@ function gemm(g: Gpu, v: Exclude<MatmulVariant, 'scalar'>, c: View, c0: number, 
               b: View, ldb: number, bCol: boolean, bias: View | null, M: number, N: number, K: number, acc: boolean) {
   const { entry, tm, tn } = GEMM[v];
   g.dispatch(entry, { u: [M, N, K, lda, ldb, ldc, c0, acc ? 1 : 0, bias ? 1 : 0] }, [c, a, b, bias ?? g.none],
-    [Math.ceil(N / tn), Math.ceil(M / tm)], { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0 });
+    [Math.ceil(N / tn), Math.ceil(M / tm)], { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0, ...f16(g) });
 }
+
+// --precision f16 (Gpu.matmulPrecision, set by the model around its passes): operands rounded to f16 on read
+const f16 = (g: Gpu) => ({ F16_IN: g.matmulPrecision === 'f16' ? 1 : 0 });
 
 /** the tuner's choice for a gemm of this mode and shape class */
 function choose(g: Gpu, mode: string, M: number, N: number, K: number, aCol: boolean, bCol: boolean, ...strides: number[]): MatmulVariant {
@@ -80,7 +84,7 @@ export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: 
       const o = slice(out, n0 * ldo, Math.min(n * ldo, out.numel - n0 * ldo));
       if (v === 'scalar') {
         g.dispatch('matmul_forward', { u: [n, C, oc, ldo, oc0, bias ? 1 : 0] }, [o, x, w, b ?? g.none],
-          [Math.ceil(oc / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)]);
+          [Math.ceil(oc / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)], f16(g));
       } else {
         gemm(g, v, o, oc0, ldo, x, C, false, w, C, false, b, n, oc, C, false);
       }
@@ -110,14 +114,14 @@ export function matmulBackward(g: Gpu, dinp: View, dweight: View, dbias: View | 
       const w = slice(weight, oc0 * C, oc * C), dw = slice(dweight, oc0 * C, oc * C), db = dbias ? slice(dbias, oc0, oc) : null;
       const acc = !!opts.accumulate || oc0 > 0; // dinp: the first OC chunk writes (unless accumulating), later ones add
       if (vIn === 'scalar') {
-        g.dispatch('matmul_backward', { u: [n, C, oc, ldd, oc0, acc ? 1 : 0] }, [dx, doutRows, w], [Math.ceil(C / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)]);
+        g.dispatch('matmul_backward', { u: [n, C, oc, ldd, oc0, acc ? 1 : 0] }, [dx, doutRows, w], [Math.ceil(C / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)], f16(g));
       } else {
         // A(n, o) = dout[n * ldd + oc0 + o] (rows, from the chunk's first column), B(c, o) = W[o * C + c] (columns)
         gemm(g, vIn, dx, 0, C, slice(doutRows, oc0, doutRows.numel - oc0), ldd, false, w, C, true, null, n, C, oc, acc);
       }
       if (vW === 'scalar') {
         g.dispatch('matmul_backward_dweight', { u: [n, C, oc, ldd, oc0, db ? 1 : 0] }, [dw, db ?? g.none, doutRows, x],
-          [Math.ceil(C / SCALAR_TILE), Math.ceil(oc / SCALAR_TILE)]);
+          [Math.ceil(C / SCALAR_TILE), Math.ceil(oc / SCALAR_TILE)], f16(g));
       } else {
         // A(o, n) = dout[n * ldd + oc0 + o] (columns), B(c, n) = inp[n * C + c] (columns); += into dweight
         gemm(g, vW, dw, 0, C, slice(doutRows, oc0, doutRows.numel - oc0), ldd, true, x, C, true, null, oc, C, n, true);

@@ -88,10 +88,11 @@ export function adamw8bitUpdate(g: Gpu, q: QGroup, chunks: QChunk[], params: Vie
  * norm (1) = ||grads||_2 over the parts (each a multiple of 4096 floats but the last, so the partial
  * sums partition them as one buffer of their concatenation); scale (1) = min(1, maxNorm / (norm + 1e-6)),
  * torch's clip_grad_norm_ rule, or 1 when maxNorm <= 0 or is not finite (no clipping). Deterministic
- * two-stage reduction.
+ * two-stage reduction. inv (1 / the loss scale, --precision f16): the gradients are scaled by 1/inv; the
+ * norm comes out unscaled and the factor includes inv, so the update unscales them (GradScaler.unscale_).
  */
 export function gradnormClip(g: Gpu, scale: View, norm: View, parts: View[], maxNorm: number,
-                             maxBindingFloats = g.bindingFloats) {
+                             maxBindingFloats = g.bindingFloats, inv = 1) {
   const P = parts.reduce((a, p) => a + p.numel, 0), NP = Math.ceil(P / CHUNK);
   const partials = g.scratch('gradnorm_partials', Math.max(NP, 1));
   const chunk = Math.floor(maxBindingFloats / CHUNK) * CHUNK;   // keeps the partition fixed
@@ -106,5 +107,5 @@ export function gradnormClip(g: Gpu, scale: View, norm: View, parts: View[], max
     base += grads.numel;
   });
   const clip = maxNorm > 0 && Number.isFinite(maxNorm);
-  g.dispatch('gradnorm_clip', { u: [NP, clip ? 1 : 0], f: [clip ? maxNorm : 0] }, [slice(norm, 0, 1), slice(scale, 0, 1), partials], [1], { WG });
+  g.dispatch('gradnorm_clip', { u: [NP, clip ? 1 : 0], f: [clip ? maxNorm : 0, inv] }, [slice(norm, 0, 1), slice(scale, 0, 1), partials], [1], { WG });
 }

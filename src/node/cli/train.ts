@@ -36,6 +36,8 @@ function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
     evalEvery: num(flags, 'eval-every', d.evalEvery), valWindows: num(flags, 'val-windows', d.valWindows),
     recompute: !!flags.recompute || d.recompute, optimInBackward: !!flags['optim-in-backward'] || d.optimInBackward,
     optim: (flags.optim as TrainOptions['optim']) ?? d.optim,
+    precision: (flags.precision as TrainOptions['precision']) ?? d.precision,
+    ...(flags['loss-scale'] !== undefined ? { lossScale: num(flags, 'loss-scale', 0) } : {}),
   };
   validateTrainOptions(o);
   return o;
