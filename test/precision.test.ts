@@ -18,7 +18,7 @@ import { f32ToRaw, rawToF32 } from '../src/formats/dtype.js';
 import { parseLlama2c } from '../src/formats/llama2c.js';
 import { Llama2cTokenizer } from '../src/tokenizers/llama2c.js';
 import { Model } from '../src/model/model.js';
-import { Trainer, TRAIN_DEFAULTS, type TrainOptions } from '../src/train/trainer.js';
+import { Trainer, TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from '../src/train/trainer.js';
 import { LossScaler } from '../src/train/scaler.js';
 import { trainRun } from '../src/node/train.js';
 import * as cpu from './cpu.js';
@@ -97,6 +97,16 @@ describe('loss scaling', () => {
     expect(() => t.update(false, 9)).toThrow(/loss scale fell to .* does not fit f16/);
   });
 
+  it('bad precision options are clear errors that name the fix', () => {
+    const o = (x: Partial<TrainOptions>) => () => validateTrainOptions({ ...TRAIN_DEFAULTS, steps: 1, batch: 1, seq: 8, ...x } as TrainOptions);
+    expect(o({ precision: 'bf16' as never })).toThrow(/`precision` bf16: expected f32, f16 or auto/);
+    expect(o({ precision: 'f16', optimInBackward: true, clip: 0 })).toThrow(/`optimInBackward` needs `precision` f32.*drop `optimInBackward`/s);
+    expect(o({ precision: 'f16', lossScale: 0 })).toThrow(/`lossScale` 0 must be a finite number > 0.*65536/s);
+    expect(o({ precision: 'f16', lossScale: Infinity })).toThrow(/`lossScale` Infinity/);
+    expect(o({ precision: 'f16', lossScaleInterval: 1.5 })).toThrow(/`lossScaleInterval` 1.5 must be a positive integer/);
+    expect(o({ precision: 'auto', lossScale: 1024, lossScaleInterval: 10 })).not.toThrow();
+  });
+
   const base8 = (o: Partial<TrainOptions>): TrainOptions =>
     ({ ...TRAIN_DEFAULTS, steps: 200, batch: 2, seq: 32, sampling: 'random', seed: 3, valWindows: 32, ...o } as TrainOptions);
 
@@ -110,7 +120,7 @@ describe('loss scaling', () => {
       expect(s0.skipped).toBe(true);
       expect(s0.loss_scale).toBe(2 ** 40);
       const w1 = (await model.readCheckpoint()).tensors;
-      for (const k of Object.keys(w0)) expect(w1[k].data, k).toEqual(w0[k].data);
+      for (const k of Object.keys(w0)) expect(w1[k], k).toEqual(w0[k]);
       const steps = [s0];
       while (!tr.done) steps.push(await tr.step());
       const skipped = steps.filter((s) => s.skipped).length;

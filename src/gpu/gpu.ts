@@ -14,6 +14,8 @@ import { Tuner, type TuneCache } from './tune.js';
 import { assert, fail } from '../util/errors.js';
 
 export type { View } from './view.js';
+/** the precision of matmul operands (Gpu.matmulPrecision, Model.setPrecision) */
+export type Precision = 'f32' | 'f16';
 export interface Uniforms { u?: number[]; f?: number[] }
 export type Grid = [number, number?, number?];
 
@@ -62,7 +64,7 @@ export class Gpu {
    * the precision of the matmul operands in the work being encoded: 'f16' rounds them to f16 as the
    * kernels read them (mixed precision, f32 sums); Model sets it around its own passes
    */
-  matmulPrecision: 'f32' | 'f16' = 'f32';
+  matmulPrecision: Precision = 'f32';
   /** kernel variant choices (src/gpu/tune.ts) */
   readonly tuner: Tuner;
 
@@ -278,12 +280,12 @@ export class Gpu {
     return s !== null && s.max >= 4 && s.max <= 8 && (s.max & (s.max - 1)) === 0 ? s.max : 64;
   }
 
-  /** subgroup kernels run: the feature, and subgroups made of whole groups of 8 lanes */
   /** the device has shader-f16 (precision 'auto' picks f16 there) */
   get shaderF16(): boolean {
     return this.device.features.has('shader-f16');
   }
 
+  /** subgroup kernels run: the feature, and subgroups made of whole groups of 8 lanes */
   get subgroups8(): boolean {
     const s = this.subgroupSize;
     return s !== null && s.min >= 8 && s.min % 8 === 0 && s.max % 8 === 0;

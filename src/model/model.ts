@@ -4,7 +4,7 @@
 // The model owns its parameters and its activation tables; training state (parameter gradients,
 // AdamW moments, the loss log) belongs to whoever trains it (src/train/trainer.ts).
 // Sizes: B batch, T time, V vocab.
-import type { Gpu, View } from '../gpu/gpu.js';
+import type { Gpu, Precision, View } from '../gpu/gpu.js';
 import { slice } from '../gpu/view.js';
 import * as K from '../gpu/kernels/index.js';
 import { assert, fail } from '../util/errors.js';
@@ -17,9 +17,6 @@ import { neox } from './neox.js';
 
 /** forward and backward of each family, by ModelConfig.family */
 export const FAMILIES: Record<ModelConfig['family'], Family> = { llama, gpt2, neox };
-
-/** the precision of the matmul operands (Model.setPrecision) */
-export type Precision = 'f32' | 'f16';
 
 export class Model {
   readonly family: Family;

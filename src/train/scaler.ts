@@ -19,9 +19,8 @@ export class LossScaler {
   tracker: number;
   skipped: number;
 
+  // interval and init are checked with the other TrainOptions (validateTrainOptions)
   constructor(readonly interval = SCALER_DEFAULTS.interval, init: number = SCALER_DEFAULTS.scale, state?: ScalerState) {
-    if (!(Number.isFinite(init) && init > 0)) fail(`\`lossScale\` ${init} must be a finite number > 0`);
-    if (!(Number.isInteger(interval) && interval >= 1)) fail(`\`lossScaleInterval\` ${interval} must be a positive integer`);
     this.scale = state?.scale ?? init;
     this.tracker = state?.tracker ?? 0;
     this.skipped = state?.skipped ?? 0;

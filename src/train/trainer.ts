@@ -17,7 +17,7 @@ import { ShardLoader, memoryShards, type LoaderState, type ShardSource } from '.
 import { fail } from '../util/errors.js';
 import { windowedLoss, windowCount } from './evaluate.js';
 import { LossScaler, SCALER_DEFAULTS, type ScalerState } from './scaler.js';
-import type { Precision } from '../model/model.js';
+import type { Precision } from '../gpu/gpu.js';
 
 export interface TrainOptions {
   steps: number;
@@ -93,6 +93,8 @@ export function validateTrainOptions(o: TrainOptions): void {
     if (o.clip > 0) fail(`\`optimInBackward\` needs \`clip\` 0 (got ${o.clip}): the global gradient norm is known only after the blocks are updated`, 'pass `clip` 0, or drop `optimInBackward`');
   }
   if (o.precision !== undefined && !['f32', 'f16', 'auto'].includes(o.precision)) fail(`\`precision\` ${o.precision}: expected f32, f16 or auto`);
+  if (o.lossScale !== undefined && !(Number.isFinite(o.lossScale) && o.lossScale > 0)) fail(`\`lossScale\` ${o.lossScale} must be a finite number > 0`, 'pass a power of two such as 65536 (the default)');
+  if (o.lossScaleInterval !== undefined && !(Number.isInteger(o.lossScaleInterval) && o.lossScaleInterval >= 1)) fail(`\`lossScaleInterval\` ${o.lossScaleInterval} must be a positive integer`);
   if (o.optimInBackward && o.precision && o.precision !== 'f32') {
     fail(`\`optimInBackward\` needs \`precision\` f32 (got ${o.precision}): an f16 step whose gradients overflow must be skipped, and with \`optimInBackward\` the blocks are updated before that is known`,
       'drop `optimInBackward`, or train at `precision` f32');

@@ -6,6 +6,7 @@ import { RECIPE_DEFAULTS } from '../../method/recipe.js';
 import { TASK_NAMES } from '../../tasks/score.js';
 import { BUILTIN_PRETRAIN } from '../recipe.js';
 import { GENERATE_DEFAULTS } from '../../model/generate.js';
+import { SCALER_DEFAULTS } from '../../train/scaler.js';
 import { isSelectRule } from '../../method/select.js';
 import type { CommandSpec, FlagDef } from './flags.js';
 
@@ -55,7 +56,7 @@ function training(base: Partial<TrainOptions>, saveEvery: number, sizes: (k: 'st
     { name: 'clip', value: 'X', meaning: 'global gradient-norm clip (0: off)', default: d(o.clip) },
     { name: 'optim', value: 'NAME', meaning: 'adamw (f32 moments: 8 bytes a parameter) or adamw8bit (moments block-wise quantized to 8 bits, Dettmers et al. 2022: about 2 bytes a parameter)', default: d(o.optim) },
     { name: 'precision', value: 'NAME', meaning: 'f32, f16 (matmul operands rounded to f16, f32 sums and master weights, dynamic loss scaling as torch.amp.GradScaler) or auto (f16 where the adapter has shader-f16)', default: d(o.precision) },
-    { name: 'loss-scale', value: 'X', meaning: 'with --precision f16: the initial loss scale (halved on an overflowing step, which is skipped; doubled after 2000 clean steps)', default: '65536' },
+    { name: 'loss-scale', value: 'X', meaning: 'with --precision f16: the initial loss scale (halved on an overflowing step, which is skipped; doubled after 2000 clean steps)', default: d(SCALER_DEFAULTS.scale) },
     { name: 'sampling', value: 'NAME', meaning: 'sequential (window i = tokens [i*T, i*T+T]) or random (seeded, with replacement)', default: d(o.sampling) },
     { name: 'seed', value: 'N', meaning: 'seed of the random sampling (and of freshly initialized parameters)', default: d(o.seed) },
     { name: 'eval-every', value: 'N', meaning: 'validate every N steps (0: only at the end)', default: d(o.evalEvery) },
