@@ -5,7 +5,8 @@
 //      768->2304, 768->3072, 3072->768, 768->50257): GFLOP/s and % of the peak
 //   3) attention forward + backward (GPT-2 heads: 12 x 64) at T 256 and 1024
 //   4) training tokens/s and model-FLOPs utilisation (6 * params * tokens/s / peak) of a small GPT-2-style
-//      model (V 512, C 128, L 4, H 4, T 64, B 8) and of GPT-2 124M (B 4, T 256)
+//      model (V 512, C 128, L 4, H 4, T 64, B 8) and of GPT-2 124M (B 4, T 256), at f32 and (shader-f16) f16,
+//      and the memory plan against the measured peak
 //   5) the peer: tfjs-webgpu's training step (../shared/bench/tfjs_gpt_step.mjs) on the same two configs,
 //      installed on first use into node_modules/.cache/inheritune-bench (npm registry)
 // Environment: BENCH_SKIP_GPT2=1 leaves out the GPT-2 124M rows (minutes on a CPU driver); BENCH_PEER_TIMEOUT
@@ -100,22 +101,26 @@ const SMALL = { family: 'gpt2', dim: 128, hiddenDim: 512, nLayers: 4, nHeads: 4,
 const GPT2 = { ...SMALL, dim: 768, hiddenDim: 3072, nLayers: 12, nHeads: 12, nKvHeads: 12, vocabSize: 50257, maxSeqLen: 1024 };
 const configs = [['small GPT-2-style (V 512, C 128, L 4, H 4)', SMALL, 8, 64, 6, [512, 128, 4, 4, 64, 8, 3]],
   ...(SKIP_GPT2 ? [] : [['GPT-2 124M', GPT2, 4, 256, 2, [50257, 768, 12, 12, 256, 4, 1]]])];
-for (const [name, cfg, B, T, steps] of configs) {
+// at f32 and, where the adapter has shader-f16, at --precision f16 (f16 matmul operands and outputs, the
+// blocks' f16 activations stored in f16)
+const precisions = g.shaderF16 ? ['f32', 'f16'] : ['f32'];
+for (const [name, cfg, B, T, steps] of configs) for (const precision of precisions) {
   await g.sync();
   const live0 = g.memory.live;
   g.resetPeak();
   const m = Model.create(g, initCheckpoint(cfg, 1));
   const data = new Uint32Array((steps + 3) * B * T + 1).map((_, i) => (i * 7919) % cfg.vocabSize);
-  const tr = new Trainer(m, data, data.subarray(0, T + 1), { ...TRAIN_DEFAULTS, steps: steps + 1, batch: B, seq: T, sampling: 'random', valWindows: 1 });
+  const tr = new Trainer(m, data, data.subarray(0, T + 1), { ...TRAIN_DEFAULTS, steps: steps + 1, batch: B, seq: T, sampling: 'random', valWindows: 1, precision });
   await tr.step();                                 // the first step also tunes the kernels
   const t0 = performance.now();
   for (let i = 0; i < steps - 1; i++) await tr.step();
   const s = (performance.now() - t0) / 1000 / (steps - 1), tps = (B * T) / s, P = countParameters(cfg);
-  row(`train ${name}, B ${B} T ${T}`, 'inheritune-rt', { ms: s * 1000, tokens_per_s: tps, mfu: (100 * 6 * P * tps) / 1e9 / peak });
+  const variant = precision === 'f32' ? 'inheritune-rt' : 'inheritune-rt --precision f16';
+  row(`train ${name}, B ${B} T ${T}`, variant, { ms: s * 1000, tokens_per_s: tps, mfu: (100 * 6 * P * tps) / 1e9 / peak });
   // the memory plan (inheritune-rt plan) against the peak of live GPU bytes over creation and the steps
-  const plan = memoryPlan(cfg, { batch: B, seq: T, optim: 'adamw' }, { maxBufferSize: g.limits.maxBufferSize, maxStorageBufferBindingSize: g.limits.maxStorageBufferBindingSize }).total;
-  const measured = g.memory.peak - live0, mib = (x) => (x / 2 ** 20).toFixed(1);
-  row(`memory plan vs measured peak, ${name}, B ${B} T ${T}`, 'inheritune-rt', { note: `plan ${mib(plan)} MiB, measured ${mib(measured)} MiB: plan/measured ${(plan / measured).toFixed(3)}` });
+  const plan = memoryPlan(cfg, { batch: B, seq: T, optim: 'adamw', precision }, { maxBufferSize: g.limits.maxBufferSize, maxStorageBufferBindingSize: g.limits.maxStorageBufferBindingSize });
+  const measured = g.memory.peak - live0, mib = (x) => (x / 2 ** 20).toFixed(1), acts = plan.parts.find((p) => p.part === 'activations').bytes;
+  row(`memory plan vs measured peak, ${name}, B ${B} T ${T}`, variant, { note: `plan ${mib(plan.total)} MiB (activations ${mib(acts)}, measured ${mib(m.activationBytes)}), measured peak ${mib(measured)} MiB: plan/measured ${(plan.total / measured).toFixed(3)}` });
   tr.destroy(); m.destroy();
   await g.sync();
 }

@@ -27,8 +27,7 @@ override F16_IN: bool = false;
 // x to the nearest f16 (ties to even, subnormals kept), |x| >= 65520 (over f16's largest finite 65504
 // by half an ulp or more) to +-inf, NaN stays NaN, so an overflow shows in the
 // gradient norm and the loss scaler skips the step (src/train/scaler.ts)
-fn h4(x: vec4<f32>) -> vec4<f32> {
-  if (!F16_IN) { return x; }
+fn r16(x: vec4<f32>) -> vec4<f32> {
   // x / ulp rounded (round() is ties-to-even) times the ulp; the ulp's exponent: 10 under x's, 2^-24 at
   // least (f16 subnormals). Integer and power-of-two arithmetic only: drivers may fold an f32->f16->f32
   // round trip (pack2x16float) away
@@ -36,6 +35,11 @@ fn h4(x: vec4<f32>) -> vec4<f32> {
   let r = round(x * bitcast<vec4<f32>>((vec4<u32>(254u) - e) << vec4<u32>(23u))) * bitcast<vec4<f32>>(e << vec4<u32>(23u));
   return select(r, x * 3.0e38, !(abs(r) <= vec4<f32>(65504.0)));
 }
+fn h4(x: vec4<f32>) -> vec4<f32> { if (F16_IN) { return r16(x); } return x; }
+// F16_OUT (forward only, --precision f16): C rounded to f16 as it is stored (an autocast linear's f16
+// output), so an activation kept in f16 storage round-trips exactly (src/model/family.ts)
+override F16_OUT: bool = false;
+fn o16(v: f32) -> f32 { if (F16_OUT) { return r16(vec4<f32>(v)).x; } return v; }
 
 // ---- scalar: any shape ----
 struct Dims { N: u32, C: u32, OC: u32, ldo: u32, oc0: u32, has_bias: u32 }
@@ -78,7 +82,7 @@ fn matmul_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     var b = 0.0;
     if (d.has_bias == 1u) { b = bias[o]; }
     for (var i = 0u; i < 4u; i++) {
-      if (n0 + i < d.N) { out[(n0 + i) * d.ldo + d.oc0 + o] = acc[i][j] + b; }
+      if (n0 + i < d.N) { out[(n0 + i) * d.ldo + d.oc0 + o] = o16(acc[i][j] + b); }
     }
   }
 }
@@ -231,7 +235,7 @@ fn storeBlock(m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
       var v = acc[i][j];
       if (gd.has_bias == 1u) { v += gbias[n]; }
       let at = m * gd.ldc + gd.c0 + n;
-      if (gd.acc == 1u) { gc[at] += v; } else { gc[at] = v; }
+      if (gd.acc == 1u) { gc[at] += v; } else { gc[at] = o16(v); }
     }
   }
 }

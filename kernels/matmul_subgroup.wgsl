@@ -20,8 +20,7 @@ struct GDims { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, c0: u32, ac
 
 // F16_IN: operands rounded to f16 as they are read (--precision f16), as h4 in kernels/matmul.wgsl
 override F16_IN: bool = false;
-fn h4(x: vec4<f32>) -> vec4<f32> {
-  if (!F16_IN) { return x; }
+fn r16(x: vec4<f32>) -> vec4<f32> {
   // x / ulp rounded (round() is ties-to-even) times the ulp; the ulp's exponent: 10 under x's, 2^-24 at
   // least (f16 subnormals). Integer and power-of-two arithmetic only: drivers may fold an f32->f16->f32
   // round trip (pack2x16float) away
@@ -29,6 +28,11 @@ fn h4(x: vec4<f32>) -> vec4<f32> {
   let r = round(x * bitcast<vec4<f32>>((vec4<u32>(254u) - e) << vec4<u32>(23u))) * bitcast<vec4<f32>>(e << vec4<u32>(23u));
   return select(r, x * 3.0e38, !(abs(r) <= vec4<f32>(65504.0)));
 }
+fn h4(x: vec4<f32>) -> vec4<f32> { if (F16_IN) { return r16(x); } return x; }
+// F16_OUT (forward only, --precision f16): C rounded to f16 as it is stored (an autocast linear's f16
+// output), so an activation kept in f16 storage round-trips exactly (src/model/family.ts)
+override F16_OUT: bool = false;
+fn o16(v: f32) -> f32 { if (F16_OUT) { return r16(vec4<f32>(v)).x; } return v; }
 
 var<private> acc: array<vec4<f32>, 16>;   // acc[i] = C(m0 + i, n0 .. n0+3)
 
@@ -100,7 +104,7 @@ fn gemm_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
       var v = acc[i][j];
       if (gd.has_bias == 1u) { v += gbias[n]; }
       let at = m * gd.ldc + gd.c0 + n;
-      if (gd.acc == 1u) { gc[at] += v; } else { gc[at] = v; }
+      if (gd.acc == 1u) { gc[at] += v; } else { gc[at] = o16(v); }
     }
   }
 }

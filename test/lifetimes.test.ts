@@ -4,6 +4,7 @@
 // with the uniform-buffer cache forced so small that it evicts buffers bound by pending dispatches.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createGpu, initCheckpoint, Model, Trainer, TRAIN_DEFAULTS, FAMILIES, type Gpu, type ModelConfig, type TrainOptions } from '../src/node/index.js';
+import type { TableSpec } from '../src/model/family.js';
 import { testGpu, put, randn, rng } from './helpers.js';
 
 const CFG: ModelConfig = {
@@ -78,7 +79,7 @@ describe('GPU buffer lifetimes', () => {
 
 describe('long sequences (FlashAttention-style: no (B, NH, T, T) buffer anywhere)', () => {
   const LONG: ModelConfig = { ...CFG, dim: 32, hiddenDim: 64, nLayers: 2, nHeads: 2, nKvHeads: 1, maxSeqLen: 4096 };
-  const floats = (spec: Record<string, [number, boolean]>, L: number) =>
+  const floats = (spec: TableSpec, L: number) =>
     Object.values(spec).reduce((s, [n, perLayer]) => s + n * (perLayer ? L : 1), 0);
 
   it('activation and activation-gradient tables grow linearly in T', () => {

@@ -26,8 +26,17 @@ export interface Acts {
   buffers: GPUBuffer[];  // every buffer of the table, for release
 }
 
-/** a table: name -> [elements, per block?]; entries with 0 elements are not allocated */
-export type TableSpec = Record<string, [number, boolean]>;
+/**
+ * How a per-block activation is stored. 'block': read only inside its block's forward (e.g. a
+ * projection's output that the residual add consumes), so all blocks share one slice. 'f16': may be
+ * kept in f16 from its block's forward to its backward under --precision f16, because the round trip
+ * loses nothing: its values are f16 when written (an f16 matmul's output, unchanged after) or every
+ * reader rounds it to f16 (a matmul input). Unmarked per-block entries are kept in f32 per block.
+ */
+export type Storage = 'block' | 'f16';
+
+/** a table: name -> [elements, per block?, storage]; entries with 0 elements are not allocated */
+export type TableSpec = Record<string, [number, boolean, Storage?]>;
 
 /**
  * A KV cache for generation (src/model/generate.ts): each block's keys and values after RoPE,
@@ -36,8 +45,28 @@ export type TableSpec = Record<string, [number, boolean]>;
  */
 export interface KvCache { k: View[]; v: View[]; cos: View | null; sin: View | null; past: number; maxT: number }
 
-/** one forward pass: the device, config, parameters and the activation table for (B, T), maybe a cache */
-export interface Pass<A extends Acts> { g: Gpu; c: ModelConfig; p: Params; a: A; B: number; T: number; cache?: KvCache }
+/**
+ * one forward pass: the device, config, parameters and the activation table for (B, T), maybe a cache;
+ * with f16 storage (TableStore), `stash` keeps block l's 'f16' entries after its forward and puts them
+ * back before its backward
+ */
+export interface Pass<A extends Acts> { g: Gpu; c: ModelConfig; p: Params; a: A; B: number; T: number; cache?: KvCache; stash?: Stash }
+
+export interface Stash { save(l: number): void; restore(l: number): void }
+
+/** the blocks' forward, 0..L-1, each followed by its f16 stash (family.forward calls this) */
+export function forwardBlocks<A extends Acts>(pass: Pass<A>, block: (pass: Pass<A>, l: number) => void): void {
+  for (let l = 0; l < pass.c.nLayers; l++) {
+    block(pass, l);
+    pass.stash?.save(l);
+  }
+}
+
+/** block l's activations back in place before its backward: recomputed from its kept input, or out of the f16 stash */
+export function enterBlock<A extends Acts>(pass: BackwardPass<A, unknown>, block: (pass: Pass<A>, l: number) => void, l: number): void {
+  if (pass.recompute) block(pass, l);
+  else pass.stash?.restore(l);
+}
 
 /**
  * attention of the pass's T tokens (K.attentionForward), through block l's cache when there is one:
@@ -85,41 +114,61 @@ export interface Family<A extends Acts = any, S = any> {
   attentionProbs(pass: Pass<A>, l: number, probs: View): void;
 }
 
+/** how a TableStore lays out the per-block entries: recompute keeps only each block's output; f16 stores the 'f16' entries in f16 */
+export interface StoreMode { recompute?: boolean; f16?: boolean }
+
+// how many slices of f32 a per-block entry holds, and whether it has an f16 stash of L slices
+function layoutOf(name: string, perLayer: boolean, storage: Storage | undefined, L: number, mode: StoreMode): { slices: number; stash: boolean } {
+  if (!perLayer) return { slices: 1, stash: false };
+  if (mode.recompute) return { slices: KEPT_UNDER_RECOMPUTE.has(name) ? L : 1, stash: false };
+  if (storage === 'block') return { slices: 1, stash: false };
+  if (storage === 'f16' && mode.f16 && L > 2) return { slices: 1, stash: true }; // L f16 slices + one f32: less than L f32 from 3 blocks on
+  return { slices: L, stash: false };
+}
+
+// words of one f16 stash slice of n values (two a word), 256-byte aligned
+const stashStride = (n: number) => alignUp(Math.ceil(n / 2));
+
 /**
  * The buffers of a table, sized by capacity: one buffer per entry holding its L per-block slices (each
  * 256-byte aligned) or its one slice. views() cuts any table that fits out of them, so an
- * evaluation batch smaller than the training batch reuses the training buffers. With `shared`, the
- * per-block entries it names hold one slice that all L blocks' views alias (activation recompute).
+ * evaluation batch smaller than the training batch reuses the training buffers. 'block' entries, and
+ * under recompute every per-block entry but KEPT_UNDER_RECOMPUTE, hold one slice that all L blocks'
+ * views alias. With f16 storage an 'f16' entry holds one f32 slice (the block being run) and an f16
+ * stash of L slices, which stash() fills after a block's forward and restores from before its backward.
  */
 export class TableStore {
   readonly buffers: GPUBuffer[] = [];
-  private entries = new Map<string, { buffer: GPUBuffer; stride: number; slices: number }>();
+  private entries = new Map<string, { buffer: GPUBuffer; stride: number; slices: number; stash: GPUBuffer | null }>();
 
-  constructor(g: Gpu, spec: TableSpec, L: number, shared: (name: string) => boolean = () => false) {
-    for (const [name, [n, perLayer]] of Object.entries(spec)) {
+  constructor(private g: Gpu, spec: TableSpec, private L: number, mode: StoreMode = {}) {
+    for (const [name, [n, perLayer, storage]] of Object.entries(spec)) {
       if (n === 0) continue;
-      const slices = perLayer && !shared(name) ? L : 1;
+      const { slices, stash } = layoutOf(name, perLayer, storage, L, mode);
       const stride = alignUp(n), buffer = g.alloc(stride * slices, name);
       this.buffers.push(buffer);
-      this.entries.set(name, { buffer, stride, slices });
+      const s = stash ? g.alloc(stashStride(stride) * L, `${name}_f16`) : null;
+      if (s) this.buffers.push(s);
+      this.entries.set(name, { buffer, stride, slices, stash: s });
     }
   }
 
   /** bytes of GPU memory the table's buffers hold */
   get bytes(): number {
     let n = 0;
-    for (const e of this.entries.values()) n += e.stride * e.slices * 4;
+    for (const e of this.entries.values()) n += (e.stride * e.slices + (e.stash ? stashStride(e.stride) * this.L : 0)) * 4;
     return n;
   }
 
   /** the bytes a store of `spec` would hold, and its largest buffer (the memory plan, src/model/plan.ts) */
-  static plan(spec: TableSpec, L: number, shared: (name: string) => boolean = () => false): { bytes: number; largest: [string, number] } {
+  static plan(spec: TableSpec, L: number, mode: StoreMode = {}): { bytes: number; largest: [string, number] } {
     let bytes = 0, largest: [string, number] = ['', 0];
-    for (const [name, [n, perLayer]] of Object.entries(spec)) {
+    for (const [name, [n, perLayer, storage]] of Object.entries(spec)) {
       if (n === 0) continue;
-      const b = alignUp(n) * (perLayer && !shared(name) ? L : 1) * 4;
-      bytes += b;
-      if (b > largest[1]) largest = [name, b];
+      const { slices, stash } = layoutOf(name, perLayer, storage, L, mode);
+      const b = alignUp(n) * slices * 4, h = stash ? stashStride(alignUp(n)) * L * 4 : 0;
+      bytes += b + h;
+      for (const [what, x] of [[name, b], [`${name}_f16`, h]] as const) if (x > largest[1]) largest = [what, x];
     }
     return { bytes, largest };
   }
@@ -139,5 +188,19 @@ export class TableStore {
       out[name] = perLayer ? views : views[0];
     }
     return out as T;
+  }
+
+  /** the f16 stash of `spec`'s table (null when nothing is stored in f16) */
+  stash(spec: TableSpec): Stash | null {
+    const kept = Object.entries(spec).filter(([name, [n]]) => n > 0 && this.entries.get(name)?.stash);
+    if (kept.length === 0) return null;
+    const g = this.g, at = (name: string, n: number, l: number) => {
+      const e = this.entries.get(name)!;
+      return { f32: { buffer: e.buffer, offset: 0, numel: n }, f16: { buffer: e.stash!, offset: l * stashStride(e.stride), numel: Math.ceil(n / 2) } };
+    };
+    return {
+      save: (l) => { for (const [name, [n]] of kept) { const v = at(name, n, l); K.convertToF16(g, v.f16, v.f32, n); } },
+      restore: (l) => { for (const [name, [n]] of kept) { const v = at(name, n, l); K.convertToF32(g, v.f32, v.f16, n, 'F16'); } },
+    };
   }
 }

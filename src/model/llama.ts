@@ -9,7 +9,7 @@
 import * as K from '../gpu/kernels/index.js';
 import type { View } from '../gpu/gpu.js';
 import { alignUp, slice } from '../gpu/view.js';
-import { attend, type Acts, type BackwardPass, type Family, type Pass, type TableSpec } from './family.js';
+import { attend, enterBlock, forwardBlocks, type Acts, type BackwardPass, type Family, type Pass, type TableSpec } from './family.js';
 import { headSize, logitsStride, type ModelConfig } from './config.js';
 import { ropeOf, tablesOf } from './rope.js';
 
@@ -43,12 +43,12 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
     const { BT, C, H, HS, QD, KVD, NH, Vp } = sizes(c, B, T), qn = c.qkNorm ? 1 : 0;
     return {
       ids: [BT, false], targets: [BT, false], encoded: [BT * C, false],
-      ln1: [BT * C, true], ln1_rstd: [BT, true],
-      q: [BT * QD, true], k: [BT * KVD, true], v: [BT * KVD, true],
-      q_pre: [qn * BT * QD, true], k_pre: [qn * BT * KVD, true], q_rstd: [qn * BT * NH, true], k_rstd: [qn * BT * c.nKvHeads, true],
-      lse: [B * NH * T, true], atty: [BT * QD, true], attproj: [BT * C, true], residual2: [BT * C, true],
-      ln2: [BT * C, true], ln2_rstd: [BT, true],
-      fch: [BT * H, true], fch_up: [BT * H, true], fch_act: [BT * H, true], fcproj: [BT * C, true], residual3: [BT * C, true],
+      ln1: [BT * C, true, 'f16'], ln1_rstd: [BT, true],
+      q: [BT * QD, true], k: [BT * KVD, true], v: [BT * KVD, true, 'f16'],   // q, k after RoPE: not f16 values
+      q_pre: [qn * BT * QD, true, 'f16'], k_pre: [qn * BT * KVD, true, 'f16'], q_rstd: [qn * BT * NH, true], k_rstd: [qn * BT * c.nKvHeads, true],
+      lse: [B * NH * T, true], atty: [BT * QD, true], attproj: [BT * C, true, 'block'], residual2: [BT * C, true],
+      ln2: [BT * C, true, 'f16'], ln2_rstd: [BT, true],
+      fch: [BT * H, true, 'f16'], fch_up: [BT * H, true, 'f16'], fch_act: [BT * H, true, 'f16'], fcproj: [BT * C, true, 'block'], residual3: [BT * C, true],
       lnf: [BT * C, false], lnf_rstd: [BT, false], logits: [BT * Vp, false], losses: [BT, false],
       freqs_cos: [T * (HS / 2), false], freqs_sin: [T * (HS / 2), false],
     };
@@ -72,10 +72,10 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
   forward(pass: Pass<LlamaActs>) {
     const { g, c, p, a, B, T } = pass, { BT, C, V, Vp } = sizes(c, B, T), L = c.nLayers, eps = c.normEps;
     K.encoderForward(g, a.encoded, a.ids, p.token_embedding[0], null, B, T, C);          // (B,T,C)
-    for (let l = 0; l < L; l++) block(pass, l);                                         // (B,T,C) -> residual3[l]
+    forwardBlocks(pass, block);                                                         // (B,T,C) -> residual3[l]
     K.rmsnormForward(g, a.lnf, a.lnf_rstd, a.residual3[L - 1], p.rms_final[0], BT, C, eps); // (B,T,C)
     const head = c.tiedEmbeddings ? p.token_embedding[0] : p.wcls[0];                  // (V,C)
-    K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, V, Vp);                     // (B,T,V)
+    K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, V, Vp, { f32Out: true });                     // (B,T,V)
   },
 
   // forward in reverse (llm.c gpt2_backward): parameter gradients accumulate (+=) so micro-batches add
@@ -93,7 +93,7 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
     g.clear(s.dresidual);
     K.rmsnormBackward(g, s.dresidual, d.rms_final[0], s.dlnf, a.residual3[L - 1], p.rms_final[0], a.lnf_rstd, BT, C); // (B,T,C)
     for (let l = L - 1; l >= 0; l--) {
-      if (pass.recompute) block(pass, l); // block l's activations again, from its kept input
+      enterBlock(pass, block, l); // block l's activations again: recomputed from its kept input, or out of f16 storage
       const residual = l === 0 ? a.encoded : a.residual3[l - 1];
       // MLP block (residual3 = residual2 + fcproj: s.dresidual is the gradient of both)
       K.matmulBackward(g, s.dfch_act, d.w2[l], bias('b2', l), s.dresidual, a.fch_act[l], p.w2[l], BT, H, C);        // (B,T,H)

@@ -10,7 +10,7 @@ import * as K from '../gpu/kernels/index.js';
 import { assert, fail } from '../util/errors.js';
 import { validateCheckpoint, logitsStride, type Checkpoint, type ModelConfig } from './config.js';
 import { Arena, type SliceSource } from './arena.js';
-import { TableStore, KEPT_UNDER_RECOMPUTE, type Acts, type Family, type KvCache } from './family.js';
+import { TableStore, type Acts, type Family, type KvCache, type Stash } from './family.js';
 import { llama } from './llama.js';
 import { gpt2 } from './gpt2.js';
 import { neox } from './neox.js';
@@ -25,6 +25,8 @@ export class Model {
   acts: Acts | null = null;
   /** buffers of the activation table and of the activation-gradient table (one block's worth), by capacity */
   private actStore: { store: TableStore; BT: number; T: number } | null = null;
+  /** the f16 stash of the current activation table (f16 storage), or null */
+  private stash: Stash | null = null;
   private gradStore: TableStore | null = null;
   private gradViews: { B: number; T: number; s: Record<string, View> } | null = null;
   private dlosses: { view: View; value: number } | null = null;
@@ -60,12 +62,17 @@ export class Model {
 
   /**
    * Mixed precision: 'f16' rounds every matmul operand (weights, activations, their gradients) to f16
-   * as the kernels read it and sums in f32, as torch.autocast(float16) runs nn.Linear; norms, softmax,
-   * attention and the loss stay f32, as do the stored weights (the f32 master copy). Training under
-   * f16 needs loss scaling (src/train/scaler.ts) so small gradients do not flush to zero.
+   * as the kernels read it and sums in f32, and rounds the blocks' matmul outputs to f16, as
+   * torch.autocast(float16) runs nn.Linear; norms, softmax, attention, the residual stream and the loss
+   * stay f32, as do the stored weights (the f32 master copy). The activations a block keeps for its
+   * backward that are f16 values (its matmuls' inputs and outputs; TableSpec 'f16') are stored in f16
+   * between the two, which halves them; the gradients are the same as storing them in f32, since the
+   * round trip is exact. Training under f16 needs loss scaling (src/train/scaler.ts) so small gradients
+   * do not flush to zero.
    */
   setPrecision(p: Precision): void {
     if (p !== 'f32' && p !== 'f16') fail(`precision '${p}': expected f32 or f16`);
+    if (p !== this._precision) this.freeActivations();
     this._precision = p;
   }
 
@@ -113,7 +120,7 @@ export class Model {
     const a = this.activations(B, T);
     a.hostIds = Uint32Array.from(ids);
     g.upload(a.ids, a.hostIds);
-    this.at(() => this.family.forward({ g, c, p: this.params.views, a, B, T, cache }));
+    this.at(() => this.family.forward({ g, c, p: this.params.views, a, B, T, cache, stash: this.stash ?? undefined }));
     if (targets) {
       g.upload(a.targets, Uint32Array.from(targets));
       K.crossentropyForward(g, a.losses, a.logits, a.targets, BT, V, logitsStride(c)); // (B,T) from (B,T,V)
@@ -148,7 +155,7 @@ export class Model {
     // dlogits (B,T,V) over the logits, which the step no longer needs
     K.crossentropySoftmaxBackward(g, a.logits, this.dlosses.view, a.targets, B * T, c.vocabSize, logitsStride(c));
     const s = this.gradViews.s;
-    this.at(() => this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s, recompute: this.recompute, blockDone }));
+    this.at(() => this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s, recompute: this.recompute, blockDone, stash: this.stash ?? undefined }));
   }
 
   /** block l's post-softmax attention (B,NH,T,T) in the last forward (zeros above the diagonal) */
@@ -158,6 +165,7 @@ export class Model {
     assert(Number.isInteger(l) && l >= 0 && l < c.nLayers, `block ${l} does not exist: the model has ${c.nLayers} blocks`);
     assert(!this.recompute, 'attentionProbs() needs every block\'s activations, which recompute does not keep', 'call setRecompute(false) first');
     const probs = this.gpu.scratch('attention_probs', n);
+    this.stash?.restore(l); // block l's activations out of f16 storage (the forward left the last block's)
     this.at(() => this.family.attentionProbs({ g: this.gpu, c, p: this.params.views, a, B: a.B, T: a.T }, l, probs));
     return this.gpu.read(probs);
   }
@@ -201,12 +209,13 @@ export class Model {
     if (!s || B * T > s.BT || T > s.T || !s.store.fits(spec)) {
       const capT = Math.max(T, s?.T ?? 0), capB = Math.ceil(Math.max(B * T, s?.BT ?? 0) / capT);
       this.freeActivations();
-      const shared = this.recompute ? (name: string) => !KEPT_UNDER_RECOMPUTE.has(name) : undefined;
-      s = this.actStore = { store: new TableStore(this.gpu, this.family.activations(c, capB, capT), L, shared), BT: capB * capT, T: capT };
+      const mode = { recompute: this.recompute, f16: this._precision === 'f16' };
+      s = this.actStore = { store: new TableStore(this.gpu, this.family.activations(c, capB, capT), L, mode), BT: capB * capT, T: capT };
       // constant tables (RoPE) are filled once per allocation, for its longest sequence
       this.family.setup?.(this.gpu, c, { ...s.store.views<Acts>(this.family.activations(c, capB, capT), L), B: capB, T: capT });
     }
     this.acts = { ...s.store.views<Acts>(spec, L), B, T, buffers: s.store.buffers, hostIds: new Uint32Array(B * T) };
+    this.stash = s.store.stash(spec);
     return this.acts;
   }
 
@@ -214,6 +223,7 @@ export class Model {
     for (const b of this.actStore?.store.buffers ?? []) this.gpu.release(b);
     this.actStore = null;
     this.acts = null;
+    this.stash = null;
   }
 
   private freeGradients(): void {

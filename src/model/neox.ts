@@ -8,7 +8,7 @@
 import * as K from '../gpu/kernels/index.js';
 import type { View } from '../gpu/gpu.js';
 import type { QkvLayout } from '../gpu/kernels/attention.js';
-import { attend, type Acts, type BackwardPass, type Family, type Pass, type TableSpec } from './family.js';
+import { attend, enterBlock, forwardBlocks, type Acts, type BackwardPass, type Family, type Pass, type TableSpec } from './family.js';
 import { headSize, logitsStride, type ModelConfig } from './config.js';
 import { ropeOf, tablesOf } from './rope.js';
 
@@ -40,10 +40,10 @@ export const neox: Family<NeoxActs, NeoxGrads> = {
     const { BT, C, H, R, NH, Vp } = sizes(c, B, T);
     return {
       ids: [BT, false], targets: [BT, false], encoded: [BT * C, false],
-      ln1: [BT * C, true], ln1_mean: [BT, true], ln1_rstd: [BT, true], qkv: [BT * 3 * C, true],
-      lse: [B * NH * T, true], atty: [BT * C, true], attproj: [BT * C, true], residual2: [BT * C, true],
-      ln2: [BT * C, true], ln2_mean: [BT, true], ln2_rstd: [BT, true],
-      fch: [BT * H, true], fch_act: [BT * H, true], fcproj: [BT * C, true], residual3: [BT * C, true],
+      ln1: [BT * C, true, 'f16'], ln1_mean: [BT, true], ln1_rstd: [BT, true], qkv: [BT * 3 * C, true], // qkv: RoPE'd in place
+      lse: [B * NH * T, true], atty: [BT * C, true], attproj: [BT * C, true, 'block'], residual2: [BT * C, true],
+      ln2: [BT * C, true, 'f16'], ln2_mean: [BT, true], ln2_rstd: [BT, true],
+      fch: [BT * H, true, 'f16'], fch_act: [BT * H, true, 'f16'], fcproj: [BT * C, true, 'block'], residual3: [BT * C, true],
       lnf: [BT * C, false], lnf_mean: [BT, false], lnf_rstd: [BT, false], logits: [BT * Vp, false], losses: [BT, false],
       freqs_cos: [T * (R / 2), false], freqs_sin: [T * (R / 2), false],
     };
@@ -66,10 +66,10 @@ export const neox: Family<NeoxActs, NeoxGrads> = {
   forward(pass: Pass<NeoxActs>) {
     const { g, c, p, a, B, T } = pass, { BT, C, V, Vp } = sizes(c, B, T), L = c.nLayers, eps = c.normEps;
     K.encoderForward(g, a.encoded, a.ids, p.wte[0], null, B, T, C);                                 // (B,T,C)
-    for (let l = 0; l < L; l++) block(pass, l);                                                     // (B,T,C) -> residual3[l]
+    forwardBlocks(pass, block);                                                                     // (B,T,C) -> residual3[l]
     K.layernormForward(g, a.lnf, a.lnf_mean, a.lnf_rstd, a.residual3[L - 1], p.lnfw[0], p.lnfb[0], BT, C, eps); // (B,T,C)
     const head = c.tiedEmbeddings ? p.wte[0] : p.wcls[0];                                          // (V,C)
-    K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, V, Vp);                                 // (B,T,V)
+    K.matmulForward(g, a.logits, a.lnf, head, null, BT, C, V, Vp, { f32Out: true });                                 // (B,T,V)
   },
 
   // forward in reverse; accumulation and scratch as in src/model/llama.ts. With the parallel residual
@@ -84,7 +84,7 @@ export const neox: Family<NeoxActs, NeoxGrads> = {
     g.clear(s.dresidual);
     K.layernormBackward(g, s.dresidual, d.lnfw[0], d.lnfb[0], s.dlnf, a.residual3[L - 1], p.lnfw[0], a.lnf_mean, a.lnf_rstd, BT, C); // (B,T,C)
     for (let l = L - 1; l >= 0; l--) {
-      if (pass.recompute) block(pass, l); // block l's activations again, from its kept input
+      enterBlock(pass, block, l); // block l's activations again: recomputed from its kept input, or out of f16 storage
       const residual = l === 0 ? a.encoded : a.residual3[l - 1];
       if (c.parallelResidual) g.copy(s.dblock, s.dresidual);                                                            // (B,T,C)
       // MLP branch

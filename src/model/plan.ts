@@ -9,7 +9,7 @@ import { alignUp } from '../gpu/view.js';
 import { arenaLayout } from './arena.js';
 import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from './config.js';
 import { FAMILIES } from './model.js';
-import { KEPT_UNDER_RECOMPUTE, TableStore } from './family.js';
+import { TableStore } from './family.js';
 import { blocksOf } from '../gpu/kernels/reduce.js';
 
 import type { OptimName } from './adamw.js';
@@ -17,6 +17,8 @@ import type { OptimName } from './adamw.js';
 export interface PlanOptions {
   batch: number; seq: number; gradAccum?: number;
   recompute?: boolean;
+  /** 'f16': mixed precision, whose f16 activations are stored in f16 (Model.setPrecision) */
+  precision?: 'f32' | 'f16';
   /** optimizer-in-backward: gradients of one block (+ the tensors outside the blocks) */
   optimInBackward?: boolean;
   /** the optimizer (its state), or null for inference only (no gradients, no optimizer) */
@@ -62,8 +64,8 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   let parameters = 0;
   for (const [, shape, perLayer] of parameterShapes(c)) parameters += numel(shape) * (perLayer ? L : 1);
   const fam = FAMILIES[c.family];
-  const shared = (name: string) => !!o.recompute && !KEPT_UNDER_RECOMPUTE.has(name);
-  const acts = TableStore.plan(fam.activations(c, B, T), L, shared);
+  const f16 = o.precision === 'f16' && !o.recompute;
+  const acts = TableStore.plan(fam.activations(c, B, T), L, { recompute: o.recompute, f16 });
   const out: PlanPart[] = [{ part: 'weights', bytes: floats * F, what: `${parameters} parameters in f32, ${arena.length} buffer(s)` }];
   let largest = { label: 'weights', bytes: Math.max(...arena) * F };
   if (train) {
@@ -71,7 +73,7 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
     out.push({ part: 'gradients', bytes: gradFloats * F, what: o.optimInBackward ? 'f32, one block + the tensors outside the blocks (optimizer-in-backward)' : 'f32, the parameter layout' });
     out.push({ part: 'optimizer', bytes: optimizerBytes(o.optim!, c, partFloats), what: o.optim === 'adamw' ? 'AdamW m, v (f32)' : '8-bit AdamW m, v (a byte each, absmax per 256)' });
   }
-  out.push({ part: 'activations', bytes: acts.bytes, what: `(B ${B}, T ${T})${o.recompute ? ', recompute: each block\'s output + one block' : ', every block'}` });
+  out.push({ part: 'activations', bytes: acts.bytes, what: `(B ${B}, T ${T})${o.recompute ? ', recompute: each block\'s output + one block' : f16 ? ', every block, its matmul inputs and outputs in f16' : ', every block'}` });
   if (acts.largest[1] > largest.bytes) largest = { label: `activation '${acts.largest[0]}'`, bytes: acts.largest[1] };
   // scratch: activation gradients (one block's worth), the loss log, the norm and column-sum partials,
   // attention's D, the gradient-norm partials

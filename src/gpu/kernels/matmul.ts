@@ -4,7 +4,8 @@
 // (gemm_tiled, workgroup memory) or 'scalar' (the any-shape kernels). The vec4 variants need the
 // operands' row strides to be multiples of 4; the launcher offers the valid ones to the tuner
 // (src/gpu/tune.ts), which keeps the fastest per adapter and shape class. Under --precision f16
-// (Gpu.matmulPrecision) every variant reads its operands rounded to f16 and sums in f32.
+// (Gpu.matmulPrecision) every variant reads its operands rounded to f16 and sums in f32, and the forward
+// rounds its output to f16 (except the logits).
 import type { Gpu, View } from '../gpu.js';
 import type { Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
@@ -33,14 +34,15 @@ export function matmulCandidates(g: Gpu, ...strides: number[]): MatmulVariant[] 
  * c is written at c[m*ldc + c0 + n]. One dispatch of a vec4 variant (bindings must fit).
  */
 function gemm(g: Gpu, v: Exclude<MatmulVariant, 'scalar'>, c: View, c0: number, ldc: number, a: View, lda: number, aCol: boolean,
-              b: View, ldb: number, bCol: boolean, bias: View | null, M: number, N: number, K: number, acc: boolean) {
+              b: View, ldb: number, bCol: boolean, bias: View | null, M: number, N: number, K: number, acc: boolean, out16 = false) {
   const { entry, tm, tn } = GEMM[v];
   g.dispatch(entry, { u: [M, N, K, lda, ldb, ldc, c0, acc ? 1 : 0, bias ? 1 : 0] }, [c, a, b, bias ?? g.none],
-    [Math.ceil(N / tn), Math.ceil(M / tm)], { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0, ...f16(g) });
+    [Math.ceil(N / tn), Math.ceil(M / tm)], { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0, ...f16(g, out16) });
 }
 
-// --precision f16 (Gpu.matmulPrecision, set by the model around its passes): operands rounded to f16 on read
-const f16 = (g: Gpu) => ({ F16_IN: g.matmulPrecision === 'f16' ? 1 : 0 });
+// --precision f16 (Gpu.matmulPrecision, set by the model around its passes): operands rounded to f16 on
+// read; with out16 (forward outputs) the result rounded to f16 as it is stored
+const f16 = (g: Gpu, out16 = false) => (g.matmulPrecision === 'f16' ? { F16_IN: 1, ...(out16 ? { F16_OUT: 1 } : {}) } : { F16_IN: 0 });
 
 /** the tuner's choice for a gemm of this mode and shape class */
 function choose(g: Gpu, mode: string, M: number, N: number, K: number, aCol: boolean, bCol: boolean, ...strides: number[]): MatmulVariant {
@@ -72,9 +74,12 @@ function gemmBench(g: Gpu, M: number, N: number, K: number, aCol: boolean, bCol:
  * out[n, o] = sum_c inp[n, c] * weight[o, c] (+ bias[o]).  out: (N, ldo >= OC)  inp: (N, C)  weight: (OC, C)
  * Splits weight rows and out rows into chunks under maxStorageBufferBindingSize (a GPT-2 head,
  * 50257 x 768 floats = 154 MB, is bound as two chunks on lavapipe's 128 MiB limit).
+ * Under --precision f16 out is rounded to f16 (an autocast linear's output) unless f32Out (the logits).
  */
-export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: View | null, N: number, C: number, OC: number, ldo = OC) {
+export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: View | null, N: number, C: number, OC: number, ldo = OC,
+                              opts: { f32Out?: boolean } = {}) {
   const { nChunk, ocChunk } = matmulChunks(g.bindingFloats, N, C, ldo);
+  const out16 = !opts.f32Out;
   const v = choose(g, 'fwd', N, OC, C, false, false, C);
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const n = Math.min(nChunk, N - n0);
@@ -84,9 +89,9 @@ export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: 
       const o = slice(out, n0 * ldo, Math.min(n * ldo, out.numel - n0 * ldo));
       if (v === 'scalar') {
         g.dispatch('matmul_forward', { u: [n, C, oc, ldo, oc0, bias ? 1 : 0] }, [o, x, w, b ?? g.none],
-          [Math.ceil(oc / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)], f16(g));
+          [Math.ceil(oc / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)], f16(g, out16));
       } else {
-        gemm(g, v, o, oc0, ldo, x, C, false, w, C, false, b, n, oc, C, false);
+        gemm(g, v, o, oc0, ldo, x, C, false, w, C, false, b, n, oc, C, false, out16);
       }
     }
   }

@@ -6,6 +6,7 @@ import type { ModelConfig } from '../../model/config.js';
 import { memoryPlan, fitSuggestions, planText, type DeviceLimits, type PlanOptions } from '../../model/plan.js';
 import type { OptimName } from '../../model/adamw.js';
 import { readModelConfig } from '../files.js';
+import { resolvePrecision, TRAIN_DEFAULTS, type TrainOptions } from '../../train/trainer.js';
 import { parseSize } from '../../formats/stwrite.js';
 import { int, modelPath, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
@@ -21,10 +22,11 @@ export function deviceLimits(gpu: Gpu, flags: Flags): DeviceLimits {
   return l;
 }
 
-export function planOptions(flags: Flags, base: { batch: number; seq: number; gradAccum: number; recompute: boolean; optim?: OptimName; optimInBackward?: boolean }): PlanOptions {
+export function planOptions(flags: Flags, gpu: Gpu, base: { batch: number; seq: number; gradAccum: number; recompute: boolean; optim?: OptimName; optimInBackward?: boolean }): PlanOptions {
   const optim = flags.inference ? null : ((flags.optim as OptimName | undefined) ?? base.optim ?? 'adamw');
   if (optim !== null && optim !== 'adamw' && optim !== 'adamw8bit') fail(`--optim ${optim}: expected adamw or adamw8bit`);
-  return { batch: base.batch, seq: base.seq, gradAccum: base.gradAccum, recompute: base.recompute, optim, optimInBackward: base.optimInBackward ?? !!flags['optim-in-backward'] };
+  const precision = resolvePrecision((flags.precision as TrainOptions['precision'] | undefined) ?? TRAIN_DEFAULTS.precision, gpu.shaderF16);
+  return { batch: base.batch, seq: base.seq, gradAccum: base.gradAccum, recompute: base.recompute, precision, optim, optimInBackward: base.optimInBackward ?? !!flags['optim-in-backward'] };
 }
 
 /** train and run: refuse before allocating when the plan does not fit, printing it and the flags that would */
@@ -40,7 +42,7 @@ export async function planCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const layers = int(flags, 'layers');
   if (layers !== undefined && (layers < 1 || layers > c.nLayers)) fail(`--layers ${layers}: the model has ${c.nLayers} blocks`, `pass 1..${c.nLayers}`);
   const config = layers ? { ...c, nLayers: layers } : c;
-  const o = planOptions(flags, {
+  const o = planOptions(flags, gpu, {
     batch: int(flags, 'batch') ?? fail('--batch B is required'), seq: int(flags, 'seq') ?? fail('--seq T is required'),
     gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute,
   });

@@ -55,7 +55,7 @@ function training(base: Partial<TrainOptions>, saveEvery: number, sizes: (k: 'st
     { name: 'wd', value: 'X', meaning: 'decoupled weight decay, on matrices and embeddings only', default: d(o.wd) },
     { name: 'clip', value: 'X', meaning: 'global gradient-norm clip (0: off)', default: d(o.clip) },
     { name: 'optim', value: 'NAME', meaning: 'adamw (f32 moments: 8 bytes a parameter) or adamw8bit (moments block-wise quantized to 8 bits, Dettmers et al. 2022: about 2 bytes a parameter)', default: d(o.optim) },
-    { name: 'precision', value: 'NAME', meaning: 'f32, f16 (matmul operands rounded to f16, f32 sums and master weights, dynamic loss scaling as torch.amp.GradScaler) or auto (f16 where the adapter has shader-f16)', default: d(o.precision) },
+    { name: 'precision', value: 'NAME', meaning: 'f32, f16 (matmul operands and outputs rounded to f16, f32 sums and master weights, the blocks\' f16 activations stored in f16, dynamic loss scaling as torch.amp.GradScaler) or auto (f16 where the adapter has shader-f16)', default: d(o.precision) },
     { name: 'loss-scale', value: 'X', meaning: 'with --precision f16: the initial loss scale (halved on an overflowing step, which is skipped; doubled after 2000 clean steps)', default: d(SCALER_DEFAULTS.scale) },
     { name: 'sampling', value: 'NAME', meaning: 'sequential (window i = tokens [i*T, i*T+T]) or random (seeded, with replacement)', default: d(o.sampling) },
     { name: 'seed', value: 'N', meaning: 'seed of the random sampling (and of freshly initialized parameters)', default: d(o.seed) },
@@ -255,7 +255,7 @@ export const SPECS: CommandSpec[] = [
     ],
   },
   {
-    name: 'plan', synopsis: '--model PATH --batch B --seq T [--recompute] [--optim NAME] [--memory BYTES] [--json]', gpu: true,
+    name: 'plan', synopsis: '--model PATH --batch B --seq T [--recompute] [--precision NAME] [--optim NAME] [--memory BYTES] [--json]', gpu: true,
     summary: "The memory plan of training --model: the bytes of the weights, gradients, optimizer state, activations and scratch against the device's limits, whether it fits, and which flags would make it fit.",
     more: 'train and run check the same plan before allocating anything and refuse, printing it, when it does not fit. Reads only config.json of a Hugging Face directory.',
     flags: [
@@ -264,6 +264,7 @@ export const SPECS: CommandSpec[] = [
       { name: 'seq', value: 'T', meaning: 'tokens per window', required: true },
       { name: 'grad-accum', value: 'G', meaning: 'micro-batches per step', default: '1' },
       { name: 'recompute', meaning: "activation recompute, as train's --recompute" },
+      { name: 'precision', value: 'NAME', meaning: "as train's --precision: under f16 the blocks' matmul inputs and outputs are stored in f16", default: 'f32' },
       { name: 'optim', value: 'NAME', meaning: 'adamw or adamw8bit, as train\'s --optim', default: 'adamw' },
       { name: 'optim-in-backward', meaning: "as train's --optim-in-backward: gradients of one block" },
       { name: 'inference', meaning: 'plan a forward pass only (no gradients, no optimizer)' },

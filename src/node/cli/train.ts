@@ -62,9 +62,9 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
   const path = await modelPath(flags, 'model');
   const config = await readModelConfig(path);
-  checkPlan(gpu, flags, config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
+  checkPlan(gpu, flags, config, planOptions(flags, gpu, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
   const { train, val } = await textData(flags, path, config.vocabSize);
-  const planned = memoryPlan(config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }), deviceLimits(gpu, flags)).total;
+  const planned = memoryPlan(config, planOptions(flags, gpu, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }), deviceLimits(gpu, flags)).total;
   gpu.resetPeak();
   const live0 = gpu.memory.live;
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
@@ -108,7 +108,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   if (path) {
     // the largest model the rounds may train is the reference's size
     const refConfig = await readModelConfig(path);
-    checkPlan(gpu, flags, refConfig, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
+    checkPlan(gpu, flags, refConfig, planOptions(flags, gpu, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
     const { train, val, tok } = await textData(flags, path, refConfig.vocabSize);
     const tokFiles = tokenizerFiles(path);
     data = { reference: await referenceDir(path, join(out, 'reference-hf'), tokFiles, resume), train, val, tokFiles, tokenizer: flags.tasks ? await tok() : undefined };
