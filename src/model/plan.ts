@@ -64,7 +64,7 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   let parameters = 0;
   for (const [, shape, perLayer] of parameterShapes(c)) parameters += numel(shape) * (perLayer ? L : 1);
   const fam = FAMILIES[c.family];
-  const f16 = o.precision === 'f16' && !o.recompute;
+  const f16 = o.precision === 'f16' && !o.recompute && L > 2; // as TableStore lays it out (src/model/family.ts)
   const acts = TableStore.plan(fam.activations(c, B, T), L, { recompute: o.recompute, f16 });
   const out: PlanPart[] = [{ part: 'weights', bytes: floats * F, what: `${parameters} parameters in f32, ${arena.length} buffer(s)` }];
   let largest = { label: 'weights', bytes: Math.max(...arena) * F };
