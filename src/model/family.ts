@@ -117,12 +117,15 @@ export interface Family<A extends Acts = any, S = any> {
 /** how a TableStore lays out the per-block entries: recompute keeps only each block's output; f16 stores the 'f16' entries in f16 */
 export interface StoreMode { recompute?: boolean; f16?: boolean }
 
+/** does a store of L blocks in this mode keep its 'f16' entries in f16? (L f16 slices + one f32 are less than L f32 from 3 blocks on) */
+export const storesF16 = (L: number, mode: StoreMode): boolean => !!mode.f16 && !mode.recompute && L > 2;
+
 // how many slices of f32 a per-block entry holds, and whether it has an f16 stash of L slices
 function layoutOf(name: string, perLayer: boolean, storage: Storage | undefined, L: number, mode: StoreMode): { slices: number; stash: boolean } {
   if (!perLayer) return { slices: 1, stash: false };
   if (mode.recompute) return { slices: KEPT_UNDER_RECOMPUTE.has(name) ? L : 1, stash: false };
   if (storage === 'block') return { slices: 1, stash: false };
-  if (storage === 'f16' && mode.f16 && L > 2) return { slices: 1, stash: true }; // L f16 slices + one f32: less than L f32 from 3 blocks on
+  if (storage === 'f16' && storesF16(L, mode)) return { slices: 1, stash: true };
   return { slices: L, stash: false };
 }
 

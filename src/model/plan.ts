@@ -9,7 +9,7 @@ import { alignUp } from '../gpu/view.js';
 import { arenaLayout } from './arena.js';
 import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from './config.js';
 import { FAMILIES } from './model.js';
-import { TableStore } from './family.js';
+import { TableStore, storesF16 } from './family.js';
 import { blocksOf } from '../gpu/kernels/reduce.js';
 
 import type { OptimName } from './adamw.js';
@@ -64,8 +64,8 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   let parameters = 0;
   for (const [, shape, perLayer] of parameterShapes(c)) parameters += numel(shape) * (perLayer ? L : 1);
   const fam = FAMILIES[c.family];
-  const f16 = o.precision === 'f16' && !o.recompute && L > 2; // as TableStore lays it out (src/model/family.ts)
-  const acts = TableStore.plan(fam.activations(c, B, T), L, { recompute: o.recompute, f16 });
+  const mode = { recompute: o.recompute, f16: o.precision === 'f16' }, f16 = storesF16(L, mode);
+  const acts = TableStore.plan(fam.activations(c, B, T), L, mode);
   const out: PlanPart[] = [{ part: 'weights', bytes: floats * F, what: `${parameters} parameters in f32, ${arena.length} buffer(s)` }];
   let largest = { label: 'weights', bytes: Math.max(...arena) * F };
   if (train) {
