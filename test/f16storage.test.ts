@@ -9,14 +9,14 @@
 // smaller than at f32 by exactly half of the f16 entries (less the one f32 block they are computed in). (4) attentionProbs of any block still works (its qkv comes back out of storage).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { resolve } from 'node:path';
-import { Model, Arena, initCheckpoint, selectLayers, type Checkpoint, type Gpu, type ModelConfig } from '../src/node/index.js';
+import { Model, initCheckpoint, selectLayers, type Checkpoint, type Gpu, type ModelConfig } from '../src/node/index.js';
 import { readModel } from '../src/node/files.js';
 import { FAMILIES } from '../src/model/model.js';
 import { TableStore } from '../src/model/family.js';
 import { memoryPlan } from '../src/model/plan.js';
 import * as K from '../src/gpu/kernels/index.js';
 import { f32BitsToF16, rawToF32 } from '../src/formats/dtype.js';
-import { REPO, testGpu, ids, randn, put } from './helpers.js';
+import { REPO, testGpu, twoMicroBatches, ids, randn, put } from './helpers.js';
 
 let g: Gpu | null = null;
 beforeAll(async () => { g = await testGpu(); });
@@ -59,25 +59,6 @@ describe('f32 -> f16 conversion on the GPU', () => {
   });
 });
 
-/** the gradients of two micro-batches at f16, storing activations (in f16 where they are f16 values) or recomputing them */
-async function gradientsF16(m: Model, recompute: boolean): Promise<{ grads: Record<string, Float32Array>; losses: Float32Array[]; bytes: number }> {
-  m.setRecompute(recompute);
-  m.setPrecision('f16');
-  const grads = new Arena(m.gpu, m.config, 'grads');
-  grads.clear();
-  const V = m.config.vocabSize, losses: Float32Array[] = [];
-  for (const seed of [1, 2]) {
-    const x = ids(B * T + 1, V, seed);
-    const a = m.forward(x.subarray(0, B * T), B, T, x.subarray(1));
-    losses.push(await m.gpu.read({ ...a.losses, numel: B * T }));
-    m.backward(grads, 1 / (2 * B * T));
-  }
-  const out = await grads.read(), bytes = m.activationBytes;
-  grads.destroy();
-  m.setRecompute(false);
-  m.setPrecision('f32');
-  return { grads: out, losses, bytes };
-}
 
 describe('f16 activation storage', () => {
   for (const dir of DIRS) {
@@ -89,9 +70,9 @@ describe('f16 activation storage', () => {
       const m = Model.create(g, ck);
       m.forward(ids(B * T, ck.config.vocabSize, 1), B, T);
       const f32Bytes = m.activationBytes;
-      const stored = await gradientsF16(m, false);
+      const stored = await twoMicroBatches(m, B, T, false, 'f16');
       expect(stored.bytes, 'some activations are stored in f16').toBeLessThan(f32Bytes);
-      const again = await gradientsF16(m, true);
+      const again = await twoMicroBatches(m, B, T, true, 'f16');
       m.destroy();
       expect(again.losses).toEqual(stored.losses);
       let nonzero = 0;

@@ -1,6 +1,6 @@
 // helpers: GPU acquisition for tests, seeded random data, the llm.c-style tensor checker, paths.
 import { resolve } from 'node:path';
-import { createGpu, type Gpu, type View } from '../src/node/index.js';
+import { createGpu, Arena, type Gpu, type Model, type View } from '../src/node/index.js';
 import { mulberry32 } from '../src/model/init.js';
 
 export const REPO = resolve(import.meta.dirname, '..');
@@ -63,4 +63,28 @@ export function put(g: Gpu, data: Float32Array | Uint32Array, label = 't'): View
 export function ids(n: number, V: number, seed: number): Uint32Array {
   const r = rng(seed);
   return Uint32Array.from({ length: n }, () => Math.floor(r() * V));
+}
+
+/**
+ * the loss-weighted gradients of two micro-batches of (B, T) random ids (grad accumulation) and their
+ * per-token losses, with activation recompute on or off and at a precision; the model is left f32, no recompute
+ */
+export async function twoMicroBatches(m: Model, B: number, T: number, recompute: boolean, precision: 'f32' | 'f16' = 'f32'):
+    Promise<{ grads: Record<string, Float32Array>; losses: Float32Array[]; bytes: number }> {
+  m.setRecompute(recompute);
+  m.setPrecision(precision);
+  const grads = new Arena(m.gpu, m.config, 'grads');
+  grads.clear();
+  const V = m.config.vocabSize, losses: Float32Array[] = [];
+  for (const seed of [1, 2]) {
+    const x = ids(B * T + 1, V, seed);
+    const a = m.forward(x.subarray(0, B * T), B, T, x.subarray(1));
+    losses.push(await m.gpu.read({ ...a.losses, numel: B * T }));
+    m.backward(grads, 1 / (2 * B * T));
+  }
+  const out = await grads.read(), bytes = m.activationBytes;
+  grads.destroy();
+  m.setRecompute(false);
+  m.setPrecision('f32');
+  return { grads: out, losses, bytes };
 }

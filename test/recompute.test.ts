@@ -7,11 +7,11 @@
 // L x (B,T,C) + one block's worth.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { resolve } from 'node:path';
-import { Model, Arena, Trainer, TRAIN_DEFAULTS, type Gpu } from '../src/node/index.js';
+import { Model, Trainer, TRAIN_DEFAULTS, type Gpu } from '../src/node/index.js';
 import { readModel } from '../src/node/files.js';
 import { FAMILIES } from '../src/model/model.js';
 import type { TableSpec } from '../src/model/family.js';
-import { REPO, testGpu, ids } from './helpers.js';
+import { REPO, testGpu, twoMicroBatches, ids } from './helpers.js';
 
 let g: Gpu | null = null;
 beforeAll(async () => { g = await testGpu(); });
@@ -20,23 +20,6 @@ afterAll(() => g?.destroy());
 const DIRS = ['llama-tiny', 'llama-bias-tiny', 'gpt2-tiny', 'fam-qwen3-f32', 'fam-llama3-f32', 'fam-neox-f32', 'fam-neoxseq-f32'];
 const B = 2, T = 8;
 
-/** the loss-weighted gradients of two micro-batches (grad accumulation), and the per-token losses */
-async function gradients(m: Model, recompute: boolean): Promise<{ grads: Record<string, Float32Array>; losses: Float32Array[] }> {
-  m.setRecompute(recompute);
-  const grads = new Arena(m.gpu, m.config, 'grads');
-  grads.clear();
-  const V = m.config.vocabSize, losses: Float32Array[] = [];
-  for (const seed of [1, 2]) {
-    const x = ids(B * T + 1, V, seed);
-    const a = m.forward(x.subarray(0, B * T), B, T, x.subarray(1));
-    losses.push(await m.gpu.read({ ...a.losses, numel: B * T }));
-    m.backward(grads, 1 / (2 * B * T));
-  }
-  const out = await grads.read();
-  grads.destroy();
-  m.setRecompute(false);
-  return { grads: out, losses };
-}
 
 describe('activation recompute', () => {
   for (const dir of DIRS) {
@@ -44,8 +27,8 @@ describe('activation recompute', () => {
       if (!g) return ctx.skip();
       const ck = await readModel(resolve(REPO, 'test/ref/hf', dir));
       const m = Model.create(g, ck);
-      const stored = await gradients(m, false);
-      const again = await gradients(m, true);
+      const stored = await twoMicroBatches(m, B, T, false);
+      const again = await twoMicroBatches(m, B, T, true);
       m.destroy();
       expect(again.losses).toEqual(stored.losses);
       const names = Object.keys(stored.grads);
