@@ -95,16 +95,28 @@ fn gemm_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
   let kt = gd.K & ~3u;
   for (var k = 0u; k < kt; k += 4u) { step(m0, n0, l, base, k, vec4<bool>(true)); }
   if (kt < gd.K) { step(m0, n0, l, base, kt, vec4<u32>(kt, kt + 1u, kt + 2u, kt + 3u) < vec4<u32>(gd.K)); }
+  // epilogue: the bias once per lane; whole rows of 4 columns without per-element tests where they all exist
+  var bv = vec4<f32>(0.0);
+  if (gd.has_bias == 1u) {
+    for (var j = 0u; j < 4u; j++) { if (n0 + j < gd.N) { bv[j] = gbias[n0 + j]; } }
+  }
+  let full = n0 + 4u <= gd.N;
   for (var i = 0u; i < 16u; i++) {
     let m = m0 + i;
     if (m >= gd.M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + j;
-      if (n >= gd.N) { break; }
-      var v = acc[i][j];
-      if (gd.has_bias == 1u) { v += gbias[n]; }
-      let at = m * gd.ldc + gd.c0 + n;
-      if (gd.acc == 1u) { gc[at] += v; } else { gc[at] = o16(v); }
+    let v = acc[i] + bv;
+    let at = m * gd.ldc + gd.c0 + n0;
+    if (full) {
+      if (gd.acc == 1u) {
+        gc[at] += v.x; gc[at + 1u] += v.y; gc[at + 2u] += v.z; gc[at + 3u] += v.w;
+      } else {
+        gc[at] = o16(v.x); gc[at + 1u] = o16(v.y); gc[at + 2u] = o16(v.z); gc[at + 3u] = o16(v.w);
+      }
+    } else {
+      for (var j = 0u; j < 4u; j++) {
+        if (n0 + j >= gd.N) { break; }
+        if (gd.acc == 1u) { gc[at + j] += v[j]; } else { gc[at + j] = o16(v[j]); }
+      }
     }
   }
 }

@@ -75,5 +75,8 @@ describe('memory plan', () => {
     const bad = await run('node', [CLI, 'plan', '--model', MODEL, '--batch', '8', '--seq', '64', '--memory', '1.5QB']).then(() => null, (e) => e);
     expect(bad?.code).toBe(1);
     expect(bad.stderr).toMatch(/'1\.5QB' is not a size[\s\S]*e\.g\. 5GB/);
+    const prec = await run('node', [CLI, 'plan', '--model', MODEL, '--batch', '8', '--seq', '64', '--precision', 'bf16']).then(() => null, (e) => e);
+    expect(prec?.code).toBe(1);
+    expect(prec.stderr).toMatch(/--precision bf16: expected f32, f16 or auto/);
   });
 });

@@ -25,8 +25,7 @@ export function deviceLimits(gpu: Gpu, flags: Flags): DeviceLimits {
 export function planOptions(flags: Flags, gpu: Gpu, base: { batch: number; seq: number; gradAccum: number; recompute: boolean; optim?: OptimName; optimInBackward?: boolean }): PlanOptions {
   const optim = flags.inference ? null : ((flags.optim as OptimName | undefined) ?? base.optim ?? 'adamw');
   if (optim !== null && optim !== 'adamw' && optim !== 'adamw8bit') fail(`--optim ${optim}: expected adamw or adamw8bit`);
-  if (flags.precision !== undefined && !['f32', 'f16', 'auto'].includes(flags.precision as string)) fail(`--precision ${flags.precision}: expected f32, f16 or auto`);
-  const precision = resolvePrecision((flags.precision as TrainOptions['precision'] | undefined) ?? TRAIN_DEFAULTS.precision, gpu.shaderF16);
+  const precision = resolvePrecision((flags.precision as TrainOptions['precision'] | undefined) ?? TRAIN_DEFAULTS.precision, gpu.shaderF16, '--precision');
   return { batch: base.batch, seq: base.seq, gradAccum: base.gradAccum, recompute: base.recompute, precision, optim, optimInBackward: base.optimInBackward ?? !!flags['optim-in-backward'] };
 }
 
