@@ -3,7 +3,7 @@
 //   1) an FMA-only microbench: this adapter's practical f32 peak (the kernel of ../shared/bench/fma_peak.mjs)
 //   2) matmul, every variant this adapter runs, at 1024^3 and at GPT-2 124M's shapes (1024 tokens x
 //      768->2304, 768->3072, 3072->768, 768->50257): GFLOP/s and % of the peak
-//   3) attention forward + backward (GPT-2 heads: 12 x 64) at T 256 and 1024
+//   3) attention forward + backward (GPT-2 heads: 12 x 64) at T 256 and 1024, every variant
 //   4) training tokens/s and model-FLOPs utilisation (6 * params * tokens/s / peak) of a small GPT-2-style
 //      model (V 512, C 128, L 4, H 4, T 64, B 8) and of GPT-2 124M (B 4, T 256), at f32 and (shader-f16) f16,
 //      and the memory plan against the measured peak
@@ -28,17 +28,7 @@ const rows = out.rows;
 const row = (what, variant, fields) => { rows.push({ what, variant, ...fields }); print(rows[rows.length - 1]); };
 console.log(`adapter: ${Object.values(report.adapter).join(' / ')} (${report.runtime}); features: ${report.features.join(' ')}\n`);
 
-async function time(fn, reps = 3) {
-  fn(); await g.sync();                           // warm-up: pipeline compile, first touch
-  let best = Infinity;
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now(); fn(); await g.sync();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
-}
 const rnd = (n, seed) => { let x = seed >>> 0; const a = new Float32Array(n); for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; a[i] = x / 2 ** 32 - 0.5; } return a; };
-const put = (a) => { const v = g.tensor(a.length, 'bench'); g.upload(v, a); return v; };
 
 // 1) FMA peak: 65536 threads x 1024 iterations x 4 vec4 fma
 const peak = await (async () => {
@@ -82,19 +72,26 @@ for (const [N, C, OC, label] of [[1024, 1024, 1024, '1024^3'], [1024, 768, 2304,
 }
 for (const gv of gpus.values()) gv.destroy();
 
-// 3) attention forward + backward, GPT-2 heads
-for (const [B, T] of [[4, 256], [1, 1024]]) {
+// 3) attention forward + backward, GPT-2 heads, every variant this adapter runs
+const agpus = new Map();
+for (const v of K.attentionVariants(g)) agpus.set(v, await createGpu({ force: { attention: v } }));
+for (const [B, T] of [[4, 256], [1, 1024]]) for (const [av, ga] of agpus) {
   const NH = 12, HS = 64, C = NH * HS;
+  const put = (a) => { const x = ga.tensor(a.length, 'bench'); ga.upload(x, a); return x; };
   const q = put(rnd(B * T * C, 3)), k = put(rnd(B * T * C, 4)), v = put(rnd(B * T * C, 5)), dout = put(rnd(B * T * C, 6));
-  const o = g.tensor(B * T * C, 'bench'), lse = g.tensor(B * NH * T, 'bench'), dq = g.tensor(B * T * C, 'bench');
-  const dkv = g.tensor(2 * Math.ceil((B * T * C) / 64) * 64, 'bench');
+  const o = ga.tensor(B * T * C, 'bench'), lse = ga.tensor(B * NH * T, 'bench'), dq = ga.tensor(B * T * C, 'bench');
+  const dkv = ga.tensor(2 * Math.ceil((B * T * C) / 64) * 64, 'bench');
   const dk = K.slice(dkv, 0, B * T * C), dv = K.slice(dkv, Math.ceil((B * T * C) / 64) * 64, B * T * C);
   const flop = 2 * B * NH * T * T * HS;           // QK^T and PV over the causal half
-  const f = await time(() => K.attentionForward(g, o, lse, q, k, v, B, T, NH, NH, HS), 2);
-  const b = await time(() => K.attentionBackward(g, dq, dk, dv, dout, o, lse, q, k, v, B, T, NH, NH, HS), 2);
-  row(`attention forward, B ${B} T ${T}, 12 heads x 64`, 'flash (tiled)', { ms: f, gflops: flop / (f / 1e3) / 1e9, pct: (100 * flop / (f / 1e3) / 1e9) / peak });
-  row(`attention backward, B ${B} T ${T}, 12 heads x 64`, 'flash (tiled)', { ms: b, gflops: (2.5 * flop) / (b / 1e3) / 1e9, pct: (100 * 2.5 * flop / (b / 1e3) / 1e9) / peak });
+  const time = async (fn) => { fn(); await ga.sync(); let best = Infinity; for (let r = 0; r < 2; r++) { const t0 = performance.now(); fn(); await ga.sync(); best = Math.min(best, performance.now() - t0); } return best; };
+  const f = await time(() => K.attentionForward(ga, o, lse, q, k, v, B, T, NH, NH, HS));
+  const b = await time(() => K.attentionBackward(ga, dq, dk, dv, dout, o, lse, q, k, v, B, T, NH, NH, HS));
+  row(`attention forward, B ${B} T ${T}, 12 heads x 64`, av, { ms: f, gflops: flop / (f / 1e3) / 1e9, pct: (100 * flop / (f / 1e3) / 1e9) / peak });
+  row(`attention backward, B ${B} T ${T}, 12 heads x 64`, av, { ms: b, gflops: (2.5 * flop) / (b / 1e3) / 1e9, pct: (100 * 2.5 * flop / (b / 1e3) / 1e9) / peak });
+  for (const x of [q, k, v, dout, o, lse, dq, dkv]) ga.release(x.buffer);
+  await ga.sync();
 }
+for (const ga of agpus.values()) ga.destroy();
 
 // 4) training steps through the Trainer (forward, backward, clip, AdamW, one readback)
 const SMALL = { family: 'gpt2', dim: 128, hiddenDim: 512, nLayers: 4, nHeads: 4, nKvHeads: 4, vocabSize: 512, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, ropeMode: 'rotate_half', tiedEmbeddings: true };

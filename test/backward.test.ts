@@ -1,11 +1,10 @@
-// backward: every backward kernel against the float64 CPU oracle (test/cpu.ts) on odd shapes, the
+// backward: every backward kernel (attention: test/attention.test.ts) against the float64 CPU oracle (test/cpu.ts) on odd shapes, the
 // += accumulation of parameter gradients, bit-for-bit determinism, chunking under the binding limit;
 // and the oracle itself against central finite differences in float64.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Gpu } from '../src/gpu/gpu.js';
 import * as K from '../src/gpu/kernels/index.js';
 import { ropeTables } from '../src/model/rope.js';
-import { alignUp } from '../src/gpu/view.js';
 import * as cpu from './cpu.js';
 import { testGpu, randn, checkTensor, put, ids } from './helpers.js';
 
@@ -235,47 +234,6 @@ describe('backward kernels vs float64 CPU reference', () => {
       K.ropeBackward(g, v, put(g, t.cos), put(g, t.sin), B, T, NH, HS, 1, { rotary: R, rowStride: 3 * C, offset: off });
       checkTensor(`rope backward partial at ${off}`, await g.read(v), cpu.ropeBackward(fused, B, T, NH, HS, theta, 1, { R, rs: 3 * C, off }));
     }
-  });
-
-  it('attention_backward, grouped-query heads, deterministic', async (ctx) => {
-    if (!g) return ctx.skip();
-    for (const [B, T, NH, KVH, HS] of [[2, 11, 6, 3, 5], [1, 9, 4, 4, 8], [3, 5, 4, 1, 3], [1, 150, 4, 2, 8], [2, 70, 2, 1, 64]]) {
-      const q = randn(B * T * NH * HS, 68), k = randn(B * T * KVH * HS, 69), v = randn(B * T * KVH * HS, 70);
-      const dout = randn(B * T * NH * HS, 71), fwd = cpu.attentionForward(q, k, v, B, T, NH, KVH, HS);
-      const ref = cpu.attentionBackward(dout, q, k, v, fwd.att, B, T, NH, KVH, HS);
-      const ins = [put(g, dout), put(g, f32(fwd.out)), put(g, f32(fwd.lse)), put(g, q), put(g, k), put(g, v)] as const;
-      const runs: Float32Array[][] = [];
-      for (let rep = 0; rep < 2; rep++) {
-        // dk and dv side by side in one buffer, as the model keeps them
-        const dq = g.tensor(q.length, 'dq'), dkv = g.tensor(2 * alignUp(k.length), 'dkv');
-        const dk = K.slice(dkv, 0, k.length), dv = K.slice(dkv, alignUp(k.length), v.length);
-        K.attentionBackward(g, dq, dk, dv, ...ins, B, T, NH, KVH, HS);
-        runs.push([await g.read(dq), await g.read(dk), await g.read(dv)]);
-      }
-      const label = `attention ${[B, T, NH, KVH, HS]}`;
-      checkTensor(`${label} dq`, runs[0][0], ref.dq);
-      checkTensor(`${label} dk`, runs[0][1], ref.dk);
-      checkTensor(`${label} dv`, runs[0][2], ref.dv);
-      runs[0].forEach((t, i) => same(t, runs[1][i]));
-    }
-  });
-
-  it('attention_backward into a fused dqkv row (GPT-2 layout)', async (ctx) => {
-    if (!g) return ctx.skip();
-    const [B, T, NH, HS] = [2, 9, 3, 7];
-    const C = NH * HS;
-    const qkv = randn(B * T * 3 * C, 72), dout = randn(B * T * C, 73);
-    const part = (x: ArrayLike<number>, j: number) => Float32Array.from({ length: B * T * C }, (_, i) => x[Math.floor(i / C) * 3 * C + j * C + (i % C)]);
-    const [q, k, v] = [0, 1, 2].map((j) => part(qkv, j));
-    const fwd = cpu.attentionForward(q, k, v, B, T, NH, NH, HS);
-    const ref = cpu.attentionBackward(dout, q, k, v, fwd.att, B, T, NH, NH, HS);
-    const fused = put(g, qkv), dqkv = g.tensor(qkv.length, 'dqkv');
-    K.attentionBackward(g, dqkv, dqkv, dqkv, put(g, dout), put(g, f32(fwd.out)), put(g, f32(fwd.lse)), fused, fused, fused,
-      B, T, NH, NH, HS, { qs: 3 * C, q0: 0, kvs: 3 * C, k0: C, v0: 2 * C });
-    const got = await g.read(dqkv);
-    checkTensor('fused dq', part(got, 0), ref.dq);
-    checkTensor('fused dk', part(got, 1), ref.dk);
-    checkTensor('fused dv', part(got, 2), ref.dv);
   });
 
   it('swiglu_backward, gelu_backward (tanh and erf forms, large |x|), residual_backward (+=)', async (ctx) => {

@@ -6,7 +6,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseLlama2c, Model, Arena, kernels as K, Llama2cTokenizer, hfFiles, SafetensorsFile, memorySource, createGpu, type Gpu } from '../src/node/index.js';
-import { MATMUL_VARIANTS, matmulCandidates } from '../src/gpu/kernels/matmul.js';
+import { MATMUL_VARIANTS, matmulCandidates, type MatmulVariant } from '../src/gpu/kernels/matmul.js';
+import { attentionVariants, type AttentionVariant } from '../src/gpu/kernels/attention.js';
 import { readModel } from '../src/node/files.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 
@@ -29,12 +30,16 @@ async function gradsOf(m: Model, ids: number[], B: number, T: number) {
 }
 
 describe('backward pass vs PyTorch', () => {
-  // the default kernels, then every matmul variant forced (src/gpu/kernels/matmul.ts): same bound for each
-  for (const variant of ['default', ...MATMUL_VARIANTS] as const) {
-  it(`stories260K: gradient of every tensor on validation window 0 (golden/grad_window0.f32), matmul ${variant}`, async (ctx) => {
+  // the default kernels, then every matmul variant (src/gpu/kernels/matmul.ts) and every attention variant
+  // (src/gpu/kernels/attention.ts) forced: same bound for each
+  const cases: [string, string, string][] = [['default', '', 'default kernels'], ...MATMUL_VARIANTS.map((v) => ['matmul', v, `matmul ${v}`] as [string, string, string]),
+    ...(['subgroup', 'tiled'] as const).map((v) => ['attention', v, `attention ${v}`] as [string, string, string])];
+  for (const [op, variant, label] of cases) {
+  it(`stories260K: gradient of every tensor on validation window 0 (golden/grad_window0.f32), ${label}`, async (ctx) => {
     if (!g) return ctx.skip();
-    if (variant !== 'default' && variant !== 'scalar' && !matmulCandidates(g, 4).includes(variant)) return ctx.skip();
-    const gv = variant === 'default' ? g : await createGpu({ force: { matmul: variant } });
+    if (op === 'matmul' && variant !== 'scalar' && !matmulCandidates(g, 4).includes(variant as MatmulVariant)) return ctx.skip();
+    if (op === 'attention' && !attentionVariants(g).includes(variant as AttentionVariant)) return ctx.skip();
+    const gv = op === 'default' ? g : await createGpu({ force: { [op]: variant } });
     const golden = JSON.parse(readFileSync(resolve(DIR, 'golden/golden.json'), 'utf8'));
     const ref = new Float32Array(readFileSync(resolve(DIR, 'golden/grad_window0.f32')).buffer.slice(0));
     const tok = await Llama2cTokenizer.fromBytes(new Uint8Array(readFileSync(resolve(DIR, 'tok512.bin'))), { vocabSize: 512 });
@@ -43,7 +48,11 @@ describe('backward pass vs PyTorch', () => {
     expect(ids.slice(0, 16)).toEqual(golden.grad.window_ids_first16);
     const m = Model.create(gv, parseLlama2c(new Uint8Array(readFileSync(resolve(DIR, 'stories260K.bin')))));
     const { loss, grads: tensors } = await gradsOf(m, ids, 1, 256);
-    if (variant !== 'default') expect(Object.values(gv.tuner.used()).every((v) => v === variant)).toBe(true);
+    if (op !== 'default') {
+      const used = Object.entries(gv.tuner.used()).filter(([k]) => k.startsWith(`${op}:`));
+      expect(used.length).toBeGreaterThan(0);
+      expect(used.every(([, v]) => v === variant)).toBe(true);
+    }
     expect(Math.abs(loss - golden.grad.loss)).toBeLessThan(1e-5);
     let off = 0;
     const report: string[] = [];
@@ -56,7 +65,7 @@ describe('backward pass vs PyTorch', () => {
       expect(maxDiff, `d${name}`).toBeLessThanOrEqual(1e-4 * maxRef + 1e-6);
     }
     expect(off).toBe(ref.length);
-    console.log(`matmul ${variant}\n${report.join('\n')}`);
+    console.log(`${label}\n${report.join('\n')}`);
     m.destroy();
     if (gv !== g) gv.destroy();
   });

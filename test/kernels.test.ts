@@ -1,4 +1,4 @@
-// kernels: every forward kernel against the float64 CPU oracle (test/cpu.ts) on odd shapes,
+// kernels: every forward kernel (attention: test/attention.test.ts) against the float64 CPU oracle (test/cpu.ts) on odd shapes,
 // shapes that are not multiples of the 16x16 matmul tile or the workgroup sizes.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Gpu } from '../src/gpu/gpu.js';
@@ -67,71 +67,6 @@ describe('forward kernels vs float64 CPU reference', () => {
     }
     // the two conventions really differ (a test of the test)
     expect(checkDiffers(cpu.ropeForward(x, B, T, NH, HS, theta, 0), cpu.ropeForward(x, B, T, NH, HS, theta, 1))).toBe(true);
-  });
-
-  it('attention_forward (out, lse) and attention_probs, causal with grouped-query heads, several tiles', async (ctx) => {
-    if (!g) return ctx.skip();
-    for (const [B, T, NH, KVH, HS] of [[2, 13, 6, 3, 5], [1, 9, 4, 4, 8], [3, 5, 4, 1, 3], [1, 150, 4, 2, 8], [2, 70, 2, 1, 64]]) {
-      const q = randn(B * T * NH * HS, 10), k = randn(B * T * KVH * HS, 11), v = randn(B * T * KVH * HS, 12);
-      const out = g.tensor(B * T * NH * HS, 'out'), lse = g.tensor(B * NH * T, 'lse'), probs = g.tensor(B * NH * T * T, 'probs');
-      const [qv, kv] = [put(g, q), put(g, k)];
-      K.attentionForward(g, out, lse, qv, kv, put(g, v), B, T, NH, KVH, HS);
-      K.attentionProbs(g, probs, lse, qv, kv, B, T, NH, KVH, HS);
-      const ref = cpu.attentionForward(q, k, v, B, T, NH, KVH, HS);
-      checkTensor(`attention out ${[B, T, NH, KVH, HS]}`, await g.read(out), ref.out);
-      checkTensor(`attention lse ${[B, T, NH, KVH, HS]}`, await g.read(lse), ref.lse);
-      checkTensor(`attention probs ${[B, T, NH, KVH, HS]}`, await g.read(probs), ref.att);
-    }
-  });
-
-  it('kv_cache_write + attention_forward through a KV cache: new queries at positions P.. see keys 0..P+t', async (ctx) => {
-    if (!g) return ctx.skip();
-    for (const [B, P, S, Tk, NH, KVH, HS] of [[2, 7, 3, 12, 4, 2, 8], [1, 70, 1, 80, 2, 1, 16], [1, 0, 5, 5, 2, 2, 4]]) {
-      const T = P + S, W = KVH * HS;
-      const q = randn(B * T * NH * HS, 40), k = randn(B * T * W, 41), v = randn(B * T * W, 42);
-      const ref = cpu.attentionForward(q, k, v, B, T, NH, KVH, HS);
-      const rows = (x: ArrayLike<number>, w: number, from: number, n: number) => Float32Array.from({ length: B * n * w }, (_, i) => {
-        const b = Math.floor(i / (n * w)), r = i % (n * w);
-        return x[(b * T + from) * w + r];
-      });
-      // the cache holds the first P positions and garbage after them (never read); the new S rows arrive
-      // inside fused rows of 3W (GPT-2 style: k at W, v at 2W) and are written at P
-      const cacheK = randn(B * Tk * W, 43, 1e3), cacheV = randn(B * Tk * W, 44, 1e3);
-      for (let b = 0; b < B; b++) for (let t = 0; t < P; t++) for (let i = 0; i < W; i++) {
-        cacheK[(b * Tk + t) * W + i] = k[(b * T + t) * W + i]; cacheV[(b * Tk + t) * W + i] = v[(b * T + t) * W + i];
-      }
-      const newK = rows(k, W, P, S), newV = rows(v, W, P, S);
-      const fused = Float32Array.from({ length: B * S * 3 * W }, (_, i) => { const r = Math.floor(i / (3 * W)), c = i % (3 * W); return c < W ? 0 : c < 2 * W ? newK[r * W + c - W] : newV[r * W + c - 2 * W]; });
-      const [ck, cv, src] = [put(g, cacheK), put(g, cacheV), put(g, fused)];
-      const span = { past: P, keyRows: Tk };
-      K.kvCacheWrite(g, ck, src, B, S, W, 3 * W, W, span);
-      K.kvCacheWrite(g, cv, src, B, S, W, 3 * W, 2 * W, span);
-      const out = g.tensor(B * S * NH * HS, 'out'), lse = g.tensor(B * NH * S, 'lse');
-      K.attentionForward(g, out, lse, put(g, rows(q, NH * HS, P, S)), ck, cv, B, S, NH, KVH, HS, undefined, span);
-      const label = `cached attention ${[B, P, S, Tk, NH, KVH, HS]}`;
-      checkTensor(`${label} out`, await g.read(out), rows(ref.out, NH * HS, P, S));
-      const lseRef = Float32Array.from({ length: B * NH * S }, (_, i) => { const bh = Math.floor(i / S); return ref.lse[bh * T + P + (i % S)]; });
-      checkTensor(`${label} lse`, await g.read(lse), lseRef);
-      const backK = await g.read(ck);
-      for (let b = 0; b < B; b++) checkTensor(`${label} cache rows`, backK.subarray((b * Tk + P) * W, (b * Tk + T) * W), newK.subarray(b * S * W, (b + 1) * S * W), 0, 0);
-    }
-  });
-
-  it('attention_forward on a fused qkv row (GPT-2 layout)', async (ctx) => {
-    if (!g) return ctx.skip();
-    const [B, T, NH, HS] = [2, 9, 3, 7];
-    const C = NH * HS;
-    const qkv = randn(B * T * 3 * C, 30);
-    // the same values split into separate q, k, v for the reference
-    const [q, k, v] = [0, 1, 2].map((j) => Float32Array.from({ length: B * T * C }, (_, i) => qkv[Math.floor(i / C) * 3 * C + j * C + (i % C)]));
-    const out = g.tensor(B * T * C, 'out'), lse = g.tensor(B * NH * T, 'lse'), probs = g.tensor(B * NH * T * T, 'probs'), fused = put(g, qkv);
-    const layout = { qs: 3 * C, q0: 0, kvs: 3 * C, k0: C, v0: 2 * C };
-    K.attentionForward(g, out, lse, fused, fused, fused, B, T, NH, NH, HS, layout);
-    K.attentionProbs(g, probs, lse, fused, fused, B, T, NH, NH, HS, layout);
-    const ref = cpu.attentionForward(q, k, v, B, T, NH, NH, HS);
-    checkTensor('attention fused out', await g.read(out), ref.out);
-    checkTensor('attention fused lse', await g.read(lse), ref.lse);
-    checkTensor('attention fused probs', await g.read(probs), ref.att);
   });
 
   it('layernorm_forward', async (ctx) => {

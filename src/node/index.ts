@@ -21,7 +21,7 @@ export async function nodeGpu(): Promise<GPU> {
 
 /**
  * Dawn by default; kernel choices persist in the cache directory (src/node/tunecache.ts), and
- * INHERITUNE_MATMUL forces a matmul variant.
+ * INHERITUNE_MATMUL and INHERITUNE_ATTENTION force a matmul or attention variant.
  */
 export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<Gpu> {
   const o = { tuneCache: fileTuneCache(), ...opts, force: { ...forcedKernels(), ...opts.force } };

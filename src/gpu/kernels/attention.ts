@@ -2,15 +2,35 @@
 // FlashAttention-2 style: forward writes the output and the log-sum-exp (B,NH,T) of every query row,
 // backward recomputes the probabilities from it, so no (B,NH,T,T) buffer exists in training or
 // evaluation; attentionProbs materializes them for one block when the lazy-layer analysis asks.
-// Work is chunked over sequences so that every binding fits.
+// Work is chunked over sequences so that every binding fits. Two variants compute the same sums in the
+// same order (bit-identical results): 'tiled' stages key/query tiles in workgroup memory (kernels/
+// attention.wgsl), 'subgroup' shares them through subgroupShuffle (kernels/attention_subgroup.wgsl, on
+// adapters with subgroups of whole groups of 8 lanes); the tuner (src/gpu/tune.ts) keeps the faster.
 import type { Gpu, View } from '../gpu.js';
+import type { Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
 import { assert } from '../../util/errors.js';
 
-const BR = 64;      // rows per workgroup (kernels/attention.wgsl BR)
-const MAX_HS = 128; // the kernels' private row size (kernels/attention.wgsl MAX_HS)
+const BR = 64;      // rows per workgroup (BR in both kernels/attention*.wgsl)
+const MAX_HS = 128; // the kernels' private row size (MAX_HS in both kernels/attention*.wgsl)
 /** the kernels' H4C: vec4s of a head row, a pipeline constant so that row loops have constant trip counts */
 const rowConst = (HS: number) => ({ H4C: Math.ceil(HS / 4) });
+
+export type AttentionVariant = 'subgroup' | 'tiled';
+const ENTRY: Record<AttentionVariant, { fwd: string; dq: string; dkv: string }> = {
+  tiled: { fwd: 'attention_forward', dq: 'attention_backward_dq', dkv: 'attention_backward_dkv' },
+  subgroup: { fwd: 'attention_forward_sg', dq: 'attention_backward_dq_sg', dkv: 'attention_backward_dkv_sg' },
+};
+
+/** the variants this adapter runs, best guess first ('tiled' runs everywhere) */
+export const attentionVariants = (g: Gpu): AttentionVariant[] => (g.subgroups8 ? ['subgroup', 'tiled'] : ['tiled']);
+
+/** the tuner's choice for this head size (the forward and backward of one variant, timed together) */
+function variantOf(g: Gpu, HS: number): AttentionVariant {
+  const c = attentionVariants(g);
+  return g.tuner.pick('attention', `HS${HS}`, c.length > 1 ? c : [], 'tiled',
+    () => attentionBench(g, HS)) as AttentionVariant;
+}
 
 /** where q, k and v sit in their rows: separate tensors (Llama) or one fused qkv row (GPT-2) */
 export interface QkvLayout { qs: number; q0: number; kvs: number; k0: number; v0: number }
@@ -20,7 +40,7 @@ const layoutOf = (NH: number, KVH: number, HS: number, layout?: QkvLayout): QkvL
 
 function check(NH: number, KVH: number, HS: number) {
   assert(NH % KVH === 0, `attention: ${NH} query heads are not a multiple of ${KVH} key/value heads`);
-  assert(HS <= MAX_HS, `attention: head size ${HS} is over the kernel's MAX_HS of ${MAX_HS}`, 'raise MAX_HS in kernels/attention.wgsl');
+  assert(HS <= MAX_HS, `attention: head size ${HS} is over the kernel's MAX_HS of ${MAX_HS}`, 'raise MAX_HS in kernels/attention.wgsl and attention_subgroup.wgsl');
 }
 
 /** a KV cache seen by attentionForward: past positions already in k/v, which hold keyRows rows per sequence */
@@ -34,6 +54,11 @@ export interface CacheSpan { past: number; keyRows: number }
 export function attentionForward(g: Gpu, out: View, lse: View, q: View, k: View, v: View,
                                  B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout, cache?: CacheSpan) {
   check(NH, KVH, HS);
+  forward(g, variantOf(g, HS), out, lse, q, k, v, B, T, NH, KVH, HS, layout, cache);
+}
+
+function forward(g: Gpu, variant: AttentionVariant, out: View, lse: View, q: View, k: View, v: View,
+                 B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout, cache?: CacheSpan) {
   const { qs, q0, kvs, k0, v0 } = layoutOf(NH, KVH, HS, layout);
   const P = cache?.past ?? 0, Tk = cache?.keyRows ?? T;
   assert(P + T <= Tk, `attention: ${P} cached + ${T} new positions do not fit ${Tk} key rows`);
@@ -41,7 +66,7 @@ export function attentionForward(g: Gpu, out: View, lse: View, q: View, k: View,
   const tiles = Math.ceil(T / BR);
   for (let b0 = 0; b0 < B; b0 += Bc) {
     const b = Math.min(Bc, B - b0);
-    g.dispatch('attention_forward', { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, v0, P, Tk], f: [1 / Math.sqrt(HS)] },
+    g.dispatch(ENTRY[variant].fwd, { u: [b, T, NH, KVH, HS, qs, q0, kvs, k0, v0, P, Tk], f: [1 / Math.sqrt(HS)] },
       [slice(out, b0 * T * NH * HS, b * T * NH * HS), slice(lse, b0 * NH * T, b * NH * T),
         slice(q, b0 * T * qs, b * T * qs), slice(k, b0 * Tk * kvs, b * Tk * kvs), slice(v, b0 * Tk * kvs, b * Tk * kvs)],
       [b * NH * tiles], rowConst(HS));
@@ -87,6 +112,11 @@ export function attentionProbs(g: Gpu, probs: View, lse: View, q: View, k: View,
 export function attentionBackward(g: Gpu, dq: View, dk: View, dv: View, dout: View, out: View, lse: View, q: View, k: View, v: View,
                                   B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout) {
   check(NH, KVH, HS);
+  backward(g, variantOf(g, HS), dq, dk, dv, dout, out, lse, q, k, v, B, T, NH, KVH, HS, layout);
+}
+
+function backward(g: Gpu, variant: AttentionVariant, dq: View, dk: View, dv: View, dout: View, out: View, lse: View, q: View, k: View, v: View,
+                  B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout) {
   assert(dk.buffer === dv.buffer, 'attentionBackward: dk and dv must be views of one buffer (one dispatch writes both)');
   const { qs, q0, kvs, k0, v0 } = layoutOf(NH, KVH, HS, layout);
   // one binding from the first of dk/dv on; the kernel writes dk at dk0 and dv at dv0 within it
@@ -106,9 +136,27 @@ export function attentionBackward(g: Gpu, dq: View, dk: View, dv: View, dout: Vi
     const dkv_b = slice(dkv, b0 * T * kvs, Math.min(dkv.numel - b0 * T * kvs, reach + b * T * kvs));
     // 1) D = rowsum(dout * out)   2) dq   3) dk and dv
     g.dispatch('attention_backward_d', uniforms(0, 0, 0, 0), [D_b, dout_b, out_b], [Math.ceil((b * NH * T) / BR)]);
-    g.dispatch('attention_backward_dq', uniforms(qs, q0, 0, 0), [at(dq, T * qs), dout_b, lse_b, D_b, q_b, k_b, v_b], [b * NH * tiles], rowConst(HS));
-    g.dispatch('attention_backward_dkv', uniforms(kvs, 0, dk0, dv0), [dkv_b, dout_b, lse_b, D_b, q_b, k_b, v_b], [b * KVH * tiles], rowConst(HS));
+    g.dispatch(ENTRY[variant].dq, uniforms(qs, q0, 0, 0), [at(dq, T * qs), dout_b, lse_b, D_b, q_b, k_b, v_b], [b * NH * tiles], rowConst(HS));
+    g.dispatch(ENTRY[variant].dkv, uniforms(kvs, 0, dk0, dv0), [dkv_b, dout_b, lse_b, D_b, q_b, k_b, v_b], [b * KVH * tiles], rowConst(HS));
   }
+}
+
+// one sequence of 256 positions, 4 heads, random q, k, v, dout: forward and backward; reads dk and dv
+function attentionBench(g: Gpu, HS: number): Bench {
+  const T = 256, NH = 4, n = T * NH * HS, pad = Math.ceil(n / ALIGN) * ALIGN;
+  let s = 1;
+  const rand = (x: View) => g.upload(x, Float32Array.from({ length: x.numel }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5));
+  const [q, k, v, dout, out, dq] = ['q', 'k', 'v', 'dout', 'out', 'dq'].map((name) => g.tensor(n, `tune_attention_${name}`));
+  const lse = g.tensor(NH * T, 'tune_attention_lse'), dkv = g.tensor(pad + n, 'tune_attention_dkv');
+  for (const x of [q, k, v, dout]) rand(x);
+  return {
+    run: (variant) => {
+      forward(g, variant as AttentionVariant, out, lse, q, k, v, 1, T, NH, NH, HS);
+      backward(g, variant as AttentionVariant, dq, slice(dkv, 0, n), slice(dkv, pad, n), dout, out, lse, q, k, v, 1, T, NH, NH, HS);
+    },
+    read: () => g.read(dkv),
+    release: () => { for (const x of [q, k, v, dout, out, dq, lse, dkv]) g.release(x.buffer); },
+  };
 }
 
 // sequences per dispatch: every per-sequence range (sizes) times the chunk fits one binding (plus
