@@ -7,7 +7,7 @@
 // summing a fixed stride, then a tree in workgroup memory; 2) gradnorm_clip, one workgroup summing
 // the partials the same way. = / +=: norm and scale are written (=); adamw_update reads scale.
 override CHUNK: u32; // elements per partial sum, set by the launcher (src/gpu/kernels/optim.ts); its binding chunks are multiples of it
-override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/optim.ts)
+override WG: u32;   // threads per workgroup: Gpu.rowThreads (one subgroup on CPU drivers, whose barriers are emulated)
 var<workgroup> partial: array<f32, WG>;
 
 fn wg_sum(v: f32, lid: u32) -> f32 {

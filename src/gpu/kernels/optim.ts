@@ -102,10 +102,10 @@ export function gradnormClip(g: Gpu, scale: View, norm: View, parts: View[], max
     assert(k === parts.length - 1 || grads.numel % CHUNK === 0, `gradnorm: part ${k} of ${grads.numel} floats is not a multiple of ${CHUNK}`);
     for (let i0 = 0; i0 < grads.numel; i0 += chunk) {
       const n = Math.min(chunk, grads.numel - i0);
-      g.dispatch('gradnorm_partial', { u: [n, (base + i0) / CHUNK] }, [partials, slice(grads, i0, n)], [Math.ceil(n / CHUNK)], { WG, CHUNK });
+      g.dispatch('gradnorm_partial', { u: [n, (base + i0) / CHUNK] }, [partials, slice(grads, i0, n)], [Math.ceil(n / CHUNK)], { WG: g.rowThreads, CHUNK });
     }
     base += grads.numel;
   });
   const clip = maxNorm > 0 && Number.isFinite(maxNorm);
-  g.dispatch('gradnorm_clip', { u: [NP, clip ? 1 : 0], f: [clip ? maxNorm : 0, inv] }, [slice(norm, 0, 1), slice(scale, 0, 1), partials], [1], { WG });
+  g.dispatch('gradnorm_clip', { u: [NP, clip ? 1 : 0], f: [clip ? maxNorm : 0, inv] }, [slice(norm, 0, 1), slice(scale, 0, 1), partials], [1], { WG: g.rowThreads });
 }
