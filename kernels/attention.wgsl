@@ -21,6 +21,7 @@
 //                          the query heads of its group: dk = scale * sum dS q, dv = sum P dout (=), both
 //                          into one binding (GPT-2: dqkv; Llama: one buffer holding dk then dv)
 // Every sum runs in a fixed order (tiles, then rows, then heads), so the result is deterministic.
+// kernels/attention_subgroup.wgsl: the forward, dq and dkv passes again, sharing tiles by subgroupShuffle.
 const MAX_HS: u32 = 128u;
 const H4M: u32 = MAX_HS / 4u;
 const BR: u32 = 64u;   // query (or key) rows per workgroup, one per thread

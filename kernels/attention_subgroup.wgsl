@@ -1,54 +1,18 @@
-// attention_subgroup: the FlashAttention kernels of kernels/attention.wgsl (same shapes, bindings, tiles
-// and sums, so the same results bit for bit) for adapters with the `subgroups` feature and subgroups made
-// of whole groups of 8 lanes. Instead of staging each tile of 16 key (or query) rows in workgroup memory
-// behind barriers, every lane loads rows k0 + l and k0 + 8 + l (l: its lane in its group of 8) into
-// registers and the other lanes read them by subgroupShuffle: on lavapipe a shuffle is a register permute,
-// where a broadcast read of workgroup memory is a gather, and no barrier splits the loops. Which query
-// (or key) row a lane owns does not matter to the shuffles, so any subgroup layout works.
+// attention_subgroup: the forward, dq and dkv passes of kernels/attention.wgsl for adapters with the
+// `subgroups` feature and subgroups made of whole groups of 8 lanes. Compiled after the text of
+// kernels/attention.wgsl (scripts/gen.mjs: this file's directives first), whose shapes, helpers and
+// bindings it uses. Same tiles, sums and order, so the same bits; but instead of staging each tile of
+// 16 rows in workgroup memory behind barriers, every
+// lane loads rows r0 + l and r0 + 8 + l (l: its lane in its group of 8) into registers and the others
+// read them by subgroupShuffle: on lavapipe a shuffle is a register permute, where a broadcast read of
+// workgroup memory is a gather, and no barrier splits the loops. Which row a lane owns does not matter to
+// the shuffles, so any subgroup layout works; each subgroup bounds its loops by its own rows (subgroupMax
+// / subgroupMin), uniform per subgroup, which is all the shuffles need.
 //   attention_forward_sg       out (=), lse (=), as attention_forward (KV cache: P, Tk as there)
 //   attention_backward_dq_sg   dq (=), as attention_backward_dq
 //   attention_backward_dkv_sg  dk, dv (=) into one binding, as attention_backward_dkv
-// (attention_backward_d, attention_probs and kv_cache_write have one version, in kernels/attention.wgsl)
 enable subgroups;
-// loop bounds below are uniform per subgroup (subgroupMax/Min of the rows its lanes own), which is all the
-// shuffles need; the analysis only knows workgroup uniformity
 diagnostic(off, subgroup_uniformity);
-const MAX_HS: u32 = 128u;
-const H4M: u32 = MAX_HS / 4u;
-const BR: u32 = 64u;   // query (or key) rows per workgroup, one per thread
-const BC: u32 = 16u;   // rows per tile: two groups of 8, one row per lane each
-override H4C: u32 = 0u;
-fn h4(hs: u32) -> u32 { return select((hs + 3u) / 4u, H4C, H4C > 0u); }
-fn hsum(x: vec4<f32>) -> f32 { return (x.x + x.y) + (x.z + x.w); }
-fn tileOf(wid: vec3<u32>, nwg: vec3<u32>, T: u32, heads: u32) -> vec3<u32> {
-  let nt = (T + BR - 1u) / BR;
-  let w = wid.y * nwg.x + wid.x;
-  return vec3<u32>(w / (nt * heads), (w / nt) % heads, w % nt);
-}
-struct Dims { B: u32, T: u32, NH: u32, KVH: u32, HS: u32, qs: u32, q0: u32, kvs: u32, k0: u32, v0: u32, P: u32, Tk: u32, scale: f32 }
-@group(0) @binding(0) var<uniform> d: Dims;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(3) var<storage, read> q: array<f32>;
-@group(0) @binding(4) var<storage, read> k: array<f32>;
-@group(0) @binding(5) var<storage, read> v: array<f32>;
-
-// dims 4i..4i+3 of a head row starting at `at` (0 past HS), of q, k and v
-fn ldq(at: u32, i: u32, hs: u32) -> vec4<f32> {
-  let c = 4u * i;
-  return vec4<f32>(select(0.0, q[at + c], c < hs), select(0.0, q[at + c + 1u], c + 1u < hs),
-                   select(0.0, q[at + c + 2u], c + 2u < hs), select(0.0, q[at + c + 3u], c + 3u < hs));
-}
-fn ldk(at: u32, i: u32, hs: u32) -> vec4<f32> {
-  let c = 4u * i;
-  return vec4<f32>(select(0.0, k[at + c], c < hs), select(0.0, k[at + c + 1u], c + 1u < hs),
-                   select(0.0, k[at + c + 2u], c + 2u < hs), select(0.0, k[at + c + 3u], c + 3u < hs));
-}
-fn ldv(at: u32, i: u32, hs: u32) -> vec4<f32> {
-  let c = 4u * i;
-  return vec4<f32>(select(0.0, v[at + c], c < hs), select(0.0, v[at + c + 1u], c + 1u < hs),
-                   select(0.0, v[at + c + 2u], c + 2u < hs), select(0.0, v[at + c + 3u], c + 3u < hs));
-}
 
 @compute @workgroup_size(BR)
 fn attention_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -78,7 +42,7 @@ fn attention_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
     for (var g = 0u; g < 2u; g++) {
       var kr: array<vec4<f32>, H4M>;                // this lane's key row k0 + 8g + l8
       let ro = (b * d.Tk + min(k0 + 8u * g + l8, d.Tk - 1u)) * d.kvs + kvh * d.HS + d.k0;
-      for (var i = 0u; i < H4; i++) { kr[i] = ldk( ro, i, d.HS); }
+      for (var i = 0u; i < H4; i++) { kr[i] = ldk(ro, i, d.HS); }
       for (var j = 0u; j < 8u; j++) {
         var x = vec4<f32>(0.0);
         for (var i = 0u; i < H4; i++) { x = fma(qv[i], subgroupShuffle(kr[i], base + j), x); }
@@ -92,7 +56,7 @@ fn attention_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
     for (var g = 0u; g < 2u; g++) {
       var vr: array<vec4<f32>, H4M>;
       let ro = (b * d.Tk + min(k0 + 8u * g + l8, d.Tk - 1u)) * d.kvs + kvh * d.HS + d.v0;
-      for (var i = 0u; i < H4; i++) { vr[i] = ldv( ro, i, d.HS); }
+      for (var i = 0u; i < H4; i++) { vr[i] = ldv(ro, i, d.HS); }
       for (var j = 0u; j < 8u; j++) {
         let on = 8u * g + j < n;
         let p = exp(s[8u * g + j] - mt);
@@ -105,54 +69,8 @@ fn attention_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   if (!live) { return; }
   let inv = 1.0 / l;
   let oo = ((b * d.T + t) * d.NH + h) * d.HS;
-  for (var i = 0u; i < H4; i++) {
-    let x = acc[i] * inv;
-    let c = 4u * i;
-    out[oo + c] = x.x;
-    if (c + 1u < d.HS) { out[oo + c + 1u] = x.y; }
-    if (c + 2u < d.HS) { out[oo + c + 2u] = x.z; }
-    if (c + 3u < d.HS) { out[oo + c + 3u] = x.w; }
-  }
+  for (var i = 0u; i < H4; i++) { st4(oo, 4u * i, d.HS, acc[i] * inv); }
   lse[(b * d.NH + h) * d.T + t] = m + log(l);
-}
-
-// ---- backward (bd.os/o0: row stride and offset of dq; dkv: rows of os, dk at dk0, dv at dv0) ----
-struct BDims { B: u32, T: u32, NH: u32, KVH: u32, HS: u32, qs: u32, q0: u32, kvs: u32, k0: u32, v0: u32,
-               os: u32, o0: u32, dk0: u32, dv0: u32, scale: f32 }
-@group(0) @binding(0) var<uniform> bd: BDims;
-@group(0) @binding(1) var<storage, read_write> grad: array<f32>;   // dq or dk+dv
-@group(0) @binding(2) var<storage, read> bdout: array<f32>;        // (B,T,NH,HS)
-@group(0) @binding(3) var<storage, read> blse: array<f32>;         // (B,NH,T)
-@group(0) @binding(4) var<storage, read> bD: array<f32>;           // (B,NH,T)
-@group(0) @binding(5) var<storage, read> bq: array<f32>;
-@group(0) @binding(6) var<storage, read> bk: array<f32>;
-@group(0) @binding(7) var<storage, read> bv: array<f32>;
-
-fn ldbq(at: u32, i: u32, hs: u32) -> vec4<f32> {
-  let c = 4u * i;
-  return vec4<f32>(select(0.0, bq[at + c], c < hs), select(0.0, bq[at + c + 1u], c + 1u < hs),
-                   select(0.0, bq[at + c + 2u], c + 2u < hs), select(0.0, bq[at + c + 3u], c + 3u < hs));
-}
-fn ldbk(at: u32, i: u32, hs: u32) -> vec4<f32> {
-  let c = 4u * i;
-  return vec4<f32>(select(0.0, bk[at + c], c < hs), select(0.0, bk[at + c + 1u], c + 1u < hs),
-                   select(0.0, bk[at + c + 2u], c + 2u < hs), select(0.0, bk[at + c + 3u], c + 3u < hs));
-}
-fn ldbv(at: u32, i: u32, hs: u32) -> vec4<f32> {
-  let c = 4u * i;
-  return vec4<f32>(select(0.0, bv[at + c], c < hs), select(0.0, bv[at + c + 1u], c + 1u < hs),
-                   select(0.0, bv[at + c + 2u], c + 2u < hs), select(0.0, bv[at + c + 3u], c + 3u < hs));
-}
-fn ldbo(at: u32, i: u32, hs: u32) -> vec4<f32> {
-  let c = 4u * i;
-  return vec4<f32>(select(0.0, bdout[at + c], c < hs), select(0.0, bdout[at + c + 1u], c + 1u < hs),
-                   select(0.0, bdout[at + c + 2u], c + 2u < hs), select(0.0, bdout[at + c + 3u], c + 3u < hs));
-}
-fn stg(at: u32, c: u32, hs: u32, x: vec4<f32>) {
-  grad[at + c] = x.x;
-  if (c + 1u < hs) { grad[at + c + 1u] = x.y; }
-  if (c + 2u < hs) { grad[at + c + 2u] = x.z; }
-  if (c + 3u < hs) { grad[at + c + 3u] = x.w; }
 }
 
 @compute @workgroup_size(BR)
@@ -174,7 +92,7 @@ fn attention_backward_dq_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_
   let oo = ((b * bd.T + tq) * bd.NH + h) * bd.HS;
   for (var i = 0u; i < H4; i++) { qv[i] = ldbq(qo, i, bd.HS) * bd.scale; go[i] = ldbo(oo, i, bd.HS); dq[i] = vec4<f32>(0.0); }
   let row = (b * bd.NH + h) * bd.T + tq;
-  let ls = blse[row];
+  let ls = bother[row];
   let Dt = bD[row];
   let last = subgroupMax(tq);
   for (var k0 = 0u; k0 <= last; k0 += BC) {
@@ -234,7 +152,7 @@ fn attention_backward_dkv_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num
         let oo = ((b * bd.T + tt) * bd.NH + h) * bd.HS;
         for (var i = 0u; i < H4; i++) { qr[i] = ldbq(qo, i, bd.HS) * bd.scale; or[i] = ldbo(oo, i, bd.HS); }
         let r = (b * bd.NH + h) * bd.T + tt;
-        let lr = blse[r];
+        let lr = bother[r];
         let Dr = bD[r];
         for (var j = 0u; j < 8u; j++) {
           let t = t0 + 8u * g + j;

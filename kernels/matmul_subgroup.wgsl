@@ -2,6 +2,8 @@
 // B read by rows or, with A_COL / B_COL, by columns; lda, ldb multiples of 4) with operand sharing
 // through subgroupShuffle, for adapters with the `subgroups` feature and subgroups of >= 8 lanes:
 // forward, dinp and dweight are the three modes listed there (src/gpu/kernels/matmul.ts picks it).
+// Compiled after the text of kernels/matmul.wgsl (scripts/gen.mjs: this file's directives first), whose
+// operand layout (A_COL, B_COL, GDims and the gemm bindings) and f16 rounding (h4, o16) it uses.
 // 64 threads = 8 groups of 8 consecutive lanes; a group owns 16 rows of C, each lane 4 of its columns
 // (a workgroup: 128 rows x 32 columns). Per step of 4 k: each lane loads B for its 4 columns and two
 // vec4 of A (row mode: rows l and 8 + l at k..k+3; column mode: 4 rows at one k, per half), and the
@@ -9,32 +11,8 @@
 // (on lavapipe a shuffle is a register permute, a load a gather; 16 rows measured ~1.3x faster than 8). k runs 0..K-1 in order with one fma per step:
 // deterministic, and the same sums as gemm_regs / gemm_tiled.
 enable subgroups;
-override A_COL: bool;
-override B_COL: bool;
-struct GDims { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, c0: u32, acc: u32, has_bias: u32 }
-@group(0) @binding(0) var<uniform> gd: GDims;
-@group(0) @binding(1) var<storage, read_write> gc: array<f32>;
-@group(0) @binding(2) var<storage, read> ga: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> gb: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> gbias: array<f32>;
 
-// F16_IN: operands rounded to f16 as they are read (--precision f16), as h4 in kernels/matmul.wgsl
-override F16_IN: bool = false;
-fn r16(x: vec4<f32>) -> vec4<f32> {
-  // x / ulp rounded (round() is ties-to-even) times the ulp; the ulp's exponent: 10 under x's, 2^-24 at
-  // least (f16 subnormals). Integer and power-of-two arithmetic only: drivers may fold an f32->f16->f32
-  // round trip (pack2x16float) away
-  let e = max((bitcast<vec4<u32>>(x) >> vec4<u32>(23u)) & vec4<u32>(255u), vec4<u32>(113u)) - vec4<u32>(10u);
-  let r = round(x * bitcast<vec4<f32>>((vec4<u32>(254u) - e) << vec4<u32>(23u))) * bitcast<vec4<f32>>(e << vec4<u32>(23u));
-  return select(r, x * 3.0e38, !(abs(r) <= vec4<f32>(65504.0)));
-}
-fn h4(x: vec4<f32>) -> vec4<f32> { if (F16_IN) { return r16(x); } return x; }
-// F16_OUT (forward only, --precision f16): C rounded to f16 as it is stored (an autocast linear's f16
-// output), so an activation kept in f16 storage round-trips exactly (src/model/family.ts)
-override F16_OUT: bool = false;
-fn o16(v: f32) -> f32 { if (F16_OUT) { return r16(vec4<f32>(v)).x; } return v; }
-
-var<private> acc: array<vec4<f32>, 16>;   // acc[i] = C(m0 + i, n0 .. n0+3)
+var<private> sacc: array<vec4<f32>, 16>;   // sacc[i] = C(m0 + i, n0 .. n0+3)
 
 // B(n..n+3, k+j) for j = 0..3 as 4 vec4 over n; mask: k + j < K (else 0)
 fn loadB(n: u32, k: u32, mask: vec4<bool>) -> array<vec4<f32>, 4> {
@@ -77,10 +55,10 @@ fn step(m0: u32, n0: u32, l: u32, base: u32, k: u32, mask: vec4<bool>) {
   let mine = array<vec4<f32>, 2>(loadA(m0, l, k, mask), loadA(m0 + 8u, l, k, mask));
   for (var i = 0u; i < 16u; i++) {
     let ai = rowA(mine[i / 8u], i % 8u, base);
-    acc[i] = fma(vec4<f32>(ai.x), bk[0], acc[i]);
-    acc[i] = fma(vec4<f32>(ai.y), bk[1], acc[i]);
-    acc[i] = fma(vec4<f32>(ai.z), bk[2], acc[i]);
-    acc[i] = fma(vec4<f32>(ai.w), bk[3], acc[i]);
+    sacc[i] = fma(vec4<f32>(ai.x), bk[0], sacc[i]);
+    sacc[i] = fma(vec4<f32>(ai.y), bk[1], sacc[i]);
+    sacc[i] = fma(vec4<f32>(ai.z), bk[2], sacc[i]);
+    sacc[i] = fma(vec4<f32>(ai.w), bk[3], sacc[i]);
   }
 }
 
@@ -104,7 +82,7 @@ fn gemm_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
   for (var i = 0u; i < 16u; i++) {
     let m = m0 + i;
     if (m >= gd.M) { break; }
-    let v = acc[i] + bv;
+    let v = sacc[i] + bv;
     let at = m * gd.ldc + gd.c0 + n0;
     if (full) {
       if (gd.acc == 1u) {

@@ -30,10 +30,11 @@ export interface GpuOptions {
   arenaPartBytes?: number;
 }
 
-// which kernels/*.wgsl file defines each @compute entry point
+// which module (kernels/*.wgsl file) defines each @compute entry point: the first that has it, since a
+// NAME_subgroup module holds the whole file NAME as well as its subgroup section (scripts/gen.mjs)
 const ENTRY_FILE = new Map<string, string>();
 for (const [file, src] of Object.entries(WGSL)) {
-  for (const m of src.matchAll(/@compute[^\n]*\n?\s*fn\s+(\w+)/g)) ENTRY_FILE.set(m[1], file);
+  for (const m of src.matchAll(/@compute[^\n]*\n?\s*fn\s+(\w+)/g)) if (!ENTRY_FILE.has(m[1])) ENTRY_FILE.set(m[1], file);
 }
 
 export class Gpu {
