@@ -5,10 +5,9 @@
 //   node bench/profile.mjs [small|gpt2] [B] [T]    small: the bench's small GPT-2-style config, B 8 T 64;
 //                                                  gpt2: GPT-2 124M, B 1 T 256 (a step is ~10 s on lavapipe)
 import { createGpu, Model, Trainer, TRAIN_DEFAULTS, initCheckpoint } from '../dist/node.mjs';
+import { SMALL, GPT2 } from './configs.mjs';
 
 const which = process.argv[2] ?? 'small';
-const SMALL = { family: 'gpt2', dim: 128, hiddenDim: 512, nLayers: 4, nHeads: 4, nKvHeads: 4, vocabSize: 512, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, ropeMode: 'rotate_half', tiedEmbeddings: true };
-const GPT2 = { ...SMALL, dim: 768, hiddenDim: 3072, nLayers: 12, nHeads: 12, nKvHeads: 12, vocabSize: 50257, maxSeqLen: 1024 };
 if (which !== 'small' && which !== 'gpt2') { console.error('usage: node bench/profile.mjs [small|gpt2] [B] [T]'); process.exit(2); }
 const cfg = which === 'gpt2' ? GPT2 : SMALL;
 const B = Number(process.argv[3] ?? (which === 'gpt2' ? 1 : 8)), T = Number(process.argv[4] ?? (which === 'gpt2' ? 256 : 64));

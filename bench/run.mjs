@@ -16,6 +16,7 @@ import { resolve, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { createGpu, kernels as K, Model, Trainer, TRAIN_DEFAULTS, initCheckpoint, countParameters, memoryPlan } from '../dist/node.mjs';
+import { SMALL, GPT2 } from './configs.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SHARED_BENCH = resolve(here, '../../shared/bench');
@@ -94,8 +95,6 @@ for (const [B, T] of [[4, 256], [1, 1024]]) for (const [av, ga] of agpus) {
 for (const ga of agpus.values()) ga.destroy();
 
 // 4) training steps through the Trainer (forward, backward, clip, AdamW, one readback)
-const SMALL = { family: 'gpt2', dim: 128, hiddenDim: 512, nLayers: 4, nHeads: 4, nKvHeads: 4, vocabSize: 512, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, ropeMode: 'rotate_half', tiedEmbeddings: true };
-const GPT2 = { ...SMALL, dim: 768, hiddenDim: 3072, nLayers: 12, nHeads: 12, nKvHeads: 12, vocabSize: 50257, maxSeqLen: 1024 };
 const configs = [['small GPT-2-style (V 512, C 128, L 4, H 4)', SMALL, 8, 64, 6, [512, 128, 4, 4, 64, 8, 3]],
   ...(SKIP_GPT2 ? [] : [['GPT-2 124M', GPT2, 4, 256, 2, [50257, 768, 12, 12, 256, 4, 1]]])];
 // at f32 and, where the adapter has shader-f16, at --precision f16 (f16 matmul operands and outputs, the

@@ -28,7 +28,7 @@ fn attention_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   var qv: array<vec4<f32>, H4M>;
   var acc: array<vec4<f32>, H4M>;
   let qo = (b * d.T + min(t, d.T - 1u)) * d.qs + d.q0 + h * d.HS;
-  for (var i = 0u; i < H4; i++) { qv[i] = ldq( qo, i, d.HS) * d.scale; acc[i] = vec4<f32>(0.0); }
+  for (var i = 0u; i < H4; i++) { qv[i] = ldq(qo, i, d.HS) * d.scale; acc[i] = vec4<f32>(0.0); }
   var m = -3.4e38;
   var l = 0.0;
   let tq = d.P + t;

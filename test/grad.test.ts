@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseLlama2c, Model, Arena, kernels as K, Llama2cTokenizer, hfFiles, SafetensorsFile, memorySource, createGpu, type Gpu } from '../src/node/index.js';
 import { MATMUL_VARIANTS, matmulCandidates, type MatmulVariant } from '../src/gpu/kernels/matmul.js';
-import { attentionVariants, type AttentionVariant } from '../src/gpu/kernels/attention.js';
+import { ATTENTION_VARIANTS, attentionVariants, type AttentionVariant } from '../src/gpu/kernels/attention.js';
 import { readModel } from '../src/node/files.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 
@@ -33,7 +33,7 @@ describe('backward pass vs PyTorch', () => {
   // the default kernels, then every matmul variant (src/gpu/kernels/matmul.ts) and every attention variant
   // (src/gpu/kernels/attention.ts) forced: same bound for each
   const cases: [string, string, string][] = [['default', '', 'default kernels'], ...MATMUL_VARIANTS.map((v) => ['matmul', v, `matmul ${v}`] as [string, string, string]),
-    ...(['subgroup', 'tiled'] as const).map((v) => ['attention', v, `attention ${v}`] as [string, string, string])];
+    ...ATTENTION_VARIANTS.map((v) => ['attention', v, `attention ${v}`] as [string, string, string])];
   for (const [op, variant, label] of cases) {
   it(`stories260K: gradient of every tensor on validation window 0 (golden/grad_window0.f32), ${label}`, async (ctx) => {
     if (!g) return ctx.skip();

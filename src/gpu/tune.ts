@@ -12,6 +12,12 @@ import { fail } from '../util/errors.js';
 /** a closure that runs one variant once at the tuning shape, and reads its output back */
 export interface Bench { run(variant: string): void; read(): Promise<Float32Array>; release(): void }
 
+/** operands for a Bench: a fixed LCG stream in [-0.5, 0.5), so every run of the tuner times the same numbers */
+export function benchOperands(...sizes: number[]): Float32Array[] {
+  let s = 1;
+  return sizes.map((n) => Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5));
+}
+
 /** persistent choices per adapter (Node: src/node/tunecache.ts, a JSON file in the cache directory) */
 export interface TuneCache { load(adapter: string): Record<string, string>; save(adapter: string, choices: Record<string, string>): void }
 

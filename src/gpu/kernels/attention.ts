@@ -7,7 +7,7 @@
 // attention.wgsl), 'subgroup' shares them through subgroupShuffle (kernels/attention_subgroup.wgsl, on
 // adapters with subgroups of whole groups of 8 lanes); the tuner (src/gpu/tune.ts) keeps the faster.
 import type { Gpu, View } from '../gpu.js';
-import type { Bench } from '../tune.js';
+import { benchOperands, type Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
 import { assert } from '../../util/errors.js';
 
@@ -17,6 +17,7 @@ const MAX_HS = 128; // the kernels' private row size (MAX_HS in both kernels/att
 const rowConst = (HS: number) => ({ H4C: Math.ceil(HS / 4) });
 
 export type AttentionVariant = 'subgroup' | 'tiled';
+export const ATTENTION_VARIANTS: readonly AttentionVariant[] = ['subgroup', 'tiled'];
 const ENTRY: Record<AttentionVariant, { fwd: string; dq: string; dkv: string }> = {
   tiled: { fwd: 'attention_forward', dq: 'attention_backward_dq', dkv: 'attention_backward_dkv' },
   subgroup: { fwd: 'attention_forward_sg', dq: 'attention_backward_dq_sg', dkv: 'attention_backward_dkv_sg' },
@@ -27,9 +28,7 @@ export const attentionVariants = (g: Gpu): AttentionVariant[] => (g.subgroups8 ?
 
 /** the tuner's choice for this head size (the forward and backward of one variant, timed together) */
 function variantOf(g: Gpu, HS: number): AttentionVariant {
-  const c = attentionVariants(g);
-  return g.tuner.pick('attention', `HS${HS}`, c.length > 1 ? c : [], 'tiled',
-    () => attentionBench(g, HS)) as AttentionVariant;
+  return g.tuner.pick('attention', `HS${HS}`, attentionVariants(g), 'tiled', () => attentionBench(g, HS)) as AttentionVariant;
 }
 
 /** where q, k and v sit in their rows: separate tensors (Llama) or one fused qkv row (GPT-2) */
@@ -144,11 +143,9 @@ function backward(g: Gpu, variant: AttentionVariant, dq: View, dk: View, dv: Vie
 // one sequence of 256 positions, 4 heads, random q, k, v, dout: forward and backward; reads dk and dv
 function attentionBench(g: Gpu, HS: number): Bench {
   const T = 256, NH = 4, n = T * NH * HS, pad = Math.ceil(n / ALIGN) * ALIGN;
-  let s = 1;
-  const rand = (x: View) => g.upload(x, Float32Array.from({ length: x.numel }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5));
   const [q, k, v, dout, out, dq] = ['q', 'k', 'v', 'dout', 'out', 'dq'].map((name) => g.tensor(n, `tune_attention_${name}`));
   const lse = g.tensor(NH * T, 'tune_attention_lse'), dkv = g.tensor(pad + n, 'tune_attention_dkv');
-  for (const x of [q, k, v, dout]) rand(x);
+  benchOperands(n, n, n, n).forEach((x, i) => g.upload([q, k, v, dout][i], x));
   return {
     run: (variant) => {
       forward(g, variant as AttentionVariant, out, lse, q, k, v, 1, T, NH, NH, HS);

@@ -7,7 +7,7 @@
 // (Gpu.matmulPrecision) every variant reads its operands rounded to f16 and sums in f32, and the forward
 // rounds its output to f16 (except the logits).
 import type { Gpu, View } from '../gpu.js';
-import type { Bench } from '../tune.js';
+import { benchOperands, type Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
 import { fail } from '../../util/errors.js';
 import { columnSums } from './reduce.js';
@@ -59,10 +59,9 @@ function gemmBench(g: Gpu, M: number, N: number, K: number, aCol: boolean, bCol:
   const al = (x: number) => Math.ceil(x / 4) * 4;
   const lda = aCol ? al(M) : al(K), ldb = bCol ? al(N) : al(K);
   const a = g.tensor((aCol ? K : M) * lda, 'tune_a'), b = g.tensor((bCol ? K : N) * ldb, 'tune_b'), c = g.tensor(M * N, 'tune_c');
-  let s = 1;
-  const rand = (n: number) => Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5);
-  g.upload(a, rand(a.numel));
-  g.upload(b, rand(b.numel));
+  const [ra, rb] = benchOperands(a.numel, b.numel);
+  g.upload(a, ra);
+  g.upload(b, rb);
   return {
     run: (v) => gemm(g, v as Exclude<MatmulVariant, 'scalar'>, c, 0, N, a, lda, aCol, b, ldb, bCol, null, M, N, K, false),
     read: () => g.read(c),
