@@ -20,6 +20,13 @@
 // (dbias: column sums, kernels/reduce.wgsl). They need lda and ldb to be multiples of 4 (vec4 loads); K tails are masked.
 // Every variant sums k in order 0..K-1 with one fma per step, so results are deterministic.
 // F16_IN (override, --precision f16): every variant rounds its operands to f16 as it reads them (h4 below).
+// Fused passes (llm.c's cuBLASLt epilogues), so that the (N, H) MLP activations and the (N, C) residual
+// stream are not read back by a pointwise kernel: the gemm epilogue EPI (below, the vec4 variants):
+// forward + GELU writes the pre-activation and its GELU, dinp + GELU backward multiplies by gelu' of the
+// pre-activation, forward + residual adds the residual stream; the scalar forward's += (d.acc) is the
+// residual add's fallback (the launcher copies the residual into out first).
+
+//#include _gelu.wgsl
 
 // ---- mixed precision (--precision f16): with F16_IN every operand is rounded to f16 as it is read and
 // the sums stay f32 (torch.autocast's f16 matmul with f32 accumulation); bias and C are f32 ----
@@ -42,7 +49,7 @@ override F16_OUT: bool = false;
 fn o16(v: f32) -> f32 { if (F16_OUT) { return r16(vec4<f32>(v)).x; } return v; }
 
 // ---- scalar: any shape ----
-struct Dims { N: u32, C: u32, OC: u32, ldo: u32, oc0: u32, has_bias: u32 }
+struct Dims { N: u32, C: u32, OC: u32, ldo: u32, oc0: u32, has_bias: u32, acc: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> inp: array<f32>;
@@ -82,7 +89,9 @@ fn matmul_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     var b = 0.0;
     if (d.has_bias == 1u) { b = bias[o]; }
     for (var i = 0u; i < 4u; i++) {
-      if (n0 + i < d.N) { out[(n0 + i) * d.ldo + d.oc0 + o] = o16(acc[i][j] + b); }
+      if (n0 + i >= d.N) { break; }
+      let at = (n0 + i) * d.ldo + d.oc0 + o;
+      if (d.acc == 1u) { out[at] += o16(acc[i][j] + b); } else { out[at] = o16(acc[i][j] + b); }
     }
   }
 }
@@ -184,6 +193,31 @@ struct GDims { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, c0: u32, ac
 @group(0) @binding(2) var<storage, read> ga: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> gb: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> gbias: array<f32>;
+// the fused epilogue, per pipeline: 0 none; forward + GELU: 1 tanh, 2 erf (C = the pre-activation,
+// gx = GELU(C)); dinp + GELU backward: 3 tanh, 4 erf (C = gelu'(gx) * the product, gx the
+// pre-activation); forward + residual: 5 (C = gx + the product). gx has C's layout (ldc, c0). The
+// launcher runs the unfused passes where a gemm cannot (the scalar variant, a chunked dinp).
+override EPI: u32 = 0u;
+@group(0) @binding(5) var<storage, read_write> gx: array<f32>;
+
+// one element of C at gc[at], v = the sum (+ bias): = or +=, or the fused pass
+fn put(at: u32, v: f32) {
+  if (EPI == 1u || EPI == 2u) {
+    let x = o16(v);
+    gc[at] = x;
+    if (EPI == 1u) { gx[at] = gelu_tanh(x); } else { gx[at] = gelu_erf(x); }
+  } else if (EPI == 3u) {
+    gc[at] = gelu_tanh_grad(gx[at]) * v;
+  } else if (EPI == 4u) {
+    gc[at] = gelu_erf_grad(gx[at]) * v;
+  } else if (EPI == 5u) {
+    gc[at] = gx[at] + o16(v);
+  } else if (gd.acc == 1u) {
+    gc[at] += v;
+  } else {
+    gc[at] = o16(v);
+  }
+}
 
 // A(r..r+3, k..k+3) as 4 vec4 over r, one per k: x[j][i] = A(r + i, k + j); mask: k + j < K (else 0)
 fn blockA(r: u32, k: u32, mask: vec4<bool>) -> array<vec4<f32>, 4> {
@@ -234,8 +268,7 @@ fn storeBlock(m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
       if (n >= gd.N) { break; }
       var v = acc[i][j];
       if (gd.has_bias == 1u) { v += gbias[n]; }
-      let at = m * gd.ldc + gd.c0 + n;
-      if (gd.acc == 1u) { gc[at] += v; } else { gc[at] = o16(v); }
+      put(m * gd.ldc + gd.c0 + n, v);
     }
   }
 }

@@ -85,15 +85,11 @@ fn gemm_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
     let v = sacc[i] + bv;
     let at = m * gd.ldc + gd.c0 + n0;
     if (full) {
-      if (gd.acc == 1u) {
-        gc[at] += v.x; gc[at + 1u] += v.y; gc[at + 2u] += v.z; gc[at + 3u] += v.w;
-      } else {
-        gc[at] = o16(v.x); gc[at + 1u] = o16(v.y); gc[at + 2u] = o16(v.z); gc[at + 3u] = o16(v.w);
-      }
+      put(at, v.x); put(at + 1u, v.y); put(at + 2u, v.z); put(at + 3u, v.w);
     } else {
       for (var j = 0u; j < 4u; j++) {
         if (n0 + j >= gd.N) { break; }
-        if (gd.acc == 1u) { gc[at + j] += v[j]; } else { gc[at + j] = o16(v[j]); }
+        put(at + j, v[j]);
       }
     }
   }

@@ -2,7 +2,8 @@
 // GpuOptions.force, and 'scalar' for shapes the vec4 variants cannot take) against the float64 CPU
 // oracle, forward and backward (dinp, dweight, dbias, += accumulation, a padded dout row stride, chunks),
 // on shapes that are not multiples of any tile; the vec4 variants give bit-identical results (same
-// summation order), so the tuner's choice never changes a number; the tuner records its choices.
+// summation order), so the tuner's choice never changes a number; the passes fused into a matmul give
+// the bits of the unfused ones; the tuner records its choices.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createGpu, type Gpu } from '../src/node/index.js';
 import * as K from '../src/gpu/kernels/index.js';
@@ -72,6 +73,46 @@ describe('matmul variants vs float64 CPU reference', () => {
         }
       }
       for (const r of results) for (let i = 0; i < 3; i++) expect(r[i]).toEqual(results[0][i]);
+    }
+  });
+
+  it('fused passes (residual add, GELU forward, GELU backward; tanh and erf) for every variant: the float64 oracle, and bit for bit the unfused passes', async (ctx) => {
+    if (!base) return ctx.skip();
+    const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    for (const [N, C, OC] of [...SHAPES, [65, 64, 37]] as [number, number, number][]) {
+      const x = randn(N * C, 11), w = randn(OC * C, 12), b = randn(OC, 13), res = randn(N * OC, 14), dout = randn(N * OC, 15), pre = randn(N * C, 16, 2);
+      const prod = cpu.matmulForward(x, w, b, N, C, OC), dprod = cpu.matmulBackward(dout, x, w, N, C, OC).dinp;
+      for (const [v, g] of gpus) {
+        const name = `${v} ${N}x${C}x${OC}`;
+        // residual: out = res + x w^T + b, against the product plus res in f32 (the add a residual kernel would do)
+        const out = g.tensor(N * OC, 'out'), plain = g.tensor(N * OC, 'plain');
+        K.matmulForward(g, out, put(g, x), put(g, w), put(g, b), N, C, OC, OC, { residual: put(g, res) });
+        K.matmulForward(g, plain, put(g, x), put(g, w), put(g, b), N, C, OC);
+        const fusedRes = await g.read(out), unfused = (await g.read(plain)).map((p, i) => Math.fround(res[i] + p));
+        checkTensor(`${name} + residual`, fusedRes, prod.map((p, i) => p + res[i]), 1e-5, 1e-4);
+        expect(same(fusedRes, unfused), `${name} + residual, bits`).toBe(true);
+        for (const form of ['tanh', 'erf'] as const) {
+          const [fwd, bwd] = form === 'tanh' ? [cpu.geluForward, cpu.geluBackward] : [cpu.geluErfForward, cpu.geluErfBackward];
+          // forward: out = the pre-activation, act = its GELU
+          const o = g.tensor(N * OC, 'o'), act = g.tensor(N * OC, 'act'), act2 = g.tensor(N * OC, 'act2');
+          K.matmulForward(g, o, put(g, x), put(g, w), put(g, b), N, C, OC, OC, { gelu: { form, act } });
+          const [gotPre, gotAct] = [await g.read(o), await g.read(act)];
+          checkTensor(`${name} gelu ${form} pre`, gotPre, prod, 1e-5, 1e-4);
+          checkTensor(`${name} gelu ${form}`, gotAct, fwd(prod), 1e-5, 1e-4);
+          (form === 'tanh' ? K.geluForward : K.geluErfForward)(g, act2, o, N * OC);
+          expect(same(gotAct, await g.read(act2)), `${name} gelu ${form}, bits`).toBe(true);
+          // backward: dinp = gelu'(pre) * dout w, one binding and chunked (the unfused fallback)
+          for (const opts of [{}, { maxBindingFloats: 64 * Math.max(C, OC) }]) {
+            const dx = g.tensor(N * C, 'dx'), dx2 = g.tensor(N * C, 'dx2'), dprev = g.tensor(N * C, 'dprev'), pv = put(g, pre);
+            K.matmulBackward(g, dx, g.tensor(OC * C, 'dw'), null, put(g, dout), put(g, x), put(g, w), N, C, OC, { ...opts, gelu: { form, pre: pv } });
+            K.matmulBackward(g, dprev, g.tensor(OC * C, 'dw'), null, put(g, dout), put(g, x), put(g, w), N, C, OC, opts);
+            (form === 'tanh' ? K.geluBackward : K.geluErfBackward)(g, dx2, pv, dprev, N * C);
+            const got = await g.read(dx);
+            checkTensor(`${name} gelu ${form} backward ${JSON.stringify(opts)}`, got, bwd(dprod, pre), 1e-5, 1e-4);
+            expect(same(got, await g.read(dx2)), `${name} gelu ${form} backward, bits`).toBe(true);
+          }
+        }
+      }
     }
   });
 

@@ -27,13 +27,12 @@ export interface Acts {
 }
 
 /**
- * How a per-block activation is stored. 'block': read only inside its block's forward (e.g. a
- * projection's output that the residual add consumes), so all blocks share one slice. 'f16': may be
+ * How a per-block activation is stored. 'f16': may be
  * kept in f16 from its block's forward to its backward under --precision f16, because the round trip
  * loses nothing: its values are f16 when written (an f16 matmul's output, unchanged after) or every
  * reader rounds it to f16 (a matmul input). Unmarked per-block entries are kept in f32 per block.
  */
-export type Storage = 'block' | 'f16';
+export type Storage = 'f16';
 
 /** a table: name -> [elements, per block?, storage]; entries with 0 elements are not allocated */
 export type TableSpec = Record<string, [number, boolean, Storage?]>;
@@ -124,7 +123,6 @@ export const storesF16 = (L: number, mode: StoreMode): boolean => !!mode.f16 && 
 function layoutOf(name: string, perLayer: boolean, storage: Storage | undefined, L: number, mode: StoreMode): { slices: number; stash: boolean } {
   if (!perLayer) return { slices: 1, stash: false };
   if (mode.recompute) return { slices: KEPT_UNDER_RECOMPUTE.has(name) ? L : 1, stash: false };
-  if (storage === 'block') return { slices: 1, stash: false };
   if (storage === 'f16' && storesF16(L, mode)) return { slices: 1, stash: true };
   return { slices: L, stash: false };
 }
@@ -135,8 +133,8 @@ const stashStride = (n: number) => alignUp(Math.ceil(n / 2));
 /**
  * The buffers of a table, sized by capacity: one buffer per entry holding its L per-block slices (each
  * 256-byte aligned) or its one slice. views() cuts any table that fits out of them, so an
- * evaluation batch smaller than the training batch reuses the training buffers. 'block' entries, and
- * under recompute every per-block entry but KEPT_UNDER_RECOMPUTE, hold one slice that all L blocks'
+ * evaluation batch smaller than the training batch reuses the training buffers. Under recompute every
+ * per-block entry but KEPT_UNDER_RECOMPUTE holds one slice that all L blocks'
  * views alias. With f16 storage an 'f16' entry holds one f32 slice (the block being run) and an f16
  * stash of L slices, which stash() fills after a block's forward and restores from before its backward.
  */

@@ -12,16 +12,15 @@ import { logitsStride, type ModelConfig } from './config.js';
 export interface Gpt2Acts extends Acts {
   ln1: View[]; ln1_mean: View[]; ln1_rstd: View[];  // (B,T,C), (B,T), (B,T)
   qkv: View[];                                       // (B,T,3C)
-  atty: View[]; attproj: View[]; residual2: View[]; // (B,T,C)
+  atty: View[]; residual2: View[];                  // (B,T,C)
   ln2: View[]; ln2_mean: View[]; ln2_rstd: View[];  // (B,T,C), (B,T), (B,T)
   fch: View[]; fch_act: View[];                      // (B,T,H) before and after GELU
-  fcproj: View[];                                    // (B,T,C)
   lnf: View; lnf_mean: View; lnf_rstd: View;         // (B,T,C), (B,T), (B,T)
 }
 
 export interface Gpt2Grads {
   dlnf: View; dresidual: View; dln: View; datty: View; // (B,T,C) x4
-  dfch_act: View; dfch: View;                                          // (B,T,H)
+  dfch: View;                                                          // (B,T,H)
   dqkv: View;                                                          // (B,T,3C)
 }
 
@@ -35,9 +34,9 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
     return {
       ids: [BT, false], targets: [BT, false], encoded: [BT * C, false],
       ln1: [BT * C, true, 'f16'], ln1_mean: [BT, true], ln1_rstd: [BT, true], qkv: [BT * 3 * C, true, 'f16'],
-      lse: [B * NH * T, true], atty: [BT * C, true], attproj: [BT * C, true, 'block'], residual2: [BT * C, true],
+      lse: [B * NH * T, true], atty: [BT * C, true], residual2: [BT * C, true],
       ln2: [BT * C, true, 'f16'], ln2_mean: [BT, true], ln2_rstd: [BT, true],
-      fch: [BT * H, true, 'f16'], fch_act: [BT * H, true, 'f16'], fcproj: [BT * C, true, 'block'], residual3: [BT * C, true],
+      fch: [BT * H, true, 'f16'], fch_act: [BT * H, true, 'f16'], residual3: [BT * C, true],
       lnf: [BT * C, false], lnf_mean: [BT, false], lnf_rstd: [BT, false], logits: [BT * Vp, false], losses: [BT, false],
     };
   },
@@ -46,7 +45,7 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
     const { BT, C, H } = sizes(c, B, T);
     return {
       dlnf: [BT * C, false], dresidual: [BT * C, false], dln: [BT * C, false], datty: [BT * C, false],
-      dfch_act: [BT * H, false], dfch: [BT * H, false], dqkv: [BT * 3 * C, false],
+      dfch: [BT * H, false], dqkv: [BT * 3 * C, false],
     };
   },
 
@@ -71,12 +70,12 @@ export const gpt2: Family<Gpt2Acts, Gpt2Grads> = {
     for (let l = L - 1; l >= 0; l--) {
       enterBlock(pass, block, l); // block l's activations again: recomputed from its kept input, or out of f16 storage
       const residual = l === 0 ? a.encoded : a.residual3[l - 1];
-      // MLP block (residual3 = residual2 + fcproj: s.dresidual is the gradient of both)
-      K.matmulBackward(g, s.dfch_act, d.fcprojw[l], d.fcprojb[l], s.dresidual, a.fch_act[l], p.fcprojw[l], BT, H, C); // (B,T,H)
-      K.geluBackward(g, s.dfch, a.fch[l], s.dfch_act, BT * H);                                                       // (B,T,H)
+      // MLP block (residual3 = residual2 + c_proj(...): s.dresidual is the gradient of both)
+      K.matmulBackward(g, s.dfch, d.fcprojw[l], d.fcprojb[l], s.dresidual, a.fch_act[l], p.fcprojw[l], BT, H, C,
+        { gelu: { form: 'tanh', pre: a.fch[l] } });                                                                  // (B,T,H), through the GELU
       K.matmulBackward(g, s.dln, d.fcw[l], d.fcb[l], s.dfch, a.ln2[l], p.fcw[l], BT, C, H);                          // (B,T,C)
       K.layernormBackward(g, s.dresidual, d.ln2w[l], d.ln2b[l], s.dln, a.residual2[l], p.ln2w[l], a.ln2_mean[l], a.ln2_rstd[l], BT, C); // (B,T,C) +=
-      // attention block (residual2 = residual + attproj)
+      // attention block (residual2 = residual + c_proj(attention))
       K.matmulBackward(g, s.datty, d.attprojw[l], d.attprojb[l], s.dresidual, a.atty[l], p.attprojw[l], BT, C, C);  // (B,T,C)
       const qkv = a.qkv[l];
       K.attentionBackward(g, s.dqkv, s.dqkv, s.dqkv, s.datty, a.atty[l], a.lse[l], qkv, qkv, qkv, B, T, NH, NH, HS, fused(C)); // (B,T,3C)
@@ -100,12 +99,9 @@ function block({ g, c, p, a, B, T, cache }: Pass<Gpt2Acts>, l: number): void {
   K.layernormForward(g, a.ln1[l], a.ln1_mean[l], a.ln1_rstd[l], residual, p.ln1w[l], p.ln1b[l], BT, C, eps); // (B,T,C)
   K.matmulForward(g, a.qkv[l], a.ln1[l], p.qkvw[l], p.qkvb[l], BT, C, 3 * C);                  // (B,T,3C)
   attend(g, a.atty[l], a.lse[l], a.qkv[l], a.qkv[l], a.qkv[l], B, T, NH, NH, HS, fused(C), cache, l); // (B,T,C), lse (B,NH,T)
-  K.matmulForward(g, a.attproj[l], a.atty[l], p.attprojw[l], p.attprojb[l], BT, C, C);         // (B,T,C)
-  K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);                        // (B,T,C)
+  K.matmulForward(g, a.residual2[l], a.atty[l], p.attprojw[l], p.attprojb[l], BT, C, C, C, { residual }); // (B,T,C), + residual
   // MLP block: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2))))
   K.layernormForward(g, a.ln2[l], a.ln2_mean[l], a.ln2_rstd[l], a.residual2[l], p.ln2w[l], p.ln2b[l], BT, C, eps); // (B,T,C)
-  K.matmulForward(g, a.fch[l], a.ln2[l], p.fcw[l], p.fcb[l], BT, C, H);                        // (B,T,H)
-  K.geluForward(g, a.fch_act[l], a.fch[l], BT * H);                                            // (B,T,H)
-  K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.fcprojw[l], p.fcprojb[l], BT, H, C);         // (B,T,C)
-  K.residualForward(g, a.residual3[l], a.residual2[l], a.fcproj[l], BT * C);                   // (B,T,C)
+  K.matmulForward(g, a.fch[l], a.ln2[l], p.fcw[l], p.fcb[l], BT, C, H, H, { gelu: { form: 'tanh', act: a.fch_act[l] } }); // (B,T,H) x2
+  K.matmulForward(g, a.residual3[l], a.fch_act[l], p.fcprojw[l], p.fcprojb[l], BT, H, C, C, { residual: a.residual2[l] }); // (B,T,C), + residual2
 }

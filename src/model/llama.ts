@@ -18,10 +18,9 @@ export interface LlamaActs extends Acts {
   q: View[]; k: View[]; v: View[];    // (B,T,NH,HS), (B,T,KVH,HS) x2, after the q/k norms and RoPE
   q_pre: View[]; k_pre: View[];       // (B,T,NH,HS), (B,T,KVH,HS) before the q/k norms (qkNorm only)
   q_rstd: View[]; k_rstd: View[];     // (B,T,NH), (B,T,KVH) (qkNorm only)
-  atty: View[]; attproj: View[]; residual2: View[]; // (B,T,QD), (B,T,C) x2
+  atty: View[]; residual2: View[];    // (B,T,QD), (B,T,C)
   ln2: View[]; ln2_rstd: View[];      // (B,T,C), (B,T)   rms_ffn(residual2)
   fch: View[]; fch_up: View[]; fch_act: View[]; // (B,T,H) gate = w1 x, up = w3 x, silu(gate) * up
-  fcproj: View[];                     // (B,T,C)
   lnf: View; lnf_rstd: View;          // (B,T,C), (B,T)
   freqs_cos: View; freqs_sin: View;   // (T, HS/2)
 }
@@ -46,9 +45,9 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
       ln1: [BT * C, true, 'f16'], ln1_rstd: [BT, true],
       q: [BT * QD, true], k: [BT * KVD, true], v: [BT * KVD, true, 'f16'],   // q, k after RoPE: not f16 values
       q_pre: [qn * BT * QD, true, 'f16'], k_pre: [qn * BT * KVD, true, 'f16'], q_rstd: [qn * BT * NH, true], k_rstd: [qn * BT * c.nKvHeads, true],
-      lse: [B * NH * T, true], atty: [BT * QD, true], attproj: [BT * C, true, 'block'], residual2: [BT * C, true],
+      lse: [B * NH * T, true], atty: [BT * QD, true], residual2: [BT * C, true],
       ln2: [BT * C, true, 'f16'], ln2_rstd: [BT, true],
-      fch: [BT * H, true, 'f16'], fch_up: [BT * H, true, 'f16'], fch_act: [BT * H, true, 'f16'], fcproj: [BT * C, true, 'block'], residual3: [BT * C, true],
+      fch: [BT * H, true, 'f16'], fch_up: [BT * H, true, 'f16'], fch_act: [BT * H, true, 'f16'], residual3: [BT * C, true],
       lnf: [BT * C, false], lnf_rstd: [BT, false], logits: [BT * Vp, false], losses: [BT, false],
       freqs_cos: [T * (HS / 2), false], freqs_sin: [T * (HS / 2), false],
     };
@@ -95,13 +94,13 @@ export const llama: Family<LlamaActs, LlamaGrads> = {
     for (let l = L - 1; l >= 0; l--) {
       enterBlock(pass, block, l); // block l's activations again: recomputed from its kept input, or out of f16 storage
       const residual = l === 0 ? a.encoded : a.residual3[l - 1];
-      // MLP block (residual3 = residual2 + fcproj: s.dresidual is the gradient of both)
+      // MLP block (residual3 = residual2 + w2(...): s.dresidual is the gradient of both)
       K.matmulBackward(g, s.dfch_act, d.w2[l], bias('b2', l), s.dresidual, a.fch_act[l], p.w2[l], BT, H, C);        // (B,T,H)
       K.swigluBackward(g, s.dfch, s.dup, s.dfch_act, a.fch[l], a.fch_up[l], BT * H);                                 // (B,T,H) x2
       K.matmulBackward(g, s.dln, d.w1[l], bias('b1', l), s.dfch, a.ln2[l], p.w1[l], BT, C, H);                       // (B,T,C)
       K.matmulBackward(g, s.dln, d.w3[l], bias('b3', l), s.dup, a.ln2[l], p.w3[l], BT, C, H, { accumulate: true });  // (B,T,C) +=
       K.rmsnormBackward(g, s.dresidual, d.rms_ffn[l], s.dln, a.residual2[l], p.rms_ffn[l], a.ln2_rstd[l], BT, C);    // (B,T,C) +=
-      // attention block (residual2 = residual + attproj)
+      // attention block (residual2 = residual + wo(...))
       K.matmulBackward(g, s.datty, d.wo[l], bias('bo', l), s.dresidual, a.atty[l], p.wo[l], BT, QD, C);              // (B,T,QD)
       K.attentionBackward(g, s.dq, dk, dv, s.datty, a.atty[l], a.lse[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS); // (B,T,QD), (B,T,KVD) x2
       K.ropeBackward(g, s.dq, a.freqs_cos, a.freqs_sin, B, T, NH, HS, mode);                                         // (B,T,NH,HS) in place
@@ -148,13 +147,11 @@ function block({ g, c, p, a, B, T, cache }: Pass<LlamaActs>, l: number): void {
   K.ropeForward(g, a.q[l], cos, sin, B, T, NH, HS, mode, { pos0 });               // (B,T,NH,HS) in place
   K.ropeForward(g, a.k[l], cos, sin, B, T, KVH, HS, mode, { pos0 });              // (B,T,KVH,HS) in place
   attend(g, a.atty[l], a.lse[l], a.q[l], a.k[l], a.v[l], B, T, NH, KVH, HS, undefined, cache, l); // (B,T,QD), lse (B,NH,T)
-  K.matmulForward(g, a.attproj[l], a.atty[l], p.wo[l], bias('bo', l), BT, QD, C);  // (B,T,C)
-  K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);            // (B,T,C)
+  K.matmulForward(g, a.residual2[l], a.atty[l], p.wo[l], bias('bo', l), BT, QD, C, C, { residual }); // (B,T,C), + residual
   // MLP block: residual3 = residual2 + w2(silu(w1 x) * w3 x), x = rms_ffn(residual2)
   K.rmsnormForward(g, a.ln2[l], a.ln2_rstd[l], a.residual2[l], p.rms_ffn[l], BT, C, eps); // (B,T,C)
   K.matmulForward(g, a.fch[l], a.ln2[l], p.w1[l], bias('b1', l), BT, C, H);        // (B,T,H) gate
   K.matmulForward(g, a.fch_up[l], a.ln2[l], p.w3[l], bias('b3', l), BT, C, H);     // (B,T,H) up
   K.swigluForward(g, a.fch_act[l], a.fch[l], a.fch_up[l], BT * H);                 // (B,T,H)
-  K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.w2[l], bias('b2', l), BT, H, C); // (B,T,C)
-  K.residualForward(g, a.residual3[l], a.residual2[l], a.fcproj[l], BT * C);       // (B,T,C)
+  K.matmulForward(g, a.residual3[l], a.fch_act[l], p.w2[l], bias('b2', l), BT, H, C, C, { residual: a.residual2[l] }); // (B,T,C), + residual2
 }

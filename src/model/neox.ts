@@ -15,17 +15,16 @@ import { ropeOf, tablesOf } from './rope.js';
 export interface NeoxActs extends Acts {
   ln1: View[]; ln1_mean: View[]; ln1_rstd: View[];  // (B,T,C), (B,T), (B,T)
   qkv: View[];                                       // (B,T,3C), q and k rotated in place
-  atty: View[]; attproj: View[]; residual2: View[]; // (B,T,C); residual2 = residual + attproj
+  atty: View[]; residual2: View[];                  // (B,T,C); residual2 = residual + the attention's projection
   ln2: View[]; ln2_mean: View[]; ln2_rstd: View[];  // (B,T,C), (B,T), (B,T): of residual (parallel) or residual2
   fch: View[]; fch_act: View[];                      // (B,T,H) before and after GELU
-  fcproj: View[];                                    // (B,T,C)
   lnf: View; lnf_mean: View; lnf_rstd: View;         // (B,T,C), (B,T), (B,T)
   freqs_cos: View; freqs_sin: View;                  // (T, R/2)
 }
 
 export interface NeoxGrads {
   dlnf: View; dresidual: View; dln: View; datty: View; dblock: View; // (B,T,C) x5 (dblock: the block output's, parallel)
-  dfch_act: View; dfch: View;                                        // (B,T,H)
+  dfch: View;                                                        // (B,T,H)
   dqkv: View;                                                        // (B,T,3C)
 }
 
@@ -41,9 +40,9 @@ export const neox: Family<NeoxActs, NeoxGrads> = {
     return {
       ids: [BT, false], targets: [BT, false], encoded: [BT * C, false],
       ln1: [BT * C, true, 'f16'], ln1_mean: [BT, true], ln1_rstd: [BT, true], qkv: [BT * 3 * C, true], // qkv: RoPE'd in place
-      lse: [B * NH * T, true], atty: [BT * C, true], attproj: [BT * C, true, 'block'], residual2: [BT * C, true],
+      lse: [B * NH * T, true], atty: [BT * C, true], residual2: [BT * C, true],
       ln2: [BT * C, true, 'f16'], ln2_mean: [BT, true], ln2_rstd: [BT, true],
-      fch: [BT * H, true, 'f16'], fch_act: [BT * H, true, 'f16'], fcproj: [BT * C, true, 'block'], residual3: [BT * C, true],
+      fch: [BT * H, true, 'f16'], fch_act: [BT * H, true, 'f16'], residual3: [BT * C, true],
       lnf: [BT * C, false], lnf_mean: [BT, false], lnf_rstd: [BT, false], logits: [BT * Vp, false], losses: [BT, false],
       freqs_cos: [T * (R / 2), false], freqs_sin: [T * (R / 2), false],
     };
@@ -53,7 +52,7 @@ export const neox: Family<NeoxActs, NeoxGrads> = {
     const { BT, C, H } = sizes(c, B, T);
     return {
       dlnf: [BT * C, false], dresidual: [BT * C, false], dln: [BT * C, false], datty: [BT * C, false],
-      dblock: [c.parallelResidual ? BT * C : 0, false], dfch_act: [BT * H, false], dfch: [BT * H, false], dqkv: [BT * 3 * C, false],
+      dblock: [c.parallelResidual ? BT * C : 0, false], dfch: [BT * H, false], dqkv: [BT * 3 * C, false],
     };
   },
 
@@ -88,8 +87,8 @@ export const neox: Family<NeoxActs, NeoxGrads> = {
       const residual = l === 0 ? a.encoded : a.residual3[l - 1];
       if (c.parallelResidual) g.copy(s.dblock, s.dresidual);                                                            // (B,T,C)
       // MLP branch
-      K.matmulBackward(g, s.dfch_act, d.fcprojw[l], d.fcprojb[l], s.dresidual, a.fch_act[l], p.fcprojw[l], BT, H, C); // (B,T,H)
-      K.geluErfBackward(g, s.dfch, a.fch[l], s.dfch_act, BT * H);                                                    // (B,T,H)
+      K.matmulBackward(g, s.dfch, d.fcprojw[l], d.fcprojb[l], s.dresidual, a.fch_act[l], p.fcprojw[l], BT, H, C,
+        { gelu: { form: 'erf', pre: a.fch[l] } });                                                                   // (B,T,H), through the GELU
       K.matmulBackward(g, s.dln, d.fcw[l], d.fcb[l], s.dfch, a.ln2[l], p.fcw[l], BT, C, H);                          // (B,T,C)
       const mlpIn = c.parallelResidual ? residual : a.residual2[l];
       K.layernormBackward(g, s.dresidual, d.ln2w[l], d.ln2b[l], s.dln, mlpIn, p.ln2w[l], a.ln2_mean[l], a.ln2_rstd[l], BT, C); // (B,T,C) +=
@@ -124,13 +123,10 @@ function block({ g, c, p, a, B, T, cache }: Pass<NeoxActs>, l: number): void {
   K.ropeForward(g, a.qkv[l], cos, sin, B, T, NH, HS, 1, rot(0));                               // q: first R dims per head
   K.ropeForward(g, a.qkv[l], cos, sin, B, T, NH, HS, 1, rot(C));                               // k
   attend(g, a.atty[l], a.lse[l], a.qkv[l], a.qkv[l], a.qkv[l], B, T, NH, NH, HS, fused(C), cache, l); // (B,T,C)
-  K.matmulForward(g, a.attproj[l], a.atty[l], p.attprojw[l], p.attprojb[l], BT, C, C);         // (B,T,C)
-  K.residualForward(g, a.residual2[l], residual, a.attproj[l], BT * C);                        // (B,T,C)
-  // MLP branch: mlp(ln_2(residual)) (parallel) or mlp(ln_2(residual2)); residual3 = residual2 + fcproj
+  K.matmulForward(g, a.residual2[l], a.atty[l], p.attprojw[l], p.attprojb[l], BT, C, C, C, { residual }); // (B,T,C), + residual
+  // MLP branch: mlp(ln_2(residual)) (parallel) or mlp(ln_2(residual2)); residual3 = residual2 + mlp
   const mlpIn = c.parallelResidual ? residual : a.residual2[l];
   K.layernormForward(g, a.ln2[l], a.ln2_mean[l], a.ln2_rstd[l], mlpIn, p.ln2w[l], p.ln2b[l], BT, C, eps); // (B,T,C)
-  K.matmulForward(g, a.fch[l], a.ln2[l], p.fcw[l], p.fcb[l], BT, C, H);                        // (B,T,H)
-  K.geluErfForward(g, a.fch_act[l], a.fch[l], BT * H);                                         // (B,T,H)
-  K.matmulForward(g, a.fcproj[l], a.fch_act[l], p.fcprojw[l], p.fcprojb[l], BT, H, C);         // (B,T,C)
-  K.residualForward(g, a.residual3[l], a.residual2[l], a.fcproj[l], BT * C);                   // (B,T,C)
+  K.matmulForward(g, a.fch[l], a.ln2[l], p.fcw[l], p.fcb[l], BT, C, H, H, { gelu: { form: 'erf', act: a.fch_act[l] } }); // (B,T,H) x2
+  K.matmulForward(g, a.residual3[l], a.fch_act[l], p.fcprojw[l], p.fcprojb[l], BT, H, C, C, { residual: a.residual2[l] }); // (B,T,C), + residual2
 }

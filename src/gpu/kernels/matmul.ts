@@ -9,8 +9,9 @@
 import type { Gpu, View } from '../gpu.js';
 import { benchOperands, type Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
-import { fail } from '../../util/errors.js';
+import { assert, fail } from '../../util/errors.js';
 import { columnSums } from './reduce.js';
+import { geluBackward, geluErfBackward, geluErfForward, geluForward } from './pointwise.js';
 
 export type MatmulVariant = 'subgroup' | 'regs' | 'tiled' | 'scalar';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['subgroup', 'regs', 'tiled', 'scalar'];
@@ -31,14 +32,20 @@ export function matmulCandidates(g: Gpu, ...strides: number[]): MatmulVariant[] 
 
 /**
  * C(M,N) (=|+=) sum_k A(m,k) B(n,k) (+ bias[n]), A(m,k) = a[m*lda + k] or (aCol) a[k*lda + m], B likewise;
- * c is written at c[m*ldc + c0 + n]. One dispatch of a vec4 variant (bindings must fit).
+ * c is written at c[m*ldc + c0 + n]. One dispatch of a vec4 variant (bindings must fit). epi: the fused
+ * pass (kernels/matmul.wgsl EPI) with x, laid out as c.
  */
 function gemm(g: Gpu, v: Exclude<MatmulVariant, 'scalar'>, c: View, c0: number, ldc: number, a: View, lda: number, aCol: boolean,
-              b: View, ldb: number, bCol: boolean, bias: View | null, M: number, N: number, K: number, acc: boolean, out16 = false) {
+              b: View, ldb: number, bCol: boolean, bias: View | null, M: number, N: number, K: number, acc: boolean, out16 = false,
+              epi: { code: number; x: View } | null = null) {
   const { entry, tm, tn } = GEMM[v];
-  g.dispatch(entry, { u: [M, N, K, lda, ldb, ldc, c0, acc ? 1 : 0, bias ? 1 : 0] }, [c, a, b, bias ?? g.none],
-    [Math.ceil(N / tn), Math.ceil(M / tm)], { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0, ...f16(g, out16) });
+  g.dispatch(entry, { u: [M, N, K, lda, ldb, ldc, c0, acc ? 1 : 0, bias ? 1 : 0] }, [c, a, b, bias ?? g.none, epi?.x ?? g.scratch('gemm_no_epilogue', 1)],
+    [Math.ceil(N / tn), Math.ceil(M / tm)], { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0, ...f16(g, out16), ...(epi ? { EPI: epi.code } : {}) });
 }
+
+/** a GELU fused into a matmul: forward writes GELU(out) to `act`; backward multiplies dinp by gelu'(`pre`) */
+export interface GeluEpilogue { form: 'tanh' | 'erf' }
+const EPI = { tanh: { fwd: 1, bwd: 3 }, erf: { fwd: 2, bwd: 4 } } as const, EPI_RESIDUAL = 5;
 
 // --precision f16 (Gpu.matmulPrecision, set by the model around its passes): operands rounded to f16 on
 // read; with out16 (forward outputs) the result rounded to f16 as it is stored
@@ -74,26 +81,35 @@ function gemmBench(g: Gpu, M: number, N: number, K: number, aCol: boolean, bCol:
  * Splits weight rows and out rows into chunks under maxStorageBufferBindingSize (a GPT-2 head,
  * 50257 x 768 floats = 154 MB, is bound as two chunks on lavapipe's 128 MiB limit).
  * Under --precision f16 out is rounded to f16 (an autocast linear's output) unless f32Out (the logits).
+ * Fused passes, in the gemm's epilogue (the vec4 variants) or else around the scalar kernel: residual
+ * (N, OC): out = residual + the product (the residual stream's add; scalar: copied into out, then +=);
+ * gelu: out is the pre-activation and gelu.act (N, OC) gets its GELU (scalar: the pointwise kernel after).
  */
 export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: View | null, N: number, C: number, OC: number, ldo = OC,
-                              opts: { f32Out?: boolean } = {}) {
+                              opts: { f32Out?: boolean; residual?: View; gelu?: GeluEpilogue & { act: View } } = {}) {
   const { nChunk, ocChunk } = matmulChunks(g.bindingFloats, N, C, ldo);
-  const out16 = !opts.f32Out;
+  const out16 = !opts.f32Out, { residual, gelu } = opts;
+  assert(!residual || !gelu, 'matmulForward: a residual add and a GELU cannot both follow one matmul');
+  assert(ldo === OC || (!residual && !gelu), 'matmulForward: a fused residual add or GELU needs rows of OC floats (ldo = OC)');
   const v = choose(g, 'fwd', N, OC, C, false, false, C);
+  if (residual && v === 'scalar') g.copy(slice(out, 0, N * OC), slice(residual, 0, N * OC)); // then += below
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const n = Math.min(nChunk, N - n0);
     for (let oc0 = 0; oc0 < OC; oc0 += ocChunk) {
       const oc = Math.min(ocChunk, OC - oc0);
       const x = slice(inp, n0 * C, n * C), w = slice(weight, oc0 * C, oc * C), b = bias ? slice(bias, oc0, oc) : null;
-      const o = slice(out, n0 * ldo, Math.min(n * ldo, out.numel - n0 * ldo));
+      const rows = (t: View) => slice(t, n0 * ldo, Math.min(n * ldo, t.numel - n0 * ldo));
+      const o = rows(out);
       if (v === 'scalar') {
-        g.dispatch('matmul_forward', { u: [n, C, oc, ldo, oc0, bias ? 1 : 0] }, [o, x, w, b ?? g.none],
+        g.dispatch('matmul_forward', { u: [n, C, oc, ldo, oc0, bias ? 1 : 0, residual ? 1 : 0] }, [o, x, w, b ?? g.none],
           [Math.ceil(oc / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)], f16(g, out16));
       } else {
-        gemm(g, v, o, oc0, ldo, x, C, false, w, C, false, b, n, oc, C, false, out16);
+        const epi = gelu ? { code: EPI[gelu.form].fwd, x: rows(gelu.act) } : residual ? { code: EPI_RESIDUAL, x: rows(residual) } : null;
+        gemm(g, v, o, oc0, ldo, x, C, false, w, C, false, b, n, oc, C, false, out16, epi);
       }
     }
   }
+  if (gelu && v === 'scalar') (gelu.form === 'tanh' ? geluForward : geluErfForward)(g, gelu.act, out, N * ldo);
 }
 
 /**
@@ -104,11 +120,15 @@ export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: 
  */
 export function matmulBackward(g: Gpu, dinp: View, dweight: View, dbias: View | null, dout: View, inp: View, weight: View,
                                N: number, C: number, OC: number,
-                               opts: { accumulate?: boolean; maxBindingFloats?: number; ldd?: number } = {}) {
+                               opts: { accumulate?: boolean; maxBindingFloats?: number; ldd?: number; gelu?: GeluEpilogue & { pre: View } } = {}) {
   const ldd = opts.ldd ?? OC;
   const { nChunk, ocChunk } = matmulChunks(opts.maxBindingFloats ?? g.bindingFloats, N, C, ldd);
   const vIn = choose(g, 'dinp', N, C, OC, false, true, ldd, C);
   const vW = choose(g, 'dweight', OC, C, N, true, true, ldd, C);
+  const gelu = opts.gelu;
+  assert(!gelu || !opts.accumulate, 'matmulBackward: a fused GELU backward writes dinp, it cannot accumulate');
+  // the GELU backward joins the dinp gemm when one dispatch writes each element (one OC chunk), else runs after
+  const fuse = !!gelu && vIn !== 'scalar' && ocChunk >= OC;
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const n = Math.min(nChunk, N - n0);
     const doutRows = slice(dout, n0 * ldd, Math.min(n * ldd, dout.numel - n0 * ldd));
@@ -121,7 +141,8 @@ export function matmulBackward(g: Gpu, dinp: View, dweight: View, dbias: View | 
         g.dispatch('matmul_backward', { u: [n, C, oc, ldd, oc0, acc ? 1 : 0] }, [dx, doutRows, w], [Math.ceil(C / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)], f16(g));
       } else {
         // A(n, o) = dout[n * ldd + oc0 + o] (rows, from the chunk's first column), B(c, o) = W[o * C + c] (columns)
-        gemm(g, vIn, dx, 0, C, slice(doutRows, oc0, doutRows.numel - oc0), ldd, false, w, C, true, null, n, C, oc, acc);
+        gemm(g, vIn, dx, 0, C, slice(doutRows, oc0, doutRows.numel - oc0), ldd, false, w, C, true, null, n, C, oc, acc, false,
+          fuse ? { code: EPI[gelu!.form].bwd, x: slice(gelu!.pre, n0 * C, n * C) } : null);
       }
       if (vW === 'scalar') {
         g.dispatch('matmul_backward_dweight', { u: [n, C, oc, ldd, oc0, db ? 1 : 0] }, [dw, db ?? g.none, doutRows, x],
@@ -133,6 +154,7 @@ export function matmulBackward(g: Gpu, dinp: View, dweight: View, dbias: View | 
       }
     }
   }
+  if (gelu && !fuse) (gelu.form === 'tanh' ? geluBackward : geluErfBackward)(g, dinp, gelu.pre, dinp, N * C);
 }
 
 // rows of (N,C)/(N,ldd) and of weight (OC,C) per chunk, multiples of ALIGN so chunk offsets stay aligned

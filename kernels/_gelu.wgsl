@@ -1,0 +1,43 @@
+// _gelu: the GELU functions shared by kernels/gelu.wgsl (the pointwise passes) and kernels/matmul.wgsl
+// (the gemm epilogues that fuse them), so that both compute the same bits. Included (scripts/gen.mjs).
+//   tanh form ("gelu_new", GPT-2; PyTorch F.gelu(approximate='tanh')):
+//     gelu(x) = 0.5 x (1 + tanh u),  u = sqrt(2/pi) (x + 0.044715 x^3)
+//     gelu'(x) = 0.5 (1 + tanh u) + 0.5 x sech^2(u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+//   erf form (GPT-NeoX's "gelu"; F.gelu(approximate='none')):
+//     gelu(x) = 0.5 x (1 + erf(x / sqrt 2)),  gelu'(x) = 0.5 (1 + erf(x / sqrt 2)) + x exp(-x^2 / 2) / sqrt(2 pi)
+//     erf through erfc(z) = t exp(-z^2 - 1.26551223 + t (1.00002368 + ...)), t = 1 / (1 + z/2) (Numerical
+//     Recipes' Chebyshev fit, fractional error < 1.2e-7 for all z >= 0), erf(-z) = -erf(z).
+const GELU_SCALE: f32 = 0.7978845608028654;   // sqrt(2/pi)
+
+// tanh through exp of a negative argument, so large |u| cannot overflow to inf/inf
+fn tanh_stable(u: f32) -> f32 {
+  let e = exp(-2.0 * abs(u));
+  return sign(u) * (1.0 - e) / (1.0 + e);
+}
+
+fn gelu_tanh(x: f32) -> f32 {
+  return 0.5 * x * (1.0 + tanh_stable(GELU_SCALE * (x + 0.044715 * x * x * x)));
+}
+
+fn gelu_tanh_grad(x: f32) -> f32 {
+  let u = GELU_SCALE * (x + 0.044715 * x * x * x);
+  let e = exp(-2.0 * abs(u));
+  let sech2 = 4.0 * e / ((1.0 + e) * (1.0 + e));   // sech^2(u) = 1 - tanh^2(u), without the cancellation
+  return 0.5 * (1.0 + tanh_stable(u)) + 0.5 * x * sech2 * GELU_SCALE * (1.0 + 3.0 * 0.044715 * x * x);
+}
+
+fn erf_approx(x: f32) -> f32 {
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let p = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+          t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  return sign(x) * (1.0 - t * exp(p));
+}
+
+fn gelu_erf(x: f32) -> f32 {
+  return 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476));
+}
+
+fn gelu_erf_grad(x: f32) -> f32 {
+  return 0.5 * (1.0 + erf_approx(x * 0.7071067811865476)) + x * exp(-0.5 * x * x) * 0.3989422804014327;
+}
