@@ -2,6 +2,7 @@
 // shapes that are not multiples of the 16x16 matmul tile or the workgroup sizes.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Gpu } from '../src/gpu/gpu.js';
+import { createGpu } from '../src/node/index.js';
 import * as K from '../src/gpu/kernels/index.js';
 import { ropeTables } from '../src/model/rope.js';
 import * as cpu from './cpu.js';
@@ -67,6 +68,35 @@ describe('forward kernels vs float64 CPU reference', () => {
     }
     // the two conventions really differ (a test of the test)
     expect(checkDiffers(cpu.ropeForward(x, B, T, NH, HS, theta, 0), cpu.ropeForward(x, B, T, NH, HS, theta, 1))).toBe(true);
+  });
+
+  it('norm rows: the subgroup form (one subgroup a row, kernels/*norm_subgroup.wgsl) gives the bits of the workgroup form', async (ctx) => {
+    if (!g) return ctx.skip();
+    const wg = await createGpu({ force: { norm: 'workgroup' } });
+    try {
+      for (const [N, C] of [[13, 37], [5, 200], [3, 768], [2, 1]]) {
+        const x = randn(N * C, 30, 3), w = randn(C, 31), b = randn(C, 32), dout = randn(N * C, 33), prior = randn(N * C, 34);
+        const run = async (h: Gpu) => {
+          const t = (n: number) => h.tensor(n, 't');
+          const out = t(N * C), mean = t(N), rstd = t(N), rout = t(N * C), rr = t(N);
+          const dx = put(h, prior), rdx = put(h, prior), dw = t(C), db = t(C), rdw = t(C);
+          K.layernormForward(h, out, mean, rstd, put(h, x), put(h, w), put(h, b), N, C, 1e-5);
+          K.layernormBackward(h, dx, dw, db, put(h, dout), put(h, x), put(h, w), mean, rstd, N, C);
+          K.rmsnormForward(h, rout, rr, put(h, x), put(h, w), N, C, 1e-5);
+          K.rmsnormBackward(h, rdx, rdw, put(h, dout), put(h, x), put(h, w), rr, N, C);
+          return Promise.all([out, mean, rstd, dx, dw, db, rout, rr, rdx, rdw].map((v) => h.read(v)));
+        };
+        const [a, c] = [await run(g), await run(wg)];
+        const ref = cpu.layernormForward(x, w, b, N, C, 1e-5);
+        checkTensor(`layernorm ${N}x${C}`, a[0], ref.out);
+        checkTensor(`layernorm dinp ${N}x${C}`, a[3], cpu.layernormBackward(dout, x, w, ref.mean, ref.rstd, N, C).dinp.map((v, i) => v + prior[i]));
+        a.forEach((v, i) => expect(Buffer.from(v.buffer).equals(Buffer.from(c[i].buffer)), `${N}x${C} output ${i}`).toBe(true));
+      }
+      expect(g.tuner.used()['norm:C37']).toBe(g.subgroupSize?.min === g.rowThreads && g.subgroupSize?.max === g.rowThreads ? 'subgroup' : 'workgroup');
+      expect(wg.tuner.used()['norm:C37']).toBe('workgroup');
+    } finally {
+      wg.destroy();
+    }
   });
 
   it('layernorm_forward', async (ctx) => {
