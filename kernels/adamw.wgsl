@@ -9,8 +9,10 @@
 // tensors with the same rate (1 for matrices and embeddings, 0 for norms and biases: src/model/adamw.ts),
 // so no per-element mask is stored. The bias corrections and lr_wd are computed on the CPU in float64
 // (src/gpu/kernels/optim.ts adamwUpdate), as torch does in Python.
-// = / +=: params, m, v are updated in place; grads is only read. One thread per element.
+// = / +=: params, m, v are updated in place; grads is only read. A workgroup updates WG * PER elements,
+// each thread PER of them WG apart (fewer invocations on a CPU driver, coalesced on a GPU).
 override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/optim.ts)
+override PER: u32;  // elements per thread: set by the launcher
 struct Dims { P: u32, lr_wd: f32, beta1: f32, beta2: f32, eps: f32, step_size: f32, bc2_sqrt: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> params: array<f32>;
@@ -22,16 +24,20 @@ struct Dims { P: u32, lr_wd: f32, beta1: f32, beta2: f32, eps: f32, step_size: f
 @compute @workgroup_size(WG)
 fn adamw_update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
-  if (i >= d.P) { return; }
-  let g = grads[i] * scale[0];
-  // 1) weight decay
-  let p = params[i] * (1.0 - d.lr_wd);
-  // 2) moments
-  let mi = d.beta1 * m[i] + (1.0 - d.beta1) * g;
-  let vi = d.beta2 * v[i] + (1.0 - d.beta2) * g * g;
-  m[i] = mi;
-  v[i] = vi;
-  // 3) bias-corrected step
-  params[i] = p - d.step_size * (mi / (sqrt(vi) / d.bc2_sqrt + d.eps));
+  let i0 = (wid.y * nwg.x + wid.x) * WG * PER + lid.x;
+  let sc = scale[0];
+  for (var j = 0u; j < PER; j++) {
+    let i = i0 + j * WG;
+    if (i >= d.P) { return; }
+    let g = grads[i] * sc;
+    // 1) weight decay
+    let p = params[i] * (1.0 - d.lr_wd);
+    // 2) moments
+    let mi = d.beta1 * m[i] + (1.0 - d.beta1) * g;
+    let vi = d.beta2 * v[i] + (1.0 - d.beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    // 3) bias-corrected step
+    params[i] = p - d.step_size * (mi / (sqrt(vi) / d.bc2_sqrt + d.eps));
+  }
 }

@@ -6,6 +6,7 @@ import { ALIGN, slice } from '../view.js';
 import { assert } from '../../util/errors.js';
 
 const WG = 256;
+const ADAMW_PER = 4; // AdamW: elements per thread
 const CHUNK = 4096; // gradnorm: elements per partial sum (fixed, so the reduction order never changes)
 
 /**
@@ -24,7 +25,7 @@ export function adamwUpdate(g: Gpu, params: View, m: View, v: View, grads: View,
   for (let i0 = 0; i0 < P; i0 += chunk) {
     const n = Math.min(chunk, P - i0);
     const at = (x: View) => slice(x, i0, n);
-    g.dispatch('adamw_update', { u: [n], f }, [at(params), at(m), at(v), at(grads), scale], [Math.ceil(n / WG)], { WG });
+    g.dispatch('adamw_update', { u: [n], f }, [at(params), at(m), at(v), at(grads), scale], [Math.ceil(n / (WG * ADAMW_PER))], { WG, PER: ADAMW_PER });
   }
 }
 
