@@ -1,8 +1,9 @@
-// attention variants: every variant this adapter runs ('subgroup' where it has subgroups made of whole
-// groups of 8 lanes, 'tiled' everywhere), forced through GpuOptions.force, against the float64 CPU oracle
+// attention variants: every variant this adapter runs ('subgroup2' and 'subgroup' where it has subgroups
+// made of whole groups of 8 lanes, 'tiled' everywhere), forced through GpuOptions.force, against the float64 CPU oracle
 // (test/cpu.ts): forward (out, lse, probs) with grouped-query heads over several tiles, through a KV
 // cache, on GPT-2's fused qkv rows; backward (dq, dk, dv) likewise, deterministic. The variants sum in the
-// same order, so they agree bit for bit (the tuner's choice never changes a number); the tuner records it.
+// same order, so they agree bit for bit (the tuner's choice never changes a number); the tuner records its
+// picks, the forward's and the backward's apart.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createGpu, type Gpu } from '../src/node/index.js';
 import * as K from '../src/gpu/kernels/index.js';
@@ -34,13 +35,16 @@ async function everyVariant(body: (g: Gpu, v: AttentionVariant) => Promise<Float
 const SHAPES: [number, number, number, number, number][] = [[2, 13, 6, 3, 5], [1, 9, 4, 4, 8], [3, 5, 4, 1, 3], [1, 150, 4, 2, 8], [2, 70, 2, 1, 64]];
 
 describe('attention variants vs float64 CPU reference', () => {
-  it('this adapter runs the subgroup variant where it has whole groups of 8 lanes; the tuner records the pick', async (ctx) => {
+  it('this adapter runs the subgroup variants where it has whole groups of 8 lanes; the tuner records the picks', async (ctx) => {
     if (!base) return ctx.skip();
-    expect([...gpus.keys()]).toEqual(base.subgroups8 ? ['subgroup', 'tiled'] : ['tiled']);
-    const [B, T, NH, HS] = [1, 5, 2, 8];
-    K.attentionForward(base, base.tensor(B * T * NH * HS, 'o'), base.tensor(B * NH * T, 'l'), put(base, randn(B * T * NH * HS, 1)),
-      put(base, randn(B * T * NH * HS, 2)), put(base, randn(B * T * NH * HS, 3)), B, T, NH, NH, HS);
+    expect([...gpus.keys()]).toEqual(base.subgroups8 ? ['subgroup2', 'subgroup', 'tiled'] : ['tiled']);
+    const [B, T, NH, HS] = [1, 5, 2, 8], n = B * T * NH * HS;
+    const [q, k, v, out, lse] = [put(base, randn(n, 1)), put(base, randn(n, 2)), put(base, randn(n, 3)), base.tensor(n, 'o'), base.tensor(B * NH * T, 'l')];
+    K.attentionForward(base, out, lse, q, k, v, B, T, NH, NH, HS);
+    const dkv = base.tensor(2 * alignUp(n), 'dkv');
+    K.attentionBackward(base, base.tensor(n, 'dq'), { ...dkv, numel: n }, { ...dkv, offset: alignUp(n), numel: n }, put(base, randn(n, 4)), out, lse, q, k, v, B, T, NH, NH, HS);
     expect(attentionVariants(base)).toContain(base.tuner.used()['attention:HS8']);
+    expect(attentionVariants(base)).toContain(base.tuner.used()['attention:bwd:HS8']);
   });
 
   it('forward (out, lse) and attention_probs, causal with grouped-query heads, several tiles', async (ctx) => {

@@ -40,7 +40,7 @@ export function fileTuneCache(path = kernelCachePath()): TuneCache {
 }
 
 /** kernel variants forced by the environment: INHERITUNE_MATMUL=subgroup|regs|tiled|scalar|auto,
- * INHERITUNE_ATTENTION=subgroup|tiled|auto */
+ * INHERITUNE_ATTENTION=subgroup2|subgroup|tiled|auto */
 export function forcedKernels(e: Record<string, string | undefined> = process.env): Record<string, string> {
   const out: Record<string, string> = {};
   if (e.INHERITUNE_MATMUL) out.matmul = e.INHERITUNE_MATMUL;

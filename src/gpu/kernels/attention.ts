@@ -2,10 +2,11 @@
 // FlashAttention-2 style: forward writes the output and the log-sum-exp (B,NH,T) of every query row,
 // backward recomputes the probabilities from it, so no (B,NH,T,T) buffer exists in training or
 // evaluation; attentionProbs materializes them for one block when the lazy-layer analysis asks.
-// Work is chunked over sequences so that every binding fits. Two variants compute the same sums in the
+// Work is chunked over sequences so that every binding fits. The variants compute the same sums in the
 // same order (bit-identical results): 'tiled' stages key/query tiles in workgroup memory (kernels/
-// attention.wgsl), 'subgroup' shares them through subgroupShuffle (kernels/attention_subgroup.wgsl, on
-// adapters with subgroups of whole groups of 8 lanes); the tuner (src/gpu/tune.ts) keeps the faster.
+// attention.wgsl), 'subgroup' and 'subgroup2' share them through subgroupShuffle with one or two rows a
+// lane (kernels/attention_subgroup.wgsl, on adapters with subgroups of whole groups of 8 lanes); the
+// tuner (src/gpu/tune.ts) keeps the fastest per head size, for the forward and the backward apart.
 import type { Gpu, View } from '../gpu.js';
 import { benchOperands, type Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
@@ -16,19 +17,21 @@ const MAX_HS = 128; // the kernels' private row size (MAX_HS in both kernels/att
 /** the kernels' H4C: vec4s of a head row, a pipeline constant so that row loops have constant trip counts */
 const rowConst = (HS: number) => ({ H4C: Math.ceil(HS / 4) });
 
-export type AttentionVariant = 'subgroup' | 'tiled';
-export const ATTENTION_VARIANTS: readonly AttentionVariant[] = ['subgroup', 'tiled'];
+export type AttentionVariant = 'subgroup2' | 'subgroup' | 'tiled';
+export const ATTENTION_VARIANTS: readonly AttentionVariant[] = ['subgroup2', 'subgroup', 'tiled'];
+// entry points per pass (a workgroup covers BR rows in every variant)
 const ENTRY: Record<AttentionVariant, { fwd: string; dq: string; dkv: string }> = {
   tiled: { fwd: 'attention_forward', dq: 'attention_backward_dq', dkv: 'attention_backward_dkv' },
   subgroup: { fwd: 'attention_forward_sg', dq: 'attention_backward_dq_sg', dkv: 'attention_backward_dkv_sg' },
+  subgroup2: { fwd: 'attention_forward_sg2', dq: 'attention_backward_dq_sg2', dkv: 'attention_backward_dkv_sg2' },
 };
 
 /** the variants this adapter runs, best guess first ('tiled' runs everywhere) */
-export const attentionVariants = (g: Gpu): AttentionVariant[] => (g.subgroups8 ? ['subgroup', 'tiled'] : ['tiled']);
+export const attentionVariants = (g: Gpu): AttentionVariant[] => (g.subgroups8 ? ['subgroup2', 'subgroup', 'tiled'] : ['tiled']);
 
-/** the tuner's choice for this head size (the forward and backward of one variant, timed together) */
-function variantOf(g: Gpu, HS: number): AttentionVariant {
-  return g.tuner.pick('attention', `HS${HS}`, attentionVariants(g), 'tiled', () => attentionBench(g, HS)) as AttentionVariant;
+/** the tuner's choice for this head size and pass (keys HS<n> and bwd:HS<n>; each timed alone) */
+function variantOf(g: Gpu, HS: number, pass: 'fwd' | 'bwd'): AttentionVariant {
+  return g.tuner.pick('attention', `${pass === 'bwd' ? 'bwd:' : ''}HS${HS}`, attentionVariants(g), 'tiled', () => attentionBench(g, HS, pass)) as AttentionVariant;
 }
 
 /** where q, k and v sit in their rows: separate tensors (Llama) or one fused qkv row (GPT-2) */
@@ -53,7 +56,7 @@ export interface CacheSpan { past: number; keyRows: number }
 export function attentionForward(g: Gpu, out: View, lse: View, q: View, k: View, v: View,
                                  B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout, cache?: CacheSpan) {
   check(NH, KVH, HS);
-  forward(g, variantOf(g, HS), out, lse, q, k, v, B, T, NH, KVH, HS, layout, cache);
+  forward(g, variantOf(g, HS, 'fwd'), out, lse, q, k, v, B, T, NH, KVH, HS, layout, cache);
 }
 
 function forward(g: Gpu, variant: AttentionVariant, out: View, lse: View, q: View, k: View, v: View,
@@ -111,7 +114,7 @@ export function attentionProbs(g: Gpu, probs: View, lse: View, q: View, k: View,
 export function attentionBackward(g: Gpu, dq: View, dk: View, dv: View, dout: View, out: View, lse: View, q: View, k: View, v: View,
                                   B: number, T: number, NH: number, KVH: number, HS: number, layout?: QkvLayout) {
   check(NH, KVH, HS);
-  backward(g, variantOf(g, HS), dq, dk, dv, dout, out, lse, q, k, v, B, T, NH, KVH, HS, layout);
+  backward(g, variantOf(g, HS, 'bwd'), dq, dk, dv, dout, out, lse, q, k, v, B, T, NH, KVH, HS, layout);
 }
 
 function backward(g: Gpu, variant: AttentionVariant, dq: View, dk: View, dv: View, dout: View, out: View, lse: View, q: View, k: View, v: View,
@@ -140,18 +143,20 @@ function backward(g: Gpu, variant: AttentionVariant, dq: View, dk: View, dv: Vie
   }
 }
 
-// one sequence of 256 positions, 4 heads, random q, k, v, dout: forward and backward; reads dk and dv
-function attentionBench(g: Gpu, HS: number): Bench {
+// one sequence of 256 positions, 4 heads, random q, k, v, dout: the forward (reads out) or the backward
+// (of a forward by 'tiled'; reads dk and dv)
+function attentionBench(g: Gpu, HS: number, pass: 'fwd' | 'bwd'): Bench {
   const T = 256, NH = 4, n = T * NH * HS, pad = Math.ceil(n / ALIGN) * ALIGN;
   const [q, k, v, dout, out, dq] = ['q', 'k', 'v', 'dout', 'out', 'dq'].map((name) => g.tensor(n, `tune_attention_${name}`));
   const lse = g.tensor(NH * T, 'tune_attention_lse'), dkv = g.tensor(pad + n, 'tune_attention_dkv');
   benchOperands(n, n, n, n).forEach((x, i) => g.upload([q, k, v, dout][i], x));
+  if (pass === 'bwd') forward(g, 'tiled', out, lse, q, k, v, 1, T, NH, NH, HS);
   return {
     run: (variant) => {
-      forward(g, variant as AttentionVariant, out, lse, q, k, v, 1, T, NH, NH, HS);
-      backward(g, variant as AttentionVariant, dq, slice(dkv, 0, n), slice(dkv, pad, n), dout, out, lse, q, k, v, 1, T, NH, NH, HS);
+      if (pass === 'fwd') forward(g, variant as AttentionVariant, out, lse, q, k, v, 1, T, NH, NH, HS);
+      else backward(g, variant as AttentionVariant, dq, slice(dkv, 0, n), slice(dkv, pad, n), dout, out, lse, q, k, v, 1, T, NH, NH, HS);
     },
-    read: () => g.read(dkv),
+    read: () => g.read(pass === 'fwd' ? out : dkv),
     release: () => { for (const x of [q, k, v, dout, out, dq, lse, dkv]) g.release(x.buffer); },
   };
 }
