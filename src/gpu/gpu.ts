@@ -28,6 +28,8 @@ export interface GpuOptions {
   tuneCache?: TuneCache;
   /** the largest buffer one parameter arena part may be, in bytes (default: maxBufferSize; tests force it small) */
   arenaPartBytes?: number;
+  /** how to await the device's promises (Node: src/node/settle.ts, which keeps Dawn from busy-polling) */
+  settle?: <T>(p: Promise<T>) => Promise<T>;
 }
 
 // which module (kernels/*.wgsl file) defines each @compute entry point: the first that has it, since a
@@ -68,6 +70,7 @@ export class Gpu {
   matmulPrecision: Precision = 'f32';
   /** kernel variant choices (src/gpu/tune.ts) */
   readonly tuner: Tuner;
+  private readonly settle: <T>(p: Promise<T>) => Promise<T>;
 
   constructor(readonly device: GPUDevice, readonly adapterInfo: Record<string, string>, private owned: boolean, opts: GpuOptions = {},
               /** lanes per subgroup when the device has the `subgroups` feature */
@@ -78,6 +81,7 @@ export class Gpu {
       if (typeof v === 'number') this.limits[k] = v;
     }
     this.uniformCacheSize = opts.uniformCacheSize ?? 4096;
+    this.settle = opts.settle ?? ((p) => p);
     this.arenaPartFloats = Math.floor(Math.min(opts.arenaPartBytes ?? Infinity, this.limits.maxBufferSize) / 4);
     // every error lands in an error scope (Dawn prints uncaptured errors to stdout, which would spoil a
     // command's output); the next read() or sync() collects the scopes and throws the first error.
@@ -87,9 +91,7 @@ export class Gpu {
     this.dummy = this.alloc(ALIGN, 'dummy');
   }
 
-  get features(): string[] {
-    return [...this.device.features].sort();
-  }
+  get features(): string[] { return [...this.device.features].sort(); }
 
   /** floats one storage binding may hold on this device */
   get bindingFloats(): number {
@@ -112,9 +114,7 @@ export class Gpu {
   }
 
   /** start measuring the peak of live storage bytes from now */
-  resetPeak(): void {
-    this.memory.peak = this.memory.live;
-  }
+  resetPeak(): void { this.memory.peak = this.memory.live; }
 
   /** a whole new buffer as a view */
   tensor(numel: number, label: string): View {
@@ -189,7 +189,7 @@ export class Gpu {
         this.flush();
         const mapped = staging.mapAsync(GPUMapMode.READ, 0, Math.max(4, v.numel * 4));
         await this.collectErrors();
-        await mapped.catch(() => { this.throwIfError(); throw new Error('read: the GPU buffer could not be mapped'); });
+        await this.settle(mapped).catch(() => { this.throwIfError(); throw new Error('read: the GPU buffer could not be mapped'); });
         const out = new Float32Array(staging.getMappedRange(0, v.numel * 4).slice(0));
         staging.unmap();
         this.throwIfError();
@@ -300,7 +300,7 @@ export class Gpu {
   /** wait for all submitted work; throws the first GPU error if one happened */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.settle(this.device.queue.onSubmittedWorkDone());
     await this.collectErrors();
     this.throwIfError();
   }
@@ -340,7 +340,7 @@ export class Gpu {
   private async collectErrors(): Promise<void> {
     const pops = [this.device.popErrorScope(), this.device.popErrorScope(), this.device.popErrorScope()];
     this.openScopes();
-    for (const e of await Promise.all(pops)) if (e) this.error ??= e;
+    for (const e of await this.settle(Promise.all(pops))) if (e) this.error ??= e;
   }
 
   private throwIfError(): void {

@@ -4,6 +4,7 @@
 import { createGpu as createGpuCore, type Gpu, type GpuOptions } from '../gpu/gpu.js';
 import type { DeviceOptions } from '../gpu/device.js';
 import { fileTuneCache, forcedKernels } from './tunecache.js';
+import { settle } from './settle.js';
 
 export * from '../index.js';
 
@@ -21,10 +22,11 @@ export async function nodeGpu(): Promise<GPU> {
 
 /**
  * Dawn by default; kernel choices persist in the cache directory (src/node/tunecache.ts), and
- * INHERITUNE_MATMUL and INHERITUNE_ATTENTION force a matmul or attention variant.
+ * INHERITUNE_MATMUL and INHERITUNE_ATTENTION force a matmul or attention variant. Waits on the device
+ * go through settle (src/node/settle.ts), which keeps Dawn's binding from busy-polling a CPU core.
  */
 export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<Gpu> {
-  const o = { tuneCache: fileTuneCache(), ...opts, force: { ...forcedKernels(), ...opts.force } };
+  const o = { tuneCache: fileTuneCache(), settle, ...opts, force: { ...forcedKernels(), ...opts.force } };
   if (opts.device || opts.gpu) return createGpuCore(o);
   return createGpuCore({ ...o, gpu: await nodeGpu() });
 }
