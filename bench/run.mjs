@@ -31,7 +31,8 @@ console.log(`adapter: ${Object.values(report.adapter).join(' / ')} (${report.run
 
 const rnd = (n, seed) => { let x = seed >>> 0; const a = new Float32Array(n); for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; a[i] = x / 2 ** 32 - 0.5; } return a; };
 
-// 1) FMA peak: 65536 threads x 1024 iterations x 4 vec4 fma
+// 1) FMA peak: 65536 threads x 1024 iterations x 4 vec4 fma, awaited as every other row is (g.sync: in Node
+//    through src/node/settle.ts, without Dawn's busy poll, which would take a core from a CPU driver)
 const peak = await (async () => {
   const d = g.device;
   const code = `@group(0) @binding(0) var<storage, read_write> o: array<vec4<f32>>;
@@ -42,7 +43,7 @@ const peak = await (async () => {
   const p = d.createComputePipeline({ layout: 'auto', compute: { module: d.createShaderModule({ code }), entryPoint: 'main' } });
   const threads = 65536, buf = d.createBuffer({ size: threads * 16, usage: GPUBufferUsage.STORAGE });
   const bg = d.createBindGroup({ layout: p.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: buf } }] });
-  const run = async () => { const e = d.createCommandEncoder(); const ps = e.beginComputePass(); ps.setPipeline(p); ps.setBindGroup(0, bg); ps.dispatchWorkgroups(threads / 64); ps.end(); d.queue.submit([e.finish()]); await d.queue.onSubmittedWorkDone(); };
+  const run = async () => { const e = d.createCommandEncoder(); const ps = e.beginComputePass(); ps.setPipeline(p); ps.setBindGroup(0, bg); ps.dispatchWorkgroups(threads / 64); ps.end(); d.queue.submit([e.finish()]); await g.sync(); };
   await run();
   let best = 0;
   for (let r = 0; r < 5; r++) { const t0 = performance.now(); await run(); best = Math.max(best, (threads * 1024 * 4 * 4 * 2) / ((performance.now() - t0) / 1000) / 1e9); }
@@ -95,7 +96,7 @@ for (const [B, T] of [[4, 256], [1, 1024]]) for (const [av, ga] of agpus) {
 for (const ga of agpus.values()) ga.destroy();
 
 // 4) training steps through the Trainer (forward, backward, clip, AdamW, one readback)
-const configs = [['small GPT-2-style (V 512, C 128, L 4, H 4)', SMALL, 8, 64, 6, [512, 128, 4, 4, 64, 8, 3]],
+const configs = [['small GPT-2-style (V 512, C 128, L 4, H 4)', SMALL, 8, 64, 10, [512, 128, 4, 4, 64, 8, 10]],
   ...(SKIP_GPT2 ? [] : [['GPT-2 124M', GPT2, 4, 256, 2, [50257, 768, 12, 12, 256, 4, 1]]])];
 // at f32 and, where the adapter has shader-f16, at --precision f16 (f16 matmul operands and outputs, the
 // blocks' f16 activations stored in f16)
@@ -105,12 +106,13 @@ for (const [name, cfg, B, T, steps] of configs) for (const precision of precisio
   const live0 = g.memory.live;
   g.resetPeak();
   const m = Model.create(g, initCheckpoint(cfg, 1));
-  const data = new Uint32Array((steps + 3) * B * T + 1).map((_, i) => (i * 7919) % cfg.vocabSize);
-  const tr = new Trainer(m, data, data.subarray(0, T + 1), { ...TRAIN_DEFAULTS, steps: steps + 1, batch: B, seq: T, sampling: 'random', valWindows: 1, precision });
+  const data = new Uint32Array((steps + 4) * B * T + 1).map((_, i) => (i * 7919) % cfg.vocabSize);
+  const tr = new Trainer(m, data, data.subarray(0, T + 1), { ...TRAIN_DEFAULTS, steps: steps + 2, batch: B, seq: T, sampling: 'random', valWindows: 1, precision });
   await tr.step();                                 // the first step also tunes the kernels
+  await tr.step();                                 // and the second makes the chosen pipelines' bind groups (the peer also warms up)
   const t0 = performance.now();
-  for (let i = 0; i < steps - 1; i++) await tr.step();
-  const s = (performance.now() - t0) / 1000 / (steps - 1), tps = (B * T) / s, P = countParameters(cfg);
+  for (let i = 0; i < steps; i++) await tr.step();
+  const s = (performance.now() - t0) / 1000 / steps, tps = (B * T) / s, P = countParameters(cfg);
   const variant = precision === 'f32' ? 'inheritune-rt' : 'inheritune-rt --precision f16';
   row(`train ${name}, B ${B} T ${T}`, variant, { ms: s * 1000, tokens_per_s: tps, mfu: (100 * 6 * P * tps) / 1e9 / peak });
   // the memory plan (inheritune-rt plan) against the peak of live GPU bytes over creation and the steps
