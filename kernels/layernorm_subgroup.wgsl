@@ -9,14 +9,7 @@
 //   layernorm_backward_sg  dinp (+=), as layernorm_backward
 enable subgroups;
 
-const ROW_CACHE: u32 = 128u;
-
-// the sum of v over the subgroup, every lane getting it, in row_sum's order
-fn row_sum_sg(v: f32) -> f32 {
-  var x = v;
-  for (var o = WG / 2u; o > 0u; o /= 2u) { x += subgroupShuffleXor(x, o); }
-  return x;
-}
+//#include _rows_subgroup.wgsl
 
 @compute @workgroup_size(WG)
 fn layernorm_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -24,7 +17,7 @@ fn layernorm_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   let row = wid.y * nwg.x + wid.x;
   if (row >= d.N) { return; }
   let x = row * d.C;                    // seek to inp[row,:]
-  let nj = select(0u, (d.C - lid.x + WG - 1u) / WG, lid.x < d.C); // this lane's columns: lid.x + j * WG, j < nj
+  let nj = lane_cols(d.C, lid.x);
   var xs: array<f32, ROW_CACHE>;
   // 1) mean
   var s = 0.0;
@@ -47,7 +40,7 @@ fn layernorm_backward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
   let x = row * bd.C;
   let m = bmean[row];
   let r = brstd[row];
-  let nj = select(0u, (bd.C - lid.x + WG - 1u) / WG, lid.x < bd.C);
+  let nj = lane_cols(bd.C, lid.x);
   var xs: array<f32, ROW_CACHE>;        // inp
   var dns: array<f32, ROW_CACHE>;       // dnorm = dout * weight
   // 1) the two row means: of dnorm and of dnorm * norm

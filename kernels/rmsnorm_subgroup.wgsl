@@ -6,13 +6,7 @@
 //   rmsnorm_backward_sg  dinp (+=), as rmsnorm_backward
 enable subgroups;
 
-const ROW_CACHE: u32 = 128u;
-
-fn row_sum_sg(v: f32) -> f32 {
-  var x = v;
-  for (var o = WG / 2u; o > 0u; o /= 2u) { x += subgroupShuffleXor(x, o); }
-  return x;
-}
+//#include _rows_subgroup.wgsl
 
 @compute @workgroup_size(WG)
 fn rmsnorm_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -20,7 +14,7 @@ fn rmsnorm_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
   let row = wid.y * nwg.x + wid.x;
   if (row >= d.N) { return; }
   let x = row * d.C;
-  let nj = select(0u, (d.C - lid.x + WG - 1u) / WG, lid.x < d.C); // this lane's columns: lid.x + j * WG
+  let nj = lane_cols(d.C, lid.x);
   var xs: array<f32, ROW_CACHE>;
   var s = 0.0;
   for (var j = 0u; j < nj; j++) { xs[j] = inp[x + lid.x + j * WG]; s += xs[j] * xs[j]; }
@@ -36,7 +30,7 @@ fn rmsnorm_backward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
   if (row >= bd.N) { return; }
   let x = row * bd.C;
   let r = brstd[row];
-  let nj = select(0u, (bd.C - lid.x + WG - 1u) / WG, lid.x < bd.C);
+  let nj = lane_cols(bd.C, lid.x);
   var xs: array<f32, ROW_CACHE>;        // inp
   var dns: array<f32, ROW_CACHE>;       // dnorm = dout * weight
   var s = 0.0;

@@ -7,7 +7,7 @@ import { alignUp, slice } from '../view.js';
 import { ROWS, blocksOf, finishColumnSums } from './reduce.js';
 
 const WG = 64; // columns per workgroup in the dweight passes (threads per row: Gpu.rowThreads)
-const ROW_CACHE = 128; // row values per lane the *_sg entries keep (kernels/layernorm_subgroup.wgsl)
+const ROW_CACHE = 128; // row values per lane the *_sg entries keep (ROW_CACHE in kernels/_rows_subgroup.wgsl)
 
 // the row passes' entry: NAME_sg where a workgroup of rowThreads lanes is one subgroup and the row fits
 // its registers; GpuOptions.force { norm: 'workgroup' } keeps the barrier form (tests compare the two)
