@@ -8,7 +8,7 @@ import { parseAmount, type PackSummary } from '../../data/pack.js';
 import { Progress } from '../../util/progress.js';
 import { str, num, int, stderrBar, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
-import { checkOut } from './outdir.js';
+import { checkOut, refuseOverlap } from './outdir.js';
 
 /** the tokenizer of --tokenizer (a file or a model directory) */
 async function tokenizerOf(flags: Flags) {
@@ -40,6 +40,7 @@ export async function packCmd(flags: Flags): Promise<void> {
   for (const f of inputs) if (!existsSync(f) || statSync(f).isDirectory()) fail(`input '${f}' is not a file`);
   const out = str(flags, 'out');
   checkOut(out, { flag: '--out' }, false, !!flags.force);
+  refuseOverlap(out, '--out', [...inputs.map((f): [string, string] => ['--input', f]), ['--tokenizer', str(flags, 'tokenizer')]]);
   if (flags.subset !== undefined && flags.tokens !== undefined) fail('pass either --subset X or --tokens N, not both');
   const docs = (flags.docs as 'file' | 'jsonl' | 'blankline' | undefined) ?? 'file';
   if (!['file', 'jsonl', 'blankline'].includes(docs)) fail(`--docs ${docs}: expected file, jsonl or blankline`);
@@ -47,8 +48,7 @@ export async function packCmd(flags: Flags): Promise<void> {
   const subset = fraction(flags.subset) ?? (flags.tokens !== undefined ? `${int(flags, 'tokens')} tokens` : undefined);
   const seed = num(flags, 'seed', 1337), shardTokens = flags['shard-tokens'] !== undefined ? int(flags, 'shard-tokens') : undefined;
   for (const [a, what] of [[val, '`val`'], [subset, '`subset`']] as const) if (a !== undefined) parseAmount(a, what); // bad values fail before anything is touched
-  // --force into an earlier pack: its shards go first, or the shard loader (which lists the directory) would mix them in
-  if (flags.force && existsSync(out)) for (const f of readdirSync(out)) if (/^data_(train|val)_\d+\.bin$|^data_pack\.json$/.test(f)) rmSync(join(out, f));
+  if (flags.force && existsSync(out)) clearEarlierPack(out);
   const progress = new Progress('pack (bytes)', 1, flags.json ? null : stderrBar());
   const summary = await packFiles(tok, inputs, out, {
     onProgress: (done, total) => { progress.total = total; progress.update(done); },
@@ -71,3 +71,24 @@ function emptySplitWarnings(s: PackSummary, noValAsked: boolean): void {
       `raise --val-fraction, or ${more}; train and run on these shards then need --val-text`);
   }
 }
+
+/**
+ * --force into an earlier pack: the shards its data_pack.json lists go first, or the shard loader (which
+ * lists the directory) would mix them in. Shards it does not list (llm.c's own, a user's) are never
+ * removed: a directory holding them is refused instead.
+ */
+function clearEarlierPack(out: string): void {
+  const manifest = join(out, 'data_pack.json');
+  let listed: string[] = [];
+  if (existsSync(manifest)) {
+    try {
+      const f = (JSON.parse(readFileSync(manifest, 'utf8')) as { files?: { train?: unknown; val?: unknown } }).files;
+      listed = [f?.train, f?.val].flatMap((x) => (Array.isArray(x) ? x : [])).filter((x): x is string => typeof x === 'string' && SHARD.test(x));
+    } catch { /* unreadable: lists nothing */ }
+  }
+  const foreign = readdirSync(out).filter((f) => SHARD.test(f) && !listed.includes(f));
+  if (foreign.length) fail(`--out ${out} holds token shards that no earlier pack there wrote (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}): --force removes only what pack wrote`, 'pass another --out, or move those shards away');
+  for (const f of listed) rmSync(join(out, f), { force: true });
+  rmSync(manifest, { force: true });
+}
+const SHARD = /^data_(train|val)_\d+\.bin$/;

@@ -28,7 +28,7 @@ import { generateCmd } from './generate.js';
 import { planCmd } from './plan.js';
 import { SPECS, SPEC } from './specs.js';
 import { parseFlags, commandHelp, overview, flagsInMessage } from './flags.js';
-import { checkOut } from './outdir.js';
+import { checkOut, refuseOverlap } from './outdir.js';
 import { isWorker, runInWorker, watchParent } from './stderr.js';
 import { VERSION } from '../../gen/version.js';
 import type { Gpu } from '../../gpu/gpu.js';
@@ -125,6 +125,7 @@ async function exportCmd(flags: Flags): Promise<void> {
   const dir = flags['onnx-dir'] as string | undefined;
   if (dir !== undefined) checkOut(dir, { flag: '--onnx-dir', replaces: true }, false, !!flags.force);
   const path = await modelPath(flags, 'model');
+  if (dir !== undefined) refuseOverlap(dir, '--onnx-dir', [['--model', path]]);
   const opset = int(flags, 'opset');
   if (typeof flags.onnx === 'string') {
     // like every other output, an existing file is not silently replaced
@@ -161,6 +162,7 @@ async function inheritCmd(flags: Flags, gpu: Gpu | null): Promise<void> {
   const out = str(flags, 'out');
   checkOut(out, { flag: '--out', replaces: true }, false, !!flags.force);
   const from = await modelPath(flags, 'model');
+  refuseOverlap(out, '--out', [['--model', from]]);
   const dtype = flags.dtype !== undefined ? parseDtype(str(flags, 'dtype')) : undefined;
   const maxShardSize = parseSize(flags['max-shard-size'] !== undefined ? str(flags, 'max-shard-size') : DEFAULT_SHARD_SIZE);
   // a Hugging Face directory is copied tensor by tensor (src/method/inherit_stream.ts); a llama2.c .bin is read whole

@@ -3,13 +3,13 @@
 // (`demo` continues its own run by default); anything else — another command's output, a model, a
 // train run that never reached a checkpoint, a file — is refused unless --force, so that no command
 // silently replaces or mixes into what is there.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { fail } from '../../util/errors.js';
 
 export type OutKind = 'missing' | 'empty' | 'file' | 'train' | 'train-unsaved' | 'run' | 'demo' | 'other';
 
-const TRAIN_FILES = /^(checkpoint|checkpoints|metrics\.jsonl|loss\.svg|\.checkpoint\..*)$/;
+const TRAIN_FILES = /^(checkpoint|checkpoints|checkpoints\.json|metrics\.jsonl|loss\.svg|\.checkpoint\..*)$/;
 
 /** what a directory holds, by the files each command writes (src/node/train.ts, src/node/recipe.ts) */
 export function outKind(dir: string): OutKind {
@@ -18,6 +18,9 @@ export function outKind(dir: string): OutKind {
   const names = readdirSync(dir);
   if (!names.length) return 'empty';
   if (existsSync(join(dir, 'checkpoint', 'trainer.json'))) return 'train';
+  // the checkpoint link lost or dangling, a complete step beside it: still a run to resume (src/node/checkpoint.ts re-points the link)
+  if (names.includes('checkpoints') && existsSync(join(dir, 'checkpoints')) && statSync(join(dir, 'checkpoints')).isDirectory() &&
+      readdirSync(join(dir, 'checkpoints')).some((d) => /^step-\d{8}$/.test(d) && existsSync(join(dir, 'checkpoints', d, 'trainer.json')))) return 'train';
   // the built-in job pre-trains its reference in DIR/reference first; a recipe run has rounds (run.json once one finished)
   if (names.includes('reference') && statSync(join(dir, 'reference')).isDirectory()) return 'demo';
   if (names.includes('run.json') || names.some((n) => /^(round-\d+|baseline)$/.test(n))) return 'run';
@@ -65,4 +68,29 @@ export function checkOut(dir: string, rule: OutRule, resume = false, force = fal
   if (force) return false;
   const how = rule.replaces ? '--force to replace it (its contents are removed)' : rule.own ? '--force to start a new run in it' : '--force to write into it';
   return fail(`${f} ${dir} ${WHAT[kind]}`, `choose another ${f}, or pass ${how}`);
+}
+
+/** the real path of p, or of its nearest existing ancestor with the rest appended (p need not exist) */
+function realish(p: string): string {
+  const abs = resolve(p);
+  if (existsSync(abs)) return realpathSync(abs);
+  const up = dirname(abs);
+  return up === abs ? abs : join(realish(up), abs.slice(up.length));
+}
+
+/** a inside b, or the same path */
+const within = (a: string, b: string): boolean => { const r = relative(b, a); return r === '' || (!r.startsWith('..') && !isAbsolute(r)); };
+
+/**
+ * Refuses an output that is, contains or lies inside one of the command's sources (links resolved), before
+ * anything is written: `inherit --model M --out M --force` would otherwise replace the model with its child.
+ */
+export function refuseOverlap(out: string, outFlag: string, sources: [flag: string, path: string][]): void {
+  const o = realish(out);
+  for (const [flag, path] of sources) {
+    if (!existsSync(path)) continue;
+    const s = realpathSync(path);
+    const how = o === s ? 'is' : within(s, o) ? 'contains' : within(o, s) ? 'lies inside' : '';
+    if (how) fail(`${outFlag} ${out} ${how} ${flag} ${path}: writing there would replace or mix into the source`, `pass an ${outFlag} outside ${path}`);
+  }
 }
