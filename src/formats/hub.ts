@@ -3,8 +3,8 @@
 //   ${endpoint}/${owner}/${name}/resolve/${revision}/${file}
 // with `Authorization: Bearer <token>` when a token is given. hubDir() is a ModelDir over HTTP:
 // small files (JSON, text) are fetched whole, everything else is read lazily with `Range: bytes=a-b`
-// requests, so readHfModel pulls a large checkpoint tensor by tensor. The Node download cache with
-// resumable transfers lives in src/node/hub.ts.
+// requests, so readHfModel pulls a large checkpoint tensor by tensor. Node reads and fills
+// huggingface_hub's own cache (src/node/hub.ts, src/node/hfcache.ts).
 import type { ModelDir } from './hf.js';
 import type { ByteSource } from './safetensors.js';
 import { memorySource } from './safetensors.js';
@@ -110,8 +110,12 @@ export interface HubRequest {
   headers?: Record<string, string>;
   /** a 404 answers null instead of failing */
   optional?: boolean;
-  /** statuses handed back to the caller as they are (e.g. 416) */
+  /** statuses handed back to the caller as they are (e.g. 416, or 3xx with redirect 'manual') */
   pass?: number[];
+  /** default GET */
+  method?: 'GET' | 'HEAD';
+  /** default 'follow'; 'manual' (Node) hands a redirect back with its headers (the Hub's X-Linked-Etag) */
+  redirect?: 'follow' | 'manual';
 }
 
 /**
@@ -123,7 +127,7 @@ export async function hubGet(url: string, o: HubOptions, req: HubRequest = {}): 
   if (o.token) headers.Authorization = `Bearer ${o.token}`;
   let res: Response;
   try {
-    res = await fetch(url, { headers, redirect: 'follow' });
+    res = await fetch(url, { headers, method: req.method ?? 'GET', redirect: req.redirect ?? 'follow' });
   } catch (e) {
     const cause = (e as any)?.cause?.message ?? (e as any)?.cause?.code;
     return fail(`${url}: request failed (${(e as Error).message}${cause ? `: ${cause}` : ''})`, 'check HF_ENDPOINT and the network connection');

@@ -75,7 +75,7 @@ export async function fileSource(path: string): Promise<ByteSource> {
 
 /**
  * dir/f, for a file the directory names itself (index shards, tokenizer files): f must be a plain name,
- * and a link may not lead out of the directory
+ * and a link may not lead out of the directory (but for a huggingface_hub snapshot's links into its blobs/)
  */
 export function inside(dir: string, f: string): string {
   if (!/^[^/\\]+$/.test(f) || f === '.' || f === '..') {
@@ -84,7 +84,9 @@ export function inside(dir: string, f: string): string {
   const p = join(dir, f);
   if (existsSync(p)) {
     const real = realpathSync(p), root = realpathSync(dir);
-    if (!real.startsWith(root + sep)) fail(`${p} is a link that leaves ${dir} (it points at ${real})`, 'copy the file into the model directory instead of linking outside it');
+    // a huggingface_hub cache snapshot (<repo>/snapshots/<sha>/) links its files into <repo>/blobs/
+    const blobs = basename(dirname(root)) === 'snapshots' ? join(dirname(dirname(root)), 'blobs') + sep : null;
+    if (!real.startsWith(root + sep) && !(blobs && real.startsWith(blobs))) fail(`${p} is a link that leaves ${dir} (it points at ${real})`, 'copy the file into the model directory instead of linking outside it');
   }
   return p;
 }

@@ -53,8 +53,9 @@ export function stderrBar(): ((s: string) => void) | null {
 }
 
 /**
- * A model path flag: a local HF directory or llama2.c .bin, or hf:owner/name[@revision], which is
- * downloaded (resumably) into the local cache first and then read from there.
+ * A model path flag: a local HF directory or llama2.c .bin, or hf:owner/name[@revision], which is read
+ * from huggingface_hub's cache (downloaded into it first, resumably, when incomplete there and
+ * HF_ENDPOINT is set): the snapshot folder's path is returned.
  */
 export async function modelPath(flags: Flags, name: string): Promise<string> {
   const p = str(flags, name);

@@ -20,7 +20,10 @@ export const FIDELITY = "The paper's experiments (inherit vs random init, the ro
 /** where `pretrain` writes without --out */
 export const PRETRAIN_OUT = 'inheritune-reference';
 
-const MODEL_MEANING = 'a Hugging Face directory (config.json, safetensors, tokenizer files), a llama2.c .bin checkpoint, or hf:owner/name[@revision] (downloaded into the local cache first)';
+/** what hf: needs, in every --model-like flag's help */
+export const HF_SPEC_HELP = "hf:owner/name[@rev] reads huggingface_hub's cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub); " +
+  'downloads into it only with HF_ENDPOINT set (not with HF_HUB_OFFLINE=1)';
+const MODEL_MEANING = `a Hugging Face directory (config.json, safetensors, tokenizer files) or a llama2.c .bin checkpoint; ${HF_SPEC_HELP}`;
 const model = (what: string, extra: Partial<FlagDef> = {}): FlagDef => ({ name: 'model', value: 'PATH', meaning: `${what}: ${MODEL_MEANING}`, ...extra });
 const TOKENIZER: FlagDef = { name: 'tokenizer', value: 'PATH', meaning: 'a tokenizer file (tokenizer.json, tokenizer.model, tokenizer.bin, vocab.json with merges.txt, ...) or a directory holding one', default: 'the tokenizer files beside --model' };
 const TEXT_KINDS = "a text file (tokenized as the model's tokenizer does: its BOS, then the whole file), an llm.c token shard, or a directory of shards written by `pack`";
