@@ -16,3 +16,4 @@ export * from './crossentropy.js';
 export * from './optim.js';
 export * from './reduce.js';
 export * from './convert.js';
+export * from './distill.js';
