@@ -5,7 +5,7 @@
 // then removes the older step directories: at every moment RUN/checkpoint names a complete checkpoint.
 // recoverCheckpoint() tidies what a kill leaves (half-written step directories, a stray link) and, if
 // RUN/checkpoint is missing or dangling (an older layout, or a hand-made mess), points it at the newest
-// complete step directory. INHERITUNE_CRASH_AT=write:N|swap:N (a test hook, documented in the README)
+// complete step directory. INHERITUNE_CRASH_AT=write:N|swap:N (a test hook, documented in docs/architecture.md)
 // kills the process with SIGKILL in the N-th save, after its first file or just before the link swap.
 import { existsSync, lstatSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, readdirSync, renameSync, rmSync, symlinkSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
