@@ -1,6 +1,6 @@
 // The house plan of src/, checked by `npm run lint` (dependency-cruiser): no import cycles (type-only
 // imports included), only src/node/ imports Node built-ins or Dawn ('webgpu'), and each folder imports
-// only the layers below it (scripts/layers.cjs; the README's Layout section draws the same map).
+// only the layers below it (scripts/layers.cjs; docs/architecture.md's Layout section draws the same map).
 const LAYERS = require('./scripts/layers.cjs');
 
 const layerRules = Object.entries(LAYERS).map(([layer, below]) => ({

@@ -1,6 +1,6 @@
 // layers: which folders of src/ each folder may import (src/node/, the top floor, may import all of
 // them). Read by .dependency-cruiser.cjs (`npm run lint`) and by test/layout.test.ts, which holds the
-// README's Layout section against it.
+// Layout section of docs/architecture.md against it.
 module.exports = {
   util: [],
   gpu: ['util', 'gen'],

@@ -2,7 +2,7 @@
 // built-in (node:fs, 'path', ...), no 'webgpu' (Dawn, Node only), and nothing else outside itself;
 // and it must export the public API. Checked on the parsed AST, so error messages that merely
 // mention "node:" do not count. rollup.config.mjs already refuses such imports at build time;
-// this catches a change of that config, a require() smuggled in, or a stale/foreign dist. The README's
+// this catches a change of that config, a require() smuggled in, or a stale/foreign dist. docs/architecture.md's
 // API section names only what the bundles export, and readHfModel explains a path string.
 import { describe, expect, test } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
@@ -60,9 +60,9 @@ describe('dist/index.mjs (browsers, web workers, Deno)', () => {
   });
 });
 
-/** the names each js example of the README's API section imports from 'inheritune-rt', and whether it is the Node one */
+/** the names each js example of the API section (docs/architecture.md) imports from 'inheritune-rt', and whether it is the Node one */
 function readmeImports(): { names: string[]; node: boolean }[] {
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const readme = readFileSync(join(REPO, 'docs/architecture.md'), 'utf8');
   const at = readme.indexOf('\n## API\n');
   const section = readme.slice(at, readme.indexOf('\n## ', at + 1));
   return [...section.matchAll(/([^\n]*)\n\n```js\n([\s\S]*?)```/g)].map(([, before, code]) => ({
@@ -71,7 +71,7 @@ function readmeImports(): { names: string[]; node: boolean }[] {
   }));
 }
 
-describe("the README's API section", () => {
+describe("the API section of docs/architecture.md", () => {
   test('names only what the bundles export: windowedLoss and the rest in both, the Node API in dist/node.mjs', async () => {
     const browser = await import(BUNDLE);
     const node = await import(join(REPO, 'dist/node.mjs'));

@@ -1,6 +1,6 @@
 // layout: the house plan holds. `npm run lint` (dependency-cruiser, .dependency-cruiser.cjs) finds no
 // import cycle, no Node built-in outside src/node/ and no import against the layer map, and fails on a
-// tree that has each of those; no file in src/ is over 400 lines; the README's Layout section lists
+// tree that has each of those; no file in src/ is over 400 lines; docs/architecture.md's Layout section lists
 // exactly the folders of src/ with the imports the lint allows them.
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -48,8 +48,8 @@ describe('the house plan', () => {
     expect(long).toEqual([]);
   });
 
-  it("the README's Layout section lists the folders of src/ and the imports the lint allows", () => {
-    const readme = readFileSync(resolve(REPO, 'README.md'), 'utf8');
+  it("docs/architecture.md's Layout section lists the folders of src/ and the imports the lint allows", () => {
+    const readme = readFileSync(resolve(REPO, 'docs/architecture.md'), 'utf8');
     const section = readme.slice(readme.indexOf('## Layout'), readme.indexOf('\n## ', readme.indexOf('## Layout') + 1));
     const rows = [...section.matchAll(/^src\/(\w+)\/\s.*imports: (.+)$/gm)].map((m) => [m[1], m[2].trim()] as const);
     const folders = readdirSync(resolve(REPO, 'src')).filter((f) => statSync(resolve(REPO, 'src', f)).isDirectory() && f !== 'gen');

@@ -1,7 +1,7 @@
 // package: what a user gets from npm. `npm pack`, install the tarball into an empty directory,
 // then: `npx inheritune-rt info` and the main job (tiny settings) run, `import 'inheritune-rt'`
 // works in Node ESM, the types resolve under tsc (the Node API's too, WebGPU's through @webgpu/types,
-// and the README's API examples type-check), Deno's `npm:inheritune-rt` gets the browser build with
+// and the API examples of docs/architecture.md type-check), Deno's `npm:inheritune-rt` gets the browser build with
 // only --allow-read, and the tarball carries no test data.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -76,8 +76,8 @@ describe('the npm tarball', () => {
     expect(r.status).toBe(0);
   });
 
-  it("the README's API examples type-check against the packed declarations", () => {
-    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  it("the API examples (docs/architecture.md) type-check against the packed declarations", () => {
+    const readme = readFileSync(join(REPO, 'docs/architecture.md'), 'utf8');
     const section = readme.slice(readme.indexOf('\n## API\n'), readme.indexOf('\n## ', readme.indexOf('\n## API\n') + 1));
     const blocks = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
     expect(blocks.length).toBeGreaterThanOrEqual(1);

@@ -9,7 +9,7 @@
 // RUN/checkpoints/ itself must be a real directory inside RUN, never a link to elsewhere.
 // recoverCheckpoint() tidies what a kill leaves (half-written listed steps, a stray link) and, if
 // RUN/checkpoint is missing or dangling (an older layout, or a hand-made mess), points it at the newest
-// complete step directory. INHERITUNE_CRASH_AT=write:N|swap:N (a test hook, docs/verification.md)
+// complete step directory. INHERITUNE_CRASH_AT=write:N|swap:N (a test hook, documented in docs/architecture.md)
 // kills the process with SIGKILL in the N-th save, after its first file or just before the link swap.
 import { existsSync, lstatSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// node/tasks: reads a task folder (laid out as shared/data/<folder>, see TASK_DIRS) into the files record
+// node/tasks: reads a task folder (TASK_FILES of one task; under run's --task-data it is named TASK_DIRS[task]) into the files record
 // that evaluateTask takes, and checks it: a missing file or a malformed line is an InherituneError that
 // names the file (and the line). Node only.
 import { readFile } from 'node:fs/promises';
@@ -23,7 +23,7 @@ export async function readTaskFiles(task: TaskName, dir: string): Promise<Record
       const code = (e as NodeJS.ErrnoException).code;
       fail(code === 'ENOENT' ? `${path} does not exist: the ${task} task reads ${TASK_FILES[task].join(' and ')} from its folder`
         : `cannot read ${path}: ${(e as Error).message}`,
-      `pass the folder that holds ${TASK_FILES[task].join(', ')} (e.g. shared/data/${TASK_DIRS[task]}): eval --task-data takes that folder, run --task-data the one above it`);
+      `pass the folder that holds ${TASK_FILES[task].join(', ')}: eval --task-data takes that folder, run --task-data the one above it (holding it as ${TASK_DIRS[task]}/)`);
     }
   }
   try {

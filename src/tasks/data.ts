@@ -25,7 +25,7 @@ export const TASK_FILES: Record<TaskName, string[]> = {
   wikitext: ['wiki.test.raw'],
 };
 
-/** the folder that holds each task's files in shared/data */
+/** the folder that holds each task's files under run's --task-data (docs/cli.md#zero-shot-task-data) */
 export const TASK_DIRS: Record<TaskName, string> = {
   lambada_openai: 'lambada-openai', piqa: 'piqa', arc_easy: 'arc-easy', boolq: 'boolq',
   winogrande: 'winogrande', hellaswag: 'hellaswag', wikitext: 'wikitext-2',

@@ -3,7 +3,7 @@
 // (src/node/cli/flags.ts); the defaults shown are read from the constants the code applies.
 import { TRAIN_DEFAULTS, type TrainOptions } from '../../train/trainer.js';
 import { RECIPE_DEFAULTS } from '../../method/recipe.js';
-import { TASK_NAMES } from '../../tasks/score.js';
+import { TASK_DIRS, TASK_NAMES } from '../../tasks/score.js';
 import { BUILTIN_PRETRAIN } from '../recipe.js';
 import { GENERATE_DEFAULTS } from '../../model/generate.js';
 import { SCALER_DEFAULTS } from '../../train/scaler.js';
@@ -37,6 +37,9 @@ const OUT_RUN = 'An --out that exists and is not empty is refused unless it hold
 const d = (v: unknown) => String(v);
 const RULES = 'rank-guided (the K blocks whose attention keeps the highest rank: lazy ones left out), block-influence (the K of highest ShortGPT Block Influence, 1 - cos(block input, output)), ' +
   'angular (drop the L-K consecutive blocks whose ends are closest in angle, Gromov et al.)';
+
+/** what --task-data holds, for run/demo (one folder per task) and eval (one task's folder) */
+const TASK_DOC = 'docs/cli.md#zero-shot-task-data in the package';
 
 const MEMORY: FlagDef = { name: 'memory', value: 'BYTES', meaning: 'the memory the device has, for the memory plan checked before training (16GB, 80GiB)', default: "a CPU adapter: the host's RAM; a GPU: not checked" };
 
@@ -93,7 +96,7 @@ function recipeFlags(builtin: boolean): FlagDef[] {
     { name: 'analyze-sequences', value: 'N', meaning: 'windows of 100 tokens for the lazy-layer analysis of the reference and the final model (0: none)', default: '100' },
     { name: 'pretrain-steps', value: 'N', meaning: `pre-train a fresh built-in reference for N steps first (as \`inheritune-rt pretrain\`; ${BUILTIN_PRETRAIN.steps} made the shipped one) instead of starting from the shipped one (without --model)`, default: 'the shipped reference' },
     { name: 'tasks', value: 'LIST', meaning: `zero-shot tasks to score the reference, the final model and the baseline on, some of ${TASK_NAMES.join(', ')}` },
-    { name: 'task-data', value: 'DIR', meaning: 'the folder with one folder per task (laid out as ../shared/data)' },
+    { name: 'task-data', value: 'DIR', meaning: `the folder that holds one folder per task (${Object.values(TASK_DIRS).join(', ')}), each with the files its task reads: ${TASK_DOC}` },
     { name: 'task-limit', value: 'N', meaning: 'score only the first N items of each task', default: 'all', api: ['limit'] },
     ...training(builtin ? BUILTIN_RUN : {}, 50, (k) => (builtin ? { default: d(BUILTIN_RUN[k]) } : { required: 'with --model', default: `${BUILTIN_RUN[k]} without` }), true),
     { name: 'resume', meaning: builtin ? 'continue the run in --out (the default: demo always resumes its own run)' : 'continue the run in --out: finished rounds are kept, an interrupted round resumes from its checkpoint' },
@@ -179,7 +182,7 @@ export const SPECS: CommandSpec[] = [
       FIRST_K,
       { name: 'batch', value: 'B', meaning: 'windows (task requests) per forward pass', default: '8 (tasks: 16)' },
       { name: 'task', value: 'NAME', meaning: `a zero-shot task instead of --text: ${TASK_NAMES.join(', ')}` },
-      { name: 'task-data', value: 'DIR', meaning: "the task's folder (laid out as in ../shared/data)", aliases: ['data'], required: 'with --task' },
+      { name: 'task-data', value: 'DIR', meaning: `the task's folder, holding the files that task reads (${TASK_DOC})`, aliases: ['data'], required: 'with --task' },
       { name: 'task-limit', value: 'N', meaning: 'score only the first N items (wikitext: pages)', default: 'all', aliases: ['limit'], api: ['limit'] },
       JSON_FLAG,
     ],

@@ -79,7 +79,7 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   console.log(`trained ${r.metrics.length} steps: loss ${last?.loss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}; checkpoint in ${join(out, 'checkpoint')}`);
 }
 
-/** --tasks a,b --task-data DIR (folders laid out as in shared/data) [--task-limit N] */
+/** --tasks a,b --task-data DIR (one folder per task, named as TASK_DIRS says) [--task-limit N] */
 function taskSpec(flags: Flags, tokenizer: TaskTokenizer | undefined): RunArgs['tasks'] {
   if (flags.tasks === undefined) return undefined;
   const names = String(flags.tasks).split(',').map((t) => t.trim()) as TaskName[];
