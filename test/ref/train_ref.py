@@ -43,7 +43,13 @@ def lr_at(s, r):
 
 def forward(P, cfg, ids):
     """ids [B, T+1] -> mean cross-entropy of predicting ids[:, 1:] from ids[:, :-1] (run.c math, float32)."""
-    x_ids, y = ids[:, :-1], ids[:, 1:]
+    logits = forward_logits(P, cfg, ids[:, :-1])
+    y = ids[:, 1:]
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+def forward_logits(P, cfg, x_ids):
+    """x_ids [B, T] -> logits [B, T, V] (run.c math, float32)."""
     B, T = x_ids.shape
     C, NH, KVH = cfg['dim'], cfg['NH'], cfg['KVH']
     hs = C // NH
@@ -72,8 +78,7 @@ def forward(P, cfg, ids):
         x = x + yv @ P['wo'][l].T
         h = rms(x, P['rms_ffn'][l])
         x = x + (torch.nn.functional.silu(h @ P['w1'][l].T) * (h @ P['w3'][l].T)) @ P['w2'][l].T
-    logits = rms(x, P['rms_final']) @ P['token_embedding'].T                   # tied head
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    return rms(x, P['rms_final']) @ P['token_embedding'].T                     # tied head
 
 
 def main():
