@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { resolve, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { createGpu, kernels as K, Model, Trainer, TRAIN_DEFAULTS, initCheckpoint, countParameters, memoryPlan } from '../dist/node.mjs';
 import { SMALL, GPT2 } from './configs.mjs';
 import { probeTorch, torchStep } from './torch_peer.mjs';
@@ -170,13 +171,17 @@ for (const [name, cfg, B, T, steps] of torch ? configs : []) {
   const what = `train ${name}, B ${B} T ${T}`;
   if (torch.why) { row(what, 'PyTorch CPU', { note: torch.why }); continue; }
   const ours = rows.find((x) => x.what === what && x.variant === 'inheritune-rt');
+  let one;                                         // the one-thread figure, for the all-threads row's sanity note
   for (const n of torch.threads) {
     const variant = `${torch.label}, ${n} thread${n > 1 ? 's' : ''}`;
     const j = torchStep(cfg, B, T, steps, n, TRAIN_DEFAULTS, PEER_TIMEOUT);
     if (j.note) { row(what, variant, { note: j.note }); continue; }
     const P = countParameters(cfg), ratio = ours ? ours.tokens_per_s / j.tokens_per_s : undefined;
     const notes = [ratio ? `inheritune-rt is ${ratio.toFixed(2)}x` : '', j.params !== P ? `PyTorch model has ${j.params} parameters, ours ${P}` : '',
-      j.attention !== 'sdpa' ? `attention: ${j.attention} (torch < 2.0)` : '', j.blas_threads !== null && j.blas_threads !== n ? `BLAS ran ${j.blas_threads} threads` : ''];
+      j.attention !== 'sdpa' ? `attention: ${j.attention} (torch < 2.0)` : '', j.blas_threads !== null && j.blas_threads !== n ? `BLAS ran ${j.blas_threads} threads` : '',
+      // OpenMP's spinning barriers stall when other work holds a core: such a row is the host's, not torch's
+      n > 1 && one && j.tokens_per_s < one ? `slower than 1 thread (load average ${loadavg()[0].toFixed(1)}: busy cores stall OpenMP's barriers)` : ''];
+    if (n === 1) one = j.tokens_per_s;
     row(what, variant, { ms: j.ms_per_step, tokens_per_s: j.tokens_per_s, threads: n, blas_threads: j.blas_threads, params: j.params,
       ours_over_torch: ratio, note: notes.filter(Boolean).join('; ') || undefined });
   }
