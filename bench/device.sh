@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # device: everything the GPU machine measures, results under $OUT (or ./device-out); STAGES picks
 # (default all, in this order, ~9 minutes on an H200):
-#   bench   bench.md / bench.json: `npm run bench` (dist/) on the machine's WebGPU adapter
+#   bench   bench.md / bench.json: `npm run bench` (dist/) on the machine's WebGPU adapter, less its
+#           PyTorch CPU rows (the torch stage measures PyTorch on the GPU)
 #   torch   torch.jsonl: PyTorch eager f32 GPT-2 124M step (B 4, T 256), TF32 off, then on
 #   big13   big13.jsonl: issue 12's 13 of OpenLLaMA-3B's blocks at B 1, T 2048: PyTorch eager (f32, TF32,
 #           bf16 autocast; bench/big13.py) and `inheritune-rt train --recompute --optim adamw8bit`
@@ -17,10 +18,12 @@ stages=${STAGES:-bench torch big13}
 { nvidia-smi 2>/dev/null || echo "no nvidia-smi"; node dist/cli.mjs info 2>&1; } > "$out/info.txt"
 has() { [[ " $stages " == *" $1 "* ]]; }
 if has bench; then
-  BENCH_JSON="$out/bench.json" timeout 240 node bench/run.mjs > "$out/bench.md" 2> "$out/bench.err" || echo "bench exited $?" >> "$out/bench.err"
+  BENCH_ONLY=peak,matmul,attention,train,tfjs BENCH_JSON="$out/bench.json" timeout 240 node bench/run.mjs > "$out/bench.md" 2> "$out/bench.err" || echo "bench exited $?" >> "$out/bench.err"
 fi
 if has torch; then
-  timeout 60 python3 bench/torch_gpt2_step.py 4 256 10 > "$out/torch.jsonl" 2> "$out/torch.err" || echo "torch exited $?" >> "$out/torch.err"
+  spec=$(node --input-type=module -e "import { GPT2 } from './bench/configs.mjs'; import { TRAIN_DEFAULTS } from './dist/node.mjs';
+    console.log(JSON.stringify({ cfg: GPT2, B: 4, T: 256, steps: 10, warmup: 2, device: 'auto', opt: TRAIN_DEFAULTS }))")
+  timeout 60 python3 bench/torch_gpt2_step.py step "$spec" > "$out/torch.jsonl" 2> "$out/torch.err" || echo "torch exited $?" >> "$out/torch.err"
 fi
 if has big13; then
   m=/tmp/big13; rm -rf "$m" /tmp/big13-run

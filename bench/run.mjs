@@ -9,31 +9,47 @@
 //      and the memory plan against the measured peak
 //   5) the peer: tfjs-webgpu's training step (../shared/bench/tfjs_gpt_step.mjs) on the same two configs,
 //      installed on first use into node_modules/.cache/inheritune-bench (npm registry)
+//   6) the PyTorch CPU peer (bench/torch_peer.mjs, bench/torch_gpt2_step.py) on the same configs, B, T and
+//      timed steps, at one thread and at all threads, when /usr/bin/python3 has torch on a real BLAS (the
+//      header says which BLAS, and a 1024^3 sgemm's GFLOP/s; a reference BLAS skips the rows, saying so)
 // Environment: BENCH_SKIP_GPT2=1 leaves out the GPT-2 124M rows (minutes on a CPU driver); BENCH_PEER_TIMEOUT
-// (seconds, default 900) bounds each peer run; BENCH_JSON=FILE also writes every figure as JSON.
+// (seconds, default 900) bounds each peer run; BENCH_JSON=FILE also writes every figure as JSON;
+// BENCH_ONLY=a,b runs only those sections (peak, matmul, attention, train, tfjs, torch; for development:
+// e.g. BENCH_ONLY=train,torch BENCH_SKIP_GPT2=1); BENCH_PYTHON (default /usr/bin/python3) and
+// BENCH_TORCH_MIN_GFLOPS (default 20; 1e9 fakes a reference BLAS) steer the PyTorch rows.
 import { existsSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { resolve, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { createGpu, kernels as K, Model, Trainer, TRAIN_DEFAULTS, initCheckpoint, countParameters, memoryPlan } from '../dist/node.mjs';
 import { SMALL, GPT2 } from './configs.mjs';
+import { probeTorch, torchStep } from './torch_peer.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SHARED_BENCH = resolve(here, '../../shared/bench');
 const SKIP_GPT2 = process.env.BENCH_SKIP_GPT2 === '1';
 const PEER_TIMEOUT = Number(process.env.BENCH_PEER_TIMEOUT ?? 900);
+const SECTIONS = ['peak', 'matmul', 'attention', 'train', 'tfjs', 'torch'];
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : SECTIONS;
+const unknown = ONLY.filter((s) => !SECTIONS.includes(s));
+if (unknown.length) throw new Error(`BENCH_ONLY: unknown section ${unknown.join(', ')}; expected a comma list of ${SECTIONS.join(', ')}`);
+const on = (s) => ONLY.includes(s);
 const g = await createGpu();
 const report = g.report();
 const out = { date: new Date().toISOString(), adapter: report.adapter, features: report.features, rows: [] };
 const rows = out.rows;
 const row = (what, variant, fields) => { rows.push({ what, variant, ...fields }); print(rows[rows.length - 1]); };
-console.log(`adapter: ${Object.values(report.adapter).join(' / ')} (${report.runtime}); features: ${report.features.join(' ')}\n`);
+console.log(`adapter: ${Object.values(report.adapter).join(' / ')} (${report.runtime}); features: ${report.features.join(' ')}`);
+const torch = on('torch') ? probeTorch() : null;    // before the GPU rows, so its subprocesses are done by then
+if (torch) { out.torch = { header: torch.header, skipped: torch.why ?? undefined }; for (const l of [torch.header, torch.why]) if (l) console.log(l); }
+console.log('');
 
 const rnd = (n, seed) => { let x = seed >>> 0; const a = new Float32Array(n); for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; a[i] = x / 2 ** 32 - 0.5; } return a; };
 
 // 1) FMA peak: 65536 threads x 1024 iterations x 4 vec4 fma, awaited as every other row is (g.sync: in Node
 //    through src/node/settle.ts, without Dawn's busy poll, which would take a core from a CPU driver)
-const peak = await (async () => {
+const peak = !on('peak') ? NaN : await (async () => {
   const d = g.device;
   const code = `@group(0) @binding(0) var<storage, read_write> o: array<vec4<f32>>;
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -51,10 +67,10 @@ const peak = await (async () => {
   return best;
 })();
 out.fma_peak_gflops = peak;
-row('FMA-only microbench (the peak below)', '', { gflops: peak, pct: 100 });
+if (on('peak')) row('FMA-only microbench (the peak below)', '', { gflops: peak, pct: 100 });
 
 // 2) matmul: every variant at 1024^3 and at GPT-2 124M's forward shapes
-const variants = [...K.matmulCandidates(g, 4), 'scalar'];
+const variants = on('matmul') ? [...K.matmulCandidates(g, 4), 'scalar'] : [];
 const gpus = new Map();
 for (const v of variants) gpus.set(v, await createGpu({ force: { matmul: v } }));
 for (const [N, C, OC, label] of [[1024, 1024, 1024, '1024^3'], [1024, 768, 2304, 'GPT-2 qkv 768->2304'], [1024, 768, 3072, 'GPT-2 fc 768->3072'],
@@ -76,7 +92,7 @@ for (const gv of gpus.values()) gv.destroy();
 
 // 3) attention forward + backward, GPT-2 heads, every variant this adapter runs
 const agpus = new Map();
-for (const v of K.attentionVariants(g)) agpus.set(v, await createGpu({ force: { attention: v } }));
+for (const v of on('attention') ? K.attentionVariants(g) : []) agpus.set(v, await createGpu({ force: { attention: v } }));
 for (const [B, T] of [[4, 256], [1, 1024]]) for (const [av, ga] of agpus) {
   const NH = 12, HS = 64, C = NH * HS;
   const put = (a) => { const x = ga.tensor(a.length, 'bench'); ga.upload(x, a); return x; };
@@ -100,7 +116,7 @@ const configs = [['small GPT-2-style (V 512, C 128, L 4, H 4)', SMALL, 8, 64, 10
   ...(SKIP_GPT2 ? [] : [['GPT-2 124M', GPT2, 4, 256, 2, [50257, 768, 12, 12, 256, 4, 1]]])];
 // at f32 and, where the adapter has shader-f16, at --precision f16 (f16 matmul operands and outputs, the
 // blocks' f16 activations stored in f16)
-const precisions = g.shaderF16 ? ['f32', 'f16'] : ['f32'];
+const precisions = !on('train') ? [] : g.shaderF16 ? ['f32', 'f16'] : ['f32'];
 for (const [name, cfg, B, T, steps] of configs) for (const precision of precisions) {
   await g.sync();
   const live0 = g.memory.live;
@@ -137,8 +153,8 @@ function peerReady() {
   copyFileSync(join(SHARED_BENCH, 'tfjs_gpt_step.mjs'), join(peerDir, 'tfjs_gpt_step.mjs'));
   return null;
 }
-const why = peerReady();
-for (const [name, , B, T, , args] of configs) {
+const why = on('tfjs') ? peerReady() : null;
+for (const [name, , B, T, , args] of on('tfjs') ? configs : []) {
   if (why) { row(`train ${name}, B ${B} T ${T}`, 'tfjs-webgpu 4.22', { note: why }); continue; }
   const r = spawnSync(process.execPath, [join(peerDir, 'tfjs_gpt_step.mjs'), ...args.map(String)], { encoding: 'utf8', timeout: PEER_TIMEOUT * 1000 });
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('{'));
@@ -147,6 +163,28 @@ for (const [name, , B, T, , args] of configs) {
   const ours = rows.find((x) => x.what === `train ${name}, B ${B} T ${T}` && x.variant === 'inheritune-rt');
   row(`train ${name}, B ${B} T ${T}`, 'tfjs-webgpu 4.22', { ms: j.ms_per_step, tokens_per_s: j.tokens_per_s, mfu: (100 * 6 * countParameters(name.startsWith('GPT') ? GPT2 : SMALL) * j.tokens_per_s) / 1e9 / peak,
     note: ours ? `inheritune-rt is ${(ours.tokens_per_s / j.tokens_per_s).toFixed(1)}x` : undefined });
+}
+
+// 6) the PyTorch CPU peer: the same configs, B, T, warm-up and timed steps, AdamW with the Trainer's
+//    defaults, at one thread and at all threads; the ratio is ours / PyTorch tokens/s
+for (const [name, cfg, B, T, steps] of torch ? configs : []) {
+  const what = `train ${name}, B ${B} T ${T}`;
+  if (torch.why) { row(what, 'PyTorch CPU', { note: torch.why }); continue; }
+  const ours = rows.find((x) => x.what === what && x.variant === 'inheritune-rt');
+  let one;                                         // the one-thread figure, for the all-threads row's sanity note
+  for (const n of torch.threads) {
+    const variant = `${torch.label}, ${n} thread${n > 1 ? 's' : ''}`;
+    const j = torchStep(cfg, B, T, steps, n, TRAIN_DEFAULTS, PEER_TIMEOUT);
+    if (j.note) { row(what, variant, { note: j.note }); continue; }
+    const P = countParameters(cfg), ratio = ours ? ours.tokens_per_s / j.tokens_per_s : undefined;
+    const notes = [ratio ? `inheritune-rt is ${ratio.toFixed(2)}x` : '', j.params !== P ? `PyTorch model has ${j.params} parameters, ours ${P}` : '',
+      j.attention !== 'sdpa' ? `attention: ${j.attention} (torch < 2.0)` : '', j.blas_threads !== null && j.blas_threads !== n ? `BLAS ran ${j.blas_threads} threads` : '',
+      // OpenMP's spinning barriers stall when other work holds a core: such a row is the host's, not torch's
+      n > 1 && one && j.tokens_per_s < one ? `slower than 1 thread (load average ${loadavg()[0].toFixed(1)}: busy cores stall OpenMP's barriers)` : ''];
+    if (n === 1) one = j.tokens_per_s;
+    row(what, variant, { ms: j.ms_per_step, tokens_per_s: j.tokens_per_s, threads: n, blas_threads: j.blas_threads, params: j.params,
+      ours_over_torch: ratio, note: notes.filter(Boolean).join('; ') || undefined });
+  }
 }
 
 function print(r) {
