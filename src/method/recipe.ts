@@ -17,6 +17,7 @@ import { windowedLoss, windowCount } from '../train/evaluate.js';
 import type { StepMetrics, TrainOptions } from '../train/trainer.js';
 import { lineChart, type Series } from '../util/svg.js';
 import { fail } from '../util/errors.js';
+import { tokenSavings, savingsLine, valPoints, type Savings } from './savings.js';
 
 export interface RecipeOptions {
   layers?: number;                 // k of the first round (default L/2)
@@ -51,6 +52,7 @@ export interface RecipeReport {
   baseline?: RoundResult;
   reached: boolean;
   final: string;                   // label of the model the recipe ends with
+  savings?: Savings[];             // with a baseline: the tokens each model needed against it (src/method/savings.ts)
   options: Omit<RecipeOptions, 'train'> & { train: TrainOptions };
 }
 
@@ -136,6 +138,7 @@ export async function runRecipe(ref: ModelConfig, opts: RecipeOptions, hooks: Re
   return {
     reference: { n_layers: L, parameters: countParameters(ref), family: ref.family, val_loss: refLoss },
     target_val_loss: target, rounds, baseline, reached, final: rounds[rounds.length - 1].label,
+    ...(baseline ? { savings: tokenSavings([...rounds, baseline], baseline, refLoss) } : {}),
     options: { ...opts, select: opts.select },
   };
 }
@@ -164,6 +167,23 @@ export function recipeSummary(rep: RecipeReport): string {
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |', ...rows, '',
     rep.reached ? `The recipe reached the reference's validation loss with ${rep.rounds.find((r) => r.reached)!.n_layers} blocks.`
       : `The recipe did not reach the reference's validation loss within ${rep.rounds.length} round(s); the best was ${Math.min(...rep.rounds.map((r) => r.val_loss)).toFixed(4)}.`,
-    '',
+    '', ...savingsSection(rep),
   ].join('\n');
+}
+
+/** the token savings against the baseline: a table, then one sentence per inherited model */
+function savingsSection(rep: RecipeReport): string[] {
+  if (!rep.savings || !rep.baseline) return [];
+  const t = rep.options.train, perStep = t.batch * t.seq * t.gradAccum, steps = (tokens: number) => Math.round(tokens / perStep);
+  const pts = valPoints(rep.baseline), baseFinal = pts[pts.length - 1][1];
+  const n = (x: number | null) => (x === null ? 'never' : `${x} (${steps(x)} steps)`), r = (x: number | null) => (x === null ? '—' : `${x.toFixed(1)}x`);
+  const byLabel = new Map([...rep.rounds, rep.baseline].map((m) => [m.label, m]));
+  const what = (label: string) => { const m = byLabel.get(label)!; return `the ${m.blocks ? 'inherited' : 'random-init'} ${m.n_layers}-block model (${label})`; };
+  return [
+    `## Tokens saved (validation every ${t.evalEvery || t.steps} steps; ${perStep} tokens a step)`, '',
+    `| model | tokens to the baseline's final loss ${baseFinal.toFixed(4)} | fewer tokens than the baseline | tokens to the reference's loss ${rep.reference.val_loss.toFixed(4)} | fewer tokens than the baseline |`,
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rep.savings.map((s) => `| ${s.label} | ${n(s.tokens_to_baseline_final)} | ${r(s.ratio_to_baseline_final)} | ${n(s.tokens_to_reference)} | ${r(s.ratio_to_reference)} |`), '',
+    ...rep.savings.filter((s) => s.label !== rep.baseline!.label).map((s) => `- ${savingsLine(s, steps, what(s.label), baseFinal)}`), '',
+  ];
 }
