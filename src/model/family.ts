@@ -205,3 +205,14 @@ export class TableStore {
     };
   }
 }
+
+/**
+ * the loss over the logits rows (N = B*T, rows of ld >= V floats): forward writes each row's loss,
+ * backward writes d(objective)/d(logits) over the logits in place, dlosses[n] = d(objective)/d(loss[n]).
+ * Without one, Model uses next-token cross-entropy (kernels/crossentropy.wgsl); src/train/distill.ts
+ * gives the knowledge-distillation head.
+ */
+export interface LossHead {
+  forward(losses: View, logits: View, targets: View, N: number, V: number, ld: number): void;
+  backward(logits: View, dlosses: View, targets: View, N: number, V: number, ld: number): void;
+}

@@ -10,7 +10,7 @@ import * as K from '../gpu/kernels/index.js';
 import { assert, fail } from '../util/errors.js';
 import { validateCheckpoint, logitsStride, type Checkpoint, type ModelConfig } from './config.js';
 import { Arena, type SliceSource } from './arena.js';
-import { TableStore, type Acts, type Family, type KvCache, type Stash } from './family.js';
+import { TableStore, type Acts, type Family, type KvCache, type LossHead, type Stash } from './family.js';
 import { llama } from './llama.js';
 import { gpt2 } from './gpt2.js';
 import { neox } from './neox.js';
@@ -32,6 +32,8 @@ export class Model {
   private dlosses: { view: View; value: number } | null = null;
   private recompute = false;
   private _precision: Precision = 'f32';
+  /** the loss head of the last forward() with targets (null: cross-entropy), which backward() differentiates */
+  private head: LossHead | null = null;
 
   private constructor(readonly gpu: Gpu, readonly config: ModelConfig, ck: Checkpoint | null) {
     const problems = ck ? validateCheckpoint(ck) : [];
@@ -101,9 +103,10 @@ export class Model {
    * Forward pass over ids (B*T tokens, row-major). With targets, also the per-token losses. With a KV
    * cache (src/model/generate.ts), the tokens follow the cache's `past` positions and their keys and
    * values are appended to it (the caller advances `past`).
-   * Shapes: ids, targets (B,T) -> logits (B,T,V) and losses (B,T), left on the GPU.
+   * Shapes: ids, targets (B,T) -> logits (B,T,V) and losses (B,T), left on the GPU. `head` replaces the
+   * next-token cross-entropy as the per-token loss (knowledge distillation: src/train/distill.ts).
    */
-  forward(ids: ArrayLike<number>, B: number, T: number, targets?: ArrayLike<number>, cache?: KvCache): Acts {
+  forward(ids: ArrayLike<number>, B: number, T: number, targets?: ArrayLike<number>, cache?: KvCache, head?: LossHead): Acts {
     const c = this.config, g = this.gpu, V = c.vocabSize, BT = B * T, end = T + (cache?.past ?? 0);
     assert(ids.length === BT, `forward: ${ids.length} ids for B=${B} x T=${T}`);
     assert(end <= c.maxSeqLen, `sequence length ${end} exceeds the model's maximum of ${c.maxSeqLen} positions`, `use \`seq\` ${c.maxSeqLen} or less`);
@@ -123,7 +126,9 @@ export class Model {
     this.at(() => this.family.forward({ g, c, p: this.params.views, a, B, T, cache, stash: this.stash ?? undefined }));
     if (targets) {
       g.upload(a.targets, Uint32Array.from(targets));
-      K.crossentropyForward(g, a.losses, a.logits, a.targets, BT, V, logitsStride(c)); // (B,T) from (B,T,V)
+      this.head = head ?? null;
+      if (head) head.forward(a.losses, a.logits, a.targets, BT, V, logitsStride(c));
+      else K.crossentropyForward(g, a.losses, a.logits, a.targets, BT, V, logitsStride(c)); // (B,T) from (B,T,V)
     }
     return a;
   }
@@ -153,7 +158,8 @@ export class Model {
     }
     const c = this.config;
     // dlogits (B,T,V) over the logits, which the step no longer needs
-    K.crossentropySoftmaxBackward(g, a.logits, this.dlosses.view, a.targets, B * T, c.vocabSize, logitsStride(c));
+    if (this.head) this.head.backward(a.logits, this.dlosses.view, a.targets, B * T, c.vocabSize, logitsStride(c));
+    else K.crossentropySoftmaxBackward(g, a.logits, this.dlosses.view, a.targets, B * T, c.vocabSize, logitsStride(c));
     const s = this.gradViews.s;
     this.at(() => this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s, recompute: this.recompute, blockDone, stash: this.stash ?? undefined }));
   }

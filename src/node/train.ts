@@ -32,6 +32,7 @@ export interface TrainRun {
   opts: TrainOptions;
   train: TrainData;
   val: ArrayLike<number>;
+  teacher?: string;         // a model path to distil from (opts.distill: the loss's settings)
   progress: ((s: string) => void) | null;
 }
 
@@ -54,6 +55,8 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
     for (const k of FIXED) {
       if (saved.opts[k] !== r.opts[k]) fail(`\`resume\`: \`${k}\` was ${saved.opts[k]} in the checkpoint, ${r.opts[k]} now`, `resume with the same \`${k}\``);
     }
+    const kd = [JSON.stringify(saved.opts.distill ?? null), JSON.stringify(r.opts.distill ?? null)];
+    if (kd[0] !== kd[1]) fail(`\`resume\`: the checkpoint was trained with distillation ${kd[0]}, and it is ${kd[1]} now`, 'resume with the same teacher and distillation settings');
     const optim = [saved.opts.optim ?? 'adamw', r.opts.optim ?? 'adamw'];
     if (optim[0] !== optim[1]) fail(`\`resume\`: the checkpoint's optimizer state is ${optim[0]}'s, and \`optim\` is ${optim[1]} now`, `resume with \`optim\` ${optim[0]}, or start a new run`);
     state = saved.state;
@@ -69,7 +72,8 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
     model = await loadModel(gpu, r.model, { prepare: toRotateHalf, progress: r.progress }); // the layout checkpoints hold, from step 0 (an HF directory's already)
   }
   writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
-  const trainer = new Trainer(model, r.train, r.val, r.opts, state);
+  const teacher = r.teacher ? await loadModel(gpu, r.teacher, { progress: r.progress }) : null;
+  const trainer = new Trainer(model, r.train, r.val, r.opts, state, teacher ? { model: teacher } : undefined);
   if (opt) {
     const f = opt;
     try {
@@ -97,6 +101,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   } finally {
     trainer.destroy();
     model.destroy();
+    teacher?.destroy();
   }
   if (Number.isNaN(valLoss)) valLoss = history.filter((h) => h.val_loss !== undefined).at(-1)?.val_loss ?? NaN;
   return { metrics: history, valLoss };

@@ -18,6 +18,7 @@ import { fail } from '../util/errors.js';
 import { windowedLoss, windowCount } from './evaluate.js';
 import { LossScaler, SCALER_DEFAULTS, type ScalerState } from './scaler.js';
 import type { Precision } from '../gpu/gpu.js';
+import { Distiller, DISTILL_DEFAULTS, validateDistill, type DistillOptions, type TeacherSource } from './distill.js';
 
 export interface TrainOptions {
   steps: number;
@@ -43,6 +44,7 @@ export interface TrainOptions {
   precision?: 'f32' | 'f16' | 'auto'; // matmul operands (Model.setPrecision); auto: f16 where the device has shader-f16
   lossScale?: number;        // f16: the initial loss scale (torch.amp.GradScaler's init_scale, 2^16)
   lossScaleInterval?: number; // f16: clean steps before the scale doubles (GradScaler's growth_interval, 2000)
+  distill?: DistillOptions;  // knowledge distillation from the constructor's teacher (src/train/distill.ts)
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainOptions, 'steps' | 'batch' | 'seq'> = {
@@ -70,8 +72,11 @@ export interface TrainerState {
   precision?: Precision; scaler?: ScalerState;
 }
 
-/** f16 runs add the loss scale the step used, and skipped: true when its gradients overflowed (no update) */
-export interface StepMetrics { step: number; loss: number; lr: number; grad_norm: number; tokens: number; tokens_per_s: number; val_loss?: number; loss_scale?: number; skipped?: boolean }
+/**
+ * f16 runs add the loss scale the step used, and skipped: true when its gradients overflowed (no update);
+ * distillation adds ce and kd, the step's unweighted means (loss = (1 - A) ce + A T^2 kd)
+ */
+export interface StepMetrics { step: number; loss: number; lr: number; grad_norm: number; tokens: number; tokens_per_s: number; val_loss?: number; loss_scale?: number; skipped?: boolean; ce?: number; kd?: number }
 
 /** 1) linear warmup  2) cosine from lr down to minLr (or constant) */
 export function learningRate(o: Pick<TrainOptions, 'lr' | 'minLr' | 'warmup' | 'schedule' | 'steps'>, step: number): number {
@@ -131,10 +136,22 @@ export class Trainer {
   /** f16: the dynamic loss scale (null at f32) */
   readonly scaler: LossScaler | null;
   readonly precision: Precision;
+  /** knowledge distillation's teacher side (null: next-token labels alone) */
+  private distiller: Distiller | null = null;
+  private logs: number;    // per-token logs in lossLog: 1 (loss), or 2 with distillation (ce, then kd)
 
+  /**
+   * `teacher`: distil from it (a model run on the same ids, or cached top-K logits) with `opts.distill`
+   * (DISTILL_DEFAULTS where absent); the validation loss stays plain next-token cross-entropy
+   */
   constructor(readonly model: Model, readonly train: TrainData, readonly val: ArrayLike<number>,
-              opts: TrainOptions, state?: TrainerState) {
+              opts: TrainOptions, state?: TrainerState, teacher?: TeacherSource) {
     validateTrainOptions(opts);
+    if (opts.distill && !teacher) fail('`distill` is set but no teacher was given', 'pass a teacher (a model, or a teacher cache), or drop `distill`');
+    if (teacher) {
+      opts = { ...opts, distill: { ...DISTILL_DEFAULTS, ...opts.distill } };
+      validateDistill(opts.distill!, model.config.vocabSize);
+    }
     this._opts = opts;
     const { batch: B, seq: T, gradAccum: G, steps } = opts;
     const source: ShardSource = 'sizes' in train ? train : memoryShards([Uint32Array.from(train)]);
@@ -163,7 +180,12 @@ export class Trainer {
     this.scaler = this.precision === 'f16' ? new LossScaler(opts.lossScaleInterval ?? SCALER_DEFAULTS.interval, opts.lossScale ?? SCALER_DEFAULTS.scale, state?.scaler) : null;
     this.grads = new Arena(g, model.config, 'grads', { aliasLayers: !!opts.optimInBackward });
     this.optimizer = (opts.optim ?? 'adamw') === 'adamw8bit' ? new AdamW8bit(model) : new AdamW(model);
-    this.lossLog = g.tensor(alignUp(B * T) * G + 1, 'loss_log');
+    if (teacher) {
+      if ('model' in teacher) teacher.model.setPrecision(this.precision); // the teacher's forward runs as autocast would run it
+      this.distiller = new Distiller(g, teacher, opts.distill!, B * T, model.config.vocabSize);
+    }
+    this.logs = this.distiller ? 2 : 1;
+    this.lossLog = g.tensor(alignUp(B * T) * G * this.logs + 1, 'loss_log');
     this.reader = g.reader(this.lossLog.numel);
     this.scale = g.tensor(1, 'clip_scale');
     const shapes = parameterShapes(model.config);
@@ -205,11 +227,12 @@ export class Trainer {
     // AdamW's step count: the updates applied (an f16 step skipped for overflow does not count, as in torch)
     const o = this._opts, h: AdamwHyper = { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, wd: o.wd, t: this.stepIndex + 1 - (this.scaler?.skipped ?? 0) };
     const lossScale = this.scaler?.scale;
-    const { loss, gradNorm, skipped } = o.optimInBackward ? { ...await this.stepInBackward(h, cursor), skipped: false } : await this.stepAfterBackward(h, cursor);
+    const { loss, gradNorm, skipped, ce, kd } = o.optimInBackward ? { ...await this.stepInBackward(h, cursor), skipped: false } : await this.stepAfterBackward(h, cursor);
     this.stepIndex++;
     this.tokensSeen += BT * G;
     const secs = Math.max(1e-3, (Date.now() - t0) / 1000);
     const out: StepMetrics = { step: this.stepIndex - 1, loss, lr, grad_norm: gradNorm, tokens: this.tokensSeen, tokens_per_s: (BT * G) / secs };
+    if (ce !== undefined) { out.ce = ce; out.kd = kd; }
     if (lossScale !== undefined) out.loss_scale = lossScale;
     if (skipped) out.skipped = true;
     await g.tune(); // the first step met the kernel shapes of the run: keep the fastest variant of each
@@ -222,29 +245,50 @@ export class Trainer {
   // norm are read before the update, so a non-finite step never touches the weights. Under f16 the
   // loss's gradient is multiplied by the loss scale, gradnormClip divides it out (norm and clip factor),
   // and a non-finite step is skipped instead of stopping the run (LossScaler)
-  private async stepAfterBackward(h: AdamwHyper, cursor: LoaderState): Promise<{ loss: number; gradNorm: number; skipped: boolean }> {
+  private async stepAfterBackward(h: AdamwHyper, cursor: LoaderState): Promise<{ loss: number; gradNorm: number; skipped: boolean; ce?: number; kd?: number }> {
     const { batch: B, seq: T, gradAccum: G, clip } = this._opts;
     const m = this.model, g = m.gpu, BT = B * T, stride = alignUp(BT), S = this.scaler?.scale ?? 1;
     for (let i = 0; i < G; i++) {
       const batch = (await this.loader.next())!; // no epoch limit: never null
-      const acts = m.forward(batch.x, B, T, batch.y);
+      const acts = await this.forward(batch.x, batch.y, i);
       m.backward(this.grads, S / (BT * G)); // mean over the step's tokens: micro-batch gradients add up
       g.copy(slice(this.lossLog, i * stride, BT), slice(acts.losses, 0, BT));
     }
     // the global gradient norm lands after the losses: loss and norm come back in one read
-    gradnormClip(g, this.scale, slice(this.lossLog, G * stride, 1), this.grads.parts, clip, undefined, 1 / S);
-    const losses = await this.reader.read(this.lossLog);
-    const gradNorm = losses[G * stride];
-    let sum = 0;
-    for (let i = 0; i < G; i++) for (let j = 0; j < BT; j++) sum += losses[i * stride + j];
-    const loss = sum / (BT * G), finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
+    const at = G * stride * this.logs;
+    gradnormClip(g, this.scale, slice(this.lossLog, at, 1), this.grads.parts, clip, undefined, 1 / S);
+    const logged = await this.reader.read(this.lossLog);
+    const gradNorm = logged[at], losses = this.meanLosses(logged, G);
+    const finite = Number.isFinite(losses.loss) && Number.isFinite(gradNorm);
     if (this.scaler) {
-      if (!this.scaler.update(finite, this.stepIndex)) return { loss, gradNorm, skipped: true };
+      if (!this.scaler.update(finite, this.stepIndex)) return { ...losses, gradNorm, skipped: true };
     } else if (!finite) {
-      this.stop(cursor, `the loss is ${loss} and the gradient norm ${gradNorm}; stopped before the update`);
+      this.stop(cursor, `the loss is ${losses.loss} and the gradient norm ${gradNorm}; stopped before the update`);
     }
     this.optimizer.update(this.grads, this.scale, h);
-    return { loss, gradNorm, skipped: false };
+    return { ...losses, gradNorm, skipped: false };
+  }
+
+  // micro-batch i's forward with targets: with a teacher, its side first (its forward on the same ids, or
+  // the cached windows), then the student's forward with the distillation head, whose KD terms go to the
+  // log after the cross-entropies
+  private async forward(x: ArrayLike<number>, y: ArrayLike<number>, i: number) {
+    const { batch: B, seq: T, gradAccum: G } = this._opts, m = this.model, BT = B * T, stride = alignUp(BT);
+    if (!this.distiller) return m.forward(x, B, T, y);
+    const acts = m.forward(x, B, T, y, undefined, await this.distiller.prepare(x, B, T, []));
+    m.gpu.copy(slice(this.lossLog, (G + i) * stride, BT), slice(this.distiller.kdView, 0, BT));
+    return acts;
+  }
+
+  // the step's loss from the logged per-token values of its n micro-batches: the mean, or with
+  // distillation (1 - A) ce + A T^2 kd from the means of each
+  private meanLosses(logged: Float32Array, n: number): { loss: number; ce?: number; kd?: number } {
+    const { batch: B, seq: T, gradAccum: G } = this._opts, BT = B * T, stride = alignUp(BT);
+    const mean = (part: number) => { let s = 0; for (let i = 0; i < n; i++) for (let j = 0; j < BT; j++) s += logged[(part * G + i) * stride + j]; return s / (BT * n); };
+    const ce = mean(0);
+    if (!this.distiller) return { loss: ce };
+    const kd = mean(1), { alpha: A, temperature: Tk } = this.distiller.opts;
+    return { loss: (1 - A) * ce + A * Tk * Tk * kd, ce, kd };
   }
 
   // optimizer-in-backward (torchtune's optimizer_in_bwd, LOMO's fused update): with one micro-batch and
@@ -253,16 +297,13 @@ export class Trainer {
   // same gradients and the same element-wise update as stepAfterBackward. The loss is read before
   // backward (a non-finite loss stops the step before any update); the gradient norm, summed from
   // per-slice norms, is known only after the update.
-  private async stepInBackward(h: AdamwHyper, cursor: LoaderState): Promise<{ loss: number; gradNorm: number }> {
+  private async stepInBackward(h: AdamwHyper, cursor: LoaderState): Promise<{ loss: number; gradNorm: number; ce?: number; kd?: number }> {
     const { batch: B, seq: T } = this._opts;
     const m = this.model, g = m.gpu, BT = B * T, d = this.grads.views, norms = this.norms!;
     const batch = (await this.loader.next())!;
-    const acts = m.forward(batch.x, B, T, batch.y);
+    const acts = await this.forward(batch.x, batch.y, 0);
     g.copy(slice(this.lossLog, 0, BT), slice(acts.losses, 0, BT));
-    const losses = await this.reader.read(slice(this.lossLog, 0, BT));
-    let sum = 0;
-    for (let j = 0; j < BT; j++) sum += losses[j];
-    const loss = sum / BT;
+    const losses = this.meanLosses(await this.reader.read(this.lossLog), 1), loss = losses.loss;
     if (!Number.isFinite(loss)) this.stop(cursor, `the loss is ${loss}; stopped before the update`);
     let k = 0;
     const update = (names: string[], l: number) => {
@@ -282,7 +323,7 @@ export class Trainer {
       fail(`step ${this.stepIndex}: the gradient norm is ${gradNorm} after the update (with \`optimInBackward\` the norm is known only then); the weights in memory are spoiled`,
         'resume from the last checkpoint with a smaller `lr`, or train without `optimInBackward` (then a non-finite step never touches the weights)');
     }
-    return { loss, gradNorm };
+    return { ...losses, gradNorm };
   }
 
   // a non-finite step: the data cursor goes back to the step's start, and the run stops
@@ -310,6 +351,7 @@ export class Trainer {
     this.model.setPrecision('f32');
     this.grads.destroy();
     this.optimizer.destroy();
+    this.distiller?.destroy();
     for (const v of [this.lossLog, this.scale, ...(this.norms ? [this.norms] : [])]) g.release(v.buffer);
     this.reader.release();
   }

@@ -7,6 +7,7 @@ import { TASK_DIRS, TASK_NAMES } from '../../tasks/score.js';
 import { BUILTIN_PRETRAIN } from '../recipe.js';
 import { GENERATE_DEFAULTS } from '../../model/generate.js';
 import { SCALER_DEFAULTS } from '../../train/scaler.js';
+import { DISTILL_DEFAULTS } from '../../train/distill.js';
 import { isSelectRule } from '../../method/select.js';
 import type { CommandSpec, FlagDef } from './flags.js';
 
@@ -32,6 +33,13 @@ const VAL_TEXT: FlagDef = { name: 'val-text', value: 'PATH', meaning: 'the valid
 const JSON_FLAG: FlagDef = { name: 'json', meaning: 'print one JSON object on stdout instead of text (no progress bar)' };
 const FIRST_K: FlagDef = { name: 'layers', value: 'K', meaning: 'run only the first K blocks (then the final norm and the head)', default: 'all blocks' };
 const force = (what: string): FlagDef => ({ name: 'force', meaning: what });
+/** knowledge distillation from a teacher (src/train/distill.ts): train's --teacher and the loss's settings */
+const DISTILL: FlagDef[] = [
+  { name: 'teacher', value: 'PATH', meaning: `distil from this model as the student trains: loss = (1 - A) CE + A T^2 KL(softmax(teacher/T) || softmax(student/T)), each a mean over all positions (Hinton et al.); it must have the student's tokenizer. ${MODEL_MEANING}` },
+  { name: 'distill-alpha', value: 'A', meaning: 'with --teacher: the weight of the KD term, in [0, 1]', default: String(DISTILL_DEFAULTS.alpha) },
+  { name: 'distill-temperature', value: 'T', meaning: 'with --teacher: the softmax temperature of both models, > 0', default: String(DISTILL_DEFAULTS.temperature) },
+  { name: 'distill-topk', value: 'K', meaning: "with --teacher: keep only the teacher's K most probable ids at T, renormalized (0: the whole distribution)", default: String(DISTILL_DEFAULTS.topk) },
+];
 const OUT_NEW = 'An --out that exists and is not empty is refused unless --force.';
 const OUT_RUN = 'An --out that exists and is not empty is refused unless it holds a run of this command, which --resume continues (or --force starts over).';
 const d = (v: unknown) => String(v);
@@ -166,6 +174,7 @@ export const SPECS: CommandSpec[] = [
       { name: 'out', value: 'DIR', meaning: 'the run directory: checkpoint/ (the latest checkpoint), checkpoints/, metrics.jsonl, loss.svg', required: true },
       { name: 'metrics', value: 'FILE', meaning: 'where the per-step metrics go', default: '--out/metrics.jsonl' },
       ...training({}, 0, () => ({ required: true }), false),
+      ...DISTILL,
       { name: 'resume', meaning: 'continue the run in --out from its latest checkpoint (bit-identical to an uninterrupted run)' },
       force('write into an --out that exists anyway: a new run over what it holds (also over a training run, without --resume); files of the same names are overwritten'),
       JSON_FLAG,

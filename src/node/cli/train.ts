@@ -17,6 +17,8 @@ import { checkOut } from './outdir.js';
 import { BUILTIN_RUN, DEMO_OUT, PRETRAIN_OUT } from './specs.js';
 import { checkPlan, planOptions, deviceLimits } from './plan.js';
 import { memoryPlan } from '../../model/plan.js';
+import { DISTILL_DEFAULTS, validateDistill, type DistillOptions } from '../../train/distill.js';
+import { checkTeacher } from '../teacher.js';
 
 /** training options from flags, over `base` defaults */
 function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
@@ -38,10 +40,23 @@ function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
     optim: (flags.optim as TrainOptions['optim']) ?? d.optim,
     precision: (flags.precision as TrainOptions['precision']) ?? d.precision,
     ...(flags['loss-scale'] !== undefined ? { lossScale: num(flags, 'loss-scale', 0) } : {}),
+    ...distillOptions(flags),
   };
   validateTrainOptions(o);
   return o;
 }
+
+/** --distill-* (with --teacher): the KD loss's settings, over DISTILL_DEFAULTS */
+function distillOptions(flags: Flags): { distill?: DistillOptions } {
+  const given = DISTILL_FLAGS.filter((f) => flags[f] !== undefined);
+  if (flags.teacher === undefined) {
+    if (given.length) fail(`--${given[0]} needs --teacher PATH`, 'pass the model to distil from with --teacher, or drop the --distill-* flags');
+    return {};
+  }
+  const d = DISTILL_DEFAULTS;
+  return { distill: { alpha: num(flags, 'distill-alpha', d.alpha), temperature: num(flags, 'distill-temperature', d.temperature), topk: num(flags, 'distill-topk', d.topk) } };
+}
+const DISTILL_FLAGS = ['distill-alpha', 'distill-temperature', 'distill-topk'] as const;
 
 /** a model's text data: --text tokenized as `eval` does (BOS, then the whole file); --val-text, or the last 10% held out */
 async function textData(flags: Flags, path: string, vocabSize: number): Promise<{ train: TrainData; val: number[]; tok: () => Promise<Tokenizer> }> {
@@ -62,16 +77,22 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
   const path = await modelPath(flags, 'model');
   const config = await readModelConfig(path);
+  const teacher = flags.teacher !== undefined ? await modelPath(flags, 'teacher') : undefined;
+  if (teacher) {
+    validateDistill(opts.distill!, config.vocabSize, (k) => `--distill-${k}`);
+    await checkTeacher(path, teacher);
+  }
   checkPlan(gpu, flags, config, planOptions(flags, gpu, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
   const { train, val } = await textData(flags, path, config.vocabSize);
   const planned = memoryPlan(config, planOptions(flags, gpu, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }), deviceLimits(gpu, flags)).total;
   gpu.resetPeak();
   const live0 = gpu.memory.live;
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
-    saveEvery: num(flags, 'save-every', 0), opts, train, val, progress: flags.json ? null : stderrBar() });
+    saveEvery: num(flags, 'save-every', 0), opts, train, val, teacher, progress: flags.json ? null : stderrBar() });
   if (flags.json) {
     // gpu_peak_bytes: the most storage bytes the run held at once (Gpu.memory), beside the plan's total
     console.log(JSON.stringify({ losses: r.metrics.map((m) => m.loss), grad_norms: r.metrics.map((m) => m.grad_norm), val_loss: r.valLoss,
+      ...(teacher ? { ce: r.metrics.map((m) => m.ce), kd: r.metrics.map((m) => m.kd) } : {}),
       gpu_peak_bytes: gpu.memory.peak - live0, plan_bytes: planned }));
     return;
   }

@@ -1,0 +1,34 @@
+// node/teacher: is a teacher fit to distil into a student? Knowledge distillation compares the two
+// models' distributions id by id, so both must index the same vocabulary with the same tokens: the
+// vocabulary sizes must agree, and where both models carry tokenizer files, every id must decode to the
+// same text after the same prefix (so a tokenizer.json, a tokenizer.model and a llama2.c tokenizer.bin of
+// one tokenizer agree, each stripping a first piece's space its own way; two tokenizers of one size do
+// not). Control ids (BOS, EOS, unknown: empty, <...> or sentencepiece's ⁇ in either) render by format and
+// are not compared. The first id that differs is named, with both models.
+import { readModelConfig, readTokenizer, tokenizerFiles } from './files.js';
+import { isTokenizerFile } from '../tokenizers/load.js';
+import { fail } from '../util/errors.js';
+import type { Tokenizer } from '../tokenizers/types.js';
+
+export async function checkTeacher(student: string, teacher: string): Promise<void> {
+  const [s, t] = [await readModelConfig(student), await readModelConfig(teacher)];
+  if (s.vocabSize !== t.vocabSize) {
+    fail(`the teacher ${teacher} has a vocabulary of ${t.vocabSize} ids, the student ${student} ${s.vocabSize}: knowledge distillation compares them id by id`,
+      "distil from a teacher with the student's tokenizer (an inherited model shares its reference's)");
+  }
+  // a model with no tokenizer files beside it has only its vocabulary size to compare; a broken one is an error
+  const tok = async (p: string): Promise<Tokenizer | null> => (Object.keys(tokenizerFiles(p)).some(isTokenizerFile) ? readTokenizer(undefined, p, s.vocabSize) : null);
+  const [ts, tt] = [await tok(student), await tok(teacher)];
+  if (!ts || !tt) return; // a model without tokenizer files beside it: the vocabulary sizes are all there is to compare
+  const prefix = (t: Tokenizer) => t.encode('x', { bos: false, eos: false });
+  const [ps, pt] = [prefix(ts), prefix(tt)];
+  const piece = (t: Tokenizer, p: number[], id: number) => t.decode([...p, id]).slice(t.decode(p).length);
+  const control = (x: string) => x === '' || /^\s*(<[^<>]*>|\u2047)\s*$/.test(x);
+  for (let id = 0; id < s.vocabSize; id++) {
+    const a = piece(ts, ps, id), b = piece(tt, pt, id);
+    if (a !== b && !control(a) && !control(b)) {
+      fail(`the teacher's tokenizer differs from the student's: id ${id} is ${JSON.stringify(b)} for the teacher ${teacher} and ${JSON.stringify(a)} for the student ${student}`,
+        "distil from a teacher with the student's tokenizer (an inherited model shares its reference's)");
+    }
+  }
+}

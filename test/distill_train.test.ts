@@ -1,0 +1,108 @@
+// distill_train: `train --teacher` end to end against test/ref/distill_ref.py, PyTorch with autograd written
+// from the KD formulas: test/train.test.ts's recipe (stories260K's first 3 blocks, 10 steps of 2 x 4 x 64
+// tokens, AdamW, cosine, clip 1) with the whole 5-block stories260K as teacher, the whole distribution
+// (A 0.5, T 1) and its top 8 (A 0.7, T 2): loss, ce, kd and gradient norm per step, and the plain
+// validation loss after, within the trainer's parity tolerance (2e-3). Then the bad inputs.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, cpSync, rmSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { REPO, SHARED, testGpu } from './helpers.js';
+
+const exec = promisify(execFile);
+const CLI = resolve(REPO, 'dist/cli.mjs');
+const ref = JSON.parse(readFileSync(resolve(REPO, 'test/ref/distill_ref.json'), 'utf8'));
+const TEACHER = resolve(SHARED, 'stories260k/stories260K.bin');
+let hasGpu = false;
+let work = '', k3 = '', trainText = '', valText = '';
+
+beforeAll(async () => {
+  const g = await testGpu();
+  hasGpu = g !== null;
+  g?.destroy();
+  work = mkdtempSync(join(tmpdir(), 'itrt-kd-'));
+  const cps = (f: string, s: number, n: number) => Array.from(readFileSync(resolve(SHARED, f), 'utf8')).slice(s, s + n).join('');
+  trainText = join(work, 'train.txt');
+  valText = join(work, 'val.txt');
+  writeFileSync(trainText, cps(...(ref.recipe.train_text as [string, number, number])));
+  writeFileSync(valText, cps(...(ref.recipe.val_text as [string, number, number])));
+  k3 = join(work, 'k3');
+  if (hasGpu) await exec(process.execPath, [CLI, 'inherit', '--model', TEACHER, '--layers', '3', '--out', k3]);
+}, 120_000);
+
+const r = () => ref.recipe;
+const recipe = (out: string, extra: string[] = []) => ['train', '--model', k3, '--text', trainText, '--val-text', valText,
+  '--steps', String(r().steps), '--batch', String(r().batch), '--seq', String(r().seq), '--grad-accum', String(r().grad_accum),
+  '--lr', String(r().lr), '--min-lr', String(r().min_lr), '--warmup', String(r().warmup), '--schedule', 'cosine', '--beta1', '0.9', '--beta2', '0.95',
+  '--eps', '1e-8', '--wd', '0.1', '--clip', '1.0', '--sampling', 'sequential', '--val-windows', String(r().val_windows), '--out', out, '--json', ...extra];
+const cli = (args: string[]) => exec(process.execPath, [CLI, ...args]).then((x) => ({ code: 0, ...x }), (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }));
+
+describe('train --teacher vs PyTorch (test/ref/distill_ref.py)', () => {
+  for (const c of ref.cases as { name: string; alpha: number; temperature: number; topk: number; losses: number[]; ce: number[]; kd: number[]; grad_norms: number[]; val_loss: number }[]) {
+    it(`${c.name}: A ${c.alpha}, T ${c.temperature}, top-K ${c.topk || 'all'}: loss, ce, kd and gradient norm per step within 2e-3`, async (ctx) => {
+      if (!hasGpu) return ctx.skip();
+      const out = join(work, `kd-${c.name}`);
+      const extra = ['--teacher', TEACHER, '--distill-alpha', String(c.alpha), '--distill-temperature', String(c.temperature), '--distill-topk', String(c.topk)];
+      const got = await cli(recipe(out, extra));
+      expect(got.stderr).toBe('');
+      const j = JSON.parse(got.stdout);
+      expect(j.losses).toHaveLength(c.losses.length);
+      for (const [key, tol] of [['losses', 2e-3], ['ce', 2e-3], ['kd', 2e-3]] as const) {
+        (j[key] as number[]).forEach((v, i) => expect(Math.abs(v - (c as never)[key][i]), `${key} step ${i}`).toBeLessThanOrEqual(tol));
+      }
+      j.grad_norms.forEach((n: number, i: number) => expect(Math.abs(n - c.grad_norms[i]), `grad norm ${i}`).toBeLessThanOrEqual(2e-3 * c.grad_norms[i]));
+      expect(Math.abs(j.val_loss - c.val_loss)).toBeLessThanOrEqual(2e-3);
+      // metrics.jsonl carries ce and kd beside the total
+      const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines[0]).toMatchObject({ step: 0 });
+      expect(Math.abs(lines[0].loss - ((1 - c.alpha) * lines[0].ce + c.alpha * c.temperature ** 2 * lines[0].kd))).toBeLessThan(1e-9);
+    });
+  }
+});
+
+describe('train --teacher: bad input', () => {
+  it('each gets a clear error that names the problem and the fix', async (ctx) => {
+    if (!hasGpu) return ctx.skip();
+    const out = join(work, 'bad');
+    const cases: [string[], RegExp][] = [
+      [['--distill-alpha', '0.3'], /--distill-alpha needs --teacher PATH\n---> HINT: pass the model to distil from with --teacher/],
+      [['--teacher', TEACHER, '--distill-alpha', '1.5'], /--distill-alpha 1\.5 must be in \[0, 1\]/],
+      [['--teacher', TEACHER, '--distill-temperature', '0'], /--distill-temperature 0 must be a number > 0/],
+      [['--teacher', TEACHER, '--distill-topk=-1'], /--distill-topk -1 must be an integer in \[0, 512\)/],
+      [['--teacher', TEACHER, '--distill-topk', '512'], /--distill-topk 512 must be an integer in \[0, 512\)/],
+      [['--teacher', resolve(REPO, 'test/ref/hf/gpt2-tiny')], /the teacher .*gpt2-tiny has a vocabulary of \d+ ids, the student .*k3 512/],
+    ];
+    for (const [extra, want] of cases) {
+      const got = await cli([...recipe(out, extra), '--force']);
+      expect(got.code, extra.join(' ')).toBe(1);
+      expect(got.stderr, extra.join(' ')).toMatch(want);
+    }
+  });
+
+  it("a teacher of the same vocabulary size with another tokenizer is named, with the first id that differs; the same tokenizer in another format passes", async (ctx) => {
+    if (!hasGpu) return ctx.skip();
+    // the student's own directory with one piece of its tokenizer changed: same size, another tokenizer
+    const other = join(work, 'other-tok');
+    mkdirSync(other, { recursive: true });
+    cpSync(k3, other, { recursive: true });
+    for (const f of ['tok512.bin', 'tokenizer.model']) rmSync(join(other, f)); // tokenizer.json alone speaks for it
+    const tj = join(other, 'tokenizer.json');
+    const t = JSON.parse(readFileSync(tj, 'utf8'));
+    const vocab = t.model.vocab as Record<string, number>;
+    // ids 300 and 301 swap pieces: every merge still finds its pieces
+    const k300 = Object.keys(vocab).find((x) => (vocab as Record<string, number>)[x] === 300)!, k301 = Object.keys(vocab).find((x) => (vocab as Record<string, number>)[x] === 301)!;
+    Object.assign(vocab, { [k300]: 301, [k301]: 300 });
+    writeFileSync(tj, JSON.stringify(t));
+    const shown = (k: string) => JSON.stringify(k.replace(/\u2581/g, ' ')).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const got = await cli([...recipe(join(work, 'bad2'), ['--teacher', other])]);
+    expect(got.code).toBe(1);
+    expect(got.stderr).toMatch(new RegExp(`the teacher's tokenizer differs from the student's: id 300 is ${shown(k301)} for the teacher .*other-tok and ${shown(k300)} for the student .*k3`));
+    // the unchanged tokenizer.json alone (the student reads tok512.bin): accepted, and one step trains
+    writeFileSync(tj, readFileSync(join(k3, 'tokenizer.json')));
+    const ok = await cli([...recipe(join(work, 'ok-json'), ['--teacher', other]).map((a, i, all) => (all[i - 1] === '--steps' ? '1' : a))]);
+    expect(ok.stderr).toBe('');
+    expect(JSON.parse(ok.stdout).kd).toHaveLength(1);
+  });
+});
