@@ -45,15 +45,30 @@ const FIXED = ['batch', 'seq', 'gradAccum', 'sampling', 'seed'] as const;
 export interface TrainRunResult { metrics: StepMetrics[]; valLoss: number; stepsRun: number; step: number }
 
 /**
- * The step of the run in `out` when it has already reached `steps` (a resume would train nothing),
- * else null. The CLI asks before it reads any text; trainRun returns at once in that case.
+ * The checkpoint of the run in `out` (null when there is none), checked against the options of its
+ * resume: those that decide which tokens are seen (FIXED) and the optimizer must not change.
  */
-export function finishedAt(out: string, steps: number): number | null {
+function savedRun(out: string, opts: TrainOptions): { state: TrainerState; opts: TrainOptions } | null {
   recoverCheckpoint(out);
   const f = join(out, 'checkpoint', 'trainer.json');
   if (!existsSync(f)) return null;
-  const step = (JSON.parse(readFileSync(f, 'utf8')) as { state: TrainerState }).state.step;
-  return step >= steps ? step : null;
+  const saved = JSON.parse(readFileSync(f, 'utf8')) as { state: TrainerState; opts: TrainOptions };
+  for (const k of FIXED) {
+    if (saved.opts[k] !== opts[k]) fail(`\`resume\`: \`${k}\` was ${saved.opts[k]} in the checkpoint, ${opts[k]} now`, `resume with the same \`${k}\``);
+  }
+  const optim = [saved.opts.optim ?? 'adamw', opts.optim ?? 'adamw'];
+  if (optim[0] !== optim[1]) fail(`\`resume\`: the checkpoint's optimizer state is ${optim[0]}'s, and \`optim\` is ${optim[1]} now`, `resume with \`optim\` ${optim[0]}, or start a new run`);
+  return saved;
+}
+
+/**
+ * The step of the run in `out` when it has already reached `opts.steps` (a resume would train
+ * nothing), else null; a resume with changed options is refused first. The CLI asks before it reads
+ * any text; trainRun returns at once in that case.
+ */
+export function finishedAt(out: string, opts: TrainOptions): number | null {
+  const step = savedRun(out, opts)?.state.step;
+  return step !== undefined && step >= opts.steps ? step : null;
 }
 
 export async function trainRun(gpu: Gpu, r: TrainRun): Promise<TrainRunResult> {
@@ -66,14 +81,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<TrainRunResult> {
   let opt: SafetensorsFile | null = null; // the checkpoint's optimizer state, read tensor by tensor on resume
   let optFormat = '';
   if (r.resume) {
-    recoverCheckpoint(r.out);
-    if (!existsSync(join(ckDir, 'trainer.json'))) fail(`\`resume\`: no checkpoint in ${ckDir}`, 'run without `resume` to start a new run');
-    const saved = JSON.parse(readFileSync(join(ckDir, 'trainer.json'), 'utf8')) as { state: TrainerState; opts: TrainOptions };
-    for (const k of FIXED) {
-      if (saved.opts[k] !== r.opts[k]) fail(`\`resume\`: \`${k}\` was ${saved.opts[k]} in the checkpoint, ${r.opts[k]} now`, `resume with the same \`${k}\``);
-    }
-    const optim = [saved.opts.optim ?? 'adamw', r.opts.optim ?? 'adamw'];
-    if (optim[0] !== optim[1]) fail(`\`resume\`: the checkpoint's optimizer state is ${optim[0]}'s, and \`optim\` is ${optim[1]} now`, `resume with \`optim\` ${optim[0]}, or start a new run`);
+    const saved = savedRun(r.out, r.opts) ?? fail(`\`resume\`: no checkpoint in ${ckDir}`, 'run without `resume` to start a new run');
     state = saved.state;
     if (existsSync(metricsPath)) {
       // a kill mid-append leaves a partial last line: keep the lines that parse, up to the checkpoint's step

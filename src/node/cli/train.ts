@@ -61,7 +61,7 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const opts = trainOptions(flags, {});
   const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
   // --resume of a run that already reached --steps: say so before any text is read, and succeed
-  const finished = resume ? finishedAt(out, opts.steps) : null;
+  const finished = resume ? finishedAt(out, opts) : null;
   if (finished !== null) return nothingToTrain(flags, out, finished, opts.steps);
   const path = await modelPath(flags, 'model');
   const config = await readModelConfig(path);
