@@ -3,7 +3,8 @@
 // InherituneWorker) and draws: a live loss chart (reference validation loss as a flat line, the
 // inherited model, then a random-init baseline of the same size), the lazy-layer chart of the
 // reference (max attention rank per block), a Sample card (demo/sample.ts: text from any of the
-// models, streamed), and download links for the trained HF directory.
+// models, streamed), and download links for the trained HF directory. One click starts without any
+// files: the built-in reference and Brown Corpus text (demo/builtin.ts), as `inheritune-rt demo` does.
 // window.__demo exposes the worker and the page state for tests (test/demo.test.ts), and
 // __demo.cancelAfter = n presses Cancel once a run has done n steps.
 import { InherituneWorker } from '../src/worker/client.js';
@@ -11,6 +12,7 @@ import { lineChart, type Series } from '../src/util/svg.js';
 import { NO_ADAPTER_HINT } from '../src/gpu/device.js';
 import type { StepMetrics, TrainOptions } from '../src/train/trainer.js';
 import { wireSample, type SampleState } from './sample.js';
+import { BUILTIN, builtinText } from './builtin.js';
 import type { GpuInfo, ModelInfo, DataInfo, InheritResult, LoadRequest, TrainProgress, AnalyzeResult } from '../src/worker/protocol.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -99,11 +101,30 @@ function sourceKind(): string {
   return (document.querySelector('input[name=source]:checked') as HTMLInputElement).value;
 }
 
-async function loadAll(): Promise<void> {
+/** the one-click start: the built-in reference and its Brown text (demo/builtin.ts) */
+async function loadBuiltin(): Promise<void> {
+  let text: { train: string; val: string };
+  busy(true);
+  status('load-status', 'fetching the Brown Corpus text…');
+  try {
+    text = await builtinText();
+  } catch (e) {
+    showError('load-status', e);
+    busy(false);
+    return;
+  }
+  busy(false);
+  await loadAll({ source: 'url', url: BUILTIN.model }, text);
+}
+
+/** the reference (req, else the chosen source) and the text (text, else the text file inputs) */
+async function loadAll(given?: LoadRequest, text?: { train: string; val: string }): Promise<void> {
   const w = worker!;
   const kind = sourceKind();
   let req: LoadRequest;
-  if (kind === 'files') {
+  if (given) {
+    req = given;
+  } else if (kind === 'files') {
     const files = input('model-files').files;
     if (!files?.length) { showError('load-status', new Error('pick the model files first')); return; }
     const byName: Record<string, Blob> = {};
@@ -148,11 +169,11 @@ async function loadAll(): Promise<void> {
     k.value = String(Math.max(1, Math.floor(c.nLayers / 2)));
     k.disabled = false;
     $('k-out').textContent = k.value;
-    const text = input('text-file').files?.[0];
-    if (text) {
-      const val = input('val-file').files?.[0];
+    const train = text?.train ?? input('text-file').files?.[0];
+    if (train) {
+      const val = text ? text.val : input('val-file').files?.[0];
       status('load-status', 'tokenizing…');
-      const d = state.data = await w.data({ train: text, val });
+      const d = state.data = await w.data({ train, val });
       log(`text: ${d.train_tokens} training tokens, ${d.val_tokens} validation tokens${d.held_out ? ' (held out from the end)' : ''}`);
       $('model-info').querySelector('dl')!.insertAdjacentHTML('beforeend',
         `<dt>text</dt><dd>${human(d.train_tokens)} train / ${human(d.val_tokens)} val tokens${d.held_out ? ' (last 10% held out)' : ''}</dd>`);
@@ -390,7 +411,7 @@ function renderLoss(): void {
     series.push({ name: `${short} val`, points: val, dashed: true, color: COLORS[r.model] });
   }
   $('chart').innerHTML = series.length ? lineChart(series, { title: 'Training and validation loss', xLabel: 'step', yLabel: 'loss (nats/token)', width: 820, height: 400 })
-    : '<p class="hint">Load a model and a text, pick k, and train: the curves appear here live.</p>';
+    : '<p class="hint">Start with the built-in model (or load a model and a text), pick k, and train: the curves appear here live.</p>';
   const rows = state.runs.map((r) => {
     const last = r.steps.at(-1);
     const val = [...r.steps].reverse().find((s) => s.val_loss !== undefined)?.val_loss ?? r.initVal;
@@ -430,6 +451,7 @@ function buttons(): void {
   const ready = state.ready && !isBusy;
   const training = state.phase === 'training' || state.phase === 'cancelling';
   ($('load') as HTMLButtonElement).disabled = !ready || training;
+  ($('builtin') as HTMLButtonElement).disabled = !ready || training;
   ($('inherit') as HTMLButtonElement).disabled = !ready || !state.ref || training;
   ($('train') as HTMLButtonElement).disabled = !ready || !state.ref || !state.data || training;
   ($('cancel') as HTMLButtonElement).disabled = state.phase !== 'training';
@@ -448,6 +470,7 @@ function wire(): void {
   }
   input('k').addEventListener('input', () => { $('k-out').textContent = input('k').value; });
   $('load').addEventListener('click', () => loadAll());
+  $('builtin').addEventListener('click', () => loadBuiltin());
   $('inherit').addEventListener('click', async () => {
     busy(true);
     try { await doInherit(); } catch (e) { showError('inherit-status', e); }

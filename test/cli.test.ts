@@ -122,10 +122,10 @@ describe('--version and --help', () => {
     expect(help('train')).toMatch(/FILE, DIR and PATH \(a file or a directory\) are paths on disk/);
   });
 
-  it('a misspelt flag is an error whose hint points at the command\'s --help', () => {
+  it('a misspelt flag is an error that names the nearest flag, whose hint points at the command\'s --help', () => {
     const r = cli('train', '--grad-acum', '2');
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^inheritune-rt: train: Unknown option '--grad-acum'.*\n---> HINT: `inheritune-rt train --help` lists its flags\n$/s);
+    expect(r.stderr).toMatch(/^inheritune-rt: unknown flag --grad-acum for `inheritune-rt train`; did you mean --grad-accum\?\n---> HINT: `inheritune-rt train --help` lists its flags\n$/);
   });
 });
 
@@ -371,21 +371,27 @@ describe('hints name flags the command has', () => {
 });
 
 describe('pack: an empty split is a warning', () => {
-  it('one document: the validation split comes out empty (unless asked for), or the training split', () => {
-    const one = join(work, 'one.txt');
+  it('documents: the validation split comes out empty (unless asked for), or the training split; one text file holds out its end', () => {
+    const one = join(work, 'one.txt'), two = join(work, 'two.txt');
     writeFileSync(one, readFileSync(text, 'utf8').slice(0, 3000));
-    const p = (out: string, ...extra: string[]) => cli('pack', '--tokenizer', TOK, '--input', one, '--out', join(work, out), '--json', ...extra);
+    writeFileSync(two, readFileSync(text, 'utf8').slice(3000, 6000));
+    // two files, one document each: 0.5% of two documents is none of them
+    const p = (out: string, ...extra: string[]) => cli('pack', '--tokenizer', TOK, '--input', one, '--input', two, '--out', join(work, out), '--json', ...extra);
     const a = p('one-a');
     expect(a.status).toBe(0);
     expect(JSON.parse(a.stdout).val.tokens).toBe(0);
-    expect(a.stderr).toMatch(/^inheritune-rt: warning: the validation split is empty: none of the 1 kept document\(s\) went to it\n---> HINT: raise --val-fraction/);
+    expect(a.stderr).toMatch(/^inheritune-rt: warning: the validation split is empty: none of the 2 kept document\(s\) went to it\n---> HINT: raise --val-fraction/);
     const b = p('one-b', '--val-fraction', '0');
     expect(b.status).toBe(0);
     expect(b.stderr).toBe('');
     const c = p('one-c', '--val-fraction', '1');
     expect(c.status).toBe(0);
     expect(JSON.parse(c.stdout).train.tokens).toBe(0);
-    expect(c.stderr).toMatch(/warning: the training split is empty: all 1 kept document\(s\) went to validation\n---> HINT: lower --val-fraction/);
+    expect(c.stderr).toMatch(/warning: the training split is empty: all 2 kept document\(s\) went to validation\n---> HINT: lower --val-fraction/);
+    // one text file: its last 10% is the validation split, no warning (test/frictions.test.ts checks the split)
+    const single = cli('pack', '--tokenizer', TOK, '--input', one, '--out', join(work, 'one-single'), '--json');
+    expect(single.stderr).toBe('');
+    expect(JSON.parse(single.stdout)).toMatchObject({ valSplit: 'tail', val: { docs: 1 } });
     const d = cli('pack', '--tokenizer', TOK, '--input', text, '--out', join(work, 'many'), '--docs', 'blankline', '--val-fraction', '0.2', '--json');
     expect(d.status).toBe(0);
     expect(d.stderr).toBe('');

@@ -8,9 +8,10 @@
 // Then through the worker API: download bytes, save to OPFS and load back, load an HF directory
 // over HTTP Range reads (a plain URL and a Hub layout), and an error crossing the worker boundary
 // as an InherituneError.
+// First, the one-click start a visitor without files gets: the built-in reference and Brown text.
 // A missing chromium skips, unless INHERITUNE_REQUIRE_RUNTIMES=1 (as test/runtimes.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -110,6 +111,25 @@ describe('demo page in Chromium (web worker, SwiftShader WebGPU)', () => {
     const errors = await page.evaluate(() => (window as any).__demo.state.errors);
     expect(errors, `page errors${diag()}`).toEqual([]);
   }
+
+  test('one click, no files: the built-in reference (assets/reference over Range reads) and the Brown text slices of dist/demo/', async (ctx) => {
+    if (!exe) return ctx.skip('chromium not found');
+    await page.goto(`${srv!.origin}/demo/index.html`, { timeout: 30_000 });
+    await until('s.ready', 30_000);
+    await page.click('#builtin');
+    await until('s.analysis !== null');
+    const s = await page.evaluate(() => { const st = (window as any).__demo.state; return { ref: st.ref, data: st.data, analysis: st.analysis, train: !(document.getElementById('train') as HTMLButtonElement).disabled }; });
+    const shipped = JSON.parse(readFileSync(join(REPO, 'assets/reference/config.json'), 'utf8'));
+    expect(s.ref.format).toBe('hf');
+    expect(s.ref.config.nLayers).toBe(shipped.num_hidden_layers);
+    expect(s.ref.config.vocabSize).toBe(256);
+    expect(s.ref.tokenizer.files).toContain('tokenizer.json');
+    // byte-level: one token per byte of each file, and the validation text is its own (not held out of the training text)
+    expect(s.data).toEqual({ train_tokens: statSync(join(REPO, 'dist/demo/brown-train.txt')).size, val_tokens: statSync(join(REPO, 'dist/demo/brown-val.txt')).size, held_out: false });
+    expect(s.analysis.blocks.length).toBe(shipped.num_hidden_layers);
+    expect(s.train, 'Train is enabled').toBe(true);
+    expect(srv!.log.filter((l) => /^206 GET \/assets\/reference\/model\.safetensors bytes=/.test(l)).length, `Range reads${diag()}`).toBeGreaterThan(0);
+  });
 
   test('load, inherit k=3 (logits = golden = Node), train with cancel + resume, baseline, screenshot; OPFS, Range, errors', async (ctx) => {
     if (!exe) {

@@ -116,7 +116,7 @@ describe('CLI errors name the problem and the fix', () => {
 
   it('an unknown flag, a missing flag and an id outside the vocabulary', async (ctx) => {
     if (!hasGpu) return ctx.skip();
-    expect(await cliError('logits', '--model', MODEL, '--idz', '1')).toMatch(/Unknown option '--idz'.*HINT/s);
+    expect(await cliError('logits', '--model', MODEL, '--idz', '1')).toMatch(/unknown flag --idz for `inheritune-rt logits`; did you mean --ids\?\n.*HINT/s);
     expect(await cliError('logits', '--model', MODEL)).toMatch(/--ids is required/);
     expect(await cliError('logits', '--model', MODEL, '--ids', '1,9999')).toMatch(/token id 9999 at position 1 is outside the vocabulary \[0, 512\)/);
     expect(await cliError('logits', '--model', MODEL, '--ids', '1', '--layers', '6')).toMatch(/--layers 6: the model has 5 blocks/);

@@ -227,14 +227,17 @@ export class Packer {
     this.valFrac = 'tokens' in val && val.tokens === 0 ? 0 : frac(val, keptTokens, 'val');
   }
 
-  /** Starts document number `docs` (0, 1, ...) and decides where it goes. */
-  begin(): void {
+  /**
+   * Starts document number `docs` (0, 1, ...) and decides where it goes; `split` puts it there instead
+   * (kept whatever the subset: src/node/pack.ts's split of a single document into its head and tail).
+   */
+  begin(split?: 'train' | 'val'): void {
     if (this.target !== null || this.pending) fail('Packer.begin() inside a document', 'call end() first');
     this.doc++;
     this.first = true;
-    if (this.done || docHash(this.seed, this.doc, 0) >= this.keepFrac) { this.target = null; this.first = false; return; }
+    if (!split && (this.done || docHash(this.seed, this.doc, 0) >= this.keepFrac)) { this.target = null; this.first = false; return; }
     this.kept++;
-    const toVal = docHash(this.seed, this.doc, 1) < this.valFrac && this.valw.s.tokens < this.valTokens;
+    const toVal = split ? split === 'val' : docHash(this.seed, this.doc, 1) < this.valFrac && this.valw.s.tokens < this.valTokens;
     this.target = toVal ? this.valw : this.train;
     this.target.s.docs++;
   }

@@ -16,14 +16,47 @@ import { parseShard, SHARD_MAGIC } from '../data/shard.js';
 import { listShards, openShards } from './pack.js';
 import type { TrainData } from '../train/trainer.js';
 import type { Checkpoint, ModelConfig } from '../model/config.js';
-import { fail } from '../util/errors.js';
+import { fail, InherituneError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 
 /** a Hugging Face directory (config.json + safetensors) or a llama2.c .bin file */
 export async function readModel(path: string): Promise<Checkpoint> {
   if (!existsSync(path)) fail(`model '${path}' does not exist`, 'pass --model PATH to a Hugging Face model directory or a llama2.c .bin checkpoint');
   if (statSync(path).isDirectory()) return readHfModel(nodeDir(path));
-  return parseLlama2c(new Uint8Array(readFileSync(path)), path);
+  notInsideModelDir(path);
+  try {
+    return parseLlama2c(new Uint8Array(readFileSync(path)), path);
+  } catch (e) {
+    // any other file of a model directory (tokenizer.json, pytorch_model.bin): not a checkpoint, but its directory is
+    if (e instanceof InherituneError && existsSync(join(dirname(path), 'config.json'))) {
+      // (what the header read is worth saying only of a .bin, which may be a damaged llama2.c checkpoint)
+      const why = path.endsWith('.bin') ? ` (${e.message.split('\n')[0]})` : '';
+      fail(`model '${path}' is not a llama2.c checkpoint${why}, and it is a file inside the Hugging Face model directory '${dirname(path)}'`,
+        `pass the directory '${dirname(path)}' itself, not a file in it`);
+    }
+    throw e;
+  }
+}
+
+// the files of a Hugging Face model directory that are never a model by themselves
+const HF_DIR_FILE = /^config\.json$|\.safetensors$|\.safetensors\.index\.json$/;
+
+/**
+ * The one check of every model path that is a file (readModel, so readModelConfig and loadModel too):
+ * config.json or a safetensors file is part of a model directory, and the directory is what to pass.
+ * (Checked by name before reading: a safetensors file may be gigabytes.)
+ */
+function notInsideModelDir(path: string): void {
+  if (HF_DIR_FILE.test(basename(path))) passTheDirectory(path);
+}
+
+function passTheDirectory(path: string): never {
+  const dir = dirname(path);
+  if (existsSync(join(dir, 'config.json'))) {
+    fail(`model '${path}' is a file inside the Hugging Face model directory '${dir}'`, `pass the directory '${dir}' itself, not a file in it`);
+  }
+  return fail(`model '${path}' is one file of a Hugging Face model, and '${dir}' has no config.json beside it`,
+    'pass the model directory that holds config.json and the safetensors files (or a llama2.c .bin checkpoint)');
 }
 
 /** a model's config without its weights (a llama2.c .bin is read whole: its header is its config) */
@@ -222,11 +255,25 @@ export async function readTrainData(path: string, tok: () => Promise<Tokenizer>)
   if (!existsSync(path)) fail(`'${path}' does not exist`, 'pass a text file, a shard file or a directory of shards');
   if (statSync(path).isDirectory()) {
     const shards = await listShards(path, 'train');
-    if (!shards.length) fail(`no train shards (data_train_NNNNNN.bin) in ${path}`, 'write them with `inheritune-rt pack`');
+    if (!shards.length) noShards(path, 'train');
     return openShards(shards);
   }
   if (isShardFile(path)) return openShards([path]);
   return readTokens(path, tok, 'train');
+}
+
+/**
+ * A shard directory without the split asked for. A directory that `pack` wrote (data_pack.json) but
+ * with no validation split held none out: the flag that makes one is named, not the command just run.
+ */
+function noShards(path: string, split: 'train' | 'val'): never {
+  const what = `no ${split === 'val' ? 'validation' : 'training'} shards (data_${split}_NNNNNN.bin) in ${path}`;
+  if (!existsSync(join(path, 'data_pack.json'))) fail(what, 'write shards there with `inheritune-rt pack`, or pass a text file');
+  if (split === 'val') {
+    fail(`${what}: its pack held no validation split out (see its data_pack.json)`,
+      'pack again with --val-fraction X above 0 (e.g. 10%), or give the validation text separately where the command takes one (train and run: --val-text FILE)');
+  }
+  return fail(`${what}: its pack put every token into validation (see its data_pack.json)`, 'pack again with a lower --val-fraction');
 }
 
 function isShardFile(path: string): boolean {
@@ -250,7 +297,7 @@ export async function readTokens(path: string, tok: () => Promise<Tokenizer>, sp
   };
   if (statSync(path).isDirectory()) {
     const shards = await listShards(path, split);
-    if (!shards.length) fail(`no ${split} shards (data_${split}_NNNNNN.bin) in ${path}`, 'write them with `inheritune-rt pack`');
+    if (!shards.length) noShards(path, split);
     return fromShards(shards);
   }
   if (isShardFile(path)) return fromShards([path]);

@@ -24,6 +24,15 @@ export async function nodeGpu(): Promise<GPU> {
  * Dawn by default; kernel choices persist in the cache directory (src/node/tunecache.ts), and
  * INHERITUNE_MATMUL and INHERITUNE_ATTENTION force a matmul or attention variant. Waits on the device
  * go through settle (src/node/settle.ts), which keeps Dawn's binding from busy-polling a CPU core.
+ *
+ * On drivers that report more than 16 dynamic buffers per pipeline layout (lavapipe, RADV), the first
+ * adapter request of a process makes Dawn print two lines on stderr ("Warning: maxDynamic...
+ * artificially reduced ... to fit dynamic offset allocation limit."). They come from native code
+ * (dawn::WarningLog in NormalizeLimits, applied to the driver's own limits while the adapter is made,
+ * before any requiredLimits are seen) with no toggle, instance option or log callback in front, and
+ * Node cannot redirect its own file descriptor 2, so this API cannot keep them off stderr. The CLI
+ * does it by running GPU commands in a child process whose stderr it filters (src/node/cli/stderr.ts);
+ * a program that needs a clean stderr can do the same.
  */
 export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<Gpu> {
   const o = { tuneCache: fileTuneCache(), settle, ...opts, force: { ...forcedKernels(), ...opts.force } };

@@ -25,12 +25,47 @@ export interface PackFilesOptions extends PackOptions {
 }
 
 export interface PackFilesSummary extends PackSummary {
+  /**
+   * How validation was chosen: 'documents' (each document by its seeded hash, PackOptions.val of them),
+   * or 'tail' (a single text file, one document: the last `val` of its bytes, from a line start, became
+   * the validation document, as nanoGPT splits a text 90/10).
+   */
+  valSplit: 'documents' | 'tail';
+  /** the validation share used ("10%" for a single text file, "0.5%" for documents, or the caller's `val`) */
+  valShare: string | number;
   /** Shard paths written, per split, in order. */
   files: { train: string[]; val: string[] };
   /** The manifest written beside the shards. */
   manifest: string;
   /** The corpus size in tokens estimated from a sample (only when an amount was given in tokens). */
   expectedTokens?: number;
+}
+
+/** the validation share of a single text file when none is given: nanoGPT's 90/10 (train --text holds out the same) */
+export const TAIL_VAL = '10%';
+
+/**
+ * The byte where the tail of a file of `size` bytes begins: `fraction` of it from the end, moved
+ * forward to the next line start (else the next space, else the next UTF-8 character) within 64 KiB.
+ */
+async function tailStart(path: string, size: number, fraction: number): Promise<number> {
+  const at = Math.floor(size * (1 - fraction));
+  if (at <= 0 || at >= size) return Math.max(0, Math.min(at, size));
+  const fh = await open(path, 'r');
+  try {
+    const buf = new Uint8Array(Math.min(1 << 16, size - at));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+    const win = buf.subarray(0, bytesRead);
+    const nl = win.indexOf(0x0a);
+    if (nl >= 0) return at + nl + 1;
+    const sp = win.indexOf(0x20);
+    if (sp >= 0) return at + sp;
+    let i = 0;
+    while (i < win.length && (win[i] & 0xc0) === 0x80) i++; // not inside a UTF-8 character
+    return at + i;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Tokens per input byte over the documents of the first SAMPLE bytes of `path` (separators included). */
@@ -80,19 +115,35 @@ export async function packFiles(tok: Tokenizer, inputs: readonly string[], outDi
   if (expectedTokens === undefined && (inTokens(opts.subset, '`subset`') || inTokens(opts.val, '`val`'))) {
     expectedTokens = Math.max(1, Math.round(totalBytes * await tokensPerByte(tok, inputs[0], mode, textField)));
   }
+  // a single text file is a single document: validation is the tail of it, not a whole document by chance
+  const tail = inputs.length === 1 && mode === 'file' && opts.subset === undefined;
+  const val = opts.val ?? (tail ? TAIL_VAL : '0.5%');
+  let cut = totalBytes;
+  if (tail) {
+    const a = parseAmount(val, '`val`');
+    const fraction = 'fraction' in a ? a.fraction : Math.min(1, a.tokens / (expectedTokens || 1));
+    cut = fraction > 0 ? await tailStart(inputs[0], totalBytes, fraction) : totalBytes;
+  }
   await mkdir(outDir, { recursive: true });
   const files = { train: [] as string[], val: [] as string[] };
-  const packer = new Packer(tok, { ...opts, expectedTokens }, async (split, index, shard) => {
+  const packer = new Packer(tok, { ...opts, val, expectedTokens }, async (split, index, shard) => {
     const path = join(outDir, `${prefix}_${split}_${String(index).padStart(6, '0')}.bin`);
     await writeFile(path, shard);
     files[split].push(path);
   });
   let bytesDone = 0;
-  for (const path of inputs) {
-    const split = new DocSplitter(mode, packer, textField, basename(path));
+  // the documents: each input as DocSplitter cuts it; or, for the tail split, the head (train) and the tail (val) of the one file
+  const parts: { path: string; start?: number; end?: number; split?: 'train' | 'val' }[] = tail
+    ? [...(cut > 0 || totalBytes === 0 ? [{ path: inputs[0], end: cut, split: 'train' as const }] : []),
+       ...(cut < totalBytes ? [{ path: inputs[0], start: cut, split: 'val' as const }] : [])]
+    : inputs.map((path) => ({ path }));
+  for (const part of parts) {
+    const sink = part.split ? { begin: () => packer.begin(part.split), text: (t: string) => packer.text(t), end: () => packer.end() } : packer;
+    const split = new DocSplitter(mode, sink, textField, basename(part.path));
     const dec = new TextDecoder('utf-8');
     split.start();
-    for await (const chunk of createReadStream(path, { highWaterMark: READ })) {
+    // (createReadStream's `end` is inclusive; a head that ends at 0 is the empty file's, read whole)
+    for await (const chunk of createReadStream(part.path, { highWaterMark: READ, start: part.start, end: part.end ? part.end - 1 : undefined })) {
       await split.push(dec.decode(chunk as Buffer, { stream: true }));
       bytesDone += (chunk as Buffer).byteLength;
       opts.onProgress?.(bytesDone, totalBytes);
@@ -108,10 +159,11 @@ export async function packFiles(tok: Tokenizer, inputs: readonly string[], outDi
     tokenizer: { kind: tok.kind, vocabSize: tok.vocabSize, bos: tok.bos, eos: tok.eos },
     inputs: inputs.map((p) => basename(p)), totalBytes, expectedTokens: expectedTokens ?? null,
     options: { docs: mode, textField, shardTokens: opts.shardTokens ?? 10_000_000, separator: opts.separator ?? null,
-      subset: opts.subset ?? null, val: opts.val ?? '0.5%', seed: opts.seed ?? 1337 },
+      subset: opts.subset ?? null, val, seed: opts.seed ?? 1337 },
+    valSplit: tail ? 'tail' : 'documents', ...(tail ? { valFromByte: cut } : {}),
     ...summary, files: { train: rel(files.train), val: rel(files.val) },
   }, null, 2) + '\n');
-  return { ...summary, files, manifest, expectedTokens };
+  return { ...summary, files, manifest, expectedTokens, valSplit: tail ? 'tail' : 'documents', valShare: val };
 }
 
 /** Shard paths `${prefix}_${split}_NNNNNN.bin` in dir, in order. */

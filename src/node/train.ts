@@ -39,7 +39,42 @@ export interface TrainRun {
 // options that must not change between a run and its resume (they decide which tokens are seen)
 const FIXED = ['batch', 'seq', 'gradAccum', 'sampling', 'seed'] as const;
 
-export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMetrics[]; valLoss: number }> {
+/**
+ * metrics: every step of the run so far (on resume, the earlier ones too); stepsRun: the steps this call
+ * trained (0 when a resumed run had already reached `steps`); step: the run's step at the end
+ */
+export interface TrainRunResult { metrics: StepMetrics[]; valLoss: number; stepsRun: number; step: number }
+
+/**
+ * The checkpoint of the run in `out` (null when there is none), checked against the options of its
+ * resume: those that decide which tokens are seen (FIXED) and the optimizer must not change.
+ */
+function savedRun(out: string, opts: TrainOptions): { state: TrainerState; opts: TrainOptions } | null {
+  recoverCheckpoint(out);
+  const f = join(out, 'checkpoint', 'trainer.json');
+  if (!existsSync(f)) return null;
+  const saved = JSON.parse(readFileSync(f, 'utf8')) as { state: TrainerState; opts: TrainOptions };
+  for (const k of FIXED) {
+    if (saved.opts[k] !== opts[k]) fail(`\`resume\`: \`${k}\` was ${saved.opts[k]} in the checkpoint, ${opts[k]} now`, `resume with the same \`${k}\``);
+  }
+  const kd = [JSON.stringify(saved.opts.distill ?? null), JSON.stringify(opts.distill ?? null)];
+  if (kd[0] !== kd[1]) fail(`\`resume\`: the checkpoint was trained with distillation ${kd[0]}, and it is ${kd[1]} now`, 'resume with the same teacher and distillation settings');
+  const optim = [saved.opts.optim ?? 'adamw', opts.optim ?? 'adamw'];
+  if (optim[0] !== optim[1]) fail(`\`resume\`: the checkpoint's optimizer state is ${optim[0]}'s, and \`optim\` is ${optim[1]} now`, `resume with \`optim\` ${optim[0]}, or start a new run`);
+  return saved;
+}
+
+/**
+ * The step of the run in `out` when it has already reached `opts.steps` (a resume would train
+ * nothing), else null; a resume with changed options is refused first. The CLI asks before it reads
+ * any text; trainRun returns at once in that case.
+ */
+export function finishedAt(out: string, opts: TrainOptions): number | null {
+  const step = savedRun(out, opts)?.state.step;
+  return step !== undefined && step >= opts.steps ? step : null;
+}
+
+export async function trainRun(gpu: Gpu, r: TrainRun): Promise<TrainRunResult> {
   mkdirSync(r.out, { recursive: true });
   const ckDir = join(r.out, 'checkpoint');
   const metricsPath = r.metrics ?? join(r.out, 'metrics.jsonl');
@@ -49,25 +84,18 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   let opt: SafetensorsFile | null = null; // the checkpoint's optimizer state, read tensor by tensor on resume
   let optFormat = '';
   if (r.resume) {
-    recoverCheckpoint(r.out);
-    if (!existsSync(join(ckDir, 'trainer.json'))) fail(`\`resume\`: no checkpoint in ${ckDir}`, 'run without `resume` to start a new run');
-    const saved = JSON.parse(readFileSync(join(ckDir, 'trainer.json'), 'utf8')) as { state: TrainerState; opts: TrainOptions };
-    for (const k of FIXED) {
-      if (saved.opts[k] !== r.opts[k]) fail(`\`resume\`: \`${k}\` was ${saved.opts[k]} in the checkpoint, ${r.opts[k]} now`, `resume with the same \`${k}\``);
-    }
-    const kd = [JSON.stringify(saved.opts.distill ?? null), JSON.stringify(r.opts.distill ?? null)];
-    if (kd[0] !== kd[1]) fail(`\`resume\`: the checkpoint was trained with distillation ${kd[0]}, and it is ${kd[1]} now`, 'resume with the same teacher and distillation settings');
-    const optim = [saved.opts.optim ?? 'adamw', r.opts.optim ?? 'adamw'];
-    if (optim[0] !== optim[1]) fail(`\`resume\`: the checkpoint's optimizer state is ${optim[0]}'s, and \`optim\` is ${optim[1]} now`, `resume with \`optim\` ${optim[0]}, or start a new run`);
+    const saved = savedRun(r.out, r.opts) ?? fail(`\`resume\`: no checkpoint in ${ckDir}`, 'run without `resume` to start a new run');
     state = saved.state;
-    model = await loadModel(gpu, ckDir, { progress: r.progress });
-    opt = await SafetensorsFile.open(await fileSource(join(ckDir, 'optimizer.safetensors')), 'optimizer.safetensors');
-    optFormat = opt.metadata.format ?? 'inheritune-adamw';
     if (existsSync(metricsPath)) {
       // a kill mid-append leaves a partial last line: keep the lines that parse, up to the checkpoint's step
       history = readFileSync(metricsPath, 'utf8').split('\n').flatMap((l) => { try { return [JSON.parse(l) as StepMetrics]; } catch { return []; } })
         .filter((x) => typeof x?.step === 'number' && x.step < state!.step);
     }
+    // a run that already reached `steps`: nothing to train (the caller says so); nothing is loaded or written
+    if (state.step >= r.opts.steps) return { metrics: history, valLoss: lastVal(history), stepsRun: 0, step: state.step };
+    model = await loadModel(gpu, ckDir, { progress: r.progress });
+    opt = await SafetensorsFile.open(await fileSource(join(ckDir, 'optimizer.safetensors')), 'optimizer.safetensors');
+    optFormat = opt.metadata.format ?? 'inheritune-adamw';
   } else {
     model = await loadModel(gpu, r.model, { prepare: toRotateHalf, progress: r.progress }); // the layout checkpoints hold, from step 0 (an HF directory's already)
   }
@@ -85,10 +113,11 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
   }
   const tok = tokenizerFiles(r.resume ? ckDir : r.model);
   const bar = new Progress('train', r.opts.steps, r.progress);
-  let valLoss = NaN;
+  let valLoss = NaN, ran = 0;
   try {
     while (!trainer.done) {
       const s = await trainer.step();
+      ran++;
       history.push(s);
       writeFileSync(metricsPath, JSON.stringify(s) + '\n', { flag: 'a' });
       if (s.val_loss !== undefined) valLoss = s.val_loss;
@@ -103,9 +132,11 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<{ metrics: StepMe
     model.destroy();
     teacher?.destroy();
   }
-  if (Number.isNaN(valLoss)) valLoss = history.filter((h) => h.val_loss !== undefined).at(-1)?.val_loss ?? NaN;
-  return { metrics: history, valLoss };
+  if (Number.isNaN(valLoss)) valLoss = lastVal(history);
+  return { metrics: history, valLoss, stepsRun: ran, step: (state?.step ?? 0) + ran };
 }
+
+const lastVal = (h: StepMetrics[]) => h.filter((x) => x.val_loss !== undefined).at(-1)?.val_loss ?? NaN;
 
 async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Array[]>, progress: ((s: string) => void) | null): Promise<void> {
   const optimizer = trainer.optimizer;

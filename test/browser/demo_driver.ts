@@ -1,5 +1,6 @@
 // demo_driver: a loopback server for the demo page test (test/demo.test.ts). Serves dist/demo/ (the
-// built page, demo.mjs, worker.mjs) under /demo/, the stories260K checkpoint and tokenizer under
+// built page, demo.mjs, worker.mjs, the Brown text slices) under /demo/, the package's assets/reference/
+// under /assets/reference/ (where ../../assets/reference/ from the page leads), the stories260K checkpoint and tokenizer under
 // /data/stories260k/, and HF directories written by the test under /hf/<name>/ with HTTP Range
 // support (206 + Content-Range), the way a static file server serves safetensors, and again under
 // /hub/test/<name>/resolve/main/ (a Hub's URL layout, endpoint <origin>/hub).
@@ -34,6 +35,8 @@ export async function startDemoServer(opts: { repo: string; shared: string; hf?:
     try { p = decodeURIComponent(urlPath.split('?')[0]); } catch { return null; }
     if (p.includes('\0') || p.split('/').some((s) => s === '..' || s.startsWith('.'))) return null;
     if (p.startsWith('/demo/')) return under(join(opts.repo, 'dist/demo'), p.slice('/demo/'.length) || 'index.html');
+    // the built-in reference, where the page finds it in the package: ../../assets/reference/ from dist/demo/
+    if (p.startsWith('/assets/reference/')) return under(join(opts.repo, 'assets/reference'), p.slice('/assets/reference/'.length));
     const m = /^\/data\/stories260k\/(stories260K\.bin|tok512\.bin)$/.exec(p);
     if (m) return join(opts.shared, 'stories260k', m[1]);
     const h = /^\/hf\/([\w-]+)\/([\w.-]+)$/.exec(p);

@@ -3,8 +3,8 @@
 import { readFileSync, existsSync, statSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTokenizer } from '../files.js';
-import { packFiles } from '../pack.js';
-import { parseAmount, type PackSummary } from '../../data/pack.js';
+import { packFiles, type PackFilesSummary } from '../pack.js';
+import { parseAmount } from '../../data/pack.js';
 import { Progress } from '../../util/progress.js';
 import { str, num, int, stderrBar, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
@@ -56,14 +56,26 @@ export async function packCmd(flags: Flags): Promise<void> {
   });
   emptySplitWarnings(summary, val !== undefined && parseFloat(val) === 0);
   if (flags.json) { console.log(JSON.stringify(summary)); return; }
+  const where = `-> ${out} (manifest ${join(out, 'data_pack.json')})`;
+  if (summary.valSplit === 'tail') {
+    console.log(`packed ${inputs[0]}: ${summary.train.tokens} train tokens in ${summary.train.shards} shard(s), ${summary.val.tokens} validation tokens ` +
+      `(the last ${summary.valShare} of the text) in ${summary.val.shards} shard(s) ${where}`);
+    return;
+  }
   console.log(`packed ${summary.kept} of ${summary.docs} documents: ${summary.train.tokens} train tokens in ${summary.train.shards} shard(s), ` +
-    `${summary.val.tokens} validation tokens in ${summary.val.shards} shard(s) -> ${out} (manifest ${join(out, 'data_pack.json')})`);
+    `${summary.val.tokens} validation tokens in ${summary.val.shards} shard(s) ${where}`);
 }
 
 /** a split that came out empty, unless asked for (--val-fraction 0): said on stderr, the shards are written all the same */
-function emptySplitWarnings(s: PackSummary, noValAsked: boolean): void {
+function emptySplitWarnings(s: PackFilesSummary, noValAsked: boolean): void {
   const warn = (problem: string, hint: string): void => void process.stderr.write(`inheritune-rt: warning: ${problem}\n---> HINT: ${hint}\n`);
   const more = 'split the input into more documents (--docs blankline or --docs jsonl) or add --input files';
+  if (s.valSplit === 'tail') {
+    // one text file: its last --val-fraction is the validation split
+    if (s.train.tokens === 0) warn(`the training split is empty: --val-fraction ${s.valShare} put the whole text in validation`, 'lower --val-fraction');
+    if (s.val.tokens === 0 && !noValAsked) warn(`the validation split is empty: the text is too short for its last ${s.valShare}`, 'raise --val-fraction, or pack a longer text');
+    return;
+  }
   if (s.kept === 0) return warn(`no document was kept (of ${s.docs}): both splits are empty`, 'raise --subset or --tokens');
   if (s.train.tokens === 0) warn(`the training split is empty: all ${s.kept} kept document(s) went to validation`, `lower --val-fraction, or ${more}`);
   if (s.val.tokens === 0 && !noValAsked) {

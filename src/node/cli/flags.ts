@@ -2,7 +2,7 @@
 // node:util parseArgs's options and the command's --help are generated, so the two cannot drift.
 // Also the one mechanism that turns the API's option names in library messages (`gradAccum`) into
 // the flags of the running command (--grad-accum).
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fail } from '../../util/errors.js';
 import type { Flags } from './args.js';
 
@@ -34,8 +34,12 @@ export const takesPath = (f: FlagDef) => f.value === 'FILE' || f.value === 'DIR'
 
 const camel = (s: string) => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-/** parses a command's arguments strictly (an unknown or misspelt flag is an error); aliases fold into their flag */
-export function parseFlags(spec: CommandSpec, args: string[]): Flags {
+/**
+ * parses a command's arguments strictly (an unknown or misspelt flag is an error, with the nearest
+ * flag of the command as a suggestion); aliases fold into their flag. `others`: every command, so that
+ * a flag of another command is named as such.
+ */
+export function parseFlags(spec: CommandSpec, args: string[], others: CommandSpec[] = []): Flags {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const f of spec.flags) {
     for (const n of [f.name, ...(f.aliases ?? [])]) options[n] = { type: f.value ? 'string' : 'boolean', ...(f.multiple ? { multiple: true } : {}) };
@@ -44,7 +48,15 @@ export function parseFlags(spec: CommandSpec, args: string[]): Flags {
   try {
     flags = parseArgs({ args, options, strict: true, allowPositionals: false }).values as Flags;
   } catch (e) {
-    return fail(`${spec.name}: ${(e as Error).message}`, `\`inheritune-rt ${spec.name} --help\` lists its flags`);
+    const hint = `\`inheritune-rt ${spec.name} --help\` lists its flags`;
+    const unknown = unknownFlag(args, options);
+    if (unknown) {
+      const near = didYouMean(unknown.name, Object.keys(options), '--');
+      const elsewhere = others.filter((s) => s.name !== spec.name && s.flags.some((f) => f.name === unknown.name)).map((s) => s.name);
+      fail(`unknown flag ${unknown.raw} for \`inheritune-rt ${spec.name}\`${near ? `; did you mean ${near}?` : ''}`,
+        elsewhere.length ? `${unknown.raw} is a flag of ${elsewhere.join(', ')}; ${hint}` : hint);
+    }
+    return fail(`${spec.name}: ${(e as Error).message}`, hint);
   }
   if (flags.help) return flags;
   for (const f of spec.flags) {
@@ -56,6 +68,46 @@ export function parseFlags(spec: CommandSpec, args: string[]): Flags {
     }
   }
   return flags;
+}
+
+/** the first option in args that the command does not know (parseArgs's own tokens, so `--out=x` and `--` are read as it reads them) */
+function unknownFlag(args: string[], options: NonNullable<ParseArgsConfig['options']>): { name: string; raw: string } | null {
+  const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
+  const t = tokens.find((x) => x.kind === 'option' && !(x.name in options));
+  return t && t.kind === 'option' ? { name: t.name, raw: t.rawName } : null;
+}
+
+/**
+ * Damerau-Levenshtein distance (optimal string alignment: an adjacent transposition counts as one
+ * edit, as in `--stpes`), for did-you-mean suggestions.
+ */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * The known names nearest to `typed`, as "--a" or "--a or --b" (at most three), or '' when none is
+ * near: within one edit per three characters typed (at least one, so `--step` finds --steps and
+ * `--lrr` finds --lr), else the names that `typed` (three characters or more) begins.
+ */
+export function didYouMean(typed: string, known: string[], prefix = ''): string {
+  const t = typed.toLowerCase();
+  const scored = known.map((k) => ({ k, d: editDistance(t, k) }));
+  const best = Math.min(...scored.map((s) => s.d));
+  let near = best <= Math.max(1, Math.floor(t.length / 3)) ? scored.filter((s) => s.d === best).map((s) => s.k) : [];
+  if (!near.length && t.length >= 3) near = known.filter((k) => k.startsWith(t));
+  if (!near.length || near.length > 3) return '';
+  const names = near.map((k) => `${prefix}${k}`);
+  return names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
 }
 
 /** the placeholder as help shows it: `--text FILE`, `--resume` */

@@ -27,7 +27,7 @@ import { tokenizeCmd, packCmd } from './data.js';
 import { generateCmd } from './generate.js';
 import { planCmd } from './plan.js';
 import { SPECS, SPEC } from './specs.js';
-import { parseFlags, commandHelp, overview, flagsInMessage } from './flags.js';
+import { parseFlags, commandHelp, overview, flagsInMessage, didYouMean } from './flags.js';
 import { checkOut, refuseOverlap } from './outdir.js';
 import { isWorker, runInWorker, watchParent } from './stderr.js';
 import { VERSION } from '../../gen/version.js';
@@ -43,9 +43,9 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === '--version' || cmd === '-v') { process.stdout.write(`${VERSION}\n`); return; }
   if (cmd === 'help' && SPEC[rest[0]]) { process.stdout.write(commandHelp(SPEC[rest[0]])); return; }
   if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') { process.stdout.write(overview(SPECS, VERSION)); return; }
-  const spec = SPEC[cmd] ?? fail(`unknown command '${cmd}'`, `one of: ${SPECS.map((s) => s.name).join(', ')} (see \`inheritune-rt --help\`)`);
+  const spec = SPEC[cmd] ?? unknownCommand(cmd);
   cli.command = cmd;
-  const flags = parseFlags(spec, rest);
+  const flags = parseFlags(spec, rest, SPECS);
   if (flags.help) { process.stdout.write(commandHelp(spec)); return; }
   const needsGpu = typeof spec.gpu === 'function' ? spec.gpu(flags) : spec.gpu;
   if (!needsGpu) return HANDLERS[cmd](flags, null as unknown as Gpu);
@@ -59,6 +59,14 @@ async function main(argv: string[]): Promise<void> {
   } finally {
     gpu.destroy();
   }
+}
+
+/** an unknown command (or a flag where the command belongs): the nearest command by edit distance */
+function unknownCommand(cmd: string): never {
+  const names = SPECS.map((s) => s.name);
+  const near = didYouMean(cmd.replace(/^-+/, ''), names);
+  const first = cmd.startsWith('-') ? 'the command comes before its flags (inheritune-rt COMMAND [flags]), ' : '';
+  return fail(`unknown command '${cmd}'${near ? `; did you mean ${near}?` : ''}`, `${first}one of: ${names.join(', ')} (see \`inheritune-rt --help\`)`);
 }
 
 async function info(flags: Flags, gpu: Gpu): Promise<void> {
