@@ -106,3 +106,41 @@ describe('train --teacher: bad input', () => {
     expect(JSON.parse(ok.stdout).kd).toHaveLength(1);
   });
 });
+
+describe('train --teacher with the other training modes', () => {
+  const base = (out: string, extra: string[] = []) => recipe(out, ['--teacher', TEACHER, '--distill-topk', '8', '--distill-temperature', '2', ...extra])
+    .map((a, i, all) => (all[i - 1] === '--steps' ? '6' : a));
+
+  it('--recompute gives the same losses bit for bit; a kill -9 mid-save then --resume too', async (ctx) => {
+    if (!hasGpu) return ctx.skip();
+    const whole = JSON.parse((await cli(base(join(work, 'kd-whole')))).stdout);
+    expect(whole.kd.every((k: number) => k > 0)).toBe(true);
+    const rec = JSON.parse((await cli(base(join(work, 'kd-rec'), ['--recompute']))).stdout);
+    expect(rec.losses).toEqual(whole.losses);
+    expect(rec.kd).toEqual(whole.kd);
+    const out = join(work, 'kd-crash'), extra = ['--save-every', '2'];
+    const killed = await exec(process.execPath, [CLI, ...base(out, extra)], { env: { ...process.env, INHERITUNE_CRASH_AT: 'write:2' } }).then(() => null, (e) => e);
+    expect(killed?.signal).toBe('SIGKILL');
+    const resumed = JSON.parse((await cli([...base(out, extra), '--resume'])).stdout);
+    expect(resumed.losses).toEqual(whole.losses);
+    expect(resumed.grad_norms).toEqual(whole.grad_norms);
+    expect(resumed.val_loss).toBe(whole.val_loss);
+    // a resume with other distillation settings is refused
+    const other = await cli([...base(out, ['--distill-alpha', '0.9']).map((a, i, all) => (all[i - 1] === '--steps' ? '8' : a)), '--resume']);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/the checkpoint was trained with distillation \{"alpha":0\.5,"temperature":2,"topk":8\}, and it is \{"alpha":0\.9/);
+  });
+
+  it('--optim adamw8bit, --precision f16 and --optim-in-backward train with the KD loss (finite, close to f32 AdamW)', async (ctx) => {
+    if (!hasGpu) return ctx.skip();
+    const f32 = JSON.parse((await cli(base(join(work, 'kd-f32b')))).stdout);
+    for (const extra of [['--optim', 'adamw8bit'], ['--precision', 'f16'], ['--optim-in-backward', '--clip', '0', '--grad-accum', '1']]) {
+      const got = await cli(base(join(work, `kd-${extra[0].slice(2)}`), extra));
+      expect(got.stderr, extra.join(' ')).toBe('');
+      const j = JSON.parse(got.stdout);
+      expect(j.losses.every(Number.isFinite), extra.join(' ')).toBe(true);
+      expect(j.kd.every((k: number) => k > 0), extra.join(' ')).toBe(true);
+      if (extra[0] !== '--optim-in-backward') expect(Math.abs(j.losses[0] - f32.losses[0]), extra.join(' ')).toBeLessThan(0.02); // the same first step, up to f16 / 8-bit rounding
+    }
+  });
+});
