@@ -2,7 +2,7 @@
 // (the whole Inheritune recipe; `demo` is `run` on the built-in default).
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Gpu } from '../../gpu/gpu.js';
+import type { Gpu, Precision } from '../../gpu/gpu.js';
 import { readModelConfig, readTokenizer, readTokens, readTrainData, tokenizerFiles, loadModel } from '../files.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions, type TrainData } from '../../train/trainer.js';
 import { trainRun } from '../train.js';
@@ -15,18 +15,18 @@ import { fail } from '../../util/errors.js';
 import { guidedBlocks, isSelectRule } from '../../method/select.js';
 import { checkOut } from './outdir.js';
 import { BUILTIN_RUN, DEMO_OUT, PRETRAIN_OUT } from './specs.js';
-import { checkPlan, planOptions, deviceLimits } from './plan.js';
+import { checkPlan, planOptions, deviceLimits, precisionFlag } from './plan.js';
 import { memoryPlan } from '../../model/plan.js';
 
-/** training options from flags, over `base` defaults */
-function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
+/** training options from flags, over `base` defaults, with --precision resolved on this device */
+function trainOptions(flags: Flags, gpu: Gpu, base: Partial<TrainOptions>): TrainOptions & { precision: Precision } {
   const d = { ...TRAIN_DEFAULTS, ...base };
   const B = int(flags, 'batch') ?? d.batch ?? fail('--batch B is required');
   const T = int(flags, 'seq') ?? d.seq ?? fail('--seq T is required');
   const G = int(flags, 'grad-accum') ?? d.gradAccum;
   const tokens = int(flags, 'tokens');
   const steps = int(flags, 'steps') ?? (tokens ? Math.ceil(tokens / (B * T * G)) : d.steps ?? fail('--steps N (or --tokens N) is required'));
-  const o: TrainOptions = {
+  const o: TrainOptions & { precision: Precision } = {
     steps, batch: B, seq: T, gradAccum: G,
     lr: num(flags, 'lr', d.lr), minLr: num(flags, 'min-lr', d.minLr), warmup: num(flags, 'warmup', d.warmup),
     schedule: (flags.schedule as TrainOptions['schedule']) ?? d.schedule,
@@ -36,7 +36,7 @@ function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
     evalEvery: num(flags, 'eval-every', d.evalEvery), valWindows: num(flags, 'val-windows', d.valWindows),
     recompute: !!flags.recompute || d.recompute, optimInBackward: !!flags['optim-in-backward'] || d.optimInBackward,
     optim: (flags.optim as TrainOptions['optim']) ?? d.optim,
-    precision: (flags.precision as TrainOptions['precision']) ?? d.precision,
+    precision: precisionFlag(flags, gpu, d.precision),
     ...(flags['loss-scale'] !== undefined ? { lossScale: num(flags, 'loss-scale', 0) } : {}),
   };
   validateTrainOptions(o);
@@ -58,13 +58,13 @@ async function textData(flags: Flags, path: string, vocabSize: number): Promise<
 
 export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const out = str(flags, 'out');
-  const opts = trainOptions(flags, {});
+  const opts = trainOptions(flags, gpu, {});
   const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
   const path = await modelPath(flags, 'model');
   const config = await readModelConfig(path);
-  checkPlan(gpu, flags, config, planOptions(flags, gpu, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
+  checkPlan(gpu, flags, config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, precision: opts.precision, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
   const { train, val } = await textData(flags, path, config.vocabSize);
-  const planned = memoryPlan(config, planOptions(flags, gpu, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }), deviceLimits(gpu, flags)).total;
+  const planned = memoryPlan(config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, precision: opts.precision, optim: opts.optim, optimInBackward: !!opts.optimInBackward }), deviceLimits(gpu, flags)).total;
   gpu.resetPeak();
   const live0 = gpu.memory.live;
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
@@ -91,7 +91,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   const out = typeof flags.out === 'string' ? flags.out : builtin ? DEMO_OUT : str(flags, 'out');
   const log = flags.json ? () => {} : (l: string) => console.log(l);
   const progress = flags.json ? null : stderrBar();
-  const opts = trainOptions(flags, flags.model !== undefined ? {} : BUILTIN_RUN);
+  const opts = trainOptions(flags, gpu, flags.model !== undefined ? {} : BUILTIN_RUN);
   // without --model the run is the built-in job's, which a re-run continues (as demo does)
   const resume = checkOut(out, { flag: '--out', own: flags.model !== undefined ? 'run' : 'demo', resumeByDefault: flags.model === undefined },
     !!flags.resume, !!flags.force);
@@ -108,7 +108,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   if (path) {
     // the largest model the rounds may train is the reference's size
     const refConfig = await readModelConfig(path);
-    checkPlan(gpu, flags, refConfig, planOptions(flags, gpu, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
+    checkPlan(gpu, flags, refConfig, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, precision: opts.precision, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
     const { train, val, tok } = await textData(flags, path, refConfig.vocabSize);
     const tokFiles = tokenizerFiles(path);
     data = { reference: await referenceDir(path, join(out, 'reference-hf'), tokFiles, resume), train, val, tokFiles, tokenizer: flags.tasks ? await tok() : undefined };
