@@ -6,6 +6,7 @@
 // RAM), whether it fits, and which flag would make it fit. `inheritune-rt plan` prints it; train and
 // run check it before allocating anything.
 import { alignUp } from '../gpu/view.js';
+import type { Precision } from '../gpu/gpu.js';
 import { arenaLayout } from './arena.js';
 import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from './config.js';
 import { FAMILIES } from './model.js';
@@ -18,11 +19,19 @@ export interface PlanOptions {
   batch: number; seq: number; gradAccum?: number;
   recompute?: boolean;
   /** 'f16': mixed precision, whose f16 activations are stored in f16 (Model.setPrecision) */
-  precision?: 'f32' | 'f16';
+  precision?: Precision;
   /** optimizer-in-backward: gradients of one block (+ the tensors outside the blocks) */
   optimInBackward?: boolean;
   /** the optimizer (its state), or null for inference only (no gradients, no optimizer) */
   optim?: OptimName | null;
+}
+
+/**
+ * the plan's options of a training run, from its settings (the Trainer's options, precision resolved):
+ * the one place train, run and plan turn a run into what memoryPlan reads (optim defaults to adamw)
+ */
+export function runPlanOptions(o: { batch: number; seq: number; gradAccum?: number; recompute?: boolean; precision?: Precision; optim?: OptimName; optimInBackward?: boolean }): PlanOptions {
+  return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward };
 }
 
 export interface DeviceLimits {

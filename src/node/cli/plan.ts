@@ -3,7 +3,7 @@
 import { totalmem } from 'node:os';
 import type { Gpu, Precision } from '../../gpu/gpu.js';
 import type { ModelConfig } from '../../model/config.js';
-import { memoryPlan, fitSuggestions, planText, type DeviceLimits, type PlanOptions } from '../../model/plan.js';
+import { memoryPlan, fitSuggestions, planText, runPlanOptions, type DeviceLimits, type PlanOptions } from '../../model/plan.js';
 import type { OptimName } from '../../model/adamw.js';
 import { readModelConfig } from '../files.js';
 import { resolvePrecision, TRAIN_DEFAULTS, type TrainOptions } from '../../train/trainer.js';
@@ -30,10 +30,11 @@ export function precisionFlag(flags: Flags, gpu: Gpu, dflt: TrainOptions['precis
   return resolvePrecision((flags.precision as TrainOptions['precision'] | undefined) ?? dflt, gpu.shaderF16, '--precision');
 }
 
-export function planOptions(flags: Flags, base: { batch: number; seq: number; gradAccum: number; recompute: boolean; precision: Precision; optim?: OptimName; optimInBackward?: boolean }): PlanOptions {
-  const optim = flags.inference ? null : ((flags.optim as OptimName | undefined) ?? base.optim ?? 'adamw');
-  if (optim !== null && optim !== 'adamw' && optim !== 'adamw8bit') fail(`--optim ${optim}: expected adamw or adamw8bit`);
-  return { batch: base.batch, seq: base.seq, gradAccum: base.gradAccum, recompute: base.recompute, precision: base.precision, optim, optimInBackward: base.optimInBackward ?? !!flags['optim-in-backward'] };
+// plan's --optim (train and run check theirs with the other training options, validateTrainOptions)
+function optimFlag(flags: Flags): OptimName {
+  const optim = (flags.optim as OptimName | undefined) ?? 'adamw';
+  if (optim !== 'adamw' && optim !== 'adamw8bit') fail(`--optim ${optim}: expected adamw or adamw8bit`);
+  return optim;
 }
 
 /** train and run: refuse before allocating when the plan does not fit, printing it and the flags that would */
@@ -49,10 +50,13 @@ export async function planCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const layers = int(flags, 'layers');
   if (layers !== undefined && (layers < 1 || layers > c.nLayers)) fail(`--layers ${layers}: the model has ${c.nLayers} blocks`, `pass 1..${c.nLayers}`);
   const config = layers ? { ...c, nLayers: layers } : c;
-  const o = planOptions(flags, {
+  // the run train's flags would make; --inference: no gradients, no optimizer
+  const o = runPlanOptions({
     batch: int(flags, 'batch') ?? fail('--batch B is required'), seq: int(flags, 'seq') ?? fail('--seq T is required'),
     gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute, precision: precisionFlag(flags, gpu),
+    optim: flags.inference ? undefined : optimFlag(flags), optimInBackward: !!flags['optim-in-backward'],
   });
+  if (flags.inference) o.optim = null;
   if (o.seq > config.maxSeqLen) fail(`--seq ${o.seq} exceeds the model's maximum of ${config.maxSeqLen} positions`);
   const limits = deviceLimits(gpu, flags);
   const p = memoryPlan(config, o, limits);

@@ -10,13 +10,13 @@ import { RECIPE_DEFAULTS, type RecipeOptions } from '../../method/recipe.js';
 import { runOnDisk, builtinReference, pretrainReference, referenceDir, type RunArgs } from '../recipe.js';
 import { TASK_NAMES, type TaskName, type TaskTokenizer } from '../../tasks/score.js';
 import type { Tokenizer } from '../../tokenizers/load.js';
-import { int, str, num, stderrBar, modelPath, blockList, type Flags } from './args.js';
+import { int, str, num, stderrBar, modelPath, selectFlag, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
-import { guidedBlocks, isSelectRule } from '../../method/select.js';
+import { resolveSelect } from '../../method/select.js';
 import { checkOut } from './outdir.js';
 import { BUILTIN_RUN, DEMO_OUT, PRETRAIN_OUT } from './specs.js';
-import { checkPlan, planOptions, deviceLimits, precisionFlag } from './plan.js';
-import { memoryPlan } from '../../model/plan.js';
+import { checkPlan, deviceLimits, precisionFlag } from './plan.js';
+import { memoryPlan, runPlanOptions } from '../../model/plan.js';
 
 /** training options from flags, over `base` defaults, with --precision resolved on this device */
 function trainOptions(flags: Flags, gpu: Gpu, base: Partial<TrainOptions>): TrainOptions & { precision: Precision } {
@@ -62,9 +62,9 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
   const path = await modelPath(flags, 'model');
   const config = await readModelConfig(path);
-  checkPlan(gpu, flags, config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, precision: opts.precision, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
+  checkPlan(gpu, flags, config, runPlanOptions(opts));
   const { train, val } = await textData(flags, path, config.vocabSize);
-  const planned = memoryPlan(config, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, precision: opts.precision, optim: opts.optim, optimInBackward: !!opts.optimInBackward }), deviceLimits(gpu, flags)).total;
+  const planned = memoryPlan(config, runPlanOptions(opts), deviceLimits(gpu, flags)).total;
   gpu.resetPeak();
   const live0 = gpu.memory.live;
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
@@ -96,9 +96,9 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   const resume = checkOut(out, { flag: '--out', own: flags.model !== undefined ? 'run' : 'demo', resumeByDefault: flags.model === undefined },
     !!flags.resume, !!flags.force);
   const path = flags.model !== undefined ? await modelPath(flags, 'model') : undefined;
-  const select = blockList(flags), rule = isSelectRule(flags.select) ? flags.select : null;
+  const select = selectFlag(flags);
   const recipe: RecipeOptions = {
-    layers: int(flags, 'layers'), select,
+    layers: int(flags, 'layers'), select: undefined, // below: a rule needs the reference and the data
     grow: int(flags, 'grow') ?? RECIPE_DEFAULTS.grow, maxRounds: int(flags, 'max-rounds') ?? RECIPE_DEFAULTS.maxRounds,
     tolerance: num(flags, 'tolerance', RECIPE_DEFAULTS.tolerance),
     growth: (flags.growth as RecipeOptions['growth']) ?? RECIPE_DEFAULTS.growth,
@@ -108,7 +108,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   if (path) {
     // the largest model the rounds may train is the reference's size
     const refConfig = await readModelConfig(path);
-    checkPlan(gpu, flags, refConfig, planOptions(flags, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, precision: opts.precision, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
+    checkPlan(gpu, flags, refConfig, runPlanOptions(opts));
     const { train, val, tok } = await textData(flags, path, refConfig.vocabSize);
     const tokFiles = tokenizerFiles(path);
     data = { reference: await referenceDir(path, join(out, 'reference-hf'), tokFiles, resume), train, val, tokFiles, tokenizer: flags.tasks ? await tok() : undefined };
@@ -116,15 +116,11 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
     if (flags.text) fail('--text needs --model: the built-in default brings its own reference and data', 'pass --model PATH with --text, or neither');
     data = await builtinReference(gpu, out, progress, log, int(flags, 'pretrain-steps'));
   }
-  if (rule) {
-    // the k reference blocks a rule picks on the validation tokens (src/method/select.ts)
-    const m = await loadModel(gpu, data.reference);
-    const L = m.config.nLayers;
-    const { blocks, why } = await guidedBlocks(m, data.val, recipe.layers ?? Math.max(1, Math.floor(L / 2)), rule);
-    m.destroy();
-    recipe.select = blocks;
-    log(`${rule} selection: ${why} -> blocks [${blocks}]`);
-  }
+  // a rule's reference blocks are picked on the validation tokens (src/method/select.ts)
+  const { reference, val } = data;
+  const { blocks, why } = await resolveSelect(select, recipe.layers, async () => ({ model: await loadModel(gpu, reference), tokens: val }));
+  recipe.select = blocks;
+  if (why !== undefined) log(`${select} selection: ${why} -> blocks [${blocks}]`);
   const report = await runOnDisk(gpu, { out, resume, recipe, train: data.train, val: data.val,
     reference: data.reference, tokenizerFiles: data.tokFiles, saveEvery: num(flags, 'save-every', 50),
     analyzeSequences: num(flags, 'analyze-sequences', 100), progress, log, tasks: taskSpec(flags, data.tokenizer) });
