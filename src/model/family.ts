@@ -161,7 +161,7 @@ export class TableStore {
     return n;
   }
 
-  /** the bytes a store of `spec` would hold, and its largest buffer (the memory plan, src/model/plan.ts) */
+  /** the bytes a store of `spec` would hold, and its largest buffer (the memory plan, src/train/plan.ts) */
   static plan(spec: TableSpec, L: number, mode: StoreMode = {}): { bytes: number; largest: [string, number] } {
     let bytes = 0, largest: [string, number] = ['', 0];
     for (const [name, [n, perLayer, storage]] of Object.entries(spec)) {

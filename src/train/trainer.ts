@@ -7,8 +7,8 @@
 // Sizes: B batch (windows per micro-batch), T sequence length, G micro-batches per step.
 import type { Model } from '../model/model.js';
 import { Arena } from '../model/arena.js';
-import { AdamW, OPTIMIZERS, type AdamwHyper, type OptimName, type Optimizer, type StateTensor } from '../model/adamw.js';
-import { AdamW8bit } from '../model/adamw8bit.js';
+import { AdamW, OPTIMIZERS, type AdamwHyper, type OptimName, type Optimizer, type StateTensor } from './adamw.js';
+import { AdamW8bit } from './adamw8bit.js';
 import type { View } from '../gpu/gpu.js';
 import { parameterShapes, type Checkpoint } from '../model/config.js';
 import { alignUp, slice } from '../gpu/view.js';

@@ -1,10 +1,10 @@
-// cli/plan: `inheritune-rt plan` (the memory plan of a training run, src/model/plan.ts) and the check
+// cli/plan: `inheritune-rt plan` (the memory plan of a training run, src/train/plan.ts) and the check
 // train and run make with it before they allocate anything on the GPU.
 import { totalmem } from 'node:os';
 import type { Gpu, Precision } from '../../gpu/gpu.js';
 import type { ModelConfig } from '../../model/config.js';
-import { memoryPlan, fitSuggestions, planText, runPlanOptions, type DeviceLimits, type PlanOptions } from '../../model/plan.js';
-import type { OptimName } from '../../model/adamw.js';
+import { memoryPlan, fitSuggestions, planText, runPlanOptions, type DeviceLimits, type PlanOptions } from '../../train/plan.js';
+import type { OptimName } from '../../train/adamw.js';
 import { readModelConfig } from '../files.js';
 import { resolvePrecision, TRAIN_DEFAULTS, type TrainOptions } from '../../train/trainer.js';
 import { parseSize } from '../../formats/stwrite.js';

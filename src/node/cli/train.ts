@@ -16,7 +16,7 @@ import { resolveSelect } from '../../method/select.js';
 import { checkOut } from './outdir.js';
 import { BUILTIN_RUN, DEMO_OUT, PRETRAIN_OUT } from './specs.js';
 import { checkPlan, deviceLimits, precisionFlag } from './plan.js';
-import { memoryPlan, runPlanOptions } from '../../model/plan.js';
+import { memoryPlan, runPlanOptions } from '../../train/plan.js';
 
 /** training options from flags, over `base` defaults, with --precision resolved on this device */
 function trainOptions(flags: Flags, gpu: Gpu, base: Partial<TrainOptions>): TrainOptions & { precision: Precision } {

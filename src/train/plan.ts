@@ -7,13 +7,13 @@
 // run check it before allocating anything.
 import { alignUp } from '../gpu/view.js';
 import type { Precision } from '../gpu/gpu.js';
-import { arenaLayout } from './arena.js';
-import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from './config.js';
-import { FAMILIES } from './model.js';
-import { TableStore, storesF16 } from './family.js';
+import { arenaLayout } from '../model/arena.js';
+import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from '../model/config.js';
+import { FAMILIES } from '../model/model.js';
+import { TableStore, storesF16 } from '../model/family.js';
 import { blocksOf } from '../gpu/kernels/reduce.js';
-
 import type { OptimName } from './adamw.js';
+import type { TrainOptions } from './trainer.js';
 
 export interface PlanOptions {
   batch: number; seq: number; gradAccum?: number;
@@ -30,7 +30,7 @@ export interface PlanOptions {
  * the plan's options of a training run, from its settings (the Trainer's options, precision resolved):
  * the one place train, run and plan turn a run into what memoryPlan reads (optim defaults to adamw)
  */
-export function runPlanOptions(o: { batch: number; seq: number; gradAccum?: number; recompute?: boolean; precision?: Precision; optim?: OptimName; optimInBackward?: boolean }): PlanOptions {
+export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward'> & { precision?: Precision }): PlanOptions {
   return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward };
 }
 
@@ -54,7 +54,7 @@ export interface MemoryPlan {
 
 const F = 4; // bytes per float
 
-/** optimizer state bytes (src/model/adamw.ts, adamw8bit.ts) for the parameter layout */
+/** optimizer state bytes (src/train/adamw.ts, adamw8bit.ts) for the parameter layout */
 export function optimizerBytes(optim: OptimName, c: ModelConfig, partFloats = Infinity): number {
   const { layout, parts } = arenaLayout(c, partFloats);
   // adamw: m and v, arenas of the parameter layout, in f32
