@@ -10,7 +10,7 @@ fn lane_cols(C: u32, l: u32) -> u32 {
 }
 
 // the sum of v over the subgroup, every lane getting it, in the order of the workgroup tree row_sum adds
-// (lane 0's xor butterfly is that tree, and every lane's total equals lane 0's: a + b = b + a)
+// (kernels/_rows.wgsl; lane 0's xor butterfly is that tree, and every lane's total equals lane 0's: a + b = b + a)
 fn row_sum_sg(v: f32) -> f32 {
   var x = v;
   for (var o = WG / 2u; o > 0u; o /= 2u) { x += subgroupShuffleXor(x, o); }

@@ -13,22 +13,7 @@ struct Dims { N: u32, V: u32, ld: u32 }
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<u32>;
 
-var<workgroup> partial: array<f32, WG>;
-
-// max (is_max) or sum of v over the workgroup; every thread gets the result
-fn row_reduce(v: f32, lid: u32, is_max: bool) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s /= 2u) {
-    if (lid < s) {
-      if (is_max) { partial[lid] = max(partial[lid], partial[lid + s]); } else { partial[lid] += partial[lid + s]; }
-    }
-    workgroupBarrier();
-  }
-  let r = partial[0];
-  workgroupBarrier();   // partial is reused by the next reduction
-  return r;
-}
+//#include _rows.wgsl
 
 @compute @workgroup_size(WG)
 fn crossentropy_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -39,11 +24,11 @@ fn crossentropy_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   // 1) max
   var m = -3.4e38;
   for (var i = lid.x; i < d.V; i += WG) { m = max(m, logits[x + i]); }
-  let maxv = row_reduce(m, lid.x, true);
+  let maxv = row_max(m, lid.x);
   // 2) sum of exp
   var sum = 0.0;
   for (var i = lid.x; i < d.V; i += WG) { sum += exp(logits[x + i] - maxv); }
-  let total = row_reduce(sum, lid.x, false);
+  let total = row_sum(sum, lid.x);
   // 3) loss
   if (lid.x == 0u) { losses[row] = log(total) + maxv - logits[x + targets[row]]; }
 }
@@ -61,11 +46,11 @@ fn crossentropy_softmax_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin
   // 1) max
   var m = -3.4e38;
   for (var i = lid.x; i < d.V; i += WG) { m = max(m, blogits[x + i]); }
-  let maxv = row_reduce(m, lid.x, true);
+  let maxv = row_max(m, lid.x);
   // 2) sum of exp
   var sum = 0.0;
   for (var i = lid.x; i < d.V; i += WG) { sum += exp(blogits[x + i] - maxv); }
-  let inv = 1.0 / row_reduce(sum, lid.x, false);
+  let inv = 1.0 / row_sum(sum, lid.x);
   // 3) dlogits = (p - onehot(target)) * dloss, over the logits (each thread rewrites what it read)
   let tgt = btargets[row];
   let dloss = dlosses[row];

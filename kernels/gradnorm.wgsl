@@ -8,17 +8,7 @@
 // the partials the same way. = / +=: norm and scale are written (=); adamw_update reads scale.
 override CHUNK: u32; // elements per partial sum, set by the launcher (src/gpu/kernels/optim.ts); its binding chunks are multiples of it
 override WG: u32;   // threads per workgroup: Gpu.rowThreads (one subgroup on CPU drivers, whose barriers are emulated)
-var<workgroup> partial: array<f32, WG>;
-
-fn wg_sum(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s /= 2u) {
-    if (lid < s) { partial[lid] += partial[lid + s]; }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
+//#include _rows.wgsl
 
 struct Dims { P: u32, p0: u32 }
 @group(0) @binding(0) var<uniform> d: Dims;
@@ -33,7 +23,7 @@ fn gradnorm_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   let end = min((k + 1u) * CHUNK, d.P);
   var s = 0.0;
   for (var i = k * CHUNK + lid.x; i < end; i += WG) { let x = grads[i]; s += x * x; }
-  let total = wg_sum(s, lid.x);
+  let total = row_sum(s, lid.x);
   if (lid.x == 0u) { partials[d.p0 + k] = total; }
 }
 
@@ -47,7 +37,7 @@ struct CDims { NP: u32, clip: u32, max_norm: f32, inv: f32 }
 fn gradnorm_clip(@builtin(local_invocation_id) lid: vec3<u32>) {
   var s = 0.0;
   for (var i = lid.x; i < cd.NP; i += WG) { s += cpartials[i]; }
-  let n = sqrt(wg_sum(s, lid.x)) * cd.inv;
+  let n = sqrt(row_sum(s, lid.x)) * cd.inv;
   if (lid.x == 0u) {
     norm[0] = n;
     scale[0] = cd.inv * select(1.0, min(1.0, cd.max_norm / (n + 1e-6)), cd.clip == 1u);

@@ -19,19 +19,7 @@ struct Dims { N: u32, C: u32, eps: f32 }
 @group(0) @binding(5) var<storage, read> weight: array<f32>;
 @group(0) @binding(6) var<storage, read> bias: array<f32>;
 
-var<workgroup> partial: array<f32, WG>;
-
-fn row_sum(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s /= 2u) {
-    if (lid < s) { partial[lid] += partial[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();   // partial is reused by the next reduction
-  return total;
-}
+//#include _rows.wgsl
 
 @compute @workgroup_size(WG)
 fn layernorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -14,20 +14,7 @@ struct Dims { N: u32, C: u32, eps: f32 }
 @group(0) @binding(3) var<storage, read> inp: array<f32>;
 @group(0) @binding(4) var<storage, read> weight: array<f32>;
 
-var<workgroup> partial: array<f32, WG>;
-
-// sum of v over the workgroup (all threads get the total)
-fn row_sum(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s /= 2u) {
-    if (lid < s) { partial[lid] += partial[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();   // partial is reused by the next reduction
-  return total;
-}
+//#include _rows.wgsl
 
 @compute @workgroup_size(WG)
 fn rmsnorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

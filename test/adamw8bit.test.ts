@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import type { Gpu, View } from '../src/gpu/gpu.js';
 import * as K from '../src/gpu/kernels/index.js';
 import { alignUp } from '../src/gpu/view.js';
-import { dynamicMap, quantizationTables } from '../src/model/adamw8bit.js';
+import { dynamicMap, quantizationTables } from '../src/train/adamw8bit.js';
 import { REPO, testGpu, put } from './helpers.js';
 
 interface RefStep { p: string; m_codes: string; v_codes: string; m_absmax: string; v_absmax: string; near: [number, number][] }

@@ -13,7 +13,7 @@ import { Model, initCheckpoint, selectLayers, type Checkpoint, type Gpu, type Mo
 import { readModel } from '../src/node/files.js';
 import { FAMILIES } from '../src/model/model.js';
 import { TableStore } from '../src/model/family.js';
-import { memoryPlan } from '../src/model/plan.js';
+import { memoryPlan } from '../src/train/plan.js';
 import * as K from '../src/gpu/kernels/index.js';
 import { f32BitsToF16, rawToF32 } from '../src/formats/dtype.js';
 import { REPO, testGpu, twoMicroBatches, ids, randn, put } from './helpers.js';

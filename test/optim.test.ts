@@ -1,6 +1,6 @@
 // optim: gradnorm_clip (global L2 norm + clip_grad_norm_'s factor) and adamw_update (torch.optim.AdamW)
 // against the float64 references in test/cpu.ts, over several steps, with and without clipping, with
-// weight decay on some runs of elements and not on others (one launch per run, as src/model/adamw.ts
+// weight decay on some runs of elements and not on others (one launch per run, as src/train/adamw.ts
 // does), and with the arena split over several bindings.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Gpu, View } from '../src/gpu/gpu.js';

@@ -1,4 +1,4 @@
-// plan: the memory plan (src/model/plan.ts, `inheritune-rt plan`) against what training really
+// plan: the memory plan (src/train/plan.ts, `inheritune-rt plan`) against what training really
 // allocates (Gpu.memory's peak of live storage bytes over model creation and two steps), with and
 // without recompute, on stories260K; the flag it suggests really fits (measured); train refuses a run
 // that does not fit before it allocates or writes anything.

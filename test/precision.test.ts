@@ -26,6 +26,7 @@ import { SHARED, testGpu, randn, checkTensor, put } from './helpers.js';
 
 const MODEL = resolve(SHARED, 'stories260k/stories260K.bin');
 const half = (x: Float32Array) => rawToF32(f32ToRaw(x, 'F16'), 'F16');
+const f16 = { precision: 'f16' } as const; // the matmul launches' precision
 let base: Gpu | null = null;
 const gpus = new Map<MatmulVariant, Gpu>();
 let train: number[] = [], val: number[] = [];
@@ -34,7 +35,6 @@ beforeAll(async () => {
   if (!base) return;
   for (const v of [...matmulCandidates(base, 4), 'scalar'] as MatmulVariant[]) {
     const g = await createGpu({ force: { matmul: v } });
-    g.matmulPrecision = 'f16';
     gpus.set(v, g);
   }
   const tok = await Llama2cTokenizer.fromBytes(new Uint8Array(readFileSync(resolve(SHARED, 'stories260k/tok512.bin'))), { vocabSize: 512 });
@@ -53,14 +53,14 @@ describe('f16 matmul operands vs float64 CPU reference', () => {
       const exact = cpu.matmulForward(x, w, b, N, C, OC);
       for (const [v, g] of gpus) {
         const out = g.tensor(N * OC, 'out');
-        K.matmulForward(g, out, put(g, x), put(g, w), put(g, b), N, C, OC);
+        K.matmulForward(g, out, put(g, x), put(g, w), put(g, b), N, C, OC, OC, f16);
         const got = await g.read(out);
         // the output rounded to f16 as it is stored: an f16 value, the oracle's rounded or its neighbour (f32 vs float64 sums)
         expect([...half(got)], `${v}: f16 outputs`).toEqual([...got]);
         checkTensor(`${v} f16 forward ${N}x${C}x${OC}`, got, half(Float32Array.from(fwd)), 1e-5, 2 ** -10);
         expect(Math.max(...got.map((y, i) => Math.abs(y - exact[i]))), `${v}: the rounding shows`).toBeGreaterThan(1e-4);
         const dinp = g.tensor(N * C, 'dinp'), dweight = put(g, new Float32Array(OC * C)), dbias = put(g, new Float32Array(OC));
-        K.matmulBackward(g, dinp, dweight, dbias, put(g, dout), put(g, x), put(g, w), N, C, OC);
+        K.matmulBackward(g, dinp, dweight, dbias, put(g, dout), put(g, x), put(g, w), N, C, OC, f16);
         checkTensor(`${v} f16 dinp`, await g.read(dinp), bwd.dinp, 1e-5, 1e-4);
         checkTensor(`${v} f16 dweight`, await g.read(dweight), bwd.dweight, 1e-5, 1e-4);
         checkTensor(`${v} f16 dbias`, await g.read(dbias), cpu.matmulBackward(dout, x, w, N, C, OC).dbias, 1e-5, 1e-4); // column sums stay f32
@@ -76,12 +76,12 @@ describe('f16 matmul operands vs float64 CPU reference', () => {
     const eye = new Float32Array(16); for (let i = 0; i < 4; i++) eye[i * 4 + i] = 1;
     for (const [v, g] of gpus) {
       const x = Float32Array.from(rows.flat()), out = g.tensor(12, 'out');
-      K.matmulForward(g, out, put(g, x), put(g, eye), null, 3, 4, 4);
+      K.matmulForward(g, out, put(g, x), put(g, eye), null, 3, 4, 4, 4, f16);
       expect([...await g.read(out)], v).toEqual([...half(x)]);
       expect([...half(Float32Array.from(rows[0]))]).toEqual([1, 1 + 2 ** -9, -1, 2048]);
       for (const big of over) {
         const o1 = g.tensor(4, 'o1');
-        K.matmulForward(g, o1, put(g, Float32Array.from([big, 1, 1, 1])), put(g, eye), null, 1, 4, 4);
+        K.matmulForward(g, o1, put(g, Float32Array.from([big, 1, 1, 1])), put(g, eye), null, 1, 4, 4, 4, f16);
         expect(Number.isFinite((await g.read(o1))[0]), `${v} ${big}`).toBe(false);
       }
     }

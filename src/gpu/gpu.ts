@@ -14,7 +14,7 @@ import { Tuner, type TuneCache } from './tune.js';
 import { assert, fail } from '../util/errors.js';
 
 export type { View } from './view.js';
-/** the precision of matmul operands (Gpu.matmulPrecision, Model.setPrecision) */
+/** the precision of matmul operands (Model.setPrecision; each matmul launch is given it: src/gpu/kernels/matmul.ts) */
 export type Precision = 'f32' | 'f16';
 export interface Uniforms { u?: number[]; f?: number[] }
 export type Grid = [number, number?, number?];
@@ -63,11 +63,6 @@ export class Gpu {
   private sizes = new WeakMap<GPUBuffer, number>();
   /** floats one parameter-arena part may hold (src/model/arena.ts) */
   readonly arenaPartFloats: number;
-  /**
-   * the precision of the matmul operands in the work being encoded: 'f16' rounds them to f16 as the
-   * kernels read them (mixed precision, f32 sums); Model sets it around its own passes
-   */
-  matmulPrecision: Precision = 'f32';
   /** kernel variant choices (src/gpu/tune.ts) */
   readonly tuner: Tuner;
   private readonly settle: <T>(p: Promise<T>) => Promise<T>;

@@ -14,8 +14,11 @@ import { hfKey } from '../formats/hf.js';
 import { initTensor, initKind, INIT_STD } from '../model/init.js';
 import { fail } from '../util/errors.js';
 
+/** the paper's k: half the reference's L blocks, rounded down, and at least 1 (the default of `layers`) */
+export const defaultK = (L: number): number => Math.max(1, Math.floor(L / 2));
+
 export interface InheritOptions {
-  layers?: number;              // the first K blocks (default: half the reference's, rounded down, at least 1)
+  layers?: number;              // the first K blocks (default: defaultK)
   select?: number[];            // or these blocks, in this order
   preset?: 'paper' | 'official';
   embeddings?: boolean; finalNorm?: boolean; head?: boolean; positions?: boolean;
@@ -52,7 +55,7 @@ export interface InheritPlan { config: ModelConfig; record: InheritRecord; tenso
 export function inheritPlan(rc: ModelConfig, opts: InheritOptions = {}, refName = 'reference'): InheritPlan {
   const L = rc.nLayers;
   if (opts.layers !== undefined && opts.select) fail('pass either `layers` (K) or `select` (a block list), not both');
-  const blocks = opts.select ?? firstBlocks(opts.layers ?? Math.max(1, Math.floor(L / 2)), L);
+  const blocks = opts.select ?? firstBlocks(opts.layers ?? defaultK(L), L);
   checkBlocks(blocks, L);
   const preset = opts.preset ?? 'paper';
   if (preset !== 'paper' && preset !== 'official') fail(`\`preset\` ${preset}: expected 'paper' or 'official'`);

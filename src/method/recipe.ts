@@ -12,7 +12,7 @@
 import type { ModelConfig } from '../model/config.js';
 import { countParameters } from '../model/config.js';
 import type { Model } from '../model/model.js';
-import { inheritPlan, randomPlan } from './inherit.js';
+import { defaultK, inheritPlan, randomPlan } from './inherit.js';
 import { windowedLoss, windowCount } from '../train/evaluate.js';
 import type { StepMetrics, TrainOptions } from '../train/trainer.js';
 import { lineChart, type Series } from '../util/svg.js';
@@ -20,7 +20,7 @@ import { fail } from '../util/errors.js';
 import { tokenSavings, savingsLine, valPoints, type Savings } from './savings.js';
 
 export interface RecipeOptions {
-  layers?: number;                 // k of the first round (default L/2)
+  layers?: number;                 // k of the first round (default: defaultK, L/2)
   select?: number[];               // explicit blocks of the first round (rank-guided selection resolves to this)
   grow: number;                    // blocks added per round
   maxRounds: number;
@@ -94,7 +94,7 @@ export async function runRecipe(ref: ModelConfig, opts: RecipeOptions, hooks: Re
   const target = refLoss + opts.tolerance;
   log(`reference: ${L} blocks, ${countParameters(ref)} parameters, val loss ${refLoss.toFixed(4)}`);
   const rounds: RoundResult[] = [];
-  let blocks = opts.select ?? Array.from({ length: opts.layers ?? Math.max(1, Math.floor(L / 2)) }, (_, i) => i);
+  let blocks = opts.select ?? Array.from({ length: opts.layers ?? defaultK(L) }, (_, i) => i);
   let added: number[] = [];
   const seed = opts.train.seed;
 

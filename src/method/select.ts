@@ -13,6 +13,7 @@ import { slice } from '../gpu/view.js';
 import type { Model } from '../model/model.js';
 import { fail } from '../util/errors.js';
 import { rankGuidedBlocks, analysisWindows } from './analyze.js';
+import { defaultK } from './inherit.js';
 
 export const SELECT_RULES = ['rank-guided', 'block-influence', 'angular'] as const;
 export type SelectRule = (typeof SELECT_RULES)[number];
@@ -86,4 +87,21 @@ export async function guidedBlocks(model: Model, tokens: ArrayLike<number>, k: n
   if (rule === 'block-influence') return { blocks: blockInfluenceSelection(s, k), why: `block influence [${s.block_influence.map((x) => x.toFixed(4)).join(', ')}]` };
   const n = model.config.nLayers - k;
   return { blocks: angularSelection(s, k), why: n ? `angular distance over ${n} blocks from each start [${s.angular.slice(0, k + 1).map((r) => r[n - 1].toFixed(4)).join(', ')}]` : 'all blocks' };
+}
+
+/**
+ * A `select` (the CLI's --select) as the blocks to inherit: a block list as it is; a rule, the k blocks
+ * (`layers`, default defaultK of the reference) it picks on the tokens the reference is opened with
+ * (`open`, called only for a rule; the model is destroyed after), with `why` for the log; none, no
+ * blocks (inherit and the recipe then take the first k).
+ */
+export async function resolveSelect(select: number[] | SelectRule | undefined, layers: number | undefined,
+                                    open: () => Promise<{ model: Model; tokens: ArrayLike<number> }>): Promise<{ blocks?: number[]; why?: string }> {
+  if (!isSelectRule(select)) return { blocks: select };
+  const { model, tokens } = await open();
+  try {
+    return await guidedBlocks(model, tokens, layers ?? defaultK(model.config.nLayers), select);
+  } finally {
+    model.destroy();
+  }
 }

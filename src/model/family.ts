@@ -4,7 +4,7 @@
 // and backward that fill them; its parameter table is in src/model/config.ts. Adding a family =
 // one file like llama.ts, gpt2.ts or neox.ts + its parameter table + an entry in src/model/model.ts's
 // FAMILIES (+ its Hugging Face names in src/formats/hfkeys.ts and hfconfig.ts).
-import type { Gpu, View } from '../gpu/gpu.js';
+import type { Gpu, Precision, View } from '../gpu/gpu.js';
 import { alignUp } from '../gpu/view.js';
 import * as K from '../gpu/kernels/index.js';
 import type { QkvLayout } from '../gpu/kernels/attention.js';
@@ -46,10 +46,10 @@ export interface KvCache { k: View[]; v: View[]; cos: View | null; sin: View | n
 
 /**
  * one forward pass: the device, config, parameters and the activation table for (B, T), maybe a cache;
- * with f16 storage (TableStore), `stash` keeps block l's 'f16' entries after its forward and puts them
- * back before its backward
+ * the precision its matmuls run at (every matmul launch is given it); with f16 storage (TableStore),
+ * `stash` keeps block l's 'f16' entries after its forward and puts them back before its backward
  */
-export interface Pass<A extends Acts> { g: Gpu; c: ModelConfig; p: Params; a: A; B: number; T: number; cache?: KvCache; stash?: Stash }
+export interface Pass<A extends Acts> { g: Gpu; c: ModelConfig; p: Params; a: A; B: number; T: number; precision: Precision; cache?: KvCache; stash?: Stash }
 
 export interface Stash { save(l: number): void; restore(l: number): void }
 
@@ -161,7 +161,7 @@ export class TableStore {
     return n;
   }
 
-  /** the bytes a store of `spec` would hold, and its largest buffer (the memory plan, src/model/plan.ts) */
+  /** the bytes a store of `spec` would hold, and its largest buffer (the memory plan, src/train/plan.ts) */
   static plan(spec: TableSpec, L: number, mode: StoreMode = {}): { bytes: number; largest: [string, number] } {
     let bytes = 0, largest: [string, number] = ['', 0];
     for (const [name, [n, perLayer, storage]] of Object.entries(spec)) {

@@ -70,7 +70,7 @@ export class Model {
    * backward that are f16 values (its matmuls' inputs and outputs; TableSpec 'f16') are stored in f16
    * between the two, which halves them; the gradients are the same as storing them in f32, since the
    * round trip is exact. Training under f16 needs loss scaling (src/train/scaler.ts) so small gradients
-   * do not flush to zero.
+   * do not flush to zero. Each pass hands it to every matmul it launches (Pass.precision).
    */
   setPrecision(p: Precision): void {
     if (p !== 'f32' && p !== 'f16') fail(`precision '${p}': expected f32 or f16`);
@@ -80,13 +80,6 @@ export class Model {
 
   get precision(): Precision {
     return this._precision;
-  }
-
-  // run fn with the gpu's matmuls at this model's precision
-  private at<T>(fn: () => T): T {
-    const g = this.gpu, prev = g.matmulPrecision;
-    g.matmulPrecision = this._precision;
-    try { return fn(); } finally { g.matmulPrecision = prev; }
   }
 
   /** bytes of GPU memory the activation table holds now (0 before the first forward) */
@@ -123,7 +116,7 @@ export class Model {
     const a = this.activations(B, T);
     a.hostIds = Uint32Array.from(ids);
     g.upload(a.ids, a.hostIds);
-    this.at(() => this.family.forward({ g, c, p: this.params.views, a, B, T, cache, stash: this.stash ?? undefined }));
+    this.family.forward({ g, c, p: this.params.views, a, B, T, precision: this._precision, cache, stash: this.stash ?? undefined });
     if (targets) {
       g.upload(a.targets, Uint32Array.from(targets));
       this.head = head ?? null;
@@ -161,7 +154,7 @@ export class Model {
     if (this.head) this.head.backward(a.logits, this.dlosses.view, a.targets, B * T, c.vocabSize, logitsStride(c));
     else K.crossentropySoftmaxBackward(g, a.logits, this.dlosses.view, a.targets, B * T, c.vocabSize, logitsStride(c));
     const s = this.gradViews.s;
-    this.at(() => this.family.backward({ g, c, p: this.params.views, a, B, T, d: grads.views, s, recompute: this.recompute, blockDone, stash: this.stash ?? undefined }));
+    this.family.backward({ g, c, p: this.params.views, a, B, T, precision: this._precision, d: grads.views, s, recompute: this.recompute, blockDone, stash: this.stash ?? undefined });
   }
 
   /** block l's post-softmax attention (B,NH,T,T) in the last forward (zeros above the diagonal) */
@@ -172,7 +165,7 @@ export class Model {
     assert(!this.recompute, 'attentionProbs() needs every block\'s activations, which recompute does not keep', 'call setRecompute(false) first');
     const probs = this.gpu.scratch('attention_probs', n);
     this.stash?.restore(l); // block l's activations out of f16 storage (the forward left the last block's)
-    this.at(() => this.family.attentionProbs({ g: this.gpu, c, p: this.params.views, a, B: a.B, T: a.T }, l, probs));
+    this.family.attentionProbs({ g: this.gpu, c, p: this.params.views, a, B: a.B, T: a.T, precision: this._precision }, l, probs);
     return this.gpu.read(probs);
   }
 

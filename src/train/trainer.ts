@@ -7,8 +7,8 @@
 // Sizes: B batch (windows per micro-batch), T sequence length, G micro-batches per step.
 import type { Model } from '../model/model.js';
 import { Arena } from '../model/arena.js';
-import { AdamW, OPTIMIZERS, type AdamwHyper, type OptimName, type Optimizer, type StateTensor } from '../model/adamw.js';
-import { AdamW8bit } from '../model/adamw8bit.js';
+import { AdamW, OPTIMIZERS, type AdamwHyper, type OptimName, type Optimizer, type StateTensor } from './adamw.js';
+import { AdamW8bit } from './adamw8bit.js';
 import type { View } from '../gpu/gpu.js';
 import { parameterShapes, type Checkpoint } from '../model/config.js';
 import { alignUp, slice } from '../gpu/view.js';
@@ -53,12 +53,20 @@ export const TRAIN_DEFAULTS: Omit<TrainOptions, 'steps' | 'batch' | 'seq'> = {
   precision: 'f32',
 };
 
+// a precision option that is none of f32, f16, auto fails, named as the caller spells it
+function checkPrecision(p: TrainOptions['precision'], name: string): void {
+  if (p !== undefined && !['f32', 'f16', 'auto'].includes(p)) fail(`${name} ${p}: expected f32, f16 or auto`);
+}
+
 /**
- * the precision a run trains at: 'auto' is f16 where the device has shader-f16, else f32; anything else
- * fails, naming the option as the caller spells it (`precision` in the API, --precision in the CLI)
+ * the precision a run trains at: 'auto' is f16 where the device has shader-f16, else f32 (f32 and f16
+ * are themselves); anything else fails, naming the option as the caller spells it (`precision` in the
+ * API, --precision in the CLI). Resolved once, where the device is first known: the CLI resolves
+ * --precision before it plans the run and passes the plain value down; the Trainer resolves what an
+ * API user passes.
  */
 export function resolvePrecision(p: TrainOptions['precision'], shaderF16: boolean, name = '`precision`'): Precision {
-  if (p !== undefined && !['f32', 'f16', 'auto'].includes(p)) fail(`${name} ${p}: expected f32, f16 or auto`);
+  checkPrecision(p, name);
   return p === 'auto' ? (shaderF16 ? 'f16' : 'f32') : (p ?? 'f32');
 }
 
@@ -101,7 +109,7 @@ export function validateTrainOptions(o: TrainOptions): void {
     if (o.gradAccum !== 1) fail(`\`optimInBackward\` needs \`gradAccum\` 1 (got ${o.gradAccum}): each block is updated before the next micro-batch could add to its gradient`, 'drop `gradAccum`, or drop `optimInBackward`');
     if (o.clip > 0) fail(`\`optimInBackward\` needs \`clip\` 0 (got ${o.clip}): the global gradient norm is known only after the blocks are updated`, 'pass `clip` 0, or drop `optimInBackward`');
   }
-  resolvePrecision(o.precision, false);
+  checkPrecision(o.precision, '`precision`');
   if (o.lossScale !== undefined && !(Number.isFinite(o.lossScale) && o.lossScale > 0)) fail(`\`lossScale\` ${o.lossScale} must be a finite number > 0`, 'pass a power of two such as 65536 (the default)');
   if (o.lossScaleInterval !== undefined && !(Number.isInteger(o.lossScaleInterval) && o.lossScaleInterval >= 1)) fail(`\`lossScaleInterval\` ${o.lossScaleInterval} must be a positive integer`);
   if (o.optimInBackward && o.precision && o.precision !== 'f32') {

@@ -12,7 +12,7 @@ import { generate, GENERATE_DEFAULTS as G } from '../model/generate.js';
 import { countParameters, type Checkpoint, type ModelConfig } from '../model/config.js';
 import { parseLlama2c } from '../formats/llama2c.js';
 import { readHfModel, hfFiles } from '../formats/hf.js';
-import { inherit, type InheritRecord } from '../method/inherit.js';
+import { defaultK, inherit, type InheritRecord } from '../method/inherit.js';
 import { initCheckpoint } from '../model/init.js';
 import { Trainer, TRAIN_DEFAULTS, type TrainOptions, type StepMetrics } from '../train/trainer.js';
 import { windowedLoss } from '../train/evaluate.js';
@@ -149,7 +149,7 @@ export class Session {
     if (name === 'reference') fail("'reference' names the loaded reference model", 'give the inherited model another name');
     let ck: Checkpoint, record: InheritRecord | null = null, blocks: number[] | null = null;
     if (req.random) {
-      const L = req.layers ?? req.select?.length ?? Math.max(1, Math.floor(ref.checkpoint.config.nLayers / 2));
+      const L = req.layers ?? req.select?.length ?? defaultK(ref.checkpoint.config.nLayers);
       if (!(Number.isInteger(L) && L >= 1)) fail(`layers ${L} must be a positive integer`);
       const config: ModelConfig = { ...ref.checkpoint.config, nLayers: L };
       ck = initCheckpoint(config, req.seed ?? 0);

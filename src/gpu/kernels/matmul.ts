@@ -3,10 +3,10 @@
 // variants: 'subgroup' (gemm_sg, the adapter has subgroups of >= 8 lanes), 'regs' (gemm_regs), 'tiled'
 // (gemm_tiled, workgroup memory) or 'scalar' (the any-shape kernels). The vec4 variants need the
 // operands' row strides to be multiples of 4; the launcher offers the valid ones to the tuner
-// (src/gpu/tune.ts), which keeps the fastest per adapter and shape class. Under --precision f16
-// (Gpu.matmulPrecision) every variant reads its operands rounded to f16 and sums in f32, and the forward
-// rounds its output to f16 (except the logits).
-import type { Gpu, View } from '../gpu.js';
+// (src/gpu/tune.ts), which keeps the fastest per adapter and shape class. Each launch is given its
+// precision (opts.precision, the model's pass passes it on): under 'f16' (--precision f16) every variant
+// reads its operands rounded to f16 and sums in f32, and the forward rounds its output to f16 (except the logits).
+import type { Gpu, Precision, View } from '../gpu.js';
 import { benchOperands, type Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
 import { assert, fail } from '../../util/errors.js';
@@ -35,34 +35,37 @@ export function matmulCandidates(g: Gpu, ...strides: number[]): MatmulVariant[] 
  * c is written at c[m*ldc + c0 + n]. One dispatch of a vec4 variant (bindings must fit). epi: the fused
  * pass (kernels/matmul.wgsl EPI) with x, laid out as c.
  */
-function gemm(g: Gpu, v: Exclude<MatmulVariant, 'scalar'>, c: View, c0: number, ldc: number, a: View, lda: number, aCol: boolean,
+function gemm(g: Gpu, v: Exclude<MatmulVariant, 'scalar'>, precision: Precision, c: View, c0: number, ldc: number, a: View, lda: number, aCol: boolean,
               b: View, ldb: number, bCol: boolean, bias: View | null, M: number, N: number, K: number, acc: boolean, out16 = false,
               epi: { code: number; x: View } | null = null) {
   const { entry, tm, tn } = GEMM[v];
   g.dispatch(entry, { u: [M, N, K, lda, ldb, ldc, c0, acc ? 1 : 0, bias ? 1 : 0] }, [c, a, b, bias ?? g.none, epi?.x ?? g.scratch('gemm_no_epilogue', 1)],
-    [Math.ceil(N / tn), Math.ceil(M / tm)], { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0, ...f16(g, out16), ...(epi ? { EPI: epi.code } : {}) });
+    [Math.ceil(N / tn), Math.ceil(M / tm)], { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0, ...f16(precision, out16), ...(epi ? { EPI: epi.code } : {}) });
 }
+
+/** what every matmul launch is told: the precision of its operands ('f32' unless given; Model passes its own on) */
+export interface MatmulOptions { precision?: Precision }
 
 /** a GELU fused into a matmul: forward writes GELU(out) to `act`; backward multiplies dinp by gelu'(`pre`) */
 export interface GeluEpilogue { form: 'tanh' | 'erf' }
 const EPI = { tanh: { fwd: 1, bwd: 3 }, erf: { fwd: 2, bwd: 4 } } as const, EPI_RESIDUAL = 5;
 
-// --precision f16 (Gpu.matmulPrecision, set by the model around its passes): operands rounded to f16 on
-// read; with out16 (forward outputs) the result rounded to f16 as it is stored
-const f16 = (g: Gpu, out16 = false) => (g.matmulPrecision === 'f16' ? { F16_IN: 1, ...(out16 ? { F16_OUT: 1 } : {}) } : { F16_IN: 0 });
+// the pipeline constants of a precision: under 'f16' the operands are rounded to f16 on read, and with
+// out16 (forward outputs) the result is rounded to f16 as it is stored
+const f16 = (precision: Precision, out16 = false) => (precision === 'f16' ? { F16_IN: 1, ...(out16 ? { F16_OUT: 1 } : {}) } : { F16_IN: 0 });
 
-/** the tuner's choice for a gemm of this mode and shape class */
-function choose(g: Gpu, mode: string, M: number, N: number, K: number, aCol: boolean, bCol: boolean, ...strides: number[]): MatmulVariant {
+/** the tuner's choice for a gemm of this mode and shape class (timed at the launch's precision) */
+function choose(g: Gpu, precision: Precision, mode: string, M: number, N: number, K: number, aCol: boolean, bCol: boolean, ...strides: number[]): MatmulVariant {
   const key = `${mode}:M${bucket(M)}:N${N}:K${K}`;
   return g.tuner.pick('matmul', key, matmulCandidates(g, ...strides), 'scalar',
-    () => gemmBench(g, Math.min(M, 256), Math.min(N, 2048), Math.min(K, 2048), aCol, bCol)) as MatmulVariant;
+    () => gemmBench(g, precision, Math.min(M, 256), Math.min(N, 2048), Math.min(K, 2048), aCol, bCol)) as MatmulVariant;
 }
 
 // shape classes: rows by powers of 2 (the batch changes them), N and K exact (the model's)
 const bucket = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 // a capped problem of the same mode, random operands, for the tuner
-function gemmBench(g: Gpu, M: number, N: number, K: number, aCol: boolean, bCol: boolean): Bench {
+function gemmBench(g: Gpu, precision: Precision, M: number, N: number, K: number, aCol: boolean, bCol: boolean): Bench {
   const al = (x: number) => Math.ceil(x / 4) * 4;
   const lda = aCol ? al(M) : al(K), ldb = bCol ? al(N) : al(K);
   const a = g.tensor((aCol ? K : M) * lda, 'tune_a'), b = g.tensor((bCol ? K : N) * ldb, 'tune_b'), c = g.tensor(M * N, 'tune_c');
@@ -70,7 +73,7 @@ function gemmBench(g: Gpu, M: number, N: number, K: number, aCol: boolean, bCol:
   g.upload(a, ra);
   g.upload(b, rb);
   return {
-    run: (v) => gemm(g, v as Exclude<MatmulVariant, 'scalar'>, c, 0, N, a, lda, aCol, b, ldb, bCol, null, M, N, K, false),
+    run: (v) => gemm(g, v as Exclude<MatmulVariant, 'scalar'>, precision, c, 0, N, a, lda, aCol, b, ldb, bCol, null, M, N, K, false),
     read: () => g.read(c),
     release: () => { for (const x of [a, b, c]) g.release(x.buffer); },
   };
@@ -86,12 +89,12 @@ function gemmBench(g: Gpu, M: number, N: number, K: number, aCol: boolean, bCol:
  * gelu: out is the pre-activation and gelu.act (N, OC) gets its GELU (scalar: the pointwise kernel after).
  */
 export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: View | null, N: number, C: number, OC: number, ldo = OC,
-                              opts: { f32Out?: boolean; residual?: View; gelu?: GeluEpilogue & { act: View } } = {}) {
+                              opts: MatmulOptions & { f32Out?: boolean; residual?: View; gelu?: GeluEpilogue & { act: View } } = {}) {
   const { nChunk, ocChunk } = matmulChunks(g.bindingFloats, N, C, ldo);
-  const out16 = !opts.f32Out, { residual, gelu } = opts;
+  const out16 = !opts.f32Out, { residual, gelu } = opts, precision = opts.precision ?? 'f32';
   assert(!residual || !gelu, 'matmulForward: a residual add and a GELU cannot both follow one matmul');
   assert(ldo === OC || (!residual && !gelu), 'matmulForward: a fused residual add or GELU needs rows of OC floats (ldo = OC)');
-  const v = choose(g, 'fwd', N, OC, C, false, false, C);
+  const v = choose(g, precision, 'fwd', N, OC, C, false, false, C);
   if (residual && v === 'scalar') g.copy(slice(out, 0, N * OC), slice(residual, 0, N * OC)); // then += below
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const n = Math.min(nChunk, N - n0);
@@ -102,10 +105,10 @@ export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: 
       const o = rows(out);
       if (v === 'scalar') {
         g.dispatch('matmul_forward', { u: [n, C, oc, ldo, oc0, bias ? 1 : 0, residual ? 1 : 0] }, [o, x, w, b ?? g.none],
-          [Math.ceil(oc / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)], f16(g, out16));
+          [Math.ceil(oc / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)], f16(precision, out16));
       } else {
         const epi = gelu ? { code: EPI[gelu.form].fwd, x: rows(gelu.act) } : residual ? { code: EPI_RESIDUAL, x: rows(residual) } : null;
-        gemm(g, v, o, oc0, ldo, x, C, false, w, C, false, b, n, oc, C, false, out16, epi);
+        gemm(g, v, precision, o, oc0, ldo, x, C, false, w, C, false, b, n, oc, C, false, out16, epi);
       }
     }
   }
@@ -120,11 +123,11 @@ export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: 
  */
 export function matmulBackward(g: Gpu, dinp: View, dweight: View, dbias: View | null, dout: View, inp: View, weight: View,
                                N: number, C: number, OC: number,
-                               opts: { accumulate?: boolean; maxBindingFloats?: number; ldd?: number; gelu?: GeluEpilogue & { pre: View } } = {}) {
-  const ldd = opts.ldd ?? OC;
+                               opts: MatmulOptions & { accumulate?: boolean; maxBindingFloats?: number; ldd?: number; gelu?: GeluEpilogue & { pre: View } } = {}) {
+  const ldd = opts.ldd ?? OC, precision = opts.precision ?? 'f32';
   const { nChunk, ocChunk } = matmulChunks(opts.maxBindingFloats ?? g.bindingFloats, N, C, ldd);
-  const vIn = choose(g, 'dinp', N, C, OC, false, true, ldd, C);
-  const vW = choose(g, 'dweight', OC, C, N, true, true, ldd, C);
+  const vIn = choose(g, precision, 'dinp', N, C, OC, false, true, ldd, C);
+  const vW = choose(g, precision, 'dweight', OC, C, N, true, true, ldd, C);
   const gelu = opts.gelu;
   assert(!gelu || !opts.accumulate, 'matmulBackward: a fused GELU backward writes dinp, it cannot accumulate');
   // the GELU backward joins the dinp gemm when one dispatch writes each element (one OC chunk), else runs after
@@ -138,18 +141,18 @@ export function matmulBackward(g: Gpu, dinp: View, dweight: View, dbias: View | 
       const w = slice(weight, oc0 * C, oc * C), dw = slice(dweight, oc0 * C, oc * C), db = dbias ? slice(dbias, oc0, oc) : null;
       const acc = !!opts.accumulate || oc0 > 0; // dinp: the first OC chunk writes (unless accumulating), later ones add
       if (vIn === 'scalar') {
-        g.dispatch('matmul_backward', { u: [n, C, oc, ldd, oc0, acc ? 1 : 0] }, [dx, doutRows, w], [Math.ceil(C / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)], f16(g));
+        g.dispatch('matmul_backward', { u: [n, C, oc, ldd, oc0, acc ? 1 : 0] }, [dx, doutRows, w], [Math.ceil(C / SCALAR_TILE), Math.ceil(n / SCALAR_TILE)], f16(precision));
       } else {
         // A(n, o) = dout[n * ldd + oc0 + o] (rows, from the chunk's first column), B(c, o) = W[o * C + c] (columns)
-        gemm(g, vIn, dx, 0, C, slice(doutRows, oc0, doutRows.numel - oc0), ldd, false, w, C, true, null, n, C, oc, acc, false,
+        gemm(g, vIn, precision, dx, 0, C, slice(doutRows, oc0, doutRows.numel - oc0), ldd, false, w, C, true, null, n, C, oc, acc, false,
           fuse ? { code: EPI[gelu!.form].bwd, x: slice(gelu!.pre, n0 * C, n * C) } : null);
       }
       if (vW === 'scalar') {
         g.dispatch('matmul_backward_dweight', { u: [n, C, oc, ldd, oc0, db ? 1 : 0] }, [dw, db ?? g.none, doutRows, x],
-          [Math.ceil(C / SCALAR_TILE), Math.ceil(oc / SCALAR_TILE)], f16(g));
+          [Math.ceil(C / SCALAR_TILE), Math.ceil(oc / SCALAR_TILE)], f16(precision));
       } else {
         // A(o, n) = dout[n * ldd + oc0 + o] (columns), B(c, n) = inp[n * C + c] (columns); += into dweight
-        gemm(g, vW, dw, 0, C, slice(doutRows, oc0, doutRows.numel - oc0), ldd, true, x, C, true, null, oc, C, n, true);
+        gemm(g, vW, precision, dw, 0, C, slice(doutRows, oc0, doutRows.numel - oc0), ldd, true, x, C, true, null, oc, C, n, true);
         if (db) columnSums(g, db, doutRows, n, oc, ldd, oc0);
       }
     }

@@ -1,7 +1,7 @@
 // cli/args: flag helpers shared by the CLI's command files. Every bad value is an InherituneError
 // that names the flag.
 import { fail } from '../../util/errors.js';
-import { isSelectRule, SELECT_RULES } from '../../method/select.js';
+import { isSelectRule, SELECT_RULES, type SelectRule } from '../../method/select.js';
 import { isHubSpec } from '../../formats/hub.js';
 import { downloadModel } from '../hub.js';
 import { STDERR_TTY } from './stderr.js';
@@ -37,9 +37,10 @@ export function num(flags: Flags, name: string, dflt: number): number {
   return n;
 }
 
-/** --select 0,1,4: a block list (undefined without the flag or for a rule: rank-guided, block-influence, angular) */
-export function blockList(flags: Flags): number[] | undefined {
-  if (typeof flags.select !== 'string' || isSelectRule(flags.select)) return undefined;
+/** --select: a block list (0,1,4) or a rule (rank-guided, block-influence, angular); undefined without the flag */
+export function selectFlag(flags: Flags): number[] | SelectRule | undefined {
+  if (typeof flags.select !== 'string') return undefined;
+  if (isSelectRule(flags.select)) return flags.select;
   return flags.select.split(',').map((x) => {
     const n = Number(x.trim());
     if (!Number.isInteger(n) || n < 0) fail(`--select: '${x}' is not a block index`, `pass comma-separated block indices, e.g. --select 0,1,4, or one of the rules ${SELECT_RULES.join(', ')}`);

@@ -16,9 +16,9 @@ import { hfConfigFiles, hfWrites, openHfModel } from '../../formats/hf.js';
 import { countParameters, type Checkpoint, type ModelConfig } from '../../model/config.js';
 import { Progress } from '../../util/progress.js';
 import { InherituneError, fail } from '../../util/errors.js';
-import { int, str, num, stderrBar, modelPath, blockList, cli, type Flags } from './args.js';
+import { int, str, num, stderrBar, modelPath, selectFlag, cli, type Flags } from './args.js';
 import { analyzeAttention } from '../../method/analyze.js';
-import { guidedBlocks, isSelectRule, blockSimilarity } from '../../method/select.js';
+import { resolveSelect, blockSimilarity } from '../../method/select.js';
 import { exportOnnxFile, exportOnnxDir } from '../onnx.js';
 import { evaluateTask, TASK_NAMES, type TaskName } from '../../tasks/score.js';
 import { readTaskFiles } from '../tasks.js';
@@ -178,15 +178,12 @@ async function inheritCmd(flags: Flags, gpu: Gpu | null): Promise<void> {
   try {
     let ref: Checkpoint | null = hf ? null : await readModel(from);
     const refConfig = hf?.config ?? ref!.config;
-    let select = blockList(flags);
-    if (isSelectRule(flags.select)) {
-      // the k blocks a rule picks on --text (src/method/select.ts)
-      const k = int(flags, 'layers') ?? Math.max(1, Math.floor(refConfig.nLayers / 2));
-      const tokens = await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, from, refConfig.vocabSize), 'val');
-      const m = ref ? Model.create(gpu!, ref) : await loadModel(gpu!, from);
-      const { blocks, why } = await guidedBlocks(m, tokens, k, flags.select);
-      m.destroy();
-      select = blocks;
+    // a rule's blocks are picked on --text (src/method/select.ts)
+    const { blocks: select, why } = await resolveSelect(selectFlag(flags), int(flags, 'layers'), async () => ({
+      tokens: await readTokens(str(flags, 'text'), () => readTokenizer(flags.tokenizer as string | undefined, from, refConfig.vocabSize), 'val'),
+      model: ref ? Model.create(gpu!, ref) : await loadModel(gpu!, from),
+    }));
+    if (why !== undefined) {
       delete flags.layers;
       if (!flags.json) console.log(`${flags.select}: ${why} -> blocks [${select}]`);
     }

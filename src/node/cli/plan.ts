@@ -1,10 +1,10 @@
-// cli/plan: `inheritune-rt plan` (the memory plan of a training run, src/model/plan.ts) and the check
+// cli/plan: `inheritune-rt plan` (the memory plan of a training run, src/train/plan.ts) and the check
 // train and run make with it before they allocate anything on the GPU.
 import { totalmem } from 'node:os';
-import type { Gpu } from '../../gpu/gpu.js';
+import type { Gpu, Precision } from '../../gpu/gpu.js';
 import type { ModelConfig } from '../../model/config.js';
-import { memoryPlan, fitSuggestions, planText, type DeviceLimits, type PlanOptions } from '../../model/plan.js';
-import type { OptimName } from '../../model/adamw.js';
+import { memoryPlan, fitSuggestions, planText, runPlanOptions, type DeviceLimits, type PlanOptions } from '../../train/plan.js';
+import type { OptimName } from '../../train/adamw.js';
 import { readModelConfig } from '../files.js';
 import { resolvePrecision, TRAIN_DEFAULTS, type TrainOptions } from '../../train/trainer.js';
 import { parseSize } from '../../formats/stwrite.js';
@@ -22,11 +22,19 @@ export function deviceLimits(gpu: Gpu, flags: Flags): DeviceLimits {
   return l;
 }
 
-export function planOptions(flags: Flags, gpu: Gpu, base: { batch: number; seq: number; gradAccum: number; recompute: boolean; optim?: OptimName; optimInBackward?: boolean }): PlanOptions {
-  const optim = flags.inference ? null : ((flags.optim as OptimName | undefined) ?? base.optim ?? 'adamw');
-  if (optim !== null && optim !== 'adamw' && optim !== 'adamw8bit') fail(`--optim ${optim}: expected adamw or adamw8bit`);
-  const precision = resolvePrecision((flags.precision as TrainOptions['precision'] | undefined) ?? TRAIN_DEFAULTS.precision, gpu.shaderF16, '--precision');
-  return { batch: base.batch, seq: base.seq, gradAccum: base.gradAccum, recompute: base.recompute, precision, optim, optimInBackward: base.optimInBackward ?? !!flags['optim-in-backward'] };
+/**
+ * --precision resolved on this device ('auto': f16 where it has shader-f16): the CLI's one resolution of
+ * it; train, run and plan pass the plain value on (to the memory plan and the Trainer)
+ */
+export function precisionFlag(flags: Flags, gpu: Gpu, dflt: TrainOptions['precision'] = TRAIN_DEFAULTS.precision): Precision {
+  return resolvePrecision((flags.precision as TrainOptions['precision'] | undefined) ?? dflt, gpu.shaderF16, '--precision');
+}
+
+// plan's --optim (train and run check theirs with the other training options, validateTrainOptions)
+function optimFlag(flags: Flags): OptimName {
+  const optim = (flags.optim as OptimName | undefined) ?? 'adamw';
+  if (optim !== 'adamw' && optim !== 'adamw8bit') fail(`--optim ${optim}: expected adamw or adamw8bit`);
+  return optim;
 }
 
 /** train and run: refuse before allocating when the plan does not fit, printing it and the flags that would */
@@ -42,10 +50,13 @@ export async function planCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const layers = int(flags, 'layers');
   if (layers !== undefined && (layers < 1 || layers > c.nLayers)) fail(`--layers ${layers}: the model has ${c.nLayers} blocks`, `pass 1..${c.nLayers}`);
   const config = layers ? { ...c, nLayers: layers } : c;
-  const o = planOptions(flags, gpu, {
+  // the run train's flags would make; --inference: no gradients, no optimizer
+  const o = runPlanOptions({
     batch: int(flags, 'batch') ?? fail('--batch B is required'), seq: int(flags, 'seq') ?? fail('--seq T is required'),
-    gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute,
+    gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute, precision: precisionFlag(flags, gpu),
+    optim: flags.inference ? undefined : optimFlag(flags), optimInBackward: !!flags['optim-in-backward'],
   });
+  if (flags.inference) o.optim = null;
   if (o.seq > config.maxSeqLen) fail(`--seq ${o.seq} exceeds the model's maximum of ${config.maxSeqLen} positions`);
   const limits = deviceLimits(gpu, flags);
   const p = memoryPlan(config, o, limits);

@@ -2,7 +2,7 @@
 // (the whole Inheritune recipe; `demo` is `run` on the built-in default).
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Gpu } from '../../gpu/gpu.js';
+import type { Gpu, Precision } from '../../gpu/gpu.js';
 import { readModelConfig, readTokenizer, readTokens, readTrainData, tokenizerFiles, loadModel } from '../files.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions, type TrainData } from '../../train/trainer.js';
 import { trainRun, finishedAt } from '../train.js';
@@ -10,25 +10,25 @@ import { RECIPE_DEFAULTS, type RecipeOptions } from '../../method/recipe.js';
 import { runOnDisk, builtinReference, pretrainReference, referenceDir, type RunArgs } from '../recipe.js';
 import { TASK_NAMES, type TaskName, type TaskTokenizer } from '../../tasks/score.js';
 import type { Tokenizer } from '../../tokenizers/load.js';
-import { int, str, num, stderrBar, modelPath, blockList, type Flags } from './args.js';
+import { int, str, num, stderrBar, modelPath, selectFlag, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
-import { guidedBlocks, isSelectRule } from '../../method/select.js';
+import { resolveSelect } from '../../method/select.js';
 import { checkOut } from './outdir.js';
 import { BUILTIN_RUN, DEMO_OUT, PRETRAIN_OUT } from './specs.js';
-import { checkPlan, planOptions, deviceLimits } from './plan.js';
-import { memoryPlan } from '../../model/plan.js';
+import { checkPlan, deviceLimits, precisionFlag } from './plan.js';
+import { memoryPlan, runPlanOptions } from '../../train/plan.js';
 import { DISTILL_DEFAULTS, validateDistill, type DistillOptions } from '../../train/distill.js';
 import { checkTeacher } from '../teacher.js';
 
-/** training options from flags, over `base` defaults */
-function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
+/** training options from flags, over `base` defaults, with --precision resolved on this device */
+function trainOptions(flags: Flags, gpu: Gpu, base: Partial<TrainOptions>): TrainOptions & { precision: Precision } {
   const d = { ...TRAIN_DEFAULTS, ...base };
   const B = int(flags, 'batch') ?? d.batch ?? fail('--batch B is required');
   const T = int(flags, 'seq') ?? d.seq ?? fail('--seq T is required');
   const G = int(flags, 'grad-accum') ?? d.gradAccum;
   const tokens = int(flags, 'tokens');
   const steps = int(flags, 'steps') ?? (tokens ? Math.ceil(tokens / (B * T * G)) : d.steps ?? fail('--steps N (or --tokens N) is required'));
-  const o: TrainOptions = {
+  const o: TrainOptions & { precision: Precision } = {
     steps, batch: B, seq: T, gradAccum: G,
     lr: num(flags, 'lr', d.lr), minLr: num(flags, 'min-lr', d.minLr), warmup: num(flags, 'warmup', d.warmup),
     schedule: (flags.schedule as TrainOptions['schedule']) ?? d.schedule,
@@ -38,7 +38,7 @@ function trainOptions(flags: Flags, base: Partial<TrainOptions>): TrainOptions {
     evalEvery: num(flags, 'eval-every', d.evalEvery), valWindows: num(flags, 'val-windows', d.valWindows),
     recompute: !!flags.recompute || d.recompute, optimInBackward: !!flags['optim-in-backward'] || d.optimInBackward,
     optim: (flags.optim as TrainOptions['optim']) ?? d.optim,
-    precision: (flags.precision as TrainOptions['precision']) ?? d.precision,
+    precision: precisionFlag(flags, gpu, d.precision),
     ...(flags['loss-scale'] !== undefined ? { lossScale: num(flags, 'loss-scale', 0) } : {}),
     ...distillOptions(flags),
   };
@@ -73,7 +73,7 @@ async function textData(flags: Flags, path: string, vocabSize: number): Promise<
 
 export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const out = str(flags, 'out');
-  const opts = trainOptions(flags, {});
+  const opts = trainOptions(flags, gpu, {});
   const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
   // --resume of a run that already reached --steps: say so before any text is read, and succeed
   const finished = resume ? finishedAt(out, opts) : null;
@@ -85,9 +85,9 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
     validateDistill(opts.distill!, config.vocabSize, (k) => `--distill-${k}`);
     await checkTeacher(path, teacher);
   }
-  checkPlan(gpu, flags, config, planOptions(flags, gpu, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
+  checkPlan(gpu, flags, config, runPlanOptions(opts));
   const { train, val } = await textData(flags, path, config.vocabSize);
-  const planned = memoryPlan(config, planOptions(flags, gpu, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }), deviceLimits(gpu, flags)).total;
+  const planned = memoryPlan(config, runPlanOptions(opts), deviceLimits(gpu, flags)).total;
   gpu.resetPeak();
   const live0 = gpu.memory.live;
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
@@ -125,14 +125,14 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   const out = typeof flags.out === 'string' ? flags.out : builtin ? DEMO_OUT : str(flags, 'out');
   const log = flags.json ? () => {} : (l: string) => console.log(l);
   const progress = flags.json ? null : stderrBar();
-  const opts = trainOptions(flags, flags.model !== undefined ? {} : BUILTIN_RUN);
+  const opts = trainOptions(flags, gpu, flags.model !== undefined ? {} : BUILTIN_RUN);
   // without --model the run is the built-in job's, which a re-run continues (as demo does)
   const resume = checkOut(out, { flag: '--out', own: flags.model !== undefined ? 'run' : 'demo', resumeByDefault: flags.model === undefined },
     !!flags.resume, !!flags.force);
   const path = flags.model !== undefined ? await modelPath(flags, 'model') : undefined;
-  const select = blockList(flags), rule = isSelectRule(flags.select) ? flags.select : null;
+  const select = selectFlag(flags);
   const recipe: RecipeOptions = {
-    layers: int(flags, 'layers'), select,
+    layers: int(flags, 'layers'), select: undefined, // below: a rule needs the reference and the data
     grow: int(flags, 'grow') ?? RECIPE_DEFAULTS.grow, maxRounds: int(flags, 'max-rounds') ?? RECIPE_DEFAULTS.maxRounds,
     tolerance: num(flags, 'tolerance', RECIPE_DEFAULTS.tolerance),
     growth: (flags.growth as RecipeOptions['growth']) ?? RECIPE_DEFAULTS.growth,
@@ -142,7 +142,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   if (path) {
     // the largest model the rounds may train is the reference's size
     const refConfig = await readModelConfig(path);
-    checkPlan(gpu, flags, refConfig, planOptions(flags, gpu, { batch: opts.batch, seq: opts.seq, gradAccum: opts.gradAccum, recompute: !!opts.recompute, optim: opts.optim, optimInBackward: !!opts.optimInBackward }));
+    checkPlan(gpu, flags, refConfig, runPlanOptions(opts));
     const { train, val, tok } = await textData(flags, path, refConfig.vocabSize);
     const tokFiles = tokenizerFiles(path);
     data = { reference: await referenceDir(path, join(out, 'reference-hf'), tokFiles, resume), train, val, tokFiles, tokenizer: flags.tasks ? await tok() : undefined };
@@ -150,15 +150,11 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
     if (flags.text) fail('--text needs --model: the built-in default brings its own reference and data', 'pass --model PATH with --text, or neither');
     data = await builtinReference(gpu, out, progress, log, int(flags, 'pretrain-steps'));
   }
-  if (rule) {
-    // the k reference blocks a rule picks on the validation tokens (src/method/select.ts)
-    const m = await loadModel(gpu, data.reference);
-    const L = m.config.nLayers;
-    const { blocks, why } = await guidedBlocks(m, data.val, recipe.layers ?? Math.max(1, Math.floor(L / 2)), rule);
-    m.destroy();
-    recipe.select = blocks;
-    log(`${rule} selection: ${why} -> blocks [${blocks}]`);
-  }
+  // a rule's reference blocks are picked on the validation tokens (src/method/select.ts)
+  const { reference, val } = data;
+  const { blocks, why } = await resolveSelect(select, recipe.layers, async () => ({ model: await loadModel(gpu, reference), tokens: val }));
+  recipe.select = blocks;
+  if (why !== undefined) log(`${select} selection: ${why} -> blocks [${blocks}]`);
   const report = await runOnDisk(gpu, { out, resume, recipe, train: data.train, val: data.val,
     reference: data.reference, tokenizerFiles: data.tokFiles, saveEvery: num(flags, 'save-every', 50),
     analyzeSequences: num(flags, 'analyze-sequences', 100), progress, log, tasks: taskSpec(flags, data.tokenizer) });

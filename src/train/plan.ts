@@ -6,23 +6,32 @@
 // RAM), whether it fits, and which flag would make it fit. `inheritune-rt plan` prints it; train and
 // run check it before allocating anything.
 import { alignUp } from '../gpu/view.js';
-import { arenaLayout } from './arena.js';
-import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from './config.js';
-import { FAMILIES } from './model.js';
-import { TableStore, storesF16 } from './family.js';
+import type { Precision } from '../gpu/gpu.js';
+import { arenaLayout } from '../model/arena.js';
+import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from '../model/config.js';
+import { FAMILIES } from '../model/model.js';
+import { TableStore, storesF16 } from '../model/family.js';
 import { blocksOf } from '../gpu/kernels/reduce.js';
-
 import type { OptimName } from './adamw.js';
+import type { TrainOptions } from './trainer.js';
 
 export interface PlanOptions {
   batch: number; seq: number; gradAccum?: number;
   recompute?: boolean;
   /** 'f16': mixed precision, whose f16 activations are stored in f16 (Model.setPrecision) */
-  precision?: 'f32' | 'f16';
+  precision?: Precision;
   /** optimizer-in-backward: gradients of one block (+ the tensors outside the blocks) */
   optimInBackward?: boolean;
   /** the optimizer (its state), or null for inference only (no gradients, no optimizer) */
   optim?: OptimName | null;
+}
+
+/**
+ * the plan's options of a training run, from its settings (the Trainer's options, precision resolved):
+ * the one place train, run and plan turn a run into what memoryPlan reads (optim defaults to adamw)
+ */
+export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward'> & { precision?: Precision }): PlanOptions {
+  return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward };
 }
 
 export interface DeviceLimits {
@@ -45,7 +54,7 @@ export interface MemoryPlan {
 
 const F = 4; // bytes per float
 
-/** optimizer state bytes (src/model/adamw.ts, adamw8bit.ts) for the parameter layout */
+/** optimizer state bytes (src/train/adamw.ts, adamw8bit.ts) for the parameter layout */
 export function optimizerBytes(optim: OptimName, c: ModelConfig, partFloats = Infinity): number {
   const { layout, parts } = arenaLayout(c, partFloats);
   // adamw: m and v, arenas of the parameter layout, in f32

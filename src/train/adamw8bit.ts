@@ -14,9 +14,9 @@
 import type { View } from '../gpu/gpu.js';
 import * as K from '../gpu/kernels/index.js';
 import { alignUp, slice } from '../gpu/view.js';
-import { arenaLayout, type Arena } from './arena.js';
-import type { Model } from './model.js';
-import type { Params } from './family.js';
+import { arenaLayout, type Arena } from '../model/arena.js';
+import type { Model } from '../model/model.js';
+import type { Params } from '../model/family.js';
 import { decayRates, gather, bytesOf, STATE_HINT, type AdamwHyper, type Optimizer, type StateTensor, type StateWrite } from './adamw.js';
 import { fail } from '../util/errors.js';
 

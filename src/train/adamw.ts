@@ -3,14 +3,14 @@
 // and biases (PyTorch's usual param groups); as every slice of the arena is aligned, the layout falls
 // into a few runs of consecutive tensors with one rate, and AdamW is one dispatch per run (within an
 // arena part): no per-element mask is stored. The gradient is scaled by a clip factor on the GPU (src/gpu/kernels/optim.ts
-// gradnormClip). The 8-bit variant is src/model/adamw8bit.ts; both implement Optimizer.
+// gradnormClip). The 8-bit variant is src/train/adamw8bit.ts; both implement Optimizer.
 import type { View } from '../gpu/gpu.js';
 import * as K from '../gpu/kernels/index.js';
 import { alignUp, slice } from '../gpu/view.js';
-import { parameterShapes, type ModelConfig } from './config.js';
-import { Arena, arenaLayout } from './arena.js';
-import type { Model } from './model.js';
-import type { Params } from './family.js';
+import { parameterShapes, type ModelConfig } from '../model/config.js';
+import { Arena, arenaLayout } from '../model/arena.js';
+import type { Model } from '../model/model.js';
+import type { Params } from '../model/family.js';
 import { fail } from '../util/errors.js';
 
 export interface AdamwHyper { lr: number; beta1: number; beta2: number; eps: number; wd: number; t: number }
