@@ -15,6 +15,8 @@ import { getEncoding } from 'js-tiktoken';
 import { env, AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { tokenizerFromFiles, type Tokenizer } from '../src/tokenizers/load.js';
 import { hfTokenizerFiles } from '../src/tokenizers/export.js';
+import { Packer, DocSplitter } from '../src/data/pack.js';
+import { parseShard } from '../src/data/shard.js';
 import { REPO, SHARED } from './helpers.js';
 
 const run = promisify(execFile);
@@ -151,6 +153,24 @@ describe('special tokens in text, as transformers.js encodes them', () => {
     expect(ids.at(-1)).toBe(50257);
     expect(sw.encode('<mask>, <mask>- \u25cc\u0330<mask>').filter((i) => i === 50257)).toHaveLength(2); // punctuation is not a word; a combining mark is
     expect(plain('A<mask>')).toBeGreaterThan(1);
+  });
+
+  it('pack: special tokens in documents become their ids in the shards (also in the chunks a long document is cut into)', async () => {
+    const doc = (sp: string) => Array.from({ length: 400 }, (_, i) => `Line ${i} of the story.${i % 7 ? '' : sp} And then`).join(' ');
+    for (const [files, sp, id] of [[GPT2(), EOT, 50256], [{ 'tokenizer.model': shared('stories260k/tok512.model') }, '</s>', 2]] as const) {
+      for (const split of [false, true]) {
+        const tok = await tokenizerFromFiles(files, { splitSpecialTokens: split });
+        const text = doc(sp), got: number[] = [];
+        const q = new Packer(tok, { val: 0, chunkChars: 512 }, (_s, _i, b) => { for (const t of parseShard(b).tokens) got.push(t); });
+        const d = new DocSplitter('file', q, 'text', 'doc');
+        d.start();
+        for (let i = 0; i < text.length; i += 300) await d.push(text.slice(i, i + 300));
+        await d.finish();
+        await q.finish();
+        expect(got, `${tok.kind} split ${split}`).toEqual(tok.encode(text, { bos: true })); // cut in 512-character chunks, the ids of the whole
+        expect(got.filter((t) => t === id).length, `${tok.kind} split ${split}`).toBe(split ? (id === 50256 ? 1 : 0) : 58 + (id === 50256 ? 1 : 0));
+      }
+    }
   });
 
   it('tokenize (CLI): the ids transformers.js gives; --split-special-tokens keeps the text', async () => {

@@ -32,7 +32,7 @@ export const isTokenizerFile = (f: string) => TOKENIZER_FILES.includes(f) || isT
 const FILES_HINT = 'pass the tokenizer files of a model directory: tokenizer.json, tokenizer.model, ' +
   'vocab.json + merges.txt, encoder.json + vocab.bpe, or a llama2.c tokenizer.bin';
 
-interface ConfigTokens { bos?: string; eos?: string; from?: string; named: (string | null | undefined)[]; decoder: (Omit<AddedToken, 'id'> & { id: number })[] }
+interface ConfigTokens { bos?: string; eos?: string; from?: string; named: (string | null | undefined)[]; decoder: AddedToken[] }
 
 /**
  * bos_token / eos_token (and unk/pad) of a tokenizer_config.json: a string, an AddedToken object ({content}),
