@@ -4,7 +4,8 @@
 # On Debian (as root): a WebGPU-capable CPU Vulkan driver (lavapipe: mesa-vulkan-drivers + libvulkan1,
 # from bookworm-backports on Debian 12, whose own mesa 22.3 is too old for Dawn) for Node and Deno,
 # and Debian's chromium for the browser test (its WebGPU adapter is the SwiftShader it bundles).
-# Then `npm ci` and `npm run build`. Already-installed packages are detected and apt is skipped.
+# Then `npm ci` (with ONNXRUNTIME_NODE_INSTALL(_CUDA)=skip: nothing fetched outside the npm registry) and
+# `npm run build`. Already-installed packages are detected and apt is skipped.
 # Never prompts (DEBIAN_FRONTEND=noninteractive, apt-get -y, npm with no stdin needed).
 # Not root or not Debian: says what it would install and goes on with the npm steps.
 set -euo pipefail
@@ -68,6 +69,9 @@ else
   log "  elsewhere: any Vulkan/Metal/D3D12 driver Dawn can use, and a Chromium/Chrome (or set CHROMIUM_PATH)"
 fi
 
+# onnxruntime-node (under the dev dependency @huggingface/transformers) would fetch its CUDA provider libraries from
+# NuGet in its postinstall on linux/x64; the tests run it on the CPU, so nothing beyond the npm registry is fetched
+export ONNXRUNTIME_NODE_INSTALL_CUDA=skip ONNXRUNTIME_NODE_INSTALL=skip
 if [[ -f package-lock.json ]]; then
   log "npm ci"
   npm ci --no-audit --no-fund

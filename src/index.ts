@@ -33,7 +33,7 @@ export { runRecipe, recipeSvg, recipeSummary, validationLoss, RECIPE_DEFAULTS, t
 export { ByteTokenizer, byteTokenizerJson } from './tokenizers/bytes.js';
 export { analyzeAttention, rankGuidedSelection, rankGuidedBlocks, analysisWindows, LAZY_MAX_RANK, type Analysis, type BlockAnalysis, type AnalyzeOptions } from './method/analyze.js';
 export { hubDir, parseHubSpec, isHubSpec, hubUrl, DEFAULT_HF_ENDPOINT, type HubOptions, type HubRepo } from './formats/hub.js';
-export { tokenizerFromFiles, ENDOFTEXT, type Tokenizer, type EncodeOptions } from './tokenizers/load.js';
+export { tokenizerFromFiles, ENDOFTEXT, type Tokenizer, type EncodeOptions, type DecodeOptions } from './tokenizers/load.js';
 export { BpeTokenizer } from './tokenizers/bpe.js';
 export { SentencePieceTokenizer } from './tokenizers/sentencepiece.js';
 export { Packer, DocSplitter, parseAmount, type PackOptions, type PackSummary } from './data/pack.js';

@@ -15,10 +15,13 @@ let work = '';
 beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'itrt-data-')); });
 
 describe('tokenize and pack (CLI)', () => {
-  it('tokenize: GPT-2 ids equal tiktoken encode_ordinary, SentencePiece and llama2.c ids as documented', async () => {
+  it('tokenize: GPT-2 ids equal tiktoken encode (allowed_special "all", as HF; encode_ordinary with --split-special-tokens), SentencePiece and llama2.c ids as documented', async () => {
     const text = "Hello world, it's <|endoftext|> 2024!\r\n\tTabs  and  spaces 🙂 你好";
     const gpt2 = await cli('tokenize', '--tokenizer', resolve(SHARED, 'gpt2-bpe'), '--text', text, '--json');
-    expect(gpt2.ids).toEqual(getEncoding('r50k_base').encode(text, [], []));
+    expect(gpt2.ids).toEqual(getEncoding('r50k_base').encode(text, 'all'));
+    expect(gpt2.ids).toContain(50256);
+    const plain = await cli('tokenize', '--tokenizer', resolve(SHARED, 'gpt2-bpe'), '--text', text, '--split-special-tokens', '--json');
+    expect(plain.ids).toEqual(getEncoding('r50k_base').encode(text, [], []));
     const spm = await cli('tokenize', '--tokenizer', resolve(SHARED, 'stories260k/tok512.model'), '--text', 'Once upon a time', '--json');
     expect(spm.ids).toEqual([403, 407, 261, 378]);
     const bin = await cli('tokenize', '--tokenizer', resolve(SHARED, 'stories260k/tok512.bin'), '--text', 'Once upon a time', '--json');

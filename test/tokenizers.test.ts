@@ -76,7 +76,7 @@ describe('GPT-2 byte-level BPE', () => {
   });
 
   it('matches js-tiktoken and tiktoken (WASM) on the torture text: CRLF, tabs, spaces, digits, emoji, CJK, lone surrogates', async () => {
-    const tok = await tokenizerFromFiles(gpt2Files());
+    const tok = await tokenizerFromFiles(gpt2Files(), { splitSpecialTokens: true }); // as tiktoken's encode_ordinary
     const wasm = get_encoding('r50k_base');
     try {
       for (const s of TORTURE) {
@@ -100,21 +100,20 @@ describe('GPT-2 byte-level BPE', () => {
     for (const t of [hf, j1, j2]) {
       expect(t.kind).toBe('byte-bpe');
       expect([t.vocabSize, t.bos, t.eos]).toEqual([50257, 50256, 50256]);
-      expect(t.encode(s)).toEqual(want);
+      expect(t.encode(s, { splitSpecialTokens: true })).toEqual(want);
+      expect(t.encode(s)).toEqual(ref.encode(s, 'all'));
     }
   });
 
-  it('recognises <|endoftext|> only when allowed (tiktoken allowed_special), and adds BOS/EOS when asked', async () => {
+  it('recognises <|endoftext|> as HF does (tiktoken allowed_special "all"), as text with splitSpecialTokens, and adds BOS/EOS when asked', async () => {
     const tok = await tokenizerFromFiles(gpt2Files());
     const s = 'Hello<|endoftext|>world <|endoftext|>';
-    expect(tok.encode(s)).toEqual(ref.encode(s, [], []));
-    expect(tok.encode(s)).not.toContain(50256);
-    expect(tok.encode(s, { allowedSpecial: 'all' })).toEqual(ref.encode(s, 'all'));
-    expect(tok.encode(s, { allowedSpecial: new Set(['<|endoftext|>']) })).toEqual(ref.encode(s, ['<|endoftext|>']));
-    expect(tok.encode(s, { allowedSpecial: 'all' }).filter((i) => i === 50256)).toHaveLength(2);
-    expect(tok.decode(tok.encode(s, { allowedSpecial: 'all' }))).toBe(s);
+    expect(tok.encode(s, { splitSpecialTokens: true })).toEqual(ref.encode(s, [], []));
+    expect(tok.encode(s, { splitSpecialTokens: true })).not.toContain(50256);
+    expect(tok.encode(s)).toEqual(ref.encode(s, 'all'));
+    expect(tok.encode(s).filter((i) => i === 50256)).toHaveLength(2);
+    expect(tok.decode(tok.encode(s))).toBe(s);
     expect(tok.encode('Hi', { bos: true, eos: true })).toEqual([50256, 17250, 50256]);
-    await expectError(() => tok.encode(s, { allowedSpecial: new Set(['<|nope|>']) }), /allowedSpecial names '<\|nope\|>'/);
   });
 
   it('does not go quadratic on a 1 MB word, and caches repeated words', async () => {
@@ -170,6 +169,7 @@ describe('SentencePiece BPE (tokenizer.model)', () => {
     const toks: Record<string, SentencePieceTokenizer> = {};
     for (const [k, hex] of Object.entries(REF.variants)) toks[k] = await SentencePieceTokenizer.fromBytes(variant(hex));
     toks.shakespeare = await SentencePieceTokenizer.fromBytes(new Uint8Array(readFileSync(resolve(REPO, 'test/ref/spm_shakespeare.model'))));
+    for (const t of Object.values(toks)) t.splitSpecialTokens = true; // python sentencepiece matches no <s>, </s> in text
     return toks;
   };
 
@@ -277,10 +277,10 @@ describe('tokenizer.json, Llama style (tok512 as transformers LlamaConverter wri
     return new TextEncoder().encode(JSON.stringify(j));
   };
 
-  const c0 = (tok: Tokenizer) => tok.encode('\u2581<s>Hi</s>').slice(1); // "<s>Hi</s>" as plain text
+  const c0 = (tok: Tokenizer) => tok.encode('\u2581<s>Hi</s>', { splitSpecialTokens: true }).slice(1); // "<s>Hi</s>" as plain text
 
   it('gives the ids of sentencepiece with remove_extra_whitespaces off, and decodes them back', async () => {
-    const tok = await tokenizerFromFiles({ 'tokenizer.json': json });
+    const tok = await tokenizerFromFiles({ 'tokenizer.json': json }, { splitSpecialTokens: true }); // as python sentencepiece
     expect([tok.kind, tok.vocabSize, tok.bos, tok.eos]).toEqual(['metaspace-bpe', 512, 1, 2]);
     for (const c of REF.cases) {
       const s = caseText(c);
@@ -289,14 +289,15 @@ describe('tokenizer.json, Llama style (tok512 as transformers LlamaConverter wri
     }
     for (const f of REF.files.filter((x) => x.variant === 'keep_spaces')) expect(sha(tok.encode(text(f.file))), f.file).toBe(f.sha256);
     // each segment between special tokens is normalized on its own (HF: added tokens are split off first)
-    expect(tok.encode('<s>Hi</s>', { allowedSpecial: 'all' })).toEqual([1, ...tok.encode('Hi'), 2]);
+    expect(tok.encode('<s>Hi</s>', { splitSpecialTokens: false })).toEqual([1, ...tok.encode('Hi'), 2]);
     expect(tok.encode('<s>Hi</s>')).toEqual(c0(tok));
-    expect(tok.decode([1, ...tok.encode('Hi'), 2])).toBe('Hi');
+    expect(tok.decode([1, ...tok.encode('Hi'), 2])).toBe('<s> Hi</s>'); // HF decode: special tokens as their text
+    expect(tok.decode([1, ...tok.encode('Hi'), 2], { skipSpecialTokens: true })).toBe('Hi');
   });
 
   it('with the Metaspace pre-tokenizer (split or not): the same ids, except that a leading space is not doubled', async () => {
     for (const split of [false, true]) {
-      const tok = await tokenizerFromFiles({ 'tokenizer.json': withMetaspace(split) });
+      const tok = await tokenizerFromFiles({ 'tokenizer.json': withMetaspace(split) }, { splitSpecialTokens: true });
       for (const c of REF.cases) {
         const s = caseText(c);
         if (!s.startsWith(' ') && !s.startsWith('\u2581')) expect(tok.encode(s), JSON.stringify(s.slice(0, 40))).toEqual(c.ids.keep_spaces);

@@ -143,12 +143,13 @@ export interface SplitSummary { tokens: number; shards: number; docs: number }
 export interface PackSummary { version: 1 | 2; docs: number; kept: number; train: SplitSummary; val: SplitSummary; truncated: boolean }
 export type ShardSink = (split: 'train' | 'val', index: number, shard: Uint8Array) => void | Promise<void>;
 
-/** The first cut piece of a document is encoded as is; the rest continue it (see encoding.ts safeCut). */
+/** The first cut piece of a document is encoded as is; the rest continue it (see encoding.ts safeCut). Special
+ *  tokens written in the text become their ids unless the tokenizer was loaded with splitSpecialTokens. */
 function encodePiece(tok: Tokenizer, s: string, first: boolean): ArrayLike<number> {
-  const t = tok as Tokenizer & { encodeOrdinary?(s: string): Int32Array; encodeContinuation?(s: string): Int32Array };
+  const t = tok as Tokenizer & { encodeContinuation?(s: string): ArrayLike<number> };
   if (!first && t.encodeContinuation) return t.encodeContinuation(s);
   if (!first && tok.kind === 'llama2c') return tok.encode(s.slice(1), { bos: false }); // run.c adds the " " prefix
-  return t.encodeOrdinary ? t.encodeOrdinary(s) : tok.encode(s, { bos: tok.kind === 'llama2c' ? false : undefined });
+  return tok.encode(s, { bos: false });
 }
 
 class SplitWriter {

@@ -222,7 +222,8 @@ function tokenizerFilesIn(dir: string): Record<string, Uint8Array> {
  * --tokenizer PATH (a file, or a directory of tokenizer files), else the tokenizer files of the model's
  * directory (or beside a .bin). Every format of src/tokenizers/load.ts.
  */
-export async function readTokenizer(explicit: string | undefined, modelPath: string, vocabSize?: number): Promise<Tokenizer> {
+export async function readTokenizer(explicit: string | undefined, modelPath: string, vocabSize?: number,
+  opts: { splitSpecialTokens?: boolean } = {}): Promise<Tokenizer> {
   let files: Record<string, Uint8Array>;
   if (explicit) {
     if (!existsSync(explicit)) fail(`tokenizer '${explicit}' does not exist`, 'pass --tokenizer PATH to a tokenizer file or a model directory');
@@ -244,7 +245,7 @@ export async function readTokenizer(explicit: string | undefined, modelPath: str
     files = tokenizerFilesIn(dir);
     if (!Object.keys(files).length) fail(`no tokenizer files beside the model in ${dir}`, `pass --tokenizer PATH (${TOKENIZER_FILES.join(', ')})`);
   }
-  return tokenizerFromFiles(files, { vocabSize });
+  return tokenizerFromFiles(files, { vocabSize, splitSpecialTokens: opts.splitSpecialTokens });
 }
 
 /**

@@ -9,8 +9,9 @@
 import { fail } from '../util/errors.js';
 import { show } from '../util/check.js';
 import { instantiateAsm, loadVocab, type AsmExports } from './wasm.js';
-import { splitSpecials, wrapBosEos, pushAll, chunks, IntBuf } from './encoding.js';
-import type { EncodeOptions, Tokenizer } from './types.js';
+import { wrapBosEos, pushAll, chunks, IntBuf } from './encoding.js';
+import { AddedVocabulary, type AddedToken } from './added.js';
+import type { DecodeOptions, EncodeOptions, Tokenizer } from './types.js';
 
 /** GPT-2's pre-tokenizer (encoder.py, tiktoken r50k_base, HF ByteLevel use_regex). */
 export const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -35,15 +36,17 @@ export interface BpeConfig {
   /** Merge rules in priority order (rank = index). */
   merges: [string, string][];
   byteLevel: boolean;
-  /** Special/added tokens: recognised in text only with allowedSpecial; content -> id. */
-  specials?: Map<string, number>;
-  /** Added tokens that are not special (HF "special": false): always recognised, the text between them encoded apart. */
-  always?: Map<string, number>;
+  /** Added tokens (special or not), found in text first (added.ts); their ids may lie outside the vocab. */
+  added?: AddedToken[];
+  /** The default of encode's splitSpecialTokens (HF split_special_tokens). */
+  splitSpecialTokens?: boolean;
   bos?: number | null;
   eos?: number | null;
   /** byte-level: HF ByteLevel add_prefix_space (a " " before text that does not start with one). */
   addPrefixSpace?: boolean;
-  /** characters: normalizer + pre-tokenizer, text segment -> normalized text and its word ends (UTF-16). */
+  /** characters: the normalizer (HF applies it to each piece of text between added tokens). */
+  normalize?: ((s: string) => string) | null;
+  /** characters: the pre-tokenizer, normalized text -> text and its word ends (UTF-16); first: the piece starts the text. */
   prepare?: (text: string, first: boolean) => { text: string; ends: number[] | null };
   byteFallback?: boolean;
   unkId?: number;
@@ -62,11 +65,14 @@ export class BpeTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly bos: number | null;
   readonly eos: number | null;
+  /** content -> id of the special tokens */
   readonly specials: ReadonlyMap<string, number>;
+  /** encode's splitSpecialTokens when not given */
+  splitSpecialTokens: boolean;
+  readonly added: AddedVocabulary;
   private readonly enc = new TextEncoder();
   private readonly dec = new TextDecoder('utf-8', { ignoreBOM: true });
   private readonly ends = new IntBuf();
-  private readonly specialIds: Set<number>;
   private readonly idText: string[] = []; // characters: decoded text of each id, filled as met
 
   private constructor(private readonly asm: AsmExports, private readonly cfg: BpeConfig,
@@ -74,15 +80,16 @@ export class BpeTokenizer implements Tokenizer {
     private readonly known: Uint8Array) { // known[id] = 0: an id no token has (a gap in the vocab)
     this.kind = cfg.byteLevel ? 'byte-bpe' : 'metaspace-bpe';
     this.vocabSize = idOffs.length - 1;
-    this.specials = cfg.specials ?? new Map();
-    this.specialIds = new Set(this.specials.values());
+    this.added = new AddedVocabulary(cfg.added ?? [], cfg.byteLevel ? null : cfg.normalize ?? null);
+    this.specials = new Map((cfg.added ?? []).filter((t) => t.special).map((t) => [t.content, t.id]));
+    this.splitSpecialTokens = cfg.splitSpecialTokens ?? false;
     this.bos = cfg.bos ?? null;
     this.eos = cfg.eos ?? null;
   }
 
   static async create(cfg: BpeConfig): Promise<BpeTokenizer> {
     const { vocab, merges, name } = cfg;
-    const specials = cfg.specials ?? new Map<string, number>();
+    const specials = new Map((cfg.added ?? []).map((t) => [t.content, t.id]));
     let vocabSize = 0;
     for (const id of vocab.values()) vocabSize = Math.max(vocabSize, id + 1);
     for (const id of specials.values()) vocabSize = Math.max(vocabSize, id + 1);
@@ -145,12 +152,22 @@ export class BpeTokenizer implements Tokenizer {
     for (let i = 0; i < vocabSize; i++) idOffs[i + 1] = idOffs[i] + (known[i] ? pieces[i].length : 0);
     const idBytes = new Uint8Array(idOffs[vocabSize]);
     for (let i = 0; i < vocabSize; i++) if (known[i]) idBytes.set(pieces[i], idOffs[i]);
-    return new BpeTokenizer(asm, { ...cfg, specials }, idBytes, idOffs, isByte, known);
+    return new BpeTokenizer(asm, cfg, idBytes, idOffs, isByte, known);
   }
 
-  /** Ordinary text (special tokens are text here) to ids, as a fresh Int32Array. */
+  /** Ordinary text (added tokens are text here: tiktoken's encode_ordinary) to ids, as a fresh Int32Array. */
   encodeOrdinary(text: string): Int32Array {
-    if (!this.cfg.byteLevel) return this.encodeChars(text, true);
+    if (!this.cfg.byteLevel) return this.encodeNormalized(this.cfg.normalize ? this.cfg.normalize(text) : text, true);
+    return this.encodeByteLevel(text);
+  }
+
+  /** The rest of a document cut before a " " (encoding.ts safeCut): ids as if encoded after its beginning. */
+  encodeContinuation(text: string, opts?: EncodeOptions): number[] {
+    if (!this.cfg.byteLevel && this.cfg.prefixByNormalizer && text.startsWith(' ')) text = text.slice(1);
+    return this.encodePieces(text, opts, false);
+  }
+
+  private encodeByteLevel(text: string): Int32Array {
     if (this.cfg.addPrefixSpace && text.length > 0 && text[0] !== ' ') text = ' ' + text;
     if (text.length <= CHUNK) return this.run(text, null);
     const parts: Int32Array[] = [];
@@ -158,15 +175,22 @@ export class BpeTokenizer implements Tokenizer {
     return concat(parts);
   }
 
-  /** The rest of a document cut before a " " (encoding.ts safeCut): ids as if encoded after its beginning. */
-  encodeContinuation(text: string): Int32Array {
-    if (this.cfg.byteLevel) return this.encodeOrdinary(text);
-    return this.encodeChars(this.cfg.prefixByNormalizer && text.startsWith(' ') ? text.slice(1) : text, false);
-  }
-
-  private encodeChars(text: string, first: boolean): Int32Array {
+  /** characters: normalized text through the pre-tokenizer and the model */
+  private encodeNormalized(text: string, first: boolean): Int32Array {
     const p = this.cfg.prepare ? this.cfg.prepare(text, first) : { text, ends: null };
     return this.run(p.text, p.ends);
+  }
+
+  /** added tokens split off (added.ts), each piece of text between them encoded on its own */
+  private encodePieces(text: string, opts: EncodeOptions | undefined, first: boolean): number[] {
+    const ids: number[] = [];
+    const pieces = this.added.split(text, opts?.splitSpecialTokens ?? this.splitSpecialTokens);
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i];
+      if (typeof p === 'number') ids.push(p);
+      else pushAll(ids, this.cfg.byteLevel ? this.encodeByteLevel(p) : this.encodeNormalized(p, first && i === 0));
+    }
+    return ids;
   }
 
   /** One wasm call: UTF-8 bytes and word ends (GPT-2 regex when ends is null and byte-level) in, ids out. */
@@ -203,19 +227,11 @@ export class BpeTokenizer implements Tokenizer {
   }
 
   encode(text: string, opts?: EncodeOptions): number[] {
-    const ids: number[] = [];
-    let first = true;
-    for (const seg of this.cfg.always?.size ? splitSpecials(text, this.cfg.always, 'all') : [text]) {
-      for (const part of typeof seg === 'number' ? [seg] : splitSpecials(seg, this.specials, opts?.allowedSpecial)) {
-        if (typeof part === 'number') ids.push(part);
-        else pushAll(ids, this.cfg.byteLevel ? this.encodeOrdinary(part) : this.encodeChars(part, first));
-        first = false;
-      }
-    }
-    return wrapBosEos(ids, opts, this.bos, this.eos, this.kind);
+    return wrapBosEos(this.encodePieces(text, opts, true), opts, this.bos, this.eos, this.kind);
   }
 
-  decode(ids: ArrayLike<number>): string {
+  decode(ids: ArrayLike<number>, opts?: DecodeOptions): string {
+    if (opts?.skipSpecialTokens) ids = Array.from(ids).filter((id) => !this.added.specialIds.has(id));
     const { idOffs, idBytes } = this;
     let total = 0;
     for (let i = 0; i < ids.length; i++) {
@@ -240,7 +256,7 @@ export class BpeTokenizer implements Tokenizer {
   }
 
   /** Llama-style: "▁" -> " ", byte-fallback runs as UTF-8 (HF ByteFallback: an invalid run is one U+FFFD per
-   *  byte), special tokens invisible, then one leading space stripped (the dummy prefix). */
+   *  byte), added tokens as their text (HF decode), then one leading space stripped (the dummy prefix). */
   private decodeChars(ids: ArrayLike<number>): string {
     let s = '';
     const run: number[] = [];
@@ -257,7 +273,6 @@ export class BpeTokenizer implements Tokenizer {
       const id = ids[i];
       if (this.isByte[id] >= 0) { run.push(this.isByte[id]); continue; }
       flush();
-      if (this.specialIds.has(id)) continue;
       s += (this.idText[id] ??= this.dec.decode(this.idBytes.subarray(this.idOffs[id], this.idOffs[id + 1])).replaceAll('\u2581', ' '));
     }
     flush();

@@ -1,38 +1,10 @@
-// encoding: what every tokenizer in bpe.ts and sentencepiece.ts shares: special tokens recognised only when
-// allowed (tiktoken's allowed_special: encode(text, { allowedSpecial: 'all' | Set }) vs plain text), BOS/EOS,
-// cutting long texts where a cut changes no id, and the typed-array glue around the wasm output.
+// encoding: what every tokenizer in bpe.ts and sentencepiece.ts shares: BOS/EOS, cutting long texts where a cut
+// changes no id, and the typed-array glue around the wasm output (special tokens in text: added.ts).
 import { fail } from '../util/errors.js';
 import type { EncodeOptions } from './types.js';
 
 /** The GPT-2 document separator: BOS and EOS of GPT-2 style tokenizers. */
 export const ENDOFTEXT = '<|endoftext|>';
-
-/** Text segments and special-token ids, in order: strings are ordinary text, numbers are special ids. */
-export function splitSpecials(text: string, specials: ReadonlyMap<string, number>,
-  allowed: EncodeOptions['allowedSpecial']): (string | number)[] {
-  if (!allowed || specials.size === 0 || text.length === 0) return [text];
-  let names = [...specials.keys()];
-  if (allowed !== 'all') {
-    for (const s of allowed) {
-      if (!specials.has(s)) fail(`allowedSpecial names '${s}', which is not a special token of this tokenizer`,
-        `use 'all' or some of: ${names.slice(0, 8).map((n) => JSON.stringify(n)).join(', ')}`);
-    }
-    names = names.filter((n) => allowed.has(n));
-  }
-  if (names.length === 0) return [text];
-  // longest first, so that a special that is a prefix of another does not shadow it
-  names.sort((a, b) => b.length - a.length);
-  const re = new RegExp(names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
-  const out: (string | number)[] = [];
-  let last = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    if (m.index > last) out.push(text.slice(last, m.index));
-    out.push(specials.get(m[0])!);
-    last = m.index + m[0].length;
-  }
-  if (last < text.length) out.push(text.slice(last));
-  return out;
-}
 
 /** ids with BOS/EOS added as asked; fails when the tokenizer has none. */
 export function wrapBosEos(ids: number[], opts: EncodeOptions | undefined, bos: number | null, eos: number | null,

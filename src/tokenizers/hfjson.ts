@@ -3,10 +3,9 @@
 //   Llama-style (SentencePiece converted by transformers' LlamaConverter): no pre-tokenizer and the normalizer
 //     Sequence[Prepend("▁"), Replace(" ", "▁")] (legacy), or pre_tokenizer Metaspace (prepend_scheme, split);
 //     model.byte_fallback, unk_token, fuse_unk; decoder Replace("▁", " ") + ByteFallback + Fuse + Strip(" ", 1).
-// added_tokens with "special": false (SentencePiece's user-defined pieces) are matched wherever they occur, as HF
-// does, and the normalizer runs on the text between them; the others are special tokens: text unless encode's
-// allowedSpecial names them (tiktoken semantics, not
-// HF's always-on matching). Anything else (WordPiece, Unigram, Split regexes, ...) is refused with a hint.
+// added_tokens (special or not, with their lstrip/rstrip/single_word/normalized flags) are found in the text first,
+// as HF does (added.ts), and the normalizer runs on the text between them; encode's splitSpecialTokens leaves the
+// special ones as text. Anything else (WordPiece, Unigram, Split regexes, ...) is refused with a hint.
 // Every field read is checked for its type and range first (src/util/check.ts), before anything is allocated
 // for the vocabulary; normalizer regexes run on RE2 (normalizers.ts).
 import { fail } from '../util/errors.js';
@@ -14,6 +13,7 @@ import { arr, bad, int, obj, oneOf, optBool, optObj, optStr, show, str, type Src
 import { BpeTokenizer, MAX_VOCAB, parseJson, vocabFromJson } from './bpe.js';
 import { ENDOFTEXT } from './encoding.js';
 import { normalizerFn } from './normalizers.js';
+import type { AddedToken } from './added.js';
 
 type Json = Record<string, unknown>;
 const HINT = 'tokenizer.json files of BPE models with the ByteLevel (GPT-2 style) or Metaspace/byte-fallback ' +
@@ -45,30 +45,34 @@ function readMerges(src: Src, v: unknown): [string, string][] {
  * a new one the next id after the vocabulary: so an id must agree with model.vocab and lie below
  * (vocabulary size + number of added tokens).
  */
-function readAddedTokens(src: Src, v: unknown, vocab: Map<string, number>): { specials: Map<string, number>; always: Map<string, number> } {
+function readAddedTokens(src: Src, v: unknown, vocab: Map<string, number>): { specials: Map<string, number>; added: AddedToken[] } {
   const list = v === undefined || v === null ? [] : arr(src, 'added_tokens', v);
   let space = vocab.size;
   for (const id of vocab.values()) space = Math.max(space, id + 1);
   const limit = Math.min(MAX_VOCAB, space + list.length);
   const byId = new Map<number, string>();
   for (const [t, id] of vocab) byId.set(id, t);
-  const specials = new Map<string, number>(), taken = new Map<number, string>(), always = new Map<string, number>();
+  const specials = new Map<string, number>(), taken = new Map<number, string>(), added: AddedToken[] = [];
   list.forEach((x, i) => {
     const f = `added_tokens[${i}]`;
     const t = obj(src, f, x);
     const content = str(src, `${f}.content`, t.content, true);
     const id = int(src, `${f}.id`, t.id, 0, limit, `a token id in 0..${limit - 1} (the vocabulary has ${space} ids, plus ${list.length} added tokens)`);
-    for (const k of ['special', 'single_word', 'lstrip', 'rstrip', 'normalized']) optBool(src, `${f}.${k}`, t[k]);
+    const [special, singleWord, lstrip, rstrip, normalized] = ['special', 'single_word', 'lstrip', 'rstrip', 'normalized'].map((k) => optBool(src, `${f}.${k}`, t[k]));
     const inVocab = vocab.get(content), other = byId.get(id);
     if (inVocab !== undefined && inVocab !== id) fail(`${src.file}: ${f} gives ${show(content)} the id ${id}, but model.vocab gives it ${inVocab}`, src.hint);
     if (other !== undefined && other !== content) fail(`${src.file}: ${f} (${show(content)}) has the id ${id}, which model.vocab gives to ${show(other)}`, src.hint);
     if (specials.has(content) && specials.get(content) !== id) fail(`${src.file}: ${f}: ${show(content)} is added twice, with ids ${specials.get(content)} and ${id}`, src.hint);
     if (taken.has(id) && taken.get(id) !== content) fail(`${src.file}: ${f}: the id ${id} is given to ${show(taken.get(id))} and to ${show(content)}`, src.hint);
+    if (!specials.has(content)) {
+      // HF's defaults for a field left out (transformers.js: special false, normalized = !special)
+      added.push({ content, id, special: special === true, lstrip: lstrip === true, rstrip: rstrip === true, singleWord: singleWord === true,
+        normalized: normalized ?? special !== true });
+    }
     specials.set(content, id);
     taken.set(id, content);
-    if (t.special === false) always.set(content, id);
   });
-  return { specials, always };
+  return { specials, added };
 }
 
 /** the pre-tokenizers, alone or in a Sequence (of objects) */
@@ -85,7 +89,7 @@ function readPreTokenizers(src: Src, v: unknown): Json[] {
 }
 
 export async function bpeFromTokenizerJson(bytes: Uint8Array, name = 'tokenizer.json',
-  want: { bos?: string; eos?: string; from?: string } = {}): Promise<BpeTokenizer> {
+  want: { bos?: string; eos?: string; from?: string; splitSpecialTokens?: boolean } = {}): Promise<BpeTokenizer> {
   const src: Src = { file: name, hint: FIX };
   const j = parseJson(bytes, name, `pass the ${name} of a Hugging Face tokenizer (it may be truncated)`);
   if (!j || typeof j !== 'object' || Array.isArray(j) || !(j as Json).model || typeof (j as Json).model !== 'object') {
@@ -108,7 +112,7 @@ export async function bpeFromTokenizerJson(bytes: Uint8Array, name = 'tokenizer.
   const unkToken = optStr(src, 'model.unk_token', model.unk_token);
   const vocab = vocabFromJson(obj(src, 'model.vocab', model.vocab), `${name} model.vocab`);
   const merges = readMerges(src, model.merges);
-  const { specials, always } = readAddedTokens(src, (j as Json).added_tokens, vocab);
+  const { specials, added } = readAddedTokens(src, (j as Json).added_tokens, vocab);
   const idOf = (t: string | null | undefined) => t === undefined || t === null ? null : specials.get(t) ?? vocab.get(t) ?? null;
   // tokenizer_config.json's bos_token/eos_token must name tokens of this file
   for (const k of ['bos', 'eos'] as const) {
@@ -130,7 +134,7 @@ export async function bpeFromTokenizerJson(bytes: Uint8Array, name = 'tokenizer.
     const norm = optObj(src, 'normalizer', (j as Json).normalizer);
     if (norm) fail(`${name}: a normalizer (${show(norm.type)}) before ByteLevel is not supported`, HINT);
     return BpeTokenizer.create({
-      name, vocab, merges, byteLevel: true, specials, always, addPrefixSpace,
+      name, vocab, merges, byteLevel: true, added, addPrefixSpace, splitSpecialTokens: want.splitSpecialTokens,
       bos: idOf(want.bos) ?? idOf(ENDOFTEXT), eos: idOf(want.eos) ?? idOf(ENDOFTEXT),
     });
   }
@@ -157,11 +161,11 @@ export async function bpeFromTokenizerJson(bytes: Uint8Array, name = 'tokenizer.
   const prependsByNormalizer = norm !== null && norm('x') !== 'x' && norm('x').endsWith('x');
   const unkId = unkToken !== null ? idOf(unkToken)! : -1;
   return BpeTokenizer.create({
-    name, vocab, merges, byteLevel: false, specials, always, byteFallback, unkId, fuseUnk,
+    name, vocab, merges, byteLevel: false, added, byteFallback, unkId, fuseUnk, normalize: norm, splitSpecialTokens: want.splitSpecialTokens,
     stripLeadingSpace: prependsByNormalizer || scheme !== 'never', prefixByNormalizer: prependsByNormalizer,
     bos: idOf(want.bos) ?? idOf('<s>'), eos: idOf(want.eos) ?? idOf('</s>'),
-    prepare: (text, first) => {
-      let s = norm ? norm(text) : text;
+    prepare: (text, first) => { // text: normalized (added.ts)
+      let s = text;
       if (meta) {
         s = s.replaceAll(' ', rep);
         if ((scheme === 'always' || (scheme === 'first' && first)) && s.length && !s.startsWith(rep)) s = rep + s;

@@ -13,8 +13,9 @@
 import { fail } from '../util/errors.js';
 import { show } from '../util/check.js';
 import { instantiateAsm, loadVocab, type AsmExports } from './wasm.js';
-import { splitSpecials, wrapBosEos, pushAll } from './encoding.js';
-import type { EncodeOptions, Tokenizer } from './types.js';
+import { wrapBosEos, pushAll } from './encoding.js';
+import type { DecodeOptions, EncodeOptions, Tokenizer } from './types.js';
+import { AddedVocabulary } from './added.js';
 
 export enum PieceType { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
 const FLAG_MERGEABLE = 1, FLAG_UNKNOWN = 2; // asm/vocab.ts
@@ -204,8 +205,12 @@ export class SentencePieceTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly bos: number | null;
   readonly eos: number | null;
-  /** CONTROL and UNKNOWN pieces (<s>, </s>, <unk>): text unless allowedSpecial names them. */
+  /** CONTROL and UNKNOWN pieces (<s>, </s>, <unk>): special tokens, matched in text as transformers' LlamaTokenizer
+   *  (slow and fast) does (added.ts), unless splitSpecialTokens. */
   readonly specials: ReadonlyMap<string, number>;
+  /** encode's splitSpecialTokens when not given */
+  splitSpecialTokens = false;
+  private readonly added: AddedVocabulary;
   private readonly enc = new TextEncoder();
   private readonly byteOf: Int16Array; // raw byte of a BYTE piece, else -1
   private readonly userDefined: RegExp | null;
@@ -222,6 +227,7 @@ export class SentencePieceTokenizer implements Tokenizer {
     this.eos = id(model.eosId);
     this.specials = new Map(pieces.flatMap((p, i) =>
       types[i] === PieceType.CONTROL || types[i] === PieceType.UNKNOWN ? [[p, i] as [string, number]] : []));
+    this.added = new AddedVocabulary([...this.specials].map(([content, id]) => ({ content, id, special: true })));
     this.byteOf = Int16Array.from(pieces, (p, i) => types[i] === PieceType.BYTE ? parseInt(p.slice(3, 5), 16) : -1);
     this.pieceIds = new Map(pieces.map((p, i) => [p, i]));
     const user = pieces.filter((_, i) => types[i] === PieceType.USER_DEFINED).sort((a, b) => b.length - a.length);
@@ -330,8 +336,8 @@ export class SentencePieceTokenizer implements Tokenizer {
   }
 
   /** The rest of a document cut before a " " (encoding.ts safeCut): the dummy prefix stands for that space. */
-  encodeContinuation(text: string): Int32Array {
-    return this.encodeOrdinary(this.model.addDummyPrefix && text.startsWith(' ') ? text.slice(1) : text);
+  encodeContinuation(text: string, opts?: EncodeOptions): number[] {
+    return this.encodePieces(this.model.addDummyPrefix && text.startsWith(' ') ? text.slice(1) : text, opts);
   }
 
   private run(s: string): Int32Array {
@@ -344,18 +350,25 @@ export class SentencePieceTokenizer implements Tokenizer {
     return new Int32Array(asm.memory.buffer, asm.spm_out_ptr(), k).slice();
   }
 
-  encode(text: string, opts?: EncodeOptions): number[] {
+  /** special tokens split off, each piece of text between them encoded on its own (with its dummy prefix, as HF) */
+  private encodePieces(text: string, opts?: EncodeOptions): number[] {
     const ids: number[] = [];
-    for (const part of splitSpecials(text, this.specials, opts?.allowedSpecial)) {
+    for (const part of this.added.split(text, opts?.splitSpecialTokens ?? this.splitSpecialTokens)) {
       if (typeof part === 'number') ids.push(part);
       else pushAll(ids, this.encodeOrdinary(part));
     }
-    return wrapBosEos(ids, opts, this.bos, this.eos, this.kind);
+    return ids;
+  }
+
+  encode(text: string, opts?: EncodeOptions): number[] {
+    return wrapBosEos(this.encodePieces(text, opts), opts, this.bos, this.eos, this.kind);
   }
 
   /** SentencePieceProcessor::Decode: control pieces are invisible, <unk> is unk_surface, byte pieces are UTF-8
-   *  (an invalid byte is U+FFFD), "▁" is a space, and the first non-control piece loses its leading "▁". */
-  decode(ids: ArrayLike<number>): string {
+   *  (an invalid byte is U+FFFD), "▁" is a space, and the first non-control piece loses its leading "▁".
+   *  (sentencepiece's rule, not transformers' LlamaTokenizer's, which writes <s> and </s> out.) */
+  decode(ids: ArrayLike<number>, opts?: DecodeOptions): string {
+    if (opts?.skipSpecialTokens) ids = Array.from(ids).filter((id) => !this.added.specialIds.has(id));
     const m = this.model;
     const stripFirst = m.addDummyPrefix || m.removeExtraWhitespaces;
     let s = '';

@@ -14,7 +14,9 @@ import type { Analysis } from '../method/analyze.js';
 /** a text: the string itself, or a File/Blob of UTF-8 text */
 export type TextSource = string | Blob;
 
-export type LoadRequest =
+/** splitSpecialTokens: special tokens written in texts and prompts (<|endoftext|>, <s>) stay text (HF's
+ *  split_special_tokens=True); default: their ids, as HF tokenizers encode */
+export type LoadRequest = { splitSpecialTokens?: boolean } & (
   /** files by name: an HF directory's (config.json, *.safetensors, tokenizer files) or a llama2.c model .bin + tokenizer .bin */
   | { source: 'files'; files: Record<string, Blob> }
   /** a directory URL (HF: config.json, safetensors read with HTTP Range), or the URL of a llama2.c .bin;
@@ -23,7 +25,7 @@ export type LoadRequest =
   /** a Hub repo, hf:owner/name[@revision], read lazily with Range requests (src/formats/hub.ts hubDir) */
   | { source: 'hub'; spec: string; endpoint?: string; token?: string; /** download into OPFS once (resumable) and read from there */ cache?: boolean }
   /** a directory written by `save` with to: 'opfs' (OPFS path inheritune/<name>) */
-  | { source: 'opfs'; name: string };
+  | { source: 'opfs'; name: string });
 
 export interface GpuInfo { runtime: string; adapter: Record<string, string>; features: string[]; limits: Record<string, number> }
 

@@ -98,7 +98,7 @@ export class Session {
     }
     const bin = Object.keys(tokenizerFiles).find(isTokenizerBin);
     const tokFiles = bin ? { [bin]: tokenizerFiles[bin] } : tokenizerFiles;
-    const tokenizer = Object.keys(tokFiles).length ? await tokenizerFromFiles(tokFiles, { vocabSize: V }) : null;
+    const tokenizer = Object.keys(tokFiles).length ? await tokenizerFromFiles(tokFiles, { vocabSize: V, splitSpecialTokens: req.splitSpecialTokens }) : null;
     const name = llama2c?.name ?? dir.name;
     // a new reference replaces everything made from the old one (a failed load above keeps it all)
     for (const n of [...this.slots.keys()]) this.dispose(n);

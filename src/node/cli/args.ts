@@ -23,6 +23,9 @@ export function int(flags: Flags, name: string, opts: { required?: boolean; min?
   return n;
 }
 
+/** the tokenizer options of --split-special-tokens (readTokenizer's) */
+export const tokenizerOpts = (flags: Flags) => ({ splitSpecialTokens: flags['split-special-tokens'] === true });
+
 export function str(flags: Flags, name: string): string {
   const v = flags[name];
   if (typeof v !== 'string' || !v) fail(`--${name} is required`, helpHint());

@@ -6,7 +6,7 @@ import { readTokenizer } from '../files.js';
 import { packFiles, type PackFilesSummary } from '../pack.js';
 import { parseAmount } from '../../data/pack.js';
 import { Progress } from '../../util/progress.js';
-import { str, num, int, stderrBar, type Flags } from './args.js';
+import { str, num, int, stderrBar, tokenizerOpts, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
 import { checkOut, refuseOverlap } from './outdir.js';
 
@@ -14,10 +14,11 @@ import { checkOut, refuseOverlap } from './outdir.js';
 async function tokenizerOf(flags: Flags) {
   const path = str(flags, 'tokenizer');
   if (!existsSync(path)) fail(`tokenizer '${path}' does not exist`, 'pass --tokenizer FILE or a model directory');
-  return readTokenizer(path, path);
+  return readTokenizer(path, path, undefined, tokenizerOpts(flags));
 }
 
-/** the plain encoding of the text: no BOS/EOS (sentencepiece's encode, tiktoken's encode_ordinary) */
+/** the plain encoding of the text: no BOS/EOS (sentencepiece's encode; special tokens as HF tokenizers, or as text
+ *  with --split-special-tokens) */
 export async function tokenizeCmd(flags: Flags): Promise<void> {
   const tok = await tokenizerOf(flags);
   if ((flags.text === undefined) === (flags.file === undefined)) fail('pass exactly one of --text STRING or --file F');

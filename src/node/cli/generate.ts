@@ -5,11 +5,11 @@ import type { Gpu } from '../../gpu/gpu.js';
 import { generate, GENERATE_DEFAULTS as D } from '../../model/generate.js';
 import { readModelConfig, readTokenizer, loadModel } from '../files.js';
 import { fail } from '../../util/errors.js';
-import { int, num, str, modelPath, type Flags } from './args.js';
+import { int, num, str, modelPath, tokenizerOpts, type Flags } from './args.js';
 
 export async function generateCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const path = await modelPath(flags, 'model');
-  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, (await readModelConfig(path)).vocabSize);
+  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, (await readModelConfig(path)).vocabSize, tokenizerOpts(flags));
   const prompt = str(flags, 'prompt');
   const ids = tok.encode(prompt, { bos: tok.bos !== null }); // the BOS, if the tokenizer has one (as files are encoded)
   if (!ids.length) fail('the prompt encodes to no tokens (and the tokenizer has no BOS)', 'pass a non-empty --prompt');

@@ -16,7 +16,7 @@ import { hfConfigFiles, hfWrites, openHfModel } from '../../formats/hf.js';
 import { countParameters, type Checkpoint, type ModelConfig } from '../../model/config.js';
 import { Progress } from '../../util/progress.js';
 import { InherituneError, fail } from '../../util/errors.js';
-import { int, str, num, stderrBar, modelPath, selectFlag, cli, type Flags } from './args.js';
+import { int, str, num, stderrBar, modelPath, selectFlag, cli, tokenizerOpts, type Flags } from './args.js';
 import { analyzeAttention } from '../../method/analyze.js';
 import { resolveSelect, blockSimilarity } from '../../method/select.js';
 import { exportOnnxFile, exportOnnxDir } from '../onnx.js';
@@ -105,7 +105,7 @@ async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   const T = int(flags, 'seq', { required: true })!;
   const W = int(flags, 'windows', { required: true })!;
   const model = await loadModel(gpu, path, { layers: int(flags, 'layers') });
-  const ids = await readTokens(textPath, () => readTokenizer(flags.tokenizer as string | undefined, path, model.config.vocabSize), 'val');
+  const ids = await readTokens(textPath, () => readTokenizer(flags.tokenizer as string | undefined, path, model.config.vocabSize, tokenizerOpts(flags)), 'val');
   const bar = new Progress('eval', W, flags.json ? null : stderrBar());
   const r = await windowedLoss(model, ids, T, W, { batch: int(flags, 'batch'), onWindow: (d) => bar.update(d) });
   model.destroy();
@@ -119,7 +119,7 @@ async function evaluateTaskCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const task = str(flags, 'task') as TaskName;
   if (!TASK_NAMES.includes(task)) fail(`--task ${task} is not a known task`, `one of: ${TASK_NAMES.join(', ')}`);
   const files = await readTaskFiles(task, str(flags, 'task-data'));
-  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, (await readModelConfig(path)).vocabSize);
+  const tok = await readTokenizer(flags.tokenizer as string | undefined, path, (await readModelConfig(path)).vocabSize, tokenizerOpts(flags));
   const model = await loadModel(gpu, path, { layers: int(flags, 'layers') });
   const bar = new Progress(task, 1, flags.json ? null : stderrBar());
   const r = await evaluateTask(model, tok, task, files, { limit: int(flags, 'task-limit'), batch: int(flags, 'batch'), onProgress: (d, t) => { bar.total = t; bar.update(d); } });

@@ -30,6 +30,7 @@ const TOKENIZER: FlagDef = { name: 'tokenizer', value: 'PATH', meaning: 'a token
 const TEXT_KINDS = "a text file (tokenized as the model's tokenizer does: its BOS, then the whole file), an llm.c token shard, or a directory of shards written by `pack`";
 const text = (what: string, extra: Partial<FlagDef> = {}): FlagDef => ({ name: 'text', value: 'PATH', meaning: `${what}: ${TEXT_KINDS}`, ...extra });
 const VAL_TEXT: FlagDef = { name: 'val-text', value: 'PATH', meaning: 'the validation text, of the same kinds as --text', default: "a shard directory's val shards, else the last 10% of the --text tokens" };
+const SPLIT_SPECIAL: FlagDef = { name: 'split-special-tokens', meaning: "special tokens written in the text (<|endoftext|>, <s>, </s>) are plain text, not their ids (Hugging Face's split_special_tokens=True; llama2.c tokenizers never match them)", default: 'their ids, as Hugging Face tokenizers encode' };
 const JSON_FLAG: FlagDef = { name: 'json', meaning: 'print one JSON object on stdout instead of text (no progress bar)' };
 const FIRST_K: FlagDef = { name: 'layers', value: 'K', meaning: 'run only the first K blocks (then the final norm and the head)', default: 'all blocks' };
 const force = (what: string): FlagDef => ({ name: 'force', meaning: what });
@@ -193,7 +194,7 @@ export const SPECS: CommandSpec[] = [
       { name: 'task', value: 'NAME', meaning: `a zero-shot task instead of --text: ${TASK_NAMES.join(', ')}` },
       { name: 'task-data', value: 'DIR', meaning: `the task's folder, holding the files that task reads (${TASK_DOC})`, aliases: ['data'], required: 'with --task' },
       { name: 'task-limit', value: 'N', meaning: 'score only the first N items (wikitext: pages)', default: 'all', aliases: ['limit'], api: ['limit'] },
-      JSON_FLAG,
+      SPLIT_SPECIAL, JSON_FLAG,
     ],
   },
   {
@@ -224,7 +225,7 @@ export const SPECS: CommandSpec[] = [
       { name: 'top-k', value: 'K', meaning: 'sample among the K most likely tokens (0: all)', default: d(GENERATE_DEFAULTS.topK) },
       { name: 'top-p', value: 'X', meaning: 'sample among the most likely tokens whose probabilities reach X (1: all)', default: d(GENERATE_DEFAULTS.topP) },
       { name: 'seed', value: 'N', meaning: 'seed of the sampling', default: d(GENERATE_DEFAULTS.seed) },
-      FIRST_K, JSON_FLAG,
+      FIRST_K, SPLIT_SPECIAL, JSON_FLAG,
     ],
   },
   {
@@ -241,13 +242,13 @@ export const SPECS: CommandSpec[] = [
     ],
   },
   {
-    name: 'tokenize', synopsis: '--tokenizer PATH (--text S | --file FILE) [--json]', gpu: false,
+    name: 'tokenize', synopsis: '--tokenizer PATH (--text S | --file FILE) [--split-special-tokens] [--json]', gpu: false,
     summary: 'The plain encoding of a text (no BOS/EOS): {"ids":[...]} with --json.',
     flags: [
       { ...TOKENIZER, default: undefined, required: true, meaning: 'a tokenizer file or a model directory' },
       { name: 'text', value: 'S', meaning: 'the text itself' },
       { name: 'file', value: 'FILE', meaning: 'a text file to encode instead' },
-      JSON_FLAG,
+      SPLIT_SPECIAL, JSON_FLAG,
     ],
   },
   {
@@ -265,6 +266,7 @@ export const SPECS: CommandSpec[] = [
       { name: 'docs', value: 'NAME', meaning: "what a document is: file (a whole file), jsonl (a record's --text-field) or blankline (a block between blank lines)", default: 'file' },
       { name: 'text-field', value: 'NAME', meaning: 'the JSONL field holding the text', default: 'text' },
       { name: 'shard-tokens', value: 'N', meaning: 'tokens per shard', default: '10000000' },
+      SPLIT_SPECIAL,
       force('write into an --out that exists (the shards and data_pack.json of an earlier pack there are removed first)'),
       JSON_FLAG,
     ],
