@@ -1,5 +1,5 @@
 // _rows: the workgroup row reduction that the row kernels share (kernels/layernorm.wgsl, rmsnorm.wgsl,
-// crossentropy.wgsl, gradnorm.wgsl; included, scripts/gen.mjs): each of the WG threads holds a partial of
+// crossentropy.wgsl, distill.wgsl, gradnorm.wgsl; included, scripts/gen.mjs): each of the WG threads holds a partial of
 // one row, and a tree in workgroup memory folds them, thread i taking i + s for s = WG/2, WG/4, .., 1
 // (WG a power of two). kernels/_rows_subgroup.wgsl row_sum_sg adds in this same order.
 var<workgroup> partial: array<f32, WG>;

@@ -6,7 +6,7 @@
 //   v = beta2 v + (1 - beta2) g^2
 //   p = p - step_size * m / (sqrt(v) / bc2_sqrt + eps)   3) step_size = lr / (1 - beta1^t), bc2_sqrt = sqrt(1 - beta2^t)
 // lr_wd = lr * weight_decay * rate is one number per dispatch: the launcher is called once per run of
-// tensors with the same rate (1 for matrices and embeddings, 0 for norms and biases: src/model/adamw.ts),
+// tensors with the same rate (1 for matrices and embeddings, 0 for norms and biases: src/train/adamw.ts),
 // so no per-element mask is stored. The bias corrections and lr_wd are computed on the CPU in float64
 // (src/gpu/kernels/optim.ts adamwUpdate), as torch does in Python.
 // = / +=: params, m, v are updated in place; grads is only read. A workgroup updates WG * PER elements,

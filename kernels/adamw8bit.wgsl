@@ -7,7 +7,7 @@
 //        (code of element j in byte j % 4 of word j / 4: the bytes of the buffer are the codes in order)
 // absmax: (2 * blocks) f32 for the whole optimizer, block b at [2b] (m) and [2b + 1] (v)
 // qmap: (4, 256) f32: the signed dynamic map (m), the unsigned one (v), then the midpoints between
-//       neighbouring codes of each (255 each, then +inf): src/model/adamw8bit.ts dynamicMap
+//       neighbouring codes of each (255 each, then +inf): src/train/adamw8bit.ts dynamicMap
 // scale: (1) the gradient clip factor from gradnorm_clip (1 = no clip)
 // Per block, with the old state (c, a) and the new (c', a'):
 //   m = qmap_s[c_m] * a_m,  v = qmap_u[c_v] * a_v            1) dequantize

@@ -15,28 +15,13 @@
 // distill_topk: the K largest teacher logits of each row in (value descending, id ascending) order,
 // K rounds of a workgroup arg-max over what the previous round left (no mask, no sort buffer).
 // reference: test/cpu.ts distill*; the PyTorch formulas of test/ref/distill_ref.py
-// one workgroup per row, tree-reduced in workgroup memory (the order of kernels/crossentropy.wgsl)
+// one workgroup per row, tree-reduced in workgroup memory (kernels/_rows.wgsl, as kernels/crossentropy.wgsl)
 override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/distill.ts)
 struct Dims { N: u32, V: u32, ld: u32, K: u32, alpha: f32, temp: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 
-var<workgroup> partial: array<f32, WG>;
-var<workgroup> partial_id: array<u32, WG>;
-
-// max (is_max) or sum of v over the workgroup; every thread gets the result
-fn row_reduce(v: f32, lid: u32, is_max: bool) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s /= 2u) {
-    if (lid < s) {
-      if (is_max) { partial[lid] = max(partial[lid], partial[lid + s]); } else { partial[lid] += partial[lid + s]; }
-    }
-    workgroupBarrier();
-  }
-  let r = partial[0];
-  workgroupBarrier();   // partial is reused by the next reduction
-  return r;
-}
+//#include _rows.wgsl
+var<workgroup> partial_id: array<u32, WG>;   // distill_topk's arg-max: the ids beside _rows' partial values
 
 // the student row's statistics: max, sum exp(z - max), sum exp((z - max) / T)
 struct Student { m: f32, s: f32, sT: f32 }
