@@ -24,14 +24,18 @@ export interface PlanOptions {
   optimInBackward?: boolean;
   /** the optimizer (its state), or null for inference only (no gradients, no optimizer) */
   optim?: OptimName | null;
+  /** knowledge distillation from a teacher model (src/train/distill.ts): its config and the top K kept (0: all) */
+  teacher?: { config: ModelConfig; topk: number };
 }
 
 /**
  * the plan's options of a training run, from its settings (the Trainer's options, precision resolved):
  * the one place train, run and plan turn a run into what memoryPlan reads (optim defaults to adamw)
  */
-export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward'> & { precision?: Precision }): PlanOptions {
-  return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward };
+export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward' | 'distill'> & { precision?: Precision },
+                               teacher?: ModelConfig): PlanOptions {
+  return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward,
+    ...(teacher ? { teacher: { config: teacher, topk: o.distill?.topk ?? 0 } } : {}) };
 }
 
 export interface DeviceLimits {
@@ -93,6 +97,15 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
     scratch += grads.bytes + alignUp(Math.ceil(floats / 4096)) * F + (o.optimInBackward ? alignUp(1) * L * parameterShapes(c).length * F : 0);
   }
   out.push({ part: 'scratch', bytes: scratch, what: train ? 'activation gradients (one block), loss log, reduction partials' : 'reduction partials' });
+  if (o.teacher) {
+    // the teacher runs forward only, keeping its blocks' outputs and one block's activations (recompute's
+    // table), its weights widened to f32 on upload; the KD terms, and the top-K logits and ids, per position
+    const t = o.teacher, tc = t.config, tfloats = arenaLayout(tc, partFloats).parts.reduce((a, b) => a + b, 0);
+    const tacts = TableStore.plan(FAMILIES[tc.family].activations(tc, B, T), tc.nLayers, { recompute: true, f16: o.precision === 'f16' });
+    const kd = (alignUp(BT) + alignUp(BT) * (train ? 1 : 0) + (t.topk ? 2 * alignUp(BT * t.topk) : 0)) * F;
+    out.push({ part: 'teacher', bytes: tfloats * F + tacts.bytes + kd, what: `${tc.nLayers} blocks: weights in f32, forward activations (each block's output + one block), KD terms${t.topk ? `, top ${t.topk}` : ''}` });
+    if (tacts.largest[1] > largest.bytes) largest = { label: `teacher activation '${tacts.largest[0]}'`, bytes: tacts.largest[1] };
+  }
   const total = out.reduce((a, p) => a + p.bytes, 0);
   const problems: string[] = [];
   const logits = alignUp(BT * logitsStride(c)) * F;

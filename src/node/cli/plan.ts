@@ -10,6 +10,7 @@ import { resolvePrecision, TRAIN_DEFAULTS, type TrainOptions } from '../../train
 import { parseSize } from '../../formats/stwrite.js';
 import { int, modelPath, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
+import { DISTILL_DEFAULTS } from '../../train/distill.js';
 
 /**
  * the device's limits and memory: --memory when given; a CPU adapter (lavapipe, SwiftShader) has
@@ -55,7 +56,9 @@ export async function planCmd(flags: Flags, gpu: Gpu): Promise<void> {
     batch: int(flags, 'batch') ?? fail('--batch B is required'), seq: int(flags, 'seq') ?? fail('--seq T is required'),
     gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute, precision: precisionFlag(flags, gpu),
     optim: flags.inference ? undefined : optimFlag(flags), optimInBackward: !!flags['optim-in-backward'],
-  });
+    distill: { ...DISTILL_DEFAULTS, topk: int(flags, 'distill-topk', { min: 0 }) ?? 0 },
+  }, flags.teacher !== undefined ? await readModelConfig(await modelPath(flags, 'teacher')) : undefined);
+  if (flags['distill-topk'] !== undefined && flags.teacher === undefined) fail('--distill-topk needs --teacher PATH', 'pass the teacher to count with --teacher');
   if (flags.inference) o.optim = null;
   if (o.seq > config.maxSeqLen) fail(`--seq ${o.seq} exceeds the model's maximum of ${config.maxSeqLen} positions`);
   const limits = deviceLimits(gpu, flags);

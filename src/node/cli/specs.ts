@@ -286,6 +286,8 @@ export const SPECS: CommandSpec[] = [
       { name: 'optim-in-backward', meaning: "as train's --optim-in-backward: gradients of one block" },
       { name: 'inference', meaning: 'plan a forward pass only (no gradients, no optimizer)' },
       { name: 'layers', value: 'K', meaning: 'plan the first K blocks only (what inherit --layers K makes)', default: 'all blocks' },
+      { name: 'teacher', value: 'PATH', meaning: "count a teacher for knowledge distillation, as train's --teacher (its weights, forward activations, KD terms)" },
+      { name: 'distill-topk', value: 'K', meaning: "with --teacher: as train's --distill-topk", default: '0' },
       MEMORY, JSON_FLAG,
     ],
   },

@@ -85,9 +85,10 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
     validateDistill(opts.distill!, config.vocabSize, (k) => `--distill-${k}`);
     await checkTeacher(path, teacher);
   }
-  checkPlan(gpu, flags, config, runPlanOptions(opts));
+  const planOpts = runPlanOptions(opts, teacher ? await readModelConfig(teacher) : undefined);
+  checkPlan(gpu, flags, config, planOpts);
   const { train, val } = await textData(flags, path, config.vocabSize);
-  const planned = memoryPlan(config, runPlanOptions(opts), deviceLimits(gpu, flags)).total;
+  const planned = memoryPlan(config, planOpts, deviceLimits(gpu, flags)).total;
   gpu.resetPeak();
   const live0 = gpu.memory.live;
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
