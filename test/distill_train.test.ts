@@ -54,6 +54,12 @@ describe('train --teacher vs PyTorch (test/ref/distill_ref.py)', () => {
       }
       j.grad_norms.forEach((n: number, i: number) => expect(Math.abs(n - c.grad_norms[i]), `grad norm ${i}`).toBeLessThanOrEqual(2e-3 * c.grad_norms[i]));
       expect(Math.abs(j.val_loss - c.val_loss)).toBeLessThanOrEqual(2e-3);
+      // the memory plan counts the teacher (weights, forward activations, KD terms): within 10 % of the measured peak
+      expect(Math.abs(j.plan_bytes / j.gpu_peak_bytes - 1)).toBeLessThan(0.1);
+      const plan = JSON.parse((await cli(['plan', '--model', k3, '--batch', String(r().batch), '--seq', String(r().seq), '--grad-accum', String(r().grad_accum),
+        '--teacher', TEACHER, '--distill-topk', String(c.topk), '--json'])).stdout);
+      expect(plan.total).toBe(j.plan_bytes);
+      expect(plan.parts.map((x: { part: string }) => x.part)).toContain('teacher');
       // metrics.jsonl carries ce and kd beside the total
       const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(lines[0]).toMatchObject({ step: 0 });
@@ -142,5 +148,43 @@ describe('train --teacher with the other training modes', () => {
       expect(j.kd.every((k: number) => k > 0), extra.join(' ')).toBe(true);
       if (extra[0] !== '--optim-in-backward') expect(Math.abs(j.losses[0] - f32.losses[0]), extra.join(' ')).toBeLessThan(0.02); // the same first step, up to f16 / 8-bit rounding
     }
+  });
+});
+
+describe('run --distill --kd-baseline: the recipe with the reference as teacher, the KD baseline and the token savings', () => {
+  it('every round and the KD baseline log ce and kd; report.json has kd_baseline and savings; summary.md says what was saved', async (ctx) => {
+    if (!hasGpu) return ctx.skip();
+    const out = join(work, 'run-kd');
+    const got = await cli(['run', '--model', TEACHER, '--text', trainText, '--val-text', valText, '--layers', '3', '--max-rounds', '1',
+      '--steps', '6', '--batch', '2', '--seq', '32', '--lr', '2e-3', '--warmup', '0', '--eval-every', '2', '--val-windows', '4',
+      '--sampling', 'random', '--analyze-sequences', '0', '--baseline', '--distill', '--kd-baseline', '--distill-topk', '16', '--out', out, '--json']);
+    expect(got.stderr).toBe('');
+    const r = JSON.parse(got.stdout);
+    expect(r.kd_baseline).toMatchObject({ label: 'kd_baseline', blocks: null, n_layers: 3 });
+    for (const label of ['round-0', 'kd_baseline']) {
+      const lines = readFileSync(join(out, label, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.every((l) => l.kd > 0 && l.ce > 0), label).toBe(true);
+      expect(JSON.parse(readFileSync(join(out, label, 'checkpoint', 'trainer.json'), 'utf8')).opts.distill).toEqual({ alpha: 0.5, temperature: 1, topk: 16 });
+    }
+    // the plain baseline trains on labels alone
+    expect(readFileSync(join(out, 'baseline', 'metrics.jsonl'), 'utf8')).not.toMatch(/"kd"/);
+    expect(r.savings.map((s: { label: string }) => s.label)).toEqual(['round-0', 'kd_baseline', 'baseline']);
+    const base = r.savings[2];
+    expect(base.tokens_to_baseline_final).toBeLessThanOrEqual(base.tokens_trained);
+    // the inherited, distilled model starts far below random init: it is at the baseline's final loss before any step
+    expect(r.savings[0].tokens_to_baseline_final).toBe(0);
+    const summary = readFileSync(join(out, 'summary.md'), 'utf8');
+    expect(summary).toMatch(/## Tokens saved/);
+    expect(summary).toMatch(/the inherited distilled 3-block model \(round-0\) was below the random-init baseline's final loss/);
+    expect(summary).toMatch(/\| kd_baseline \| random init \| 3 \|/);
+    expect(readFileSync(join(out, 'val_loss.svg'), 'utf8')).toMatch(/random init \+ KD/);
+  });
+
+  it('--distill-* without --distill or --kd-baseline is refused', async (ctx) => {
+    if (!hasGpu) return ctx.skip();
+    const got = await cli(['run', '--model', TEACHER, '--text', trainText, '--layers', '3', '--steps', '2', '--batch', '2', '--seq', '32',
+      '--out', join(work, 'run-bad'), '--distill-temperature', '2']);
+    expect(got.code).toBe(1);
+    expect(got.stderr).toMatch(/--distill-temperature needs --distill or --kd-baseline\n---> HINT: pass --distill/);
   });
 });

@@ -6,6 +6,9 @@
 //      again (reinherit: start again from the first k+grow reference blocks, as the paper's logs do;
 //      warm-append: keep the trained blocks and append the next reference blocks), up to maxRounds
 //   +) baseline: the first round's model size from random init, same data, steps and seed
+//   +) distill: every round trains with the reference as its teacher (src/train/distill.ts)
+//   +) kd_baseline: the paper's KD baseline: the baseline's size from random init, distilled from the
+//      reference for the same steps
 // The recipe decides; the caller's hooks act: they make each round's start model from a StartSpec
 // (Node streams it tensor by tensor from the reference's files into round-N/init, src/node/recipe.ts,
 // so no model is ever whole in memory), evaluate it, and train it with resumable checkpoints.
@@ -28,13 +31,15 @@ export interface RecipeOptions {
   growth: 'reinherit' | 'warm-append';
   baseline: boolean;
   preset: 'paper' | 'official';
+  distill?: boolean;               // the rounds train with the reference as teacher (train.distill: the loss's settings)
+  kdBaseline?: boolean;            // also the KD baseline: random init, distilled from the reference
   train: TrainOptions;
 }
 
 export const RECIPE_DEFAULTS = { grow: 2, maxRounds: 3, tolerance: 0, growth: 'reinherit' as const, baseline: false, preset: 'paper' as const };
 
 export interface RoundResult {
-  label: string;                   // 'round-0', ..., 'baseline'
+  label: string;                   // 'round-0', ..., 'baseline', 'kd_baseline'
   blocks: number[] | null;         // reference blocks it started from (null: random init)
   n_layers: number;
   parameters: number;
@@ -50,6 +55,7 @@ export interface RecipeReport {
   target_val_loss: number;
   rounds: RoundResult[];
   baseline?: RoundResult;
+  kd_baseline?: RoundResult;
   reached: boolean;
   final: string;                   // label of the model the recipe ends with
   savings?: Savings[];             // with a baseline: the tokens each model needed against it (src/method/savings.ts)
@@ -70,8 +76,8 @@ export interface RecipeHooks {
   start(label: string, spec: StartSpec): Promise<void>;
   /** the validation loss of the reference (null) or of the start of `label`, before training */
   valLoss(label: string | null): Promise<number>;
-  /** train the start of `label`: its per-step metrics and final validation loss */
-  train(label: string): Promise<{ metrics: StepMetrics[]; valLoss: number }>;
+  /** train the start of `label` (with the reference as teacher when `distill`): its per-step metrics and final validation loss */
+  train(label: string, distill: boolean): Promise<{ metrics: StepMetrics[]; valLoss: number }>;
   /** results of rounds finished by an earlier, interrupted run (resume) */
   done?: Record<string, RoundResult>;
   onRound?: (r: RoundResult) => void | Promise<void>;
@@ -98,7 +104,7 @@ export async function runRecipe(ref: ModelConfig, opts: RecipeOptions, hooks: Re
   let added: number[] = [];
   const seed = opts.train.seed;
 
-  const once = async (label: string, spec: StartSpec, config: ModelConfig, from: number[] | null): Promise<RoundResult> => {
+  const once = async (label: string, spec: StartSpec, config: ModelConfig, from: number[] | null, distill = false): Promise<RoundResult> => {
     const cached = hooks.done?.[label];
     if (cached) {
       log(`${label}: done earlier (val loss ${cached.val_loss.toFixed(4)})`);
@@ -108,7 +114,7 @@ export async function runRecipe(ref: ModelConfig, opts: RecipeOptions, hooks: Re
     await hooks.start(label, spec);
     const init = await hooks.valLoss(label);
     log(`${label}: ${config.nLayers} blocks${from ? ` [${from}]` : ' (random init)'}, val loss before training ${init.toFixed(4)}`);
-    const { metrics, valLoss } = await hooks.train(label);
+    const { metrics, valLoss } = await hooks.train(label, distill);
     const r: RoundResult = { label, blocks: from, n_layers: config.nLayers, parameters: countParameters(config),
       init_val_loss: init, val_loss: valLoss, curve: metrics, reached: valLoss <= target, seconds: (Date.now() - t0) / 1000 };
     log(`${label}: val loss after ${metrics.length} steps ${valLoss.toFixed(4)} (reference ${refLoss.toFixed(4)})${r.reached ? ' — reached' : ''}`);
@@ -121,7 +127,7 @@ export async function runRecipe(ref: ModelConfig, opts: RecipeOptions, hooks: Re
     const spec: StartSpec = round > 0 && opts.growth === 'warm-append'
       ? { kind: 'append', trained: `round-${round - 1}`, trainedBlocks: blocks.slice(0, blocks.length - added.length), added }
       : { kind: 'inherit', blocks: blocks.slice(), preset: opts.preset, seed };
-    const r = await once(label, spec, inheritPlan(ref, { select: blocks, preset: opts.preset, seed }).config, blocks.slice());
+    const r = await once(label, spec, inheritPlan(ref, { select: blocks, preset: opts.preset, seed }).config, blocks.slice(), !!opts.distill);
     rounds.push(r);
     if (r.reached) break;
     const maxBlock = Math.max(...blocks);
@@ -129,16 +135,15 @@ export async function runRecipe(ref: ModelConfig, opts: RecipeOptions, hooks: Re
     if (more.length === 0) { log('no reference blocks left to add'); break; }
     if (round + 1 < opts.maxRounds) { blocks = [...blocks, ...more]; added = more; }
   }
-  let baseline: RoundResult | undefined;
-  if (opts.baseline) {
-    const size = rounds[0].n_layers;
-    baseline = await once('baseline', { kind: 'random', nLayers: size, seed }, randomPlan(ref, size, seed).config, null);
-  }
+  let baseline: RoundResult | undefined, kdBaseline: RoundResult | undefined;
+  const size = rounds[0].n_layers;
+  if (opts.baseline) baseline = await once('baseline', { kind: 'random', nLayers: size, seed }, randomPlan(ref, size, seed).config, null);
+  if (opts.kdBaseline) kdBaseline = await once('kd_baseline', { kind: 'random', nLayers: size, seed }, randomPlan(ref, size, seed).config, null, true);
   const reached = rounds.some((r) => r.reached);
   return {
     reference: { n_layers: L, parameters: countParameters(ref), family: ref.family, val_loss: refLoss },
-    target_val_loss: target, rounds, baseline, reached, final: rounds[rounds.length - 1].label,
-    ...(baseline ? { savings: tokenSavings([...rounds, baseline], baseline, refLoss) } : {}),
+    target_val_loss: target, rounds, baseline, ...(kdBaseline ? { kd_baseline: kdBaseline } : {}), reached, final: rounds[rounds.length - 1].label,
+    ...(baseline ? { savings: tokenSavings([...rounds, ...(kdBaseline ? [kdBaseline] : []), baseline], baseline, refLoss) } : {}),
     options: { ...opts, select: opts.select },
   };
 }
@@ -153,11 +158,12 @@ export function recipeSvg(rep: RecipeReport): string {
     ...rep.rounds.map((r) => ({ name: `${r.label}: ${r.n_layers} blocks`, points: valPoints(r) })),
   ];
   if (rep.baseline) series.push({ name: `random init (${rep.baseline.n_layers} blocks)`, points: valPoints(rep.baseline) });
+  if (rep.kd_baseline) series.push({ name: `random init + KD (${rep.kd_baseline.n_layers} blocks)`, points: valPoints(rep.kd_baseline) });
   return lineChart(series, { title: 'Inheritune: validation loss', xLabel: 'training step', yLabel: 'validation loss (nats/token)' });
 }
 
 export function recipeSummary(rep: RecipeReport): string {
-  const rows = [...rep.rounds, ...(rep.baseline ? [rep.baseline] : [])].map((r) =>
+  const rows = [...rep.rounds, ...(rep.baseline ? [rep.baseline] : []), ...(rep.kd_baseline ? [rep.kd_baseline] : [])].map((r) =>
     `| ${r.label} | ${r.blocks ? `[${r.blocks.join(', ')}]` : 'random init'} | ${r.n_layers} | ${r.parameters} | ${r.init_val_loss.toFixed(4)} | ${r.val_loss.toFixed(4)} | ${r.curve.length} | ${r.reached ? 'yes' : 'no'} |`);
   return [
     '# Inheritune run', '',
@@ -177,8 +183,9 @@ function savingsSection(rep: RecipeReport): string[] {
   const t = rep.options.train, perStep = t.batch * t.seq * t.gradAccum, steps = (tokens: number) => Math.round(tokens / perStep);
   const pts = valPoints(rep.baseline), baseFinal = pts[pts.length - 1][1];
   const n = (x: number | null) => (x === null ? 'never' : `${x} (${steps(x)} steps)`), r = (x: number | null) => (x === null ? '—' : `${x.toFixed(1)}x`);
-  const byLabel = new Map([...rep.rounds, rep.baseline].map((m) => [m.label, m]));
-  const what = (label: string) => { const m = byLabel.get(label)!; return `the ${m.blocks ? 'inherited' : 'random-init'} ${m.n_layers}-block model (${label})`; };
+  const byLabel = new Map([...rep.rounds, rep.baseline, ...(rep.kd_baseline ? [rep.kd_baseline] : [])].map((m) => [m.label, m]));
+  const kd = (label: string) => (label === 'kd_baseline' || (rep.options.distill && label.startsWith('round-')) ? ' distilled' : '');
+  const what = (label: string) => { const m = byLabel.get(label)!; return `the ${m.blocks ? 'inherited' : 'random-init'}${kd(label)} ${m.n_layers}-block model (${label})`; };
   return [
     `## Tokens saved (validation every ${t.evalEvery || t.steps} steps; ${perStep} tokens a step)`, '',
     `| model | tokens to the baseline's final loss ${baseFinal.toFixed(4)} | fewer tokens than the baseline | tokens to the reference's loss ${rep.reference.val_loss.toFixed(4)} | fewer tokens than the baseline |`,

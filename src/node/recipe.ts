@@ -32,6 +32,7 @@ import { analyzeAttention, analysisWindows, type Analysis } from '../method/anal
 import { lineChart } from '../util/svg.js';
 import { evaluateTask, TASK_DIRS, type TaskName, type TaskResult, type TaskTokenizer } from '../tasks/score.js';
 import { readTaskFiles } from './tasks.js';
+import { DISTILL_DEFAULTS } from '../train/distill.js';
 
 /** the built-in reference: 12 blocks, byte-level vocabulary (≈0.56M parameters); 1024 positions (RoPE: no weights) so the zero-shot tasks' byte continuations fit */
 export const BUILTIN_REFERENCE: ModelConfig = {
@@ -186,11 +187,13 @@ export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
         }
       },
       valLoss: (label) => evalOn(label === null ? a.reference : join(a.out, label, 'init')),
-      train: async (label) => {
+      // a distilled model (--distill's rounds, the KD baseline) has the reference as its teacher
+      train: async (label, distill) => {
         const dir = join(a.out, label);
         const resume = a.resume && existsSync(join(dir, 'checkpoint/trainer.json'));
-        const r = await trainRun(gpu, { model: join(dir, 'init'), out: dir, resume, saveEvery: a.saveEvery, opts: a.recipe.train,
-          train: a.train, val: a.val, progress: a.progress });
+        const opts = { ...a.recipe.train, distill: distill ? { ...DISTILL_DEFAULTS, ...a.recipe.train.distill } : undefined };
+        const r = await trainRun(gpu, { model: join(dir, 'init'), out: dir, resume, saveEvery: a.saveEvery, opts,
+          train: a.train, val: a.val, teacher: distill ? a.reference : undefined, progress: a.progress });
         return { metrics: r.metrics, valLoss: r.valLoss };
       },
       onRound: (r) => {
@@ -218,6 +221,7 @@ export async function runOnDisk(gpu: Gpu, a: RunArgs): Promise<RecipeReport> {
   if (a.tasks?.names.length) {
     const models: [string, string][] = [['reference', a.reference], [report.final, finalDir]];
     if (report.baseline) models.push(['baseline', join(a.out, 'baseline', 'checkpoint')]);
+    if (report.kd_baseline) models.push(['kd_baseline', join(a.out, 'kd_baseline', 'checkpoint')]);
     for (const [name, path] of models) {
       const m = await loadModel(gpu, path);
       evals[name] = [];

@@ -10,7 +10,7 @@ import { RECIPE_DEFAULTS, type RecipeOptions } from '../../method/recipe.js';
 import { runOnDisk, builtinReference, pretrainReference, referenceDir, type RunArgs } from '../recipe.js';
 import { TASK_NAMES, type TaskName, type TaskTokenizer } from '../../tasks/score.js';
 import type { Tokenizer } from '../../tokenizers/load.js';
-import { int, str, num, stderrBar, modelPath, selectFlag, type Flags } from './args.js';
+import { int, str, num, stderrBar, modelPath, selectFlag, cli, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
 import { resolveSelect } from '../../method/select.js';
 import { checkOut } from './outdir.js';
@@ -46,11 +46,14 @@ function trainOptions(flags: Flags, gpu: Gpu, base: Partial<TrainOptions>): Trai
   return o;
 }
 
-/** --distill-* (with --teacher): the KD loss's settings, over DISTILL_DEFAULTS */
+/** --distill-* (with train's --teacher, run's --distill or --kd-baseline): the KD loss's settings, over DISTILL_DEFAULTS */
 function distillOptions(flags: Flags): { distill?: DistillOptions } {
   const given = DISTILL_FLAGS.filter((f) => flags[f] !== undefined);
-  if (flags.teacher === undefined) {
-    if (given.length) fail(`--${given[0]} needs --teacher PATH`, 'pass the model to distil from with --teacher, or drop the --distill-* flags');
+  if (flags.teacher === undefined && !flags.distill && !flags['kd-baseline']) {
+    if (given.length) {
+      fail(`--${given[0]} needs ${cli.command === 'train' ? '--teacher PATH' : '--distill or --kd-baseline'}`,
+        cli.command === 'train' ? 'pass the model to distil from with --teacher, or drop the --distill-* flags' : 'pass --distill (the rounds learn from the reference) or --kd-baseline, or drop the --distill-* flags');
+    }
     return {};
   }
   const d = DISTILL_DEFAULTS;
@@ -138,18 +141,21 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
     tolerance: num(flags, 'tolerance', RECIPE_DEFAULTS.tolerance),
     growth: (flags.growth as RecipeOptions['growth']) ?? RECIPE_DEFAULTS.growth,
     baseline: path ? !!flags.baseline : true, preset: (flags.preset as RecipeOptions['preset']) ?? RECIPE_DEFAULTS.preset, train: opts,
+    distill: !!flags.distill, kdBaseline: !!flags['kd-baseline'],
   };
   let data;
   if (path) {
     // the largest model the rounds may train is the reference's size
     const refConfig = await readModelConfig(path);
-    checkPlan(gpu, flags, refConfig, runPlanOptions(opts));
+    if (opts.distill) validateDistill(opts.distill, refConfig.vocabSize, (k) => `--distill-${k}`);
+    checkPlan(gpu, flags, refConfig, runPlanOptions(opts, opts.distill ? refConfig : undefined)); // the reference is the teacher
     const { train, val, tok } = await textData(flags, path, refConfig.vocabSize);
     const tokFiles = tokenizerFiles(path);
     data = { reference: await referenceDir(path, join(out, 'reference-hf'), tokFiles, resume), train, val, tokFiles, tokenizer: flags.tasks ? await tok() : undefined };
   } else {
     if (flags.text) fail('--text needs --model: the built-in default brings its own reference and data', 'pass --model PATH with --text, or neither');
     data = await builtinReference(gpu, out, progress, log, int(flags, 'pretrain-steps'));
+    if (opts.distill) validateDistill(opts.distill, (await readModelConfig(data.reference)).vocabSize, (k) => `--distill-${k}`);
   }
   // a rule's reference blocks are picked on the validation tokens (src/method/select.ts)
   const { reference, val } = data;
