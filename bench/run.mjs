@@ -7,6 +7,7 @@
 //   4) training tokens/s and model-FLOPs utilisation (6 * params * tokens/s / peak) of a small GPT-2-style
 //      model (V 512, C 128, L 4, H 4, T 64, B 8) and of GPT-2 124M (B 4, T 256), at f32 and (shader-f16) f16,
 //      and the memory plan against the measured peak
+//   4b) the same training step with knowledge distillation from a teacher of twice the blocks (kd)
 //   5) the peer: tfjs-webgpu's training step (../shared/bench/tfjs_gpt_step.mjs) on the same two configs,
 //      installed on first use into node_modules/.cache/inheritune-bench (npm registry)
 //   6) the PyTorch CPU peer (bench/torch_peer.mjs, bench/torch_gpt2_step.py) on the same configs, B, T and
@@ -14,7 +15,7 @@
 //      header says which BLAS, and a 1024^3 sgemm's GFLOP/s; a reference BLAS skips the rows, saying so)
 // Environment: BENCH_SKIP_GPT2=1 leaves out the GPT-2 124M rows (minutes on a CPU driver); BENCH_PEER_TIMEOUT
 // (seconds, default 900) bounds each peer run; BENCH_JSON=FILE also writes every figure as JSON;
-// BENCH_ONLY=a,b runs only those sections (peak, matmul, attention, train, tfjs, torch; for development:
+// BENCH_ONLY=a,b runs only those sections (peak, matmul, attention, train, kd, tfjs, torch; for development:
 // e.g. BENCH_ONLY=train,torch BENCH_SKIP_GPT2=1); BENCH_PYTHON (default /usr/bin/python3) and
 // BENCH_TORCH_MIN_GFLOPS (default 20; 1e9 fakes a reference BLAS) steer the PyTorch rows.
 import { existsSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
@@ -30,7 +31,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const SHARED_BENCH = resolve(here, '../../shared/bench');
 const SKIP_GPT2 = process.env.BENCH_SKIP_GPT2 === '1';
 const PEER_TIMEOUT = Number(process.env.BENCH_PEER_TIMEOUT ?? 900);
-const SECTIONS = ['peak', 'matmul', 'attention', 'train', 'tfjs', 'torch'];
+const SECTIONS = ['peak', 'matmul', 'attention', 'train', 'kd', 'tfjs', 'torch'];
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : SECTIONS;
 const unknown = ONLY.filter((s) => !SECTIONS.includes(s));
 if (unknown.length) throw new Error(`BENCH_ONLY: unknown section ${unknown.join(', ')}; expected a comma list of ${SECTIONS.join(', ')}`);
@@ -136,6 +137,26 @@ for (const [name, cfg, B, T, steps] of configs) for (const precision of precisio
   const measured = g.memory.peak - live0, mib = (x) => (x / 2 ** 20).toFixed(1), acts = plan.parts.find((p) => p.part === 'activations').bytes;
   row(`memory plan vs measured peak, ${name}, B ${B} T ${T}`, variant, { note: `plan ${mib(plan.total)} MiB (activations ${mib(acts)}, measured ${mib(m.activationBytes)}), measured peak ${mib(measured)} MiB: plan/measured ${(plan.total / measured).toFixed(3)}` });
   tr.destroy(); m.destroy();
+  await g.sync();
+}
+
+// 4b) the knowledge-distillation step (train --teacher): the same student step plus the teacher's forward and
+// the fused KD loss, the teacher the same config at twice the blocks (the reference an inherited half comes
+// from), over its whole distribution and over its top 32
+for (const [name, cfg, B, T, steps] of on('kd') ? configs : []) for (const topk of [0, 32]) {
+  await g.sync();
+  const m = Model.create(g, initCheckpoint(cfg, 1)), teacher = Model.create(g, initCheckpoint({ ...cfg, nLayers: 2 * cfg.nLayers }, 2));
+  const data = new Uint32Array((steps + 4) * B * T + 1).map((_, i) => (i * 7919) % cfg.vocabSize);
+  const tr = new Trainer(m, data, data.subarray(0, T + 1), { ...TRAIN_DEFAULTS, steps: steps + 2, batch: B, seq: T, sampling: 'random', valWindows: 1,
+    distill: { alpha: 0.5, temperature: 1, topk } }, undefined, { model: teacher });
+  await tr.step();
+  await tr.step();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) await tr.step();
+  const sec = (performance.now() - t0) / 1000 / steps, plain = rows.find((x) => x.what === `train ${name}, B ${B} T ${T}` && x.variant === 'inheritune-rt');
+  row(`train ${name}, B ${B} T ${T}`, `inheritune-rt + KD from a ${2 * cfg.nLayers}-block teacher${topk ? `, top ${topk}` : ''}`,
+    { ms: sec * 1000, tokens_per_s: (B * T) / sec, note: plain?.ms ? `${(sec * 1000 / plain.ms).toFixed(2)}x the plain step's time` : '' });
+  tr.destroy(); m.destroy(); teacher.destroy();
   await g.sync();
 }
 

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { resolve } from 'node:path';
 import { createGpu, Model, Arena, Trainer, TRAIN_DEFAULTS, type Gpu } from '../src/node/index.js';
 import { arenaLayout, PART_ALIGN } from '../src/model/arena.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { REPO, testGpu, ids } from './helpers.js';
 
 let one: Gpu | null = null, split: Gpu | null = null;

@@ -10,7 +10,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { resolve } from 'node:path';
 import { Model, initCheckpoint, selectLayers, type Checkpoint, type Gpu, type ModelConfig } from '../src/node/index.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { FAMILIES } from '../src/model/model.js';
 import { TableStore } from '../src/model/family.js';
 import { memoryPlan } from '../src/train/plan.js';

@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Model, selectLayers, firstBlocks, type Gpu } from '../src/node/index.js';
 import { kernels as K } from '../src/index.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { REPO, testGpu, checkTensor } from './helpers.js';
 
 const run = promisify(execFile);

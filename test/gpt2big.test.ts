@@ -7,7 +7,7 @@ import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Model, serializeSafetensors } from '../src/node/index.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { REPO, testGpu, checkTensor } from './helpers.js';
 
 const ref = JSON.parse(readFileSync(resolve(REPO, 'test/ref/gpt2_big_logits.json'), 'utf8'));

@@ -8,7 +8,9 @@ import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs'
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { hfFiles, initCheckpoint, type ModelConfig } from '../src/node/index.js';
-import { readTokenizer, readTokens, writeDirAtomic } from '../src/node/files.js';
+import { readTokenizer } from '../src/node/tokfiles.js';
+import { readTokens } from '../src/node/textdata.js';
+import { writeDirAtomic } from '../src/node/atomic.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 
 const run = promisify(execFile);

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { parseLlama2c, Model, Arena, kernels as K, Llama2cTokenizer, hfFiles, SafetensorsFile, memorySource, createGpu, type Gpu } from '../src/node/index.js';
 import { MATMUL_VARIANTS, matmulCandidates, type MatmulVariant } from '../src/gpu/kernels/matmul.js';
 import { ATTENTION_VARIANTS, attentionVariants, type AttentionVariant } from '../src/gpu/kernels/attention.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 
 const DIR = resolve(SHARED, 'stories260k');

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { configFromHf, hfFiles, initCheckpoint, InherituneError, type ModelConfig } from '../src/node/index.js';
-import { readModel, tokenizerFiles } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
+import { tokenizerFiles } from '../src/node/tokfiles.js';
 import { REPO } from './helpers.js';
 
 const CLI = resolve(REPO, 'dist/cli.mjs');

@@ -9,7 +9,8 @@ import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Model, hfFiles, InherituneError, type Gpu } from '../src/node/index.js';
 import { kernels as K } from '../src/index.js';
-import { readModel, writeDirAtomic } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
+import { writeDirAtomic } from '../src/node/atomic.js';
 import { REPO, testGpu, checkTensor } from './helpers.js';
 
 const goldens = JSON.parse(readFileSync(resolve(REPO, 'test/ref/hf_goldens.json'), 'utf8'));

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { downloadModel, defaultCacheDir } from '../src/node/hub.js';
 import { isOffline, missingFiles } from '../src/node/hfcache.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { InherituneError } from '../src/util/errors.js';
 import type { Checkpoint } from '../src/model/config.js';
 import { REPO } from './helpers.js';

@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { hubDir, hubUrl, parseHubSpec, isHubSpec } from '../src/formats/hub.js';
 import { downloadModel, nodeHubOptions } from '../src/node/hub.js';
 import { readHfModel } from '../src/formats/hf.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { SafetensorsFile } from '../src/formats/safetensors.js';
 import { InherituneError } from '../src/util/errors.js';
 import type { Checkpoint } from '../src/model/config.js';

@@ -13,7 +13,7 @@ import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { REPO, SHARED, testGpu, checkTensor } from './helpers.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { Model } from '../src/model/model.js';
 import { selectLayers } from '../src/model/surgery.js';
 import { exportOnnx } from '../src/formats/onnx.js';

@@ -7,7 +7,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { resolve } from 'node:path';
 import { Model, Trainer, TRAIN_DEFAULTS, type Gpu, type TrainOptions } from '../src/node/index.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { REPO, testGpu, ids } from './helpers.js';
 
 let g: Gpu | null = null;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Model, Trainer, TRAIN_DEFAULTS, memoryPlan, fitSuggestions, type Gpu, type DeviceLimits } from '../src/node/index.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { REPO, SHARED, testGpu } from './helpers.js';
 
 const run = promisify(execFile);

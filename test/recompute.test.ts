@@ -8,7 +8,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { resolve } from 'node:path';
 import { Model, Trainer, TRAIN_DEFAULTS, type Gpu } from '../src/node/index.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { FAMILIES } from '../src/model/model.js';
 import type { TableSpec } from '../src/model/family.js';
 import { REPO, testGpu, twoMicroBatches, ids } from './helpers.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Model, type Gpu } from '../src/node/index.js';
-import { readModel } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
 import { windowedLoss } from '../src/train/evaluate.js';
 import { BUILTIN_REFERENCE, BUILTIN_PRETRAIN, brownData, builtinReference, shippedReferenceDir } from '../src/node/recipe.js';
 import { SPEC } from '../src/node/cli/specs.js';

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Model, type Gpu } from '../src/node/index.js';
-import { readModel, readTokens, readTokenizer } from '../src/node/files.js';
+import { readModel } from '../src/node/models.js';
+import { readTokens } from '../src/node/textdata.js';
+import { readTokenizer } from '../src/node/tokfiles.js';
 import { blockSimilarity, blockInfluenceSelection, angularSelection, guidedBlocks, type BlockSimilarity } from '../src/method/select.js';
 import { REPO, SHARED, testGpu, checkTensor } from './helpers.js';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readHfModel } from '../src/formats/hf.js';
-import { nodeDir, loadModel } from '../src/node/files.js';
+import { nodeDir, loadModel } from '../src/node/models.js';
 import { inherit, type InheritOptions } from '../src/method/inherit.js';
 import { f32BitsToBf16, f32BitsToF16 } from '../src/formats/dtype.js';
 import { parseSize } from '../src/formats/stwrite.js';

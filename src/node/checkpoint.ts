@@ -14,7 +14,7 @@
 import { existsSync, lstatSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors, type TensorWrite } from '../formats/stwrite.js';
-import { fileSink, writeFileAtomic } from './files.js';
+import { fileSink, writeFileAtomic } from './atomic.js';
 import { Progress } from '../util/progress.js';
 import { fail } from '../util/errors.js';
 

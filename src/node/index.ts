@@ -42,7 +42,10 @@ export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<
 export { BUILTIN_REFERENCE, BUILTIN_PRETRAIN, builtinReference, pretrainReference, writeReferenceModel, shippedReferenceDir, brownData, runOnDisk, type RunArgs } from './recipe.js';
 export { trainRun, type TrainRun } from './train.js';
 export { type PackFilesOptions, type PackFilesSummary } from './pack.js';
-export { readModel, readTokenizer, nodeDir, fileSource, writeDirAtomic, writeModelDirAtomic, loadModel } from './files.js';
+export { readModel, nodeDir, loadModel } from './models.js';
+export { readTokenizer } from './tokfiles.js';
+export { fileSource } from './bytes.js';
+export { writeDirAtomic, writeModelDirAtomic } from './atomic.js';
 export { brownText } from './brown.js';
 export { downloadModel, defaultCacheDir, type DownloadOptions } from './hub.js';
 export { exportOnnxFile, exportOnnxDir } from './onnx.js';

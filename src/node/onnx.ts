@@ -3,7 +3,8 @@
 // tokenizer files beside onnx/model.onnx. Both are written atomically (temporary name, then rename).
 import { existsSync, statSync, readFileSync, mkdirSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import { join, dirname, basename } from 'node:path';
-import { readModel, tokenizerFiles } from './files.js';
+import { readModel } from './models.js';
+import { tokenizerFiles } from './tokfiles.js';
 import { configToHf } from '../formats/hf.js';
 import { exportOnnx, type OnnxOptions } from '../formats/onnx.js';
 
@@ -30,7 +31,7 @@ export async function exportOnnxDir(modelPath: string, outDir: string, opts: Onn
   const files: Record<string, Uint8Array> = { 'config.json': config };
   for (const [name, parts] of Object.entries(tokenizerFiles(modelPath))) files[name] = parts[0];
   files['onnx/model.onnx'] = exportOnnx(ck, opts);
-  // everything into a temporary sibling, which then replaces outDir (as writeDirAtomic in files.ts)
+  // everything into a temporary sibling, which then replaces outDir (as writeDirAtomic in atomic.ts)
   const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}`);
   const old = join(dirname(outDir), `.${basename(outDir)}.old-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });

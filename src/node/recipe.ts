@@ -25,7 +25,9 @@ import { TRAIN_DEFAULTS, type TrainOptions, type TrainData, type StepMetrics } f
 import { countParameters } from '../model/config.js';
 import { hfFiles, hfConfigFiles, openHfModel } from '../formats/hf.js';
 import { initCheckpoint } from '../model/init.js';
-import { writeDirAtomic, writeModelDirAtomic, writeFileAtomic, nodeDir, tokenizerFiles, loadModel, readModel } from './files.js';
+import { writeDirAtomic, writeModelDirAtomic, writeFileAtomic } from './atomic.js';
+import { nodeDir, loadModel, readModel } from './models.js';
+import { tokenizerFiles } from './tokfiles.js';
 import { ByteTokenizer, byteTokenizerJson } from '../tokenizers/bytes.js';
 import { brownText } from './brown.js';
 import { analyzeAttention, analysisWindows, type Analysis } from '../method/analyze.js';

@@ -5,7 +5,8 @@
 // one tokenizer agree, each stripping a first piece's space its own way; two tokenizers of one size do
 // not). Control ids (BOS, EOS, unknown: empty, <...> or sentencepiece's ⁇ in either) render by format and
 // are not compared. The first id that differs is named, with both models.
-import { readModelConfig, readTokenizer, tokenizerFiles } from './files.js';
+import { readModelConfig } from './models.js';
+import { readTokenizer, tokenizerFiles } from './tokfiles.js';
 import { isTokenizerFile } from '../tokenizers/load.js';
 import { fail } from '../util/errors.js';
 import type { Tokenizer } from '../tokenizers/types.js';

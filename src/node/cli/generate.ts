@@ -3,7 +3,8 @@
 // at the end (ids: the generated ids only).
 import type { Gpu } from '../../gpu/gpu.js';
 import { generate, GENERATE_DEFAULTS as D } from '../../model/generate.js';
-import { readModelConfig, readTokenizer, loadModel } from '../files.js';
+import { readModelConfig, loadModel } from '../models.js';
+import { readTokenizer } from '../tokfiles.js';
 import { fail } from '../../util/errors.js';
 import { int, num, str, modelPath, tokenizerOpts, type Flags } from './args.js';
 

@@ -5,7 +5,7 @@ import type { Gpu, Precision } from '../../gpu/gpu.js';
 import type { ModelConfig } from '../../model/config.js';
 import { memoryPlan, fitSuggestions, planText, runPlanOptions, type DeviceLimits, type PlanOptions } from '../../train/plan.js';
 import type { OptimName } from '../../train/adamw.js';
-import { readModelConfig } from '../files.js';
+import { readModelConfig } from '../models.js';
 import { resolvePrecision, TRAIN_DEFAULTS, type TrainOptions } from '../../train/trainer.js';
 import { parseSize } from '../../formats/stwrite.js';
 import { int, modelPath, type Flags } from './args.js';

@@ -1,32 +1,14 @@
-// cli/data: the data commands: `tokenize` (a text to ids, exactly as the reference tokenizer does)
-// and `pack` (text files -> llm.c token shards with a train/validation split and a seeded subset).
+// cli/pack: `inheritune-rt pack`, text files to llm.c token shards with a train/validation split and a
+// seeded subset (src/node/pack.ts).
 import { readFileSync, existsSync, statSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { readTokenizer } from '../files.js';
 import { packFiles, type PackFilesSummary } from '../pack.js';
 import { parseAmount } from '../../data/pack.js';
 import { Progress } from '../../util/progress.js';
-import { str, num, int, stderrBar, tokenizerOpts, type Flags } from './args.js';
+import { str, num, int, stderrBar, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
 import { checkOut, refuseOverlap } from './outdir.js';
-
-/** the tokenizer of --tokenizer (a file or a model directory) */
-async function tokenizerOf(flags: Flags) {
-  const path = str(flags, 'tokenizer');
-  if (!existsSync(path)) fail(`tokenizer '${path}' does not exist`, 'pass --tokenizer FILE or a model directory');
-  return readTokenizer(path, path, undefined, tokenizerOpts(flags));
-}
-
-/** the plain encoding of the text: no BOS/EOS (sentencepiece's encode; special tokens as HF tokenizers, or as text
- *  with --split-special-tokens) */
-export async function tokenizeCmd(flags: Flags): Promise<void> {
-  const tok = await tokenizerOf(flags);
-  if ((flags.text === undefined) === (flags.file === undefined)) fail('pass exactly one of --text STRING or --file F');
-  const text = typeof flags.text === 'string' ? flags.text : readFileSync(flags.file as string, 'utf8');
-  const ids = tok.encode(text, { bos: false, eos: false });
-  if (flags.json) { console.log(JSON.stringify({ ids })); return; }
-  console.log(ids.join(' '));
-}
+import { tokenizerOf } from './tokenize.js';
 
 /** "0.05" (a fraction) -> "5%"; "1%", "2M tokens" pass through */
 function fraction(v: unknown): string | undefined {
