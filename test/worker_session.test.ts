@@ -66,6 +66,16 @@ describe('worker session (Node, Dawn)', () => {
     checkTensor('losses: cancel+resume vs uninterrupted', seen.map((p) => p.loss), whole.history.map((p) => p.loss), 1e-6, 0);
     expect(second.val_loss).toBeCloseTo(whole.val_loss!, 5);
 
+    // distillation with the loaded reference as teacher: ce and kd beside the total, which is their weighted sum;
+    // the teacher is the reference itself, so its KD term is far from 0 for the 3 blocks inherited
+    await req('inherit', { model: 'kd', layers: 3 });
+    const kd = await req('train', { model: 'kd', options: { ...OPTS, steps: 3, evalEvery: 0 }, distill: { alpha: 0.7, temperature: 2, topk: 8 } });
+    for (const h of kd.history) {
+      expect(h.kd).toBeGreaterThan(0.05);
+      expect(h.loss).toBeCloseTo(0.3 * h.ce! + 0.7 * 4 * h.kd!, 9);
+    }
+    expect(whole.history[0].kd).toBeUndefined();
+
     // save -> bytes -> an HF directory that loads back with the trained weights
     const saved = await req('save', { model: 'inherited', to: 'bytes' });
     const files = saved.files!;

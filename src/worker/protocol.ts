@@ -7,6 +7,7 @@
 // trainer state until `dispose`, another `inherit` of the same name, or another `load`.
 import type { ModelConfig } from '../model/config.js';
 import type { TrainOptions, StepMetrics } from '../train/trainer.js';
+import type { DistillOptions } from '../train/distill.js';
 import type { WindowedLoss } from '../train/evaluate.js';
 import type { InheritRecord } from '../method/inherit.js';
 import type { Analysis } from '../method/analyze.js';
@@ -63,6 +64,11 @@ export interface TrainRequest {
   resume?: boolean;
   /** new data first (as a `data` request); default: the worker's current data */
   text?: TextSource; val?: TextSource;
+  /**
+   * knowledge distillation with the loaded reference as teacher (src/train/distill.ts): true for its
+   * defaults (A 0.5, T 1, the whole distribution), or the settings; history then carries ce and kd
+   */
+  distill?: boolean | Partial<DistillOptions>;
 }
 export type TrainProgress = StepMetrics & { model: string; steps: number };
 export interface TrainResult {

@@ -15,6 +15,7 @@ import { readHfModel, hfFiles } from '../formats/hf.js';
 import { defaultK, inherit, type InheritRecord } from '../method/inherit.js';
 import { initCheckpoint } from '../model/init.js';
 import { Trainer, TRAIN_DEFAULTS, type TrainOptions, type StepMetrics } from '../train/trainer.js';
+import { DISTILL_DEFAULTS } from '../train/distill.js';
 import { windowedLoss } from '../train/evaluate.js';
 import { analyzeAttention, LAZY_MAX_RANK } from '../method/analyze.js';
 import { tokenizerFromFiles, TOKENIZER_FILES, isTokenizerBin, type Tokenizer } from '../tokenizers/load.js';
@@ -35,6 +36,8 @@ interface Slot { model: Model; record: InheritRecord | null; trainer: Trainer | 
 export class Session {
   private gpuPromise: Promise<Gpu> | null = null;
   private ref: Reference | null = null;
+  /** the reference on the GPU as a teacher (train with distill), made on first use */
+  private teacher: Model | null = null;
   private data: { train: Uint32Array; val: Uint32Array } | null = null;
   private slots = new Map<string, Slot>();
   private chain: Promise<unknown> = Promise.resolve();
@@ -102,6 +105,8 @@ export class Session {
     const name = llama2c?.name ?? dir.name;
     // a new reference replaces everything made from the old one (a failed load above keeps it all)
     for (const n of [...this.slots.keys()]) this.dispose(n);
+    this.teacher?.destroy();
+    this.teacher = null;
     this.data = null;
     this.ref = { name, format: llama2c ? 'llama2c' : 'hf', checkpoint, tokenizer, tokenizerFiles: tokFiles };
     return {
@@ -216,7 +221,10 @@ export class Session {
       }
       for (const k of ['steps', 'batch', 'seq'] as const) if (o[k] === undefined) fail(`train: options.${k} is required`);
       const d = this.tokens();
-      trainer = new Trainer(slot.model, d.train, d.val, { ...TRAIN_DEFAULTS, ...o } as TrainOptions);
+      const distill = req.distill ? { ...DISTILL_DEFAULTS, ...(typeof req.distill === 'object' ? req.distill : {}) } : undefined;
+      if (distill) this.teacher ??= Model.create(await this.gpu(), this.reference().checkpoint);
+      trainer = new Trainer(slot.model, d.train, d.val, { ...TRAIN_DEFAULTS, ...o, ...(distill ? { distill } : {}) } as TrainOptions, undefined,
+        distill ? { model: this.teacher! } : undefined);
     }
     slot.trainer = trainer;
     const t0 = Date.now();
