@@ -5,6 +5,11 @@
 //               run past the shard's end it moves to the next shard; after the last shard, the next epoch.
 //   random      nanoGPT get_batch with replacement: each of the B rows is a window of T+1 tokens starting
 //               uniformly at random over every valid start of every shard (xoshiro128** seeded by `seed`).
+//               With `aligned`, each row is instead a whole aligned window (window i of a shard = its tokens
+//               [i*T, i*T+T]) drawn uniformly over every shard's aligned windows: the windows a cache of
+//               teacher logits holds (src/node/distill_cache.ts), one per index.
+// Windows are numbered across the shards in order (shard s's window i is i plus the aligned windows of the
+// shards before it); sequential and aligned batches carry the index of each row's window (Batch.windows).
 // state() is plain JSON; new ShardLoader(source, opts, state) continues with exactly the batches that would have
 // come next. Shapes: x, y are Int32Array (B*T), row-major (B, T).
 import { fail } from '../util/errors.js';
@@ -34,6 +39,8 @@ export interface LoaderOptions {
   epochs?: number;
   /** The model's vocab_size: every token served must be below it (a shard of another tokenizer is an error). */
   vocabSize?: number;
+  /** Random mode: whole aligned windows, uniformly over the window indices (default false: any offset). */
+  aligned?: boolean;
 }
 
 export interface LoaderState {
@@ -51,9 +58,15 @@ export interface LoaderState {
   pos: number;
   /** xoshiro128** state (random mode). */
   rng: [number, number, number, number];
+  /** Random mode over aligned windows (absent otherwise, so other states stay as they were). */
+  aligned?: true;
 }
 
-export interface Batch { x: Int32Array; y: Int32Array; step: number; epoch: number }
+/** windows: the global index of each row's aligned window (sequential and aligned random batches) */
+export interface Batch { x: Int32Array; y: Int32Array; step: number; epoch: number; windows?: number[] }
+
+/** aligned windows of T+1 tokens (window i = tokens [i*T, i*T+T]) in a shard of n tokens */
+export const alignedWindows = (n: number, T: number): number => Math.floor(Math.max(0, n - 1) / T);
 
 /** splitmix32, to seed xoshiro128** from one 32-bit seed */
 function seedRng(seed: number): [number, number, number, number] {
@@ -72,6 +85,7 @@ export class ShardLoader {
   private readonly st: LoaderState;
   private readonly total: number;
   private readonly starts: number[]; // random mode: prefix sums of valid window starts per shard
+  private readonly wins: number[];   // prefix sums of aligned windows per shard
 
   constructor(readonly source: ShardSource, opts: LoaderOptions, state?: LoaderState) {
     const { B, T, mode } = opts;
@@ -81,20 +95,25 @@ export class ShardLoader {
     this.total = source.sizes.reduce((a, b) => a + b, 0);
     this.starts = [0];
     for (const n of source.sizes) this.starts.push(this.starts[this.starts.length - 1] + Math.max(0, n - T));
+    this.wins = [0];
+    for (const n of source.sizes) this.wins.push(this.wins[this.wins.length - 1] + alignedWindows(n, T));
+    const aligned = mode === 'random' && !!opts.aligned;
+    if (opts.aligned && mode !== 'random') fail(`loader: \`aligned\` applies to random mode, not ${mode}`, 'sequential batches are aligned windows already');
     const need = mode === 'sequential' ? B * T + 1 : T + 1;
     if (!source.sizes.some((n) => n >= need)) {
       fail(`loader: no shard holds ${need} tokens (${mode} batches of B=${B}, T=${T}); the largest has ${Math.max(0, ...source.sizes)}`,
         'pack more text, or use smaller B/T (or shardTokens)');
     }
     if (state) {
-      if (state.version !== 1 || state.mode !== mode || state.B !== B || state.T !== T || state.seed !== seed) {
-        fail(`loader: the saved state (${state.mode}, B=${state.B}, T=${state.T}, seed=${state.seed}) is for another loader ` +
-          `(${mode}, B=${B}, T=${T}, seed=${seed})`, 'resume with the options the state was saved with');
+      if (state.version !== 1 || state.mode !== mode || state.B !== B || state.T !== T || state.seed !== seed || !!state.aligned !== aligned) {
+        const al = (a: boolean) => (a ? ' aligned' : '');
+        fail(`loader: the saved state (${state.mode}${al(!!state.aligned)}, B=${state.B}, T=${state.T}, seed=${state.seed}) is for another loader ` +
+          `(${mode}${al(aligned)}, B=${B}, T=${T}, seed=${seed})`, 'resume with the options the state was saved with');
       }
       if (state.shard >= source.sizes.length) fail(`loader: the saved state points at shard ${state.shard} of ${source.sizes.length}`, 'resume over the same shards');
       this.st = { ...state, rng: [...state.rng] as LoaderState['rng'] };
     } else {
-      this.st = { version: 1, mode, B, T, seed, step: 0, epoch: 0, shard: 0, pos: 0, rng: seedRng(seed) };
+      this.st = { version: 1, mode, B, T, seed, step: 0, epoch: 0, shard: 0, pos: 0, rng: seedRng(seed), ...(aligned ? { aligned: true as const } : {}) };
     }
     this.epochs = opts.epochs ?? Infinity;
     if (opts.vocabSize !== undefined && !(Number.isInteger(opts.vocabSize) && opts.vocabSize > 0)) {
@@ -150,7 +169,7 @@ export class ShardLoader {
   async next(): Promise<Batch | null> {
     const { B, T } = this.st;
     if (this.st.epoch >= this.epochs) return null;
-    const x = new Int32Array(B * T), y = new Int32Array(B * T);
+    const x = new Int32Array(B * T), y = new Int32Array(B * T), windows: number[] = [];
     if (this.st.mode === 'sequential') {
       const n = B * T + 1, sizes = this.source.sizes;
       // skip shards (and wrap epochs) until a whole batch fits
@@ -166,19 +185,38 @@ export class ShardLoader {
       }
       const buf = await this.window(this.st.shard, this.st.pos, n);
       for (let i = 0; i < B * T; i++) { x[i] = buf[i]; y[i] = buf[i + 1]; }
+      for (let b = 0; b < B; b++) windows.push(this.wins[this.st.shard] + this.st.pos / T + b); // pos is a multiple of B*T
       this.st.pos += B * T;
+    } else if (this.st.aligned) {
+      const total = this.wins[this.wins.length - 1];
+      for (let b = 0; b < B; b++) {
+        const r = this.below(total);
+        const s = this.shardOf(this.wins, r);
+        const buf = await this.window(s, (r - this.wins[s]) * T, T + 1);
+        for (let t = 0; t < T; t++) { x[b * T + t] = buf[t]; y[b * T + t] = buf[t + 1]; }
+        windows.push(r);
+      }
+      this.st.epoch = Math.floor(((this.st.step + 1) * B * T) / this.total);
     } else {
       const total = this.starts[this.starts.length - 1];
       for (let b = 0; b < B; b++) {
         const r = this.below(total);
-        let lo = 0, hi = this.source.sizes.length - 1; // the shard whose range of starts holds r
-        while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (this.starts[mid] <= r) lo = mid; else hi = mid - 1; }
+        const lo = this.shardOf(this.starts, r);
         const buf = await this.window(lo, r - this.starts[lo], T + 1);
         for (let t = 0; t < T; t++) { x[b * T + t] = buf[t]; y[b * T + t] = buf[t + 1]; }
       }
       this.st.epoch = Math.floor(((this.st.step + 1) * B * T) / this.total);
     }
     this.st.step++;
-    return { x, y, step: this.st.step - 1, epoch: this.st.mode === 'sequential' ? this.st.epoch : Math.floor(((this.st.step - 1) * B * T) / this.total) };
+    const out: Batch = { x, y, step: this.st.step - 1, epoch: this.st.mode === 'sequential' ? this.st.epoch : Math.floor(((this.st.step - 1) * B * T) / this.total) };
+    if (windows.length) out.windows = windows;
+    return out;
+  }
+
+  /** the shard whose range in the prefix sums `at` holds r (the last such shard: empty ones are skipped) */
+  private shardOf(at: number[], r: number): number {
+    let lo = 0, hi = this.source.sizes.length - 1;
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (at[mid] <= r) lo = mid; else hi = mid - 1; }
+    return lo;
   }
 }

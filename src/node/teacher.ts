@@ -21,15 +21,22 @@ export async function checkTeacher(student: string, teacher: string): Promise<vo
   const tok = async (p: string): Promise<Tokenizer | null> => (Object.keys(tokenizerFiles(p)).some(isTokenizerFile) ? readTokenizer(undefined, p, s.vocabSize) : null);
   const [ts, tt] = [await tok(student), await tok(teacher)];
   if (!ts || !tt) return; // a model without tokenizer files beside it: the vocabulary sizes are all there is to compare
-  const prefix = (t: Tokenizer) => t.encode('x', { bos: false, eos: false });
-  const [ps, pt] = [prefix(ts), prefix(tt)];
-  const piece = (t: Tokenizer, p: number[], id: number) => t.decode([...p, id]).slice(t.decode(p).length);
-  const control = (x: string) => x === '' || /^\s*(<[^<>]*>|\u2047)\s*$/.test(x);
+  const [as, bs] = [tokenPieces(ts, s.vocabSize), tokenPieces(tt, s.vocabSize)];
   for (let id = 0; id < s.vocabSize; id++) {
-    const a = piece(ts, ps, id), b = piece(tt, pt, id);
-    if (a !== b && !control(a) && !control(b)) {
+    const a = as[id], b = bs[id];
+    if (a !== b && a !== '' && b !== '') { // a control id in either is not compared
       fail(`the teacher's tokenizer differs from the student's: id ${id} is ${JSON.stringify(b)} for the teacher ${teacher} and ${JSON.stringify(a)} for the student ${student}`,
         "distil from a teacher with the student's tokenizer (an inherited model shares its reference's)");
     }
   }
+}
+
+/**
+ * the text of every id below V after the same prefix, as the formats of one tokenizer agree on it; control
+ * ids (empty, <...> or sentencepiece's ⁇) are '' (src/node/distill_cache.ts digests these for a cache)
+ */
+export function tokenPieces(t: Tokenizer, V: number): string[] {
+  const p = t.encode('x', { bos: false, eos: false }), skip = t.decode(p).length;
+  const control = (x: string) => x === '' || /^\s*(<[^<>]*>|\u2047)\s*$/.test(x);
+  return Array.from({ length: V }, (_, id) => { const x = t.decode([...p, id]).slice(skip); return control(x) ? '' : x; });
 }

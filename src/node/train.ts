@@ -5,7 +5,8 @@
 //                     src/node/checkpoint.ts): a Hugging Face model directory (config.json,
 //                     model.safetensors, tokenizer files) + optimizer.safetensors (the optimizer's
 //                     state: AdamW m, v; or 8-bit codes and absmax; `format` names which) +
-//                     trainer.json (step, data cursor/RNG, kernel choices, the run's options)
+//                     trainer.json (step, data cursor/RNG, kernel choices, the run's options; with
+//                     --teacher-cache, teacher_cache: the sha256 of its distill_cache.json)
 //   DIR/metrics.jsonl one line per step: step, loss, lr, grad_norm, tokens, tokens_per_s (+ val_loss;
 //                     f16: loss_scale, and skipped when the step overflowed and was not applied)
 //   DIR/loss.svg      training and validation loss against step
@@ -23,6 +24,7 @@ import { fileSource } from './bytes.js';
 import { lineChart } from '../util/svg.js';
 import { Progress } from '../util/progress.js';
 import { fail } from '../util/errors.js';
+import { openCache } from './distill_cache.js';
 
 export interface TrainRun {
   model: string;            // model path (HF dir or llama2.c .bin)
@@ -34,6 +36,7 @@ export interface TrainRun {
   train: TrainData;
   val: ArrayLike<number>;
   teacher?: string;         // a model path to distil from (opts.distill: the loss's settings)
+  teacherCache?: string;    // or a cache of its top-K logits (src/node/distill_cache.ts) to distil from
   progress: ((s: string) => void) | null;
 }
 
@@ -50,11 +53,17 @@ export interface TrainRunResult { metrics: StepMetrics[]; valLoss: number; steps
  * The checkpoint of the run in `out` (null when there is none), checked against the options of its
  * resume: those that decide which tokens are seen (FIXED) and the optimizer must not change.
  */
-function savedRun(out: string, opts: TrainOptions): { state: TrainerState; opts: TrainOptions } | null {
+function savedRun(out: string, opts: TrainOptions, cache?: string): { state: TrainerState; opts: TrainOptions } | null {
   recoverCheckpoint(out);
   const f = join(out, 'checkpoint', 'trainer.json');
   if (!existsSync(f)) return null;
-  const saved = JSON.parse(readFileSync(f, 'utf8')) as { state: TrainerState; opts: TrainOptions };
+  const saved = JSON.parse(readFileSync(f, 'utf8')) as { state: TrainerState; opts: TrainOptions; teacher_cache?: string };
+  // a teacher cache is the one whose manifest has this digest
+  const tc = [saved.teacher_cache ?? null, cache ?? null];
+  if (tc[0] !== tc[1]) {
+    const what = (d: string | null) => (d ? `the teacher cache whose manifest's sha256 is ${d.slice(0, 16)}…` : 'no teacher cache');
+    fail(`\`resume\`: the checkpoint was trained with ${what(tc[0])}, and this run has ${what(tc[1])}`, 'resume with the same teacher cache (the same distill_cache.json)');
+  }
   for (const k of FIXED) {
     if (saved.opts[k] !== opts[k]) fail(`\`resume\`: \`${k}\` was ${saved.opts[k]} in the checkpoint, ${opts[k]} now`, `resume with the same \`${k}\``);
   }
@@ -70,8 +79,8 @@ function savedRun(out: string, opts: TrainOptions): { state: TrainerState; opts:
  * nothing), else null; a resume with changed options is refused first. The CLI asks before it reads
  * any text; trainRun returns at once in that case.
  */
-export function finishedAt(out: string, opts: TrainOptions): number | null {
-  const step = savedRun(out, opts)?.state.step;
+export function finishedAt(out: string, opts: TrainOptions, cache?: string): number | null {
+  const step = savedRun(out, opts, cache)?.state.step;
   return step !== undefined && step >= opts.steps ? step : null;
 }
 
@@ -84,8 +93,9 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<TrainRunResult> {
   let history: StepMetrics[] = [];
   let opt: SafetensorsFile | null = null; // the checkpoint's optimizer state, read tensor by tensor on resume
   let optFormat = '';
+  const cache = r.teacherCache ? await openCache(r.teacherCache) : null;
   if (r.resume) {
-    const saved = savedRun(r.out, r.opts) ?? fail(`\`resume\`: no checkpoint in ${ckDir}`, 'run without `resume` to start a new run');
+    const saved = savedRun(r.out, r.opts, cache?.digest) ?? fail(`\`resume\`: no checkpoint in ${ckDir}`, 'run without `resume` to start a new run');
     state = saved.state;
     if (existsSync(metricsPath)) {
       // a kill mid-append leaves a partial last line: keep the lines that parse, up to the checkpoint's step
@@ -102,7 +112,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<TrainRunResult> {
   }
   writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
   const teacher = r.teacher ? await loadModel(gpu, r.teacher, { progress: r.progress }) : null;
-  const trainer = new Trainer(model, r.train, r.val, r.opts, state, teacher ? { model: teacher } : undefined);
+  const trainer = new Trainer(model, r.train, r.val, r.opts, state, teacher ? { model: teacher } : cache ? { cache } : undefined);
   if (opt) {
     const f = opt;
     try {
@@ -124,7 +134,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<TrainRunResult> {
       if (s.val_loss !== undefined) valLoss = s.val_loss;
       bar.update(trainer.state.step, `loss ${s.loss.toFixed(4)}${s.val_loss !== undefined ? ` val ${s.val_loss.toFixed(4)}` : ''} ${s.tokens_per_s.toFixed(0)} tok/s`);
       if ((r.saveEvery > 0 && trainer.state.step % r.saveEvery === 0) || trainer.done) {
-        await save(trainer, r.out, tok, r.progress);
+        await save(trainer, r.out, tok, r.progress, cache?.digest);
         writeFileSync(join(r.out, 'loss.svg'), lossSvg(history));
       }
     }
@@ -132,6 +142,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<TrainRunResult> {
     trainer.destroy();
     model.destroy();
     teacher?.destroy();
+    await cache?.close();
   }
   if (Number.isNaN(valLoss)) valLoss = lastVal(history);
   return { metrics: history, valLoss, stepsRun: ran, step: (state?.step ?? 0) + ran };
@@ -139,9 +150,9 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<TrainRunResult> {
 
 const lastVal = (h: StepMetrics[]) => h.filter((x) => x.val_loss !== undefined).at(-1)?.val_loss ?? NaN;
 
-async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Array[]>, progress: ((s: string) => void) | null): Promise<void> {
+async function save(trainer: Trainer, run: string, tok: Record<string, Uint8Array[]>, progress: ((s: string) => void) | null, cache?: string): Promise<void> {
   const optimizer = trainer.optimizer;
-  const trainerJson = JSON.stringify({ state: trainer.state, opts: trainer.opts }, null, 1) + '\n';
+  const trainerJson = JSON.stringify({ state: trainer.state, opts: trainer.opts, ...(cache ? { teacher_cache: cache } : {}) }, null, 1) + '\n';
   // the weights go from the GPU to the file slice by slice (f32, sharded above 5GB)
   const { model } = trainer;
   await saveCheckpoint(run, trainer.state.step, {

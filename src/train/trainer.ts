@@ -13,7 +13,7 @@ import type { View } from '../gpu/gpu.js';
 import { parameterShapes, type Checkpoint } from '../model/config.js';
 import { alignUp, slice } from '../gpu/view.js';
 import { gradnormClip } from '../gpu/kernels/optim.js';
-import { ShardLoader, memoryShards, type LoaderState, type ShardSource } from '../data/loader.js';
+import { ShardLoader, memoryShards, type Batch, type LoaderOptions, type LoaderState, type ShardSource } from '../data/loader.js';
 import { fail } from '../util/errors.js';
 import { windowedLoss, windowCount } from './evaluate.js';
 import { LossScaler, SCALER_DEFAULTS, type ScalerState } from './scaler.js';
@@ -123,7 +123,8 @@ export function validateTrainOptions(o: TrainOptions): void {
  * The training data: a token array (one shard) or shards (src/data/loader.ts: in memory, or read from files
  * window by window). Batches come from the shard loader: sequential = llm.c's dataloader (batch k is
  * B*T+1 consecutive tokens from position k*B*T, so window i is tokens [i*T, i*T+T]); random =
- * windows with replacement from a seeded generator. Its cursor is part of the checkpoint.
+ * windows with replacement from a seeded generator (with a teacher cache, whole aligned windows, the ones
+ * it holds). Its cursor is part of the checkpoint.
  */
 export type TrainData = ArrayLike<number> | ShardSource;
 
@@ -147,6 +148,7 @@ export class Trainer {
   /** knowledge distillation's teacher side (null: next-token labels alone) */
   private distiller: Distiller | null = null;
   private logs: number;    // per-token logs in lossLog: 1 (loss), or 2 with distillation (ce, then kd)
+  private aligned = false; // random sampling over whole aligned windows (a teacher cache's)
 
   /**
    * `teacher`: distil from it (a model run on the same ids, or cached top-K logits) with `opts.distill`
@@ -174,7 +176,9 @@ export class Trainer {
       }
     }
     if (val.length < T + 1) fail(`the validation text gives ${val.length} tokens, fewer than one window of ${T}+1`, 'use a longer validation text or a shorter `seq`');
-    this.loader = new ShardLoader(source, { B, T, mode: opts.sampling, seed: opts.seed, vocabSize: model.config.vocabSize }, state?.loader);
+    // a teacher cache holds aligned windows: random sampling draws whole ones, whose cached logits it reads
+    this.aligned = !!teacher && 'cache' in teacher && opts.sampling === 'random';
+    this.loader = new ShardLoader(source, this.loaderOptions(), state?.loader);
     this.stepIndex = state?.step ?? 0;
     this.tokensSeen = state?.tokensSeen ?? 0;
     const g = model.gpu;
@@ -200,6 +204,11 @@ export class Trainer {
     this.layerNames = shapes.filter(([, , per]) => per).map(([n]) => n);
     this.restNames = shapes.filter(([, , per]) => !per).map(([n]) => n);
     this.norms = opts.optimInBackward ? g.tensor(alignUp(1) * (model.config.nLayers * this.layerNames.length + this.restNames.length), 'slice_norms') : null;
+  }
+
+  private loaderOptions(): LoaderOptions {
+    const o = this._opts;
+    return { B: o.batch, T: o.seq, mode: o.sampling, seed: o.seed, vocabSize: this.model.config.vocabSize, ...(this.aligned ? { aligned: true } : {}) };
   }
 
   get opts(): TrainOptions {
@@ -258,7 +267,7 @@ export class Trainer {
     const m = this.model, g = m.gpu, BT = B * T, stride = alignUp(BT), S = this.scaler?.scale ?? 1;
     for (let i = 0; i < G; i++) {
       const batch = (await this.loader.next())!; // no epoch limit: never null
-      const acts = await this.forward(batch.x, batch.y, i);
+      const acts = await this.forward(batch, i);
       m.backward(this.grads, S / (BT * G)); // mean over the step's tokens: micro-batch gradients add up
       g.copy(slice(this.lossLog, i * stride, BT), slice(acts.losses, 0, BT));
     }
@@ -280,10 +289,10 @@ export class Trainer {
   // micro-batch i's forward with targets: with a teacher, its side first (its forward on the same ids, or
   // the cached windows), then the student's forward with the distillation head, whose KD terms go to the
   // log after the cross-entropies
-  private async forward(x: ArrayLike<number>, y: ArrayLike<number>, i: number) {
+  private async forward({ x, y, windows }: Batch, i: number) {
     const { batch: B, seq: T, gradAccum: G } = this._opts, m = this.model, BT = B * T, stride = alignUp(BT);
     if (!this.distiller) return m.forward(x, B, T, y);
-    const acts = m.forward(x, B, T, y, undefined, await this.distiller.prepare(x, B, T, []));
+    const acts = m.forward(x, B, T, y, undefined, await this.distiller.prepare(x, B, T, windows ?? []));
     m.gpu.copy(slice(this.lossLog, (G + i) * stride, BT), slice(this.distiller.kdView, 0, BT));
     return acts;
   }
@@ -309,7 +318,7 @@ export class Trainer {
     const { batch: B, seq: T } = this._opts;
     const m = this.model, g = m.gpu, BT = B * T, d = this.grads.views, norms = this.norms!;
     const batch = (await this.loader.next())!;
-    const acts = await this.forward(batch.x, batch.y, 0);
+    const acts = await this.forward(batch, 0);
     g.copy(slice(this.lossLog, 0, BT), slice(acts.losses, 0, BT));
     const losses = this.meanLosses(await this.reader.read(this.lossLog), 1), loss = losses.loss;
     if (!Number.isFinite(loss)) this.stop(cursor, `the loss is ${loss}; stopped before the update`);
@@ -336,8 +345,7 @@ export class Trainer {
 
   // a non-finite step: the data cursor goes back to the step's start, and the run stops
   private stop(cursor: LoaderState, what: string): never {
-    const { batch: B, seq: T } = this._opts;
-    this.loader = new ShardLoader(this.loader.source, { B, T, mode: this._opts.sampling, seed: this._opts.seed, vocabSize: this.model.config.vocabSize }, cursor);
+    this.loader = new ShardLoader(this.loader.source, this.loaderOptions(), cursor);
     return fail(`step ${this.stepIndex}: ${what}`, 'lower `lr`, keep `clip` on, or resume from the last checkpoint with a smaller learning rate');
   }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // cli: the `inheritune-rt` command (Node): dispatch to one file per command (./info.ts, logits.ts, eval.ts,
-// analyze.ts, inherit.ts, export.ts, train.ts, run.ts, pretrain.ts, tokenize.ts, pack.ts, generate.ts,
+// analyze.ts, inherit.ts, export.ts, train.ts, distill_cache.ts, run.ts, pretrain.ts, tokenize.ts, pack.ts, generate.ts,
 // plan.ts). The commands and the table of each one's flags are in src/node/cli/specs.ts, from which
 // parseArgs's options (strict, so a misspelt flag is an error, not silently ignored) and every --help are
 // generated. A command that needs the GPU runs in a worker process whose stderr is filtered
@@ -21,6 +21,7 @@ import { tokenizeCmd } from './tokenize.js';
 import { packCmd } from './pack.js';
 import { generateCmd } from './generate.js';
 import { planCmd } from './plan.js';
+import { distillCacheCmd } from './distill_cache.js';
 import { SPECS, SPEC } from './specs.js';
 import { parseFlags, commandHelp, overview, flagsInMessage, didYouMean } from './flags.js';
 import { isWorker, runInWorker, watchParent } from './stderr.js';
@@ -30,6 +31,7 @@ import type { Gpu } from '../../gpu/gpu.js';
 const HANDLERS: Record<string, (f: Flags, g: Gpu) => Promise<void>> = {
   demo: (f, g) => runCmd(f, g, true), pretrain: pretrainCmd, run: (f, g) => runCmd(f, g), inherit: (f, g) => inheritCmd(f, g), train: trainCmd,
   eval: evaluate, analyze: analyzeCmd, logits, generate: generateCmd, export: exportCmd, tokenize: (f) => tokenizeCmd(f), pack: (f) => packCmd(f), info, plan: planCmd,
+  'distill-cache': distillCacheCmd,
 };
 
 async function main(argv: string[]): Promise<void> {

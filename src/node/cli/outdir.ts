@@ -7,7 +7,7 @@ import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { fail } from '../../util/errors.js';
 
-export type OutKind = 'missing' | 'empty' | 'file' | 'train' | 'train-unsaved' | 'run' | 'demo' | 'other';
+export type OutKind = 'missing' | 'empty' | 'file' | 'train' | 'train-unsaved' | 'run' | 'demo' | 'distill-cache' | 'other';
 
 const TRAIN_FILES = /^(checkpoint|checkpoints|checkpoints\.json|metrics\.jsonl|loss\.svg|\.checkpoint\..*)$/;
 
@@ -24,6 +24,7 @@ export function outKind(dir: string): OutKind {
   // the built-in job pre-trains its reference in DIR/reference first; a recipe run has rounds (run.json once one finished)
   if (names.includes('reference') && statSync(join(dir, 'reference')).isDirectory()) return 'demo';
   if (names.includes('run.json') || names.some((n) => /^(round-\d+|baseline)$/.test(n))) return 'run';
+  if (names.includes('distill_cache.json') || names.includes('distill_cache.partial.json')) return 'distill-cache'; // src/node/distill_cache.ts
   if (names.every((n) => TRAIN_FILES.test(n))) return 'train-unsaved';
   return 'other';
 }
@@ -34,13 +35,14 @@ const WHAT: Record<OutKind, string> = {
   'train-unsaved': 'holds a training run of `inheritune-rt train` that stopped before its first checkpoint',
   run: 'holds a recipe run of `inheritune-rt run`',
   demo: 'holds a run of the built-in job (`inheritune-rt demo`, or inheritune-rt run without --model)',
+  'distill-cache': 'holds a cache of teacher logits (`inheritune-rt distill-cache`)',
   other: 'already exists and is not empty',
 };
 
 export interface OutRule {
   flag: string;                 // '--out', '--onnx-dir'
-  own?: 'train' | 'run' | 'demo'; // the resumable run this command continues
-  resumeByDefault?: boolean;    // demo: a re-run continues its own run without --resume
+  own?: 'train' | 'run' | 'demo' | 'distill-cache'; // the resumable run this command continues
+  resumeByDefault?: boolean;    // demo, distill-cache: a re-run continues its own run without --resume
   replaces?: boolean;           // the command replaces the directory whole (inherit, export --onnx-dir)
 }
 

@@ -40,7 +40,7 @@ export function trainOptions(flags: Flags, gpu: Gpu, base: Partial<TrainOptions>
 /** --distill-* (with train's --teacher, run's --distill or --kd-baseline): the KD loss's settings, over DISTILL_DEFAULTS */
 function distillOptions(flags: Flags): { distill?: DistillOptions } {
   const given = DISTILL_FLAGS.filter((f) => flags[f] !== undefined);
-  if (flags.teacher === undefined && !flags.distill && !flags['kd-baseline']) {
+  if (flags.teacher === undefined && flags['teacher-cache'] === undefined && !flags.distill && !flags['kd-baseline']) {
     if (given.length) {
       fail(`--${given[0]} needs ${cli.command === 'train' ? '--teacher PATH' : '--distill or --kd-baseline'}`,
         cli.command === 'train' ? 'pass the model to distil from with --teacher, or drop the --distill-* flags' : 'pass --distill (the rounds learn from the reference) or --kd-baseline, or drop the --distill-* flags');
@@ -52,15 +52,19 @@ function distillOptions(flags: Flags): { distill?: DistillOptions } {
 }
 const DISTILL_FLAGS = ['distill-alpha', 'distill-temperature', 'distill-topk'] as const;
 
-/** a model's text data: --text tokenized as `eval` does (BOS, then the whole file); --val-text, or the last 10% held out */
-export async function textData(flags: Flags, path: string, vocabSize: number): Promise<{ train: TrainData; val: number[]; tok: () => Promise<Tokenizer> }> {
+/**
+ * a model's text data: --text tokenized as `eval` does (BOS, then the whole file); --val-text, or the last
+ * 10% held out; whole: all of --text's tokens (train is their start), as `distill-cache` reads them
+ */
+export async function textData(flags: Flags, path: string, vocabSize: number): Promise<{ train: TrainData; val: number[]; tok: () => Promise<Tokenizer>; whole: TrainData }> {
   const textPath = str(flags, 'text');
   for (const f of [textPath, flags['val-text']]) if (typeof f === 'string' && !existsSync(f)) fail(`text file '${f}' does not exist`);
   const tok = () => readTokenizer(flags.tokenizer as string | undefined, path, vocabSize);
-  if (typeof flags['val-text'] === 'string') return { train: await readTrainData(textPath, tok), val: await readTokens(flags['val-text'], tok, 'val'), tok };
+  const whole = (train: TrainData) => ({ train, whole: train });
+  if (typeof flags['val-text'] === 'string') return { ...whole(await readTrainData(textPath, tok)), val: await readTokens(flags['val-text'], tok, 'val'), tok };
   // no --val-text: a shard directory's val shards, or else the last 10% of the tokens, are held out
-  if (statSync(textPath).isDirectory()) return { train: await readTrainData(textPath, tok), val: await readTokens(textPath, tok, 'val'), tok };
+  if (statSync(textPath).isDirectory()) return { ...whole(await readTrainData(textPath, tok)), val: await readTokens(textPath, tok, 'val'), tok };
   const train = await readTokens(textPath, tok, 'train');
   const cut = Math.floor(train.length * 0.9);
-  return { train: train.slice(0, cut), val: train.slice(cut), tok };
+  return { train: train.slice(0, cut), val: train.slice(cut), tok, whole: train };
 }
