@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { readFileSync, writeFileSync, mkdtempSync, readdirSync, cpSync, rmSync, existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { REPO, SHARED, testGpu } from './helpers.js';
+import { REPO, SHARED, testGpu, writeRefTexts, refTrainArgs } from './helpers.js';
 import { ShardLoader, memoryShards } from '../src/data/loader.js';
 
 const exec = promisify(execFile);
@@ -32,11 +32,7 @@ beforeAll(async () => {
   hasGpu = g !== null;
   g?.destroy();
   work = mkdtempSync(join(tmpdir(), 'itrt-kdc-'));
-  const cps = (f: string, s: number, n: number) => Array.from(readFileSync(resolve(SHARED, f), 'utf8')).slice(s, s + n).join('');
-  trainText = join(work, 'train.txt');
-  valText = join(work, 'val.txt');
-  writeFileSync(trainText, cps(...(ref.recipe.train_text as [string, number, number])));
-  writeFileSync(valText, cps(...(ref.recipe.val_text as [string, number, number])));
+  ({ train: trainText, val: valText } = writeRefTexts(ref.recipe, work));
   if (!hasGpu) return;
   k3 = join(work, 'k3');
   await exec(process.execPath, [CLI, 'inherit', '--model', TEACHER, '--layers', '3', '--out', k3]);
@@ -46,10 +42,7 @@ beforeAll(async () => {
 }, 300_000);
 
 const r = () => ref.recipe;
-const recipe = (out: string, extra: string[] = []) => ['train', '--model', k3, '--text', trainText, '--val-text', valText,
-  '--steps', String(r().steps), '--batch', String(r().batch), '--seq', String(r().seq), '--grad-accum', String(r().grad_accum),
-  '--lr', String(r().lr), '--min-lr', String(r().min_lr), '--warmup', String(r().warmup), '--schedule', 'cosine', '--beta1', '0.9', '--beta2', '0.95',
-  '--eps', '1e-8', '--wd', '0.1', '--clip', '1.0', '--sampling', 'sequential', '--val-windows', String(r().val_windows), '--out', out, '--json', ...extra];
+const recipe = (out: string, extra: string[] = []) => refTrainArgs(r(), k3, { train: trainText, val: valText }, out, extra);
 const kd = (dir: string) => ['--teacher-cache', dir, '--distill-alpha', String(TOPK.alpha), '--distill-temperature', String(TOPK.temperature)];
 
 /** window w of a cache read here from the format (32-byte header, then per window T*K f32 values and T*K u32 ids) */

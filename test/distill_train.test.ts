@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, cpSync, rmSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { REPO, SHARED, testGpu } from './helpers.js';
+import { REPO, SHARED, testGpu, writeRefTexts, refTrainArgs } from './helpers.js';
 
 const exec = promisify(execFile);
 const CLI = resolve(REPO, 'dist/cli.mjs');
@@ -23,20 +23,13 @@ beforeAll(async () => {
   hasGpu = g !== null;
   g?.destroy();
   work = mkdtempSync(join(tmpdir(), 'itrt-kd-'));
-  const cps = (f: string, s: number, n: number) => Array.from(readFileSync(resolve(SHARED, f), 'utf8')).slice(s, s + n).join('');
-  trainText = join(work, 'train.txt');
-  valText = join(work, 'val.txt');
-  writeFileSync(trainText, cps(...(ref.recipe.train_text as [string, number, number])));
-  writeFileSync(valText, cps(...(ref.recipe.val_text as [string, number, number])));
+  ({ train: trainText, val: valText } = writeRefTexts(ref.recipe, work));
   k3 = join(work, 'k3');
   if (hasGpu) await exec(process.execPath, [CLI, 'inherit', '--model', TEACHER, '--layers', '3', '--out', k3]);
 }, 120_000);
 
 const r = () => ref.recipe;
-const recipe = (out: string, extra: string[] = []) => ['train', '--model', k3, '--text', trainText, '--val-text', valText,
-  '--steps', String(r().steps), '--batch', String(r().batch), '--seq', String(r().seq), '--grad-accum', String(r().grad_accum),
-  '--lr', String(r().lr), '--min-lr', String(r().min_lr), '--warmup', String(r().warmup), '--schedule', 'cosine', '--beta1', '0.9', '--beta2', '0.95',
-  '--eps', '1e-8', '--wd', '0.1', '--clip', '1.0', '--sampling', 'sequential', '--val-windows', String(r().val_windows), '--out', out, '--json', ...extra];
+const recipe = (out: string, extra: string[] = []) => refTrainArgs(r(), k3, { train: trainText, val: valText }, out, extra);
 const cli = (args: string[]) => exec(process.execPath, [CLI, ...args]).then((x) => ({ code: 0, ...x }), (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }));
 
 describe('train --teacher vs PyTorch (test/ref/distill_ref.py)', () => {

@@ -1,5 +1,6 @@
 // helpers: GPU acquisition for tests, seeded random data, the llm.c-style tensor checker, paths.
 import { resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createGpu, Arena, type Gpu, type Model, type View } from '../src/node/index.js';
 import { mulberry32 } from '../src/model/init.js';
 
@@ -87,4 +88,25 @@ export async function twoMicroBatches(m: Model, B: number, T: number, recompute:
   m.setRecompute(false);
   m.setPrecision('f32');
   return { grads: out, losses, bytes };
+}
+
+/** train_ref.py's recipe (test/ref/*_ref.json's `recipe`): its texts, code points [s, s + n) of a shared file */
+export interface RefRecipe { train_text: [string, number, number]; val_text: [string, number, number]; steps: number; batch: number; seq: number;
+  grad_accum: number; lr: number; min_lr: number; warmup: number; val_windows: number }
+
+/** the recipe's training and validation texts, written into `work` as train.txt and val.txt */
+export function writeRefTexts(r: RefRecipe, work: string): { train: string; val: string } {
+  const cps = ([f, s, n]: [string, number, number]) => Array.from(readFileSync(resolve(SHARED, f), 'utf8')).slice(s, s + n).join('');
+  const train = resolve(work, 'train.txt'), val = resolve(work, 'val.txt');
+  writeFileSync(train, cps(r.train_text));
+  writeFileSync(val, cps(r.val_text));
+  return { train, val };
+}
+
+/** `train`'s flags for the recipe (AdamW 0.9/0.95, eps 1e-8, wd 0.1, clip 1, cosine, sequential) */
+export function refTrainArgs(r: RefRecipe, model: string, text: { train: string; val: string }, out: string, extra: string[] = []): string[] {
+  return ['train', '--model', model, '--text', text.train, '--val-text', text.val,
+    '--steps', String(r.steps), '--batch', String(r.batch), '--seq', String(r.seq), '--grad-accum', String(r.grad_accum),
+    '--lr', String(r.lr), '--min-lr', String(r.min_lr), '--warmup', String(r.warmup), '--schedule', 'cosine', '--beta1', '0.9', '--beta2', '0.95',
+    '--eps', '1e-8', '--wd', '0.1', '--clip', '1.0', '--sampling', 'sequential', '--val-windows', String(r.val_windows), '--out', out, '--json', ...extra];
 }

@@ -9,10 +9,8 @@ import { tmpdir } from 'node:os';
 import { downloadModel, defaultCacheDir } from '../src/node/hub.js';
 import { isOffline, missingFiles } from '../src/node/hfcache.js';
 import { readModel } from '../src/node/models.js';
-import { InherituneError } from '../src/util/errors.js';
-import type { Checkpoint } from '../src/model/config.js';
 import { REPO } from './helpers.js';
-import { TOKENIZER, commitOf, filesOf, writeSnapshot } from './hflayout.js';
+import { TOKENIZER, commitOf, filesOf, writeSnapshot , expectSame, fails } from './hflayout.js';
 
 const dirOf = (name: string) => resolve(REPO, 'test/ref/hf', name);
 const OFF = { HF_HUB_OFFLINE: '1' };
@@ -21,17 +19,6 @@ let cache = '';
 beforeEach(() => { cache = mkdtempSync(join(tmpdir(), 'itrt-hfcache-')); temps.push(cache); });
 afterAll(() => { for (const t of temps) rmSync(t, { recursive: true, force: true }); });
 
-const expectSame = (got: Checkpoint, want: Checkpoint) => {
-  expect(got.config).toEqual(want.config);
-  expect(Object.keys(got.tensors).sort()).toEqual(Object.keys(want.tensors).sort());
-  for (const k of Object.keys(want.tensors)) expect(got.tensors[k], k).toEqual(want.tensors[k]);
-};
-const fails = async (p: Promise<unknown>, re: RegExp) => {
-  const e = await p.then(() => null, (e) => e);
-  expect(e).toBeInstanceOf(InherituneError);
-  expect(e.message).toMatch(re);
-  return e as InherituneError;
-};
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const llama = () => filesOf(dirOf('llama-tiny'), TOKENIZER);
 const gpt2 = () => filesOf(dirOf('gpt2-tiny'), TOKENIZER);

@@ -5,6 +5,9 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { expect } from 'vitest';
+import { InherituneError } from '../src/util/errors.js';
+import type { Checkpoint } from '../src/model/config.js';
 
 export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 /** the git blob id of the content: the Hub's ETag for a file not stored in LFS */
@@ -42,3 +45,18 @@ export function writeSnapshot(cache: string, id: string, sha: string, files: Rec
   }
   return snap;
 }
+
+/** a model read through the cache has exactly the config and tensors of the one read from its source */
+export const expectSame = (got: Checkpoint, want: Checkpoint) => {
+  expect(got.config).toEqual(want.config);
+  expect(Object.keys(got.tensors).sort()).toEqual(Object.keys(want.tensors).sort());
+  for (const k of Object.keys(want.tensors)) expect(got.tensors[k], k).toEqual(want.tensors[k]);
+};
+
+/** p rejects with an InherituneError whose message matches re */
+export const fails = async (p: Promise<unknown>, re: RegExp) => {
+  const e = await p.then(() => null, (e) => e);
+  expect(e).toBeInstanceOf(InherituneError);
+  expect(e.message).toMatch(re);
+  return e as InherituneError;
+};

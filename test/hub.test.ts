@@ -20,9 +20,8 @@ import { readHfModel } from '../src/formats/hf.js';
 import { readModel } from '../src/node/models.js';
 import { SafetensorsFile } from '../src/formats/safetensors.js';
 import { InherituneError } from '../src/util/errors.js';
-import type { Checkpoint } from '../src/model/config.js';
 import { REPO } from './helpers.js';
-import { TOKENIZER, commitOf, filesOf, gitSha1, sha256, writeSnapshot } from './hflayout.js';
+import { TOKENIZER, commitOf, filesOf, gitSha1, sha256, writeSnapshot , expectSame, fails } from './hflayout.js';
 
 const dirOf = (name: string) => resolve(REPO, 'test/ref/hf', name);
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -125,17 +124,6 @@ beforeEach(() => {
   temps.push(cache);
 });
 
-const expectSame = (got: Checkpoint, want: Checkpoint) => {
-  expect(got.config).toEqual(want.config);
-  expect(Object.keys(got.tensors).sort()).toEqual(Object.keys(want.tensors).sort());
-  for (const k of Object.keys(want.tensors)) expect(got.tensors[k], k).toEqual(want.tensors[k]);
-};
-const fails = async (p: Promise<unknown>, re: RegExp) => {
-  const e = await p.then(() => null, (e) => e);
-  expect(e).toBeInstanceOf(InherituneError);
-  expect(e.message).toMatch(re);
-  return e as InherituneError;
-};
 /** the GETs that carried content (the CDN's, and the Hub's own for non-LFS files) */
 const gets = () => log.filter((h) => h.method === 'GET' && h.status < 300);
 const snapOf = (id: string, sha = MAIN) => join(cache, `models--${id.replace('/', '--')}`, 'snapshots', sha);
