@@ -135,6 +135,9 @@ describe('train --teacher-cache', () => {
     for (const key of ['losses', 'ce', 'kd'] as const) (j[key] as number[]).forEach((v, i) => expect(Math.abs(v - TOPK[key][i]), `${key} step ${i}`).toBeLessThanOrEqual(2e-3));
     j.grad_norms.forEach((n: number, i: number) => expect(Math.abs(n - TOPK.grad_norms[i]), `grad norm ${i}`).toBeLessThanOrEqual(2e-3 * TOPK.grad_norms[i]));
     expect(Math.abs(j.val_loss - TOPK.val_loss)).toBeLessThanOrEqual(2e-3);
+    // the memory plan counts the cached top-K buffers (no teacher model): within 10 % of the measured peak
+    expect(Math.abs(j.plan_bytes / j.gpu_peak_bytes - 1)).toBeLessThan(0.1);
+    expect(j.plan_bytes).toBeGreaterThanOrEqual(j.gpu_peak_bytes); // a plan that refuses before allocating must not undercount
   }, 300_000);
 
   it('--sampling random draws whole cached windows, and a kill -9 mid-save then --resume gives the same run bit for bit', async (ctx) => {

@@ -49,6 +49,7 @@ describe('train --teacher vs PyTorch (test/ref/distill_ref.py)', () => {
       expect(Math.abs(j.val_loss - c.val_loss)).toBeLessThanOrEqual(2e-3);
       // the memory plan counts the teacher (weights, forward activations, KD terms): within 10 % of the measured peak
       expect(Math.abs(j.plan_bytes / j.gpu_peak_bytes - 1)).toBeLessThan(0.1);
+      expect(j.plan_bytes).toBeGreaterThanOrEqual(j.gpu_peak_bytes); // a plan that refuses before allocating must not undercount
       const plan = JSON.parse((await cli(['plan', '--model', k3, '--batch', String(r().batch), '--seq', String(r().seq), '--grad-accum', String(r().grad_accum),
         '--teacher', TEACHER, '--distill-topk', String(c.topk), '--json'])).stdout);
       expect(plan.total).toBe(j.plan_bytes);

@@ -24,8 +24,11 @@ export interface PlanOptions {
   optimInBackward?: boolean;
   /** the optimizer (its state), or null for inference only (no gradients, no optimizer) */
   optim?: OptimName | null;
-  /** knowledge distillation from a teacher model (src/train/distill.ts): its config and the top K kept (0: all) */
-  teacher?: { config: ModelConfig; topk: number };
+  /**
+   * knowledge distillation (src/train/distill.ts): the teacher model's config and the top K kept (0: all),
+   * or no config for a teacher cache (only its top-K logits and ids of a micro-batch are on the GPU)
+   */
+  teacher?: { config?: ModelConfig; topk: number };
 }
 
 /**
@@ -33,9 +36,9 @@ export interface PlanOptions {
  * the one place train, run and plan turn a run into what memoryPlan reads (optim defaults to adamw)
  */
 export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward' | 'distill'> & { precision?: Precision },
-                               teacher?: ModelConfig): PlanOptions {
+                               teacher?: ModelConfig | 'cache'): PlanOptions {
   return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward,
-    ...(teacher ? { teacher: { config: teacher, topk: o.distill?.topk ?? 0 } } : {}) };
+    ...(teacher ? { teacher: { ...(teacher !== 'cache' ? { config: teacher } : {}), topk: o.distill?.topk ?? 0 } } : {}) };
 }
 
 export interface DeviceLimits {
@@ -100,11 +103,15 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   if (o.teacher) {
     // the teacher runs forward only, keeping its blocks' outputs and one block's activations (recompute's
     // table), its weights widened to f32 on upload; the KD terms, and the top-K logits and ids, per position
-    const t = o.teacher, tc = t.config, tfloats = arenaLayout(tc, partFloats).parts.reduce((a, b) => a + b, 0);
-    const tacts = TableStore.plan(FAMILIES[tc.family].activations(tc, B, T), tc.nLayers, { recompute: true, f16: o.precision === 'f16' });
+    const t = o.teacher, tc = t.config;
     const kd = (alignUp(BT) + alignUp(BT) * (train ? 1 : 0) + (t.topk ? 2 * alignUp(BT * t.topk) : 0)) * F;
-    out.push({ part: 'teacher', bytes: tfloats * F + tacts.bytes + kd, what: `${tc.nLayers} blocks: weights in f32, forward activations (each block's output + one block), KD terms${t.topk ? `, top ${t.topk}` : ''}` });
-    if (tacts.largest[1] > largest.bytes) largest = { label: `teacher activation '${tacts.largest[0]}'`, bytes: tacts.largest[1] };
+    if (!tc) out.push({ part: 'teacher', bytes: kd, what: `a teacher cache: the KD terms and a micro-batch's top ${t.topk} logits and ids` });
+    else {
+      const tfloats = arenaLayout(tc, partFloats).parts.reduce((a, b) => a + b, 0);
+      const tacts = TableStore.plan(FAMILIES[tc.family].activations(tc, B, T), tc.nLayers, { recompute: true, f16: o.precision === 'f16' });
+      out.push({ part: 'teacher', bytes: tfloats * F + tacts.bytes + kd, what: `${tc.nLayers} blocks: weights in f32, forward activations (each block's output + one block), KD terms${t.topk ? `, top ${t.topk}` : ''}` });
+      if (tacts.largest[1] > largest.bytes) largest = { label: `teacher activation '${tacts.largest[0]}'`, bytes: tacts.largest[1] };
+    }
   }
   const total = out.reduce((a, p) => a + p.bytes, 0);
   const problems: string[] = [];
