@@ -105,13 +105,19 @@ export async function saveCheckpoint(run: string, step: number, files: Record<st
   const ck = join(run, 'checkpoint');
   if (existsSync(ck) && !isLink(ck)) renameSync(ck, join(steps, 'legacy')); // an older layout, once (kept, not removed)
   renameSync(link, ck);
-  prune(run, steps, name);
+  prune(run, steps, ownedSteps(run), name);
 }
 
-/** remove every listed step directory but `keep`, then list only `keep` */
-function prune(run: string, steps: string, keep: string): void {
-  for (const d of ownedSteps(run)) if (d !== keep) removeStep(steps, d);
+/** remove every step directory of `owned` but `keep`, then list only `keep` (a kill midway leaves the rest listed) */
+function prune(run: string, steps: string, owned: string[], keep: string): void {
+  for (const d of owned) if (d !== keep) removeStep(steps, d);
   writeManifest(run, [keep]);
+}
+
+/** RUN/checkpoints holds a complete step directory (the link to it may be lost): a run to resume */
+export function hasCompleteStep(run: string): boolean {
+  const steps = join(run, 'checkpoints');
+  return isRealDir(steps) && readdirSync(steps).some((d) => STEP.test(d) && existsSync(join(steps, d, LAST)));
 }
 
 function writeFile(path: string, parts: Uint8Array[]): void {
@@ -143,7 +149,5 @@ export function recoverCheckpoint(run: string): void {
     rmSync(ck, { force: true });
     symlinkSync(join('checkpoints', keep), ck);
   }
-  if (!owned.includes(keep)) owned = [...owned, keep];
-  writeManifest(run, owned);
-  prune(run, steps, keep);
+  prune(run, steps, owned, keep);
 }

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { fail } from '../../util/errors.js';
+import { hasCompleteStep } from '../checkpoint.js';
 
 export type OutKind = 'missing' | 'empty' | 'file' | 'train' | 'train-unsaved' | 'run' | 'demo' | 'distill-cache' | 'other';
 
@@ -19,8 +20,7 @@ export function outKind(dir: string): OutKind {
   if (!names.length) return 'empty';
   if (existsSync(join(dir, 'checkpoint', 'trainer.json'))) return 'train';
   // the checkpoint link lost or dangling, a complete step beside it: still a run to resume (src/node/checkpoint.ts re-points the link)
-  if (names.includes('checkpoints') && existsSync(join(dir, 'checkpoints')) && statSync(join(dir, 'checkpoints')).isDirectory() &&
-      readdirSync(join(dir, 'checkpoints')).some((d) => /^step-\d{8}$/.test(d) && existsSync(join(dir, 'checkpoints', d, 'trainer.json')))) return 'train';
+  if (hasCompleteStep(dir)) return 'train';
   // the built-in job pre-trains its reference in DIR/reference first; a recipe run has rounds (run.json once one finished)
   if (names.includes('reference') && statSync(join(dir, 'reference')).isDirectory()) return 'demo';
   if (names.includes('run.json') || names.some((n) => /^(round-\d+|baseline)$/.test(n))) return 'run';
