@@ -35,6 +35,8 @@ const state = {
   refVal: null as number | null,
   opts: null as (Partial<TrainOptions> & { steps: number; batch: number; seq: number; valWindows: number }) | null,
   withBaseline: true,
+  /** both runs also learn the reference's output distribution (the worker's train with distill) */
+  distill: false,
   runs: [] as Run[],
   current: null as Run | null,
   phase: 'idle' as 'idle' | 'busy' | 'training' | 'cancelling' | 'cancelled' | 'done',
@@ -250,6 +252,7 @@ async function trainAll(): Promise<void> {
   if (!state.data) { showError('train-status', new Error('load a training text first (step 1)')); return; }
   state.opts = readOptions();
   state.withBaseline = input('baseline').checked;
+  state.distill = input('distill').checked;
   busy(true);
   try {
     const k = num('k');
@@ -258,7 +261,7 @@ async function trainAll(): Promise<void> {
     status('train-status', 'evaluating the reference…');
     state.refVal = (await w.evaluate({ model: 'reference', seq, windows, batch })).loss;
     log(`reference validation loss ${state.refVal.toFixed(4)} (${windows} windows of ${seq})`);
-    state.runs = [newRun('inherited', `k=${k} inherited`, state.inherited!)];
+    state.runs = [newRun('inherited', `k=${k} inherited${state.distill ? ' + KD' : ''}`, state.inherited!)];
     await runPhase(state.runs[0], false);
     await afterPhase();
   } catch (e) {
@@ -285,13 +288,14 @@ async function runPhase(run: Run, resume: boolean): Promise<void> {
   const onStep = (p: TrainProgress) => {
     run.steps.push(p);
     status('train-status', `${run.label}: step ${p.step + 1} of ${p.steps} · loss ${p.loss.toFixed(4)}` +
+      `${p.kd !== undefined ? ` (ce ${p.ce!.toFixed(4)}, kd ${p.kd.toFixed(4)})` : ''}` +
       `${p.val_loss !== undefined ? ` · val ${p.val_loss.toFixed(4)}` : ''} · ${p.tokens_per_s.toFixed(0)} tokens/s`);
     $('train-bar').style.width = `${(100 * (p.step + 1)) / p.steps}%`;
     scheduleRender();
     // test hook: press Cancel after this many steps of a run (fast adapters finish before a poll would)
     if ((window as any).__demo.cancelAfter === run.steps.length && state.phase === 'training') cancel();
   };
-  const r = resume ? await w.resume(run.model, onStep) : await w.train({ model: run.model, options: o }, onStep);
+  const r = resume ? await w.resume(run.model, onStep) : await w.train({ model: run.model, options: o, distill: state.distill }, onStep);
   run.done = r.done;
   run.cancelled = r.cancelled;
   log(`${run.label}: ${r.cancelled ? 'cancelled' : 'finished'} at step ${r.step} of ${r.steps}` +
@@ -310,7 +314,7 @@ async function afterPhase(): Promise<void> {
   if (run.model === 'inherited' && state.withBaseline) {
     status('train-status', 'baseline: random init of the same size…');
     const r = await worker!.inherit({ model: 'baseline', random: true, layers: run.n_layers, seed: 0 });
-    const base = newRun('baseline', 'random init', r);
+    const base = newRun('baseline', `random init${state.distill ? ' + KD' : ''}`, r);
     state.runs.push(base);
     await runPhase(base, false);
     return afterPhase();

@@ -129,6 +129,22 @@ describe('demo page in Chromium (web worker, SwiftShader WebGPU)', () => {
     expect(s.analysis.blocks.length).toBe(shipped.num_hidden_layers);
     expect(s.train, 'Train is enabled').toBe(true);
     expect(srv!.log.filter((l) => /^206 GET \/assets\/reference\/model\.safetensors bytes=/.test(l)).length, `Range reads${diag()}`).toBeGreaterThan(0);
+
+    // the distillation switch: 3 steps of the inherited model with the reference as teacher; each step
+    // reports ce and kd, and its loss is (1 - A) ce + A kd at the worker's defaults (A 0.5, T 1)
+    for (const [id, v] of [['steps', 3], ['batch', 2], ['seq', 32], ['eval-every', 0], ['val-windows', 2]] as const) await page.fill(`#${id}`, String(v));
+    await page.uncheck('#baseline');
+    await page.check('#distill');
+    await page.click('#train');
+    await until("s.phase === 'done'", 120_000);
+    const kd = await page.evaluate(() => (window as any).__demo.state.runs.map((r: any) => ({ label: r.label, steps: r.steps.map((x: any) => ({ loss: x.loss, ce: x.ce, kd: x.kd })) })));
+    expect(kd.length).toBe(1);
+    expect(kd[0].label).toMatch(/inherited \+ KD$/);
+    expect(kd[0].steps.length).toBe(3);
+    for (const x of kd[0].steps) {
+      expect(x.kd, 'a distilled step reports kd').toBeGreaterThan(0);
+      expect(Math.abs(x.loss - (0.5 * x.ce + 0.5 * x.kd))).toBeLessThan(1e-4 * x.loss);
+    }
   });
 
   test('load, inherit k=3 (logits = golden = Node), train with cancel + resume, baseline, screenshot; OPFS, Range, errors', async (ctx) => {
