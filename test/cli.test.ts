@@ -94,13 +94,14 @@ describe('--version and --help', () => {
     has('train', '--save-every', 'default: 0');
     has('train', '--steps', 'required');
     has('train', '--sampling', 'sequential', 'random', 'default: sequential');
-    has('demo', '--steps', 'default: 200');
+    has('demo', '--steps', 'default: 500');
+    has('demo', '--max-rounds', 'default: 1)');
     has('demo', '--out', 'default: inheritune-demo');
     has('demo', '--pretrain-steps', 'default: the shipped reference');
     has('pretrain', '--steps', 'default: 1500');
     has('pretrain', '--out', 'default: inheritune-reference');
     has('demo', '--save-every', 'default: 50');
-    has('run', '--max-rounds', 'default: 3');
+    has('run', '--max-rounds', 'default: 3 with --model, 1 without');
     has('run', '--grow', 'default: 2');
     has('run', '--task-limit', 'default: all');
     has('pack', '--seed', 'default: 1337');

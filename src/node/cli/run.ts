@@ -12,7 +12,7 @@ import { int, str, num, stderrBar, modelPath, selectFlag, type Flags } from './a
 import { fail } from '../../util/errors.js';
 import { resolveSelect } from '../../method/select.js';
 import { checkOut } from './outdir.js';
-import { BUILTIN_RUN, DEMO_OUT } from './specs.js';
+import { BUILTIN_RUN, BUILTIN_ROUNDS, DEMO_OUT } from './specs.js';
 import { checkPlan } from './plan.js';
 import { runPlanOptions } from '../../train/plan.js';
 import { validateDistill } from '../../train/distill.js';
@@ -38,7 +38,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
   const select = selectFlag(flags);
   const recipe: RecipeOptions = {
     layers: int(flags, 'layers'), select: undefined, // below: a rule needs the reference and the data
-    grow: int(flags, 'grow') ?? RECIPE_DEFAULTS.grow, maxRounds: int(flags, 'max-rounds') ?? RECIPE_DEFAULTS.maxRounds,
+    grow: int(flags, 'grow') ?? RECIPE_DEFAULTS.grow, maxRounds: int(flags, 'max-rounds') ?? (flags.model !== undefined ? RECIPE_DEFAULTS.maxRounds : BUILTIN_ROUNDS),
     tolerance: num(flags, 'tolerance', RECIPE_DEFAULTS.tolerance),
     growth: (flags.growth as RecipeOptions['growth']) ?? RECIPE_DEFAULTS.growth,
     baseline: path ? !!flags.baseline : true, preset: (flags.preset as RecipeOptions['preset']) ?? RECIPE_DEFAULTS.preset, train: opts,
