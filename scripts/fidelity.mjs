@@ -124,6 +124,7 @@ const md = [
   'Every number below comes from the commands printed with it; run the script again (after `npm run build`) to reproduce them. ' +
   'The paper is Sanyal, Sanghavi, Dimakis, "Pre-training Small Base LMs with Fewer Tokens" (arXiv 2404.08634); its numbers are quoted beside ours where the experiment matches. ' +
   'Our reference is about 600 times smaller than the paper\'s smallest (GPT-2 medium, 355M parameters), so the comparisons are of direction, not size.', '',
+  `Distillation from the reference (the four ways at equal steps, the paper's KD baseline), the tokens inheritance saves, the demo's budget and the paper's equal-budget experiment are on their own page, [fidelity-kd.md](fidelity-kd.md), written by \`scripts/fidelity-kd.mjs\`.`, '',
   '## 1. The reference', '',
   `A ${ref.n_layers}-block byte-level Llama (${pre.parameters.toLocaleString('en')} parameters: dim ${pre.config.hidden_size}, ${pre.config.num_attention_heads} heads, ` +
   `${pre.config.num_key_value_heads} KV heads, MLP ${pre.config.intermediate_size}, tied head), pre-trained from random init on the Brown Corpus ` +
