@@ -97,55 +97,60 @@ describe('bf16 gradient kernels', () => {
 
   it('the norm, AdamW and 8-bit AdamW read bf16 gradients as the f32 kernels read them widened (bit for bit); the norm against float64', async (ctx) => {
     if (!g) return ctx.skip();
-    const P = 3 * 4096 + 640, r = rng(5), wide = new Float32Array(P), packed = new Uint32Array(P / 2);
-    for (let i = 0; i < P; i++) {
-      const h = bf16Ref((r() - 0.5) * 0.02 * (i % 7 === 0 ? 50 : 1));
-      wide[i] = valueOf(h << 16);
-      packed[i >> 1] |= h << ((i & 1) * 16);
-    }
-    const g32 = put(g, wide), g16 = put(g, packed), one = put(g, Float32Array.of(1));
-    // the global norm and clip factor
-    const res = async (parts: View[], bf16: boolean) => {
-      const norm = g.tensor(1, 'n'), scale = g.tensor(1, 's');
-      K.gradnormClip(g, scale, norm, parts, 0.05, 4096, 1, bf16);
-      const out = [(await g.read(norm))[0], (await g.read(scale))[0]];
-      g.release(norm.buffer); g.release(scale.buffer);
-      return out;
-    };
-    const n32 = await res([g32], false), n16 = await res([g16], true);
-    expect(n16).toEqual(n32);
-    let sq = 0;
-    for (const x of wide) sq += x * x;
-    expect(Math.abs(n16[0] / Math.sqrt(sq) - 1)).toBeLessThan(1e-5);
-    // AdamW from element 64 on (its words bound from word 0), two binding chunks
-    const n = P - 128, p0 = Float32Array.from({ length: n }, () => r() - 0.5);
-    const adam = async (grads: K.GradRef) => {
-      const p = put(g, p0), m = g.tensor(n, 'm'), v = g.tensor(n, 'v');
-      g.clear(m); g.clear(v);
-      for (let t = 1; t <= 2; t++) K.adamwUpdate(g, p, m, v, grads, 1, one, n, 1e-2, 0.9, 0.95, 1e-8, 0.1, t, 8192);
-      const out = [await g.read(p), await g.read(m), await g.read(v)];
-      for (const x of [p, m, v]) g.release(x.buffer);
-      return out;
-    };
-    const a32 = await adam(K.slice(g32, 64, n)), a16 = await adam({ bf16: g16, at: 64 });
-    for (let k = 0; k < 3; k++) expect(Buffer.from(a16[k].buffer).equals(Buffer.from(a32[k].buffer)), `adamw ${k}`).toBe(true);
-    // 8-bit AdamW: slices of 1000 elements 1024 apart, from element 64 on, in small chunks
-    const q: K.QGroup = { offset: 64, n: 1000, stride: 1024, count: 12, block: 0, decayRate: 1 };
-    const qmap = put(g, (await import('../src/train/adamw8bit.js')).quantizationTables());
-    const adam8 = async (grads: K.GradRef) => {
-      const bps = Math.ceil(q.n / K.QBLOCK), blocks = q.count * bps;
-      const p = put(g, Float32Array.from({ length: P }, (_, i) => p0[i % n])), codes = g.tensor(K.QWORDS * blocks, 'c'), absmax = g.tensor(2 * blocks, 'a');
-      g.clear(codes); g.clear(absmax);
-      for (let t = 1; t <= 2; t++) K.adamw8bitUpdate(g, q, K.qchunks(q, 2048), p, grads, codes, absmax, qmap, one, 1e-2, 0.9, 0.95, 1e-8, 0.1, t);
-      const out = [await g.read(p), await g.read(codes), await g.read(absmax)];
-      for (const x of [p, codes, absmax]) g.release(x.buffer);
-      return out;
-    };
-    const b32 = await adam8(g32), b16 = await adam8({ bf16: g16, at: 0 });
-    for (let k = 0; k < 3; k++) expect(Buffer.from(b16[k].buffer).equals(Buffer.from(b32[k].buffer)), `adamw8bit ${k}`).toBe(true);
-    for (const x of [g32, g16, one, qmap]) g.release(x.buffer);
+    await readersMatch(g);
   });
 });
+
+// the norm, AdamW and 8-bit AdamW on bf16 gradients and on the same values widened to f32
+async function readersMatch(g: Gpu) {
+  const P = 3 * 4096 + 640, r = rng(5), wide = new Float32Array(P), packed = new Uint32Array(P / 2);
+  for (let i = 0; i < P; i++) {
+    const h = bf16Ref((r() - 0.5) * 0.02 * (i % 7 === 0 ? 50 : 1));
+    wide[i] = valueOf(h << 16);
+    packed[i >> 1] |= h << ((i & 1) * 16);
+  }
+  const g32 = put(g, wide), g16 = put(g, packed), one = put(g, Float32Array.of(1));
+  // the global norm and clip factor
+  const res = async (parts: View[], bf16: boolean) => {
+    const norm = g.tensor(1, 'n'), scale = g.tensor(1, 's');
+    K.gradnormClip(g, scale, norm, parts, 0.05, 4096, 1, bf16);
+    const out = [(await g.read(norm))[0], (await g.read(scale))[0]];
+    g.release(norm.buffer); g.release(scale.buffer);
+    return out;
+  };
+  const n32 = await res([g32], false), n16 = await res([g16], true);
+  expect(n16).toEqual(n32);
+  let sq = 0;
+  for (const x of wide) sq += x * x;
+  expect(Math.abs(n16[0] / Math.sqrt(sq) - 1)).toBeLessThan(1e-5);
+  // AdamW from element 64 on (its words bound from word 0), two binding chunks
+  const n = P - 128, p0 = Float32Array.from({ length: n }, () => r() - 0.5);
+  const adam = async (grads: K.GradRef) => {
+    const p = put(g, p0), m = g.tensor(n, 'm'), v = g.tensor(n, 'v');
+    g.clear(m); g.clear(v);
+    for (let t = 1; t <= 2; t++) K.adamwUpdate(g, p, m, v, grads, 1, one, n, 1e-2, 0.9, 0.95, 1e-8, 0.1, t, 8192);
+    const out = [await g.read(p), await g.read(m), await g.read(v)];
+    for (const x of [p, m, v]) g.release(x.buffer);
+    return out;
+  };
+  const a32 = await adam(K.slice(g32, 64, n)), a16 = await adam({ bf16: g16, at: 64 });
+  for (let k = 0; k < 3; k++) expect(Buffer.from(a16[k].buffer).equals(Buffer.from(a32[k].buffer)), `adamw ${k}`).toBe(true);
+  // 8-bit AdamW: slices of 1000 elements 1024 apart, from element 64 on, in small chunks
+  const q: K.QGroup = { offset: 64, n: 1000, stride: 1024, count: 12, block: 0, decayRate: 1 };
+  const qmap = put(g, (await import('../src/train/adamw8bit.js')).quantizationTables());
+  const adam8 = async (grads: K.GradRef) => {
+    const bps = Math.ceil(q.n / K.QBLOCK), blocks = q.count * bps;
+    const p = put(g, Float32Array.from({ length: P }, (_, i) => p0[i % n])), codes = g.tensor(K.QWORDS * blocks, 'c'), absmax = g.tensor(2 * blocks, 'a');
+    g.clear(codes); g.clear(absmax);
+    for (let t = 1; t <= 2; t++) K.adamw8bitUpdate(g, q, K.qchunks(q, 2048), p, grads, codes, absmax, qmap, one, 1e-2, 0.9, 0.95, 1e-8, 0.1, t);
+    const out = [await g.read(p), await g.read(codes), await g.read(absmax)];
+    for (const x of [p, codes, absmax]) g.release(x.buffer);
+    return out;
+  };
+  const b32 = await adam8(g32), b16 = await adam8({ bf16: g16, at: 0 });
+  for (let k = 0; k < 3; k++) expect(Buffer.from(b16[k].buffer).equals(Buffer.from(b32[k].buffer)), `adamw8bit ${k}`).toBe(true);
+  for (const x of [g32, g16, one, qmap]) g.release(x.buffer);
+}
 
 const TINY = resolve(REPO, 'test/ref/hf/llama-tiny');
 
