@@ -45,6 +45,7 @@ const run = (out, steps, extra = []) => {
   console.log(`train --steps ${steps} ${extra.join(' ')}: peak RSS ${r.peak.toFixed(2)} GiB (${(r.peak * 2 ** 30 / params).toFixed(2)} bytes a parameter), wall ${r.wall}; losses ${j.losses.map((x) => x.toFixed(6)).join(', ')}`);
   return { ...j, peak: r.peak };
 };
+for (const d of ['run', 'run-straight', 'run-bf16']) rmSync(join(root, d), { recursive: true, force: true }); // each run starts fresh
 const a = run(join(root, bf16 ? 'run-bf16' : 'run'), 2);
 if (bf16) {
   console.log(`--grad-dtype bf16 with clipping: 2 steps ${a.peak <= 16 ? 'within' : 'OVER'} 16 GiB of peak resident memory; gradient norms ${a.grad_norms.join(', ')}`);
