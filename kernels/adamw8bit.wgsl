@@ -9,6 +9,8 @@
 // qmap: (4, 256) f32: the signed dynamic map (m), the unsigned one (v), then the midpoints between
 //       neighbouring codes of each (255 each, then +inf): src/train/adamw8bit.ts dynamicMap
 // scale: (1) the gradient clip factor from gradnorm_clip (1 = no clip)
+// GRAD16 (--grad-dtype bf16, src/train/grads16.ts): grads hold bf16 pairs, element i of the window at
+// g0 + i of the binding, widened exactly
 // Per block, with the old state (c, a) and the new (c', a'):
 //   m = qmap_s[c_m] * a_m,  v = qmap_u[c_v] * a_v            1) dequantize
 //   p = p * (1 - lr_wd);  m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
@@ -21,11 +23,12 @@
 // s * stride + k * 256 - e0 in the window, and number min(256, n - k * 256).
 // = / +=: params, codes, absmax are updated in place; grads is only read.
 const BLOCK: u32 = 256u;
-struct Dims { n: u32, stride: u32, bps: u32, b0: u32, e0: u32, nb: u32, a0: u32,
+override GRAD16: bool = false;
+struct Dims { n: u32, stride: u32, bps: u32, b0: u32, e0: u32, nb: u32, a0: u32, g0: u32,
               lr_wd: f32, beta1: f32, beta2: f32, eps: f32, step_size: f32, bc2_sqrt: f32 }
 @group(0) @binding(0) var<uniform> d: Dims;
 @group(0) @binding(1) var<storage, read_write> params: array<f32>;
-@group(0) @binding(2) var<storage, read> grads: array<f32>;
+@group(0) @binding(2) var<storage, read> grads: array<u32>; // f32 bits, or bf16 pairs (GRAD16)
 @group(0) @binding(3) var<storage, read_write> codes: array<u32>;
 @group(0) @binding(4) var<storage, read_write> absmax: array<f32>;
 @group(0) @binding(5) var<storage, read> qmap: array<f32>;
@@ -39,6 +42,12 @@ var<workgroup> red_m: array<f32, 256>;
 var<workgroup> red_v: array<f32, 256>;
 var<workgroup> cm: array<u32, 256>;
 var<workgroup> cv: array<u32, 256>;
+
+// gradient i of the window, widened to f32
+fn grad(i: u32) -> f32 {
+  if (GRAD16) { let e = d.g0 + i; return bitcast<f32>(((grads[e >> 1u] >> ((e & 1u) * 16u)) & 0xffffu) << 16u); }
+  return bitcast<f32>(grads[i]);
+}
 
 // the first k with mid[k] >= x: the number of midpoints below x, i.e. the nearest code (ties low)
 fn nearest_s(x: f32) -> u32 {
@@ -84,7 +93,7 @@ fn adamw8bit_update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   var vi = 0.0;
   if (j < len) {
     let i = start + j;
-    let g = grads[i] * scale[0];
+    let g = grad(i) * scale[0];
     let sh = 8u * (j % 4u);
     let c1 = (codes[w + j / 4u] >> sh) & 255u;
     let c2 = (codes[w + 64u + j / 4u] >> sh) & 255u;

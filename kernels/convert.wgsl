@@ -8,6 +8,11 @@
 // subnormals normalized, infinities and NaNs kept (the payload shifted into place).
 // convert_to_f16: binary32 -> binary16 rounded to nearest, ties to even (as kernels/matmul.wgsl's h4),
 // f16 subnormals kept, overflow to infinity, NaN stays NaN; one thread per output word.
+// store_bf16 (--grad-dtype bf16, src/train/grads16.ts): f32 -> bf16 rounded to nearest, ties to even
+// (PyTorch's c10::BFloat16 rounding: a NaN becomes the quiet NaN 0x7fc0; overflow rounds to infinity,
+// subnormals round as any value), written to output words w0 + k, element 2k and 2k + 1 of the input in
+// each (past N: 0). With acc = 1 the word's two old bf16 values are widened and added in f32 first.
+// round_bf16: the same rounding in place, each f32 replaced by its bf16 value widened.
 // No backward: storage only.
 override WG: u32;   // threads per workgroup: set by the launcher (src/gpu/kernels/convert.ts)
 struct Dims { N: u32 }
@@ -77,4 +82,39 @@ fn convert_to_f16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   let lo = f32_to_f16_bits(inp[i]);
   let hi = select(0u, f32_to_f16_bits(inp[i + 1u]), i + 1u < d.N);
   out[w] = lo | (hi << 16u);
+}
+
+// the bf16 bits nearest to the f32 with bits x (ties to even); NaN -> 0x7fc0
+fn f32_to_bf16_bits(x: u32) -> u32 {
+  if ((x & 0x7fffffffu) > 0x7f800000u) { return 0x7fc0u; }
+  return (x + 0x7fffu + ((x >> 16u) & 1u)) >> 16u;       // the carry rounds up into the exponent (to infinity at the top): exact
+}
+
+struct SDims { N: u32, acc: u32, w0: u32 }
+@group(0) @binding(0) var<uniform> sd: SDims;
+
+fn stored(w: u32, k: u32, x: u32) -> u32 {
+  if (sd.acc == 0u) { return f32_to_bf16_bits(x); }
+  let old = bitcast<f32>(((out[w] >> (16u * k)) & 0xffffu) << 16u);
+  return f32_to_bf16_bits(bitcast<u32>(old + bitcast<f32>(x)));
+}
+
+@compute @workgroup_size(WG)
+fn store_bf16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_id) lid: vec3<u32>) {
+  let k = (wid.y * nwg.x + wid.x) * WG + lid.x;
+  let i = 2u * k;
+  if (i >= sd.N) { return; }
+  let w = sd.w0 + k;
+  let lo = stored(w, 0u, inp[i]);
+  let hi = select(0u, stored(w, 1u, inp[i + 1u]), i + 1u < sd.N);
+  out[w] = lo | (hi << 16u);
+}
+
+@compute @workgroup_size(WG)
+fn round_bf16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+  if (i >= d.N) { return; }
+  out[i] = f32_to_bf16_bits(out[i]) << 16u;
 }

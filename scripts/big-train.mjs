@@ -6,14 +6,17 @@
 // /usr/bin/time -v (peak resident memory: on lavapipe the GPU's buffers are host memory too) and
 // `plan` is printed beside it. The token data are TinyStories packed with stories260K's 512-token
 // SentencePiece model (ids < 512 are valid ids of the 32000-token vocabulary).
-// Usage: npm run build && node scripts/big-inherit.mjs /tmp/big --keep && node scripts/big-train.mjs [DIR=/tmp/big]
+// --grad-dtype-bf16 (issue 29): instead, with clipping on (1.0): --recompute --optim adamw8bit --grad-dtype bf16,
+// `train --steps 2` only, its peak resident memory against 16 GiB.
+// Usage: npm run build && node scripts/big-inherit.mjs /tmp/big --keep && node scripts/big-train.mjs [DIR=/tmp/big] [--grad-dtype-bf16]
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const root = process.argv[2] ?? '/tmp/big';
+const bf16 = process.argv.includes('--grad-dtype-bf16');
+const root = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? '/tmp/big';
 const shared = resolve(repo, '../shared/data');
 const REF = join(root, 'ref'), M13 = join(root, 'm13'), DATA = join(root, 'data');
 if (!existsSync(join(REF, 'config.json'))) throw new Error(`no reference in ${REF}: run node scripts/big-inherit.mjs ${root} --keep first`);
@@ -32,16 +35,22 @@ cli(['inherit', '--model', REF, '--layers', '13', '--out', M13, '--json']);
 if (!existsSync(join(DATA, 'data_pack.json'))) {
   cli(['pack', '--tokenizer', join(shared, 'stories260k/tok512.model'), '--input', join(shared, 'tinystories-sample/tinystories_val.txt'), '--docs', 'blankline', '--out', DATA, '--json']);
 }
-const FLAGS = ['--batch', '1', '--seq', '64', '--recompute', '--optim', 'adamw8bit', '--optim-in-backward', '--clip', '0', '--lr', '1e-4', '--val-windows', '2'];
-console.log(cli(['plan', '--model', M13, '--batch', '1', '--seq', '64', '--recompute', '--optim', 'adamw8bit', '--optim-in-backward']));
+const MEM = bf16 ? ['--grad-dtype', 'bf16'] : ['--optim-in-backward', '--clip', '0'];
+const FLAGS = ['--batch', '1', '--seq', '64', '--recompute', '--optim', 'adamw8bit', ...MEM, '--lr', '1e-4', '--val-windows', '2'];
+console.log(cli(['plan', '--model', M13, '--batch', '1', '--seq', '64', '--recompute', '--optim', 'adamw8bit', ...MEM.filter((f) => f !== '--clip' && f !== '0')]));
 const params = 1815638400;
 const run = (out, steps, extra = []) => {
   const r = timed(['train', '--model', M13, '--text', DATA, '--steps', String(steps), ...FLAGS, '--save-every', '1', '--out', out, '--json', ...extra]);
   const j = JSON.parse(r.stdout);
   console.log(`train --steps ${steps} ${extra.join(' ')}: peak RSS ${r.peak.toFixed(2)} GiB (${(r.peak * 2 ** 30 / params).toFixed(2)} bytes a parameter), wall ${r.wall}; losses ${j.losses.map((x) => x.toFixed(6)).join(', ')}`);
-  return j;
+  return { ...j, peak: r.peak };
 };
-const a = run(join(root, 'run'), 2);
+for (const d of ['run', 'run-straight', 'run-bf16']) rmSync(join(root, d), { recursive: true, force: true }); // each run starts fresh
+const a = run(join(root, bf16 ? 'run-bf16' : 'run'), 2);
+if (bf16) {
+  console.log(`--grad-dtype bf16 with clipping: 2 steps ${a.peak <= 16 ? 'within' : 'OVER'} 16 GiB of peak resident memory; gradient norms ${a.grad_norms.join(', ')}`);
+  process.exit(a.peak <= 16 ? 0 : 1);
+}
 const b = run(join(root, 'run'), 3, ['--resume']);
 const c = run(join(root, 'run-straight'), 3);
 // --json gives the whole run's losses, the resumed ones included

@@ -26,6 +26,7 @@ export { SafetensorsFile, serializeSafetensors, memorySource, blobSource, type B
 export { readHfModel, openHfModel, hfSlices, hfFiles, hfWrites, configFromHf, configToHf, permuteToHf, HfWeights, type ModelDir } from './formats/hf.js';
 export { writeSafetensors, planShards, parseSize, type TensorWrite, type FileSink, type OpenFile } from './formats/stwrite.js';
 export { Trainer, learningRate, TRAIN_DEFAULTS, type TrainOptions, type TrainerState, type StepMetrics } from './train/trainer.js';
+export { Grads16, GRAD_DTYPES, type GradDtype } from './train/grads16.js';
 export { inherit, inheritPlan, randomPlan, appendPlan, type InheritOptions, type InheritRecord, type InheritPlan } from './method/inherit.js';
 export { inheritWrites } from './method/inherit_stream.js';
 export { lineChart, barChart, type Series } from './util/svg.js';

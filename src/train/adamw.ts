@@ -45,8 +45,8 @@ export interface Optimizer {
   readonly format: string;
   /** bytes of GPU memory its state takes */
   readonly stateBytes: number;
-  /** one step over every parameter: grads (an Arena of the model's layout) times scale (1) */
-  update(grads: Arena, scale: View, h: AdamwHyper): void;
+  /** one step over every parameter: grads (the parts of an arena of the model's layout, f32 or bf16) times scale (1) */
+  update(grads: K.GradRef[], scale: View, h: AdamwHyper): void;
   /** the same step over some (table name, block) slices only, their gradients in `grads` (optimizer-in-backward) */
   updateSlices(grads: Params, slices: [string, number][], scale: View, h: AdamwHyper): void;
   /** the state as named tensors, each read from the GPU as it is written (a checkpoint) */
@@ -102,10 +102,10 @@ export class AdamW implements Optimizer {
     return 8 * this.m.numel;
   }
 
-  update(grads: Arena, scale: View, h: AdamwHyper): void {
+  update(grads: K.GradRef[], scale: View, h: AdamwHyper): void {
     const p = this.model.params.parts, g = this.model.gpu;
     for (const [k, o, n, rate] of this.runs) {
-      K.adamwUpdate(g, slice(p[k], o, n), slice(this.m.parts[k], o, n), slice(this.v.parts[k], o, n), slice(grads.parts[k], o, n), rate, scale, n,
+      K.adamwUpdate(g, slice(p[k], o, n), slice(this.m.parts[k], o, n), slice(this.v.parts[k], o, n), K.gradSlice(grads[k], o, n), rate, scale, n,
         h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
     }
   }

@@ -14,7 +14,7 @@
 import type { View } from '../gpu/gpu.js';
 import * as K from '../gpu/kernels/index.js';
 import { alignUp, slice } from '../gpu/view.js';
-import { arenaLayout, type Arena } from '../model/arena.js';
+import { arenaLayout } from '../model/arena.js';
 import type { Model } from '../model/model.js';
 import type { Params } from '../model/family.js';
 import { decayRates, gather, bytesOf, STATE_HINT, type AdamwHyper, type Optimizer, type StateTensor, type StateWrite } from './adamw.js';
@@ -124,10 +124,10 @@ export class AdamW8bit implements Optimizer {
     return 4 * (this.codes.reduce((a, c) => a + c.numel, 0) + this.absmax.numel + this.qmap.numel);
   }
 
-  update(grads: Arena, scale: View, h: AdamwHyper): void {
+  update(grads: K.GradRef[], scale: View, h: AdamwHyper): void {
     const g = this.model.gpu, p = this.model.params.parts;
     for (const q of this.groups) {
-      K.adamw8bitUpdate(g, q, q.chunks, p[q.part], grads.parts[q.part], this.codes[q.part], this.absmax, this.qmap, scale, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
+      K.adamw8bitUpdate(g, q, q.chunks, p[q.part], grads[q.part], this.codes[q.part], this.absmax, this.qmap, scale, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.t);
     }
   }
 

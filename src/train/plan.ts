@@ -14,6 +14,7 @@ import { TableStore, storesF16 } from '../model/family.js';
 import { blocksOf } from '../gpu/kernels/reduce.js';
 import type { OptimName } from './adamw.js';
 import type { TrainOptions } from './trainer.js';
+import type { GradDtype } from './grads16.js';
 
 export interface PlanOptions {
   batch: number; seq: number; gradAccum?: number;
@@ -22,6 +23,8 @@ export interface PlanOptions {
   precision?: Precision;
   /** optimizer-in-backward: gradients of one block (+ the tensors outside the blocks) */
   optimInBackward?: boolean;
+  /** 'bf16': gradients stored in bf16 (2 bytes a parameter) + an f32 staging arena of one block (src/train/grads16.ts) */
+  gradDtype?: GradDtype;
   /** the optimizer (its state), or null for inference only (no gradients, no optimizer) */
   optim?: OptimName | null;
   /**
@@ -35,9 +38,10 @@ export interface PlanOptions {
  * the plan's options of a training run, from its settings (the Trainer's options, precision resolved):
  * the one place train, run and plan turn a run into what memoryPlan reads (optim defaults to adamw)
  */
-export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward' | 'distill'> & { precision?: Precision },
+export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward' | 'distill' | 'gradDtype'> & { precision?: Precision },
                                teacher?: ModelConfig | 'cache'): PlanOptions {
   return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward,
+    gradDtype: o.gradDtype ?? 'f32',
     ...(teacher ? { teacher: { ...(teacher !== 'cache' ? { config: teacher } : {}), topk: o.distill?.topk ?? 0 } } : {}) };
 }
 
@@ -85,8 +89,12 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   const out: PlanPart[] = [{ part: 'weights', bytes: floats * F, what: `${parameters} parameters in f32, ${arena.length} buffer(s)` }];
   let largest = { label: 'weights', bytes: Math.max(...arena) * F };
   if (train) {
-    const gradFloats = o.optimInBackward ? arenaLayout({ ...c, nLayers: 1 }, partFloats).parts.reduce((a, b) => a + b, 0) : floats;
-    out.push({ part: 'gradients', bytes: gradFloats * F, what: o.optimInBackward ? 'f32, one block + the tensors outside the blocks (optimizer-in-backward)' : 'f32, the parameter layout' });
+    // one block + the tensors outside the blocks: optimizer-in-backward's gradients, and bf16's f32 staging
+    const oneBlock = arenaLayout({ ...c, nLayers: 1 }, partFloats).parts.reduce((a, b) => a + b, 0);
+    const bf16 = o.gradDtype === 'bf16' && !o.optimInBackward;
+    out.push({ part: 'gradients', bytes: o.optimInBackward ? oneBlock * F : bf16 ? floats * 2 + oneBlock * F : floats * F,
+      what: o.optimInBackward ? `f32, one block + the tensors outside the blocks (optimizer-in-backward${o.gradDtype === 'bf16' ? ', rounded to bf16' : ''})`
+        : bf16 ? 'bf16, the parameter layout + f32 staging of one block and the tensors outside the blocks' : 'f32, the parameter layout' });
     out.push({ part: 'optimizer', bytes: optimizerBytes(o.optim!, c, partFloats), what: o.optim === 'adamw' ? 'AdamW m, v (f32)' : '8-bit AdamW m, v (a byte each, absmax per 256)' });
   }
   out.push({ part: 'activations', bytes: acts.bytes, what: `(B ${B}, T ${T})${o.recompute ? ', recompute: each block\'s output + one block' : f16 ? ', every block, its matmul inputs and outputs in f16' : ', every block'}` });
@@ -125,7 +133,7 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
 
 /**
  * The first changes that make a plan that does not fit fit, as flags: --recompute, --optim adamw8bit,
- * then halving --batch, then halving --seq (with the earlier changes kept).
+ * --grad-dtype bf16, --optim-in-backward --clip 0, then halving --batch, then halving --seq (with the earlier changes kept).
  */
 export function fitSuggestions(c: ModelConfig, o: PlanOptions, limits: DeviceLimits): string[] {
   const tries: [string, PlanOptions][] = [];
@@ -134,6 +142,7 @@ export function fitSuggestions(c: ModelConfig, o: PlanOptions, limits: DeviceLim
   const push = (flag: string, next: PlanOptions) => { cur = next; flags.push(flag); tries.push([flags.join(' '), next]); };
   if (!cur.recompute) push('--recompute', { ...cur, recompute: true });
   if (cur.optim === 'adamw') push('--optim adamw8bit', { ...cur, optim: 'adamw8bit' });
+  if (cur.optim && !cur.optimInBackward && cur.gradDtype !== 'bf16') push('--grad-dtype bf16', { ...cur, gradDtype: 'bf16' });
   if (cur.optim && !cur.optimInBackward && (cur.gradAccum ?? 1) === 1) push('--optim-in-backward --clip 0', { ...cur, optimInBackward: true });
   const base = flags.length;
   for (let b = Math.floor(cur.batch / 2); b >= 1; b = Math.floor(b / 2)) tries.push([[...flags.slice(0, base), `--batch ${b}`].join(' '), { ...cur, batch: b }]);

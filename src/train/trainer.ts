@@ -1,5 +1,5 @@
 // trainer: continued pre-training (Inheritune step 2), isomorphic. A Trainer owns the training state:
-// the loop state (step, data cursor, RNG), the parameter gradients (an arena of the model's layout),
+// the loop state (step, data cursor, RNG), the parameter gradients (an arena of the model's layout, f32, or bf16: TrainOptions.gradDtype),
 // the optimizer (AdamW, or 8-bit AdamW: TrainOptions.optim) and its state, and the loss log of the
 // step's micro-batches. Each step runs forward + backward on the GPU, clips the global gradient norm
 // and applies the optimizer, all on the device; the only readback per step is the loss and the
@@ -19,6 +19,8 @@ import { windowedLoss, windowCount } from './evaluate.js';
 import { LossScaler, SCALER_DEFAULTS, type ScalerState } from './scaler.js';
 import type { Precision } from '../gpu/gpu.js';
 import { Distiller, DISTILL_DEFAULTS, validateDistill, type DistillOptions, type TeacherSource } from './distill.js';
+import { Grads16, GRAD_DTYPES, type GradDtype } from './grads16.js';
+import { roundBf16 } from '../gpu/kernels/convert.js';
 
 export interface TrainOptions {
   steps: number;
@@ -45,12 +47,13 @@ export interface TrainOptions {
   lossScale?: number;        // f16: the initial loss scale (torch.amp.GradScaler's init_scale, 2^16)
   lossScaleInterval?: number; // f16: clean steps before the scale doubles (GradScaler's growth_interval, 2000)
   distill?: DistillOptions;  // knowledge distillation from the constructor's teacher (src/train/distill.ts)
+  gradDtype?: GradDtype;     // parameter gradients stored in f32 or bf16 (summed in f32 per block, src/train/grads16.ts)
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainOptions, 'steps' | 'batch' | 'seq'> = {
   gradAccum: 1, lr: 1e-3, minLr: 1e-4, warmup: 0, schedule: 'cosine', beta1: 0.9, beta2: 0.95, eps: 1e-8, wd: 0.1,
   clip: 1.0, sampling: 'sequential', seed: 0, evalEvery: 0, valWindows: 16, recompute: false, optim: 'adamw',
-  precision: 'f32',
+  precision: 'f32', gradDtype: 'f32',
 };
 
 // a precision option that is none of f32, f16, auto fails, named as the caller spells it
@@ -116,6 +119,7 @@ export function validateTrainOptions(o: TrainOptions): void {
     fail(`\`optimInBackward\` needs \`precision\` f32 (got ${o.precision}): an f16 step whose gradients overflow must be skipped, and with \`optimInBackward\` the blocks are updated before that is known`,
       'drop `optimInBackward`, or train at `precision` f32');
   }
+  if (o.gradDtype !== undefined && !GRAD_DTYPES.includes(o.gradDtype)) fail(`\`gradDtype\` ${o.gradDtype}: expected ${GRAD_DTYPES.join(' or ')}`);
   if (o.optim !== undefined && !OPTIMIZERS.includes(o.optim)) fail(`\`optim\` ${o.optim}: expected ${OPTIMIZERS.join(' or ')}`);
 }
 
@@ -129,8 +133,14 @@ export function validateTrainOptions(o: TrainOptions): void {
 export type TrainData = ArrayLike<number> | ShardSource;
 
 export class Trainer {
-  /** parameter gradients, accumulated over the step's micro-batches */
+  /**
+   * the f32 gradients the backward accumulates into: the whole parameter layout, accumulated over the
+   * step's micro-batches; one block's worth (+ the tensors outside the blocks) with optimizer-in-backward,
+   * or with gradDtype bf16 (then grads16's staging)
+   */
   readonly grads: Arena;
+  /** gradDtype bf16: the stored gradients (null at f32, and with optimizer-in-backward, whose one block is rounded in place) */
+  readonly grads16: Grads16 | null;
   readonly optimizer: Optimizer;
   private loader: ShardLoader;
   private tokensSeen: number;
@@ -190,7 +200,8 @@ export class Trainer {
     }
     model.setPrecision(this.precision);
     this.scaler = this.precision === 'f16' ? new LossScaler(opts.lossScaleInterval ?? SCALER_DEFAULTS.interval, opts.lossScale ?? SCALER_DEFAULTS.scale, state?.scaler) : null;
-    this.grads = new Arena(g, model.config, 'grads', { aliasLayers: !!opts.optimInBackward });
+    this.grads16 = opts.gradDtype === 'bf16' && !opts.optimInBackward ? new Grads16(g, model.config) : null;
+    this.grads = this.grads16?.staging ?? new Arena(g, model.config, 'grads', { aliasLayers: !!opts.optimInBackward });
     this.optimizer = (opts.optim ?? 'adamw') === 'adamw8bit' ? new AdamW8bit(model) : new AdamW(model);
     if (teacher) {
       if ('model' in teacher) teacher.model.setPrecision(this.precision); // the teacher's forward runs as autocast would run it
@@ -268,12 +279,16 @@ export class Trainer {
     for (let i = 0; i < G; i++) {
       const batch = (await this.loader.next())!; // no epoch limit: never null
       const acts = await this.forward(batch, i);
-      m.backward(this.grads, S / (BT * G)); // mean over the step's tokens: micro-batch gradients add up
+      // mean over the step's tokens: micro-batch gradients add up (bf16: each block stored as it completes, added from the second micro-batch on)
+      const g16 = this.grads16;
+      m.backward(this.grads, S / (BT * G), g16 ? (l) => g16.storeBlock(l, i > 0) : undefined);
+      g16?.storeRest(i > 0);
       g.copy(slice(this.lossLog, i * stride, BT), slice(acts.losses, 0, BT));
     }
     // the global gradient norm lands after the losses: loss and norm come back in one read
     const at = G * stride * this.logs;
-    gradnormClip(g, this.scale, slice(this.lossLog, at, 1), this.grads.parts, clip, undefined, 1 / S);
+    const parts = this.grads16?.parts ?? this.grads.parts;
+    gradnormClip(g, this.scale, slice(this.lossLog, at, 1), parts, clip, undefined, 1 / S, !!this.grads16);
     const logged = await this.reader.read(this.lossLog);
     const gradNorm = logged[at], losses = this.meanLosses(logged, G);
     const finite = Number.isFinite(losses.loss) && Number.isFinite(gradNorm);
@@ -282,7 +297,7 @@ export class Trainer {
     } else if (!finite) {
       this.stop(cursor, `the loss is ${losses.loss} and the gradient norm ${gradNorm}; stopped before the update`);
     }
-    this.optimizer.update(this.grads, this.scale, h);
+    this.optimizer.update(this.grads16?.refs ?? this.grads.parts, this.scale, h);
     return { ...losses, gradNorm, skipped: false };
   }
 
@@ -313,7 +328,9 @@ export class Trainer {
   // backward is done and the gradients take one block's worth (src/model/arena.ts aliasLayers). The
   // same gradients and the same element-wise update as stepAfterBackward. The loss is read before
   // backward (a non-finite loss stops the step before any update); the gradient norm, summed from
-  // per-slice norms, is known only after the update.
+  // per-slice norms, is known only after the update. gradDtype bf16: each slice's f32 sums are rounded to
+  // bf16 in place before its update, the values stepAfterBackward's Grads16 would store (one block's
+  // worth in f32 is all there is to hold, so there is nothing to save by packing them).
   private async stepInBackward(h: AdamwHyper, cursor: LoaderState): Promise<{ loss: number; gradNorm: number; ce?: number; kd?: number }> {
     const { batch: B, seq: T } = this._opts;
     const m = this.model, g = m.gpu, BT = B * T, d = this.grads.views, norms = this.norms!;
@@ -323,7 +340,9 @@ export class Trainer {
     const losses = this.meanLosses(await this.reader.read(this.lossLog), 1), loss = losses.loss;
     if (!Number.isFinite(loss)) this.stop(cursor, `the loss is ${loss}; stopped before the update`);
     let k = 0;
+    const bf16 = this._opts.gradDtype === 'bf16';
     const update = (names: string[], l: number) => {
+      if (bf16) for (const name of names) roundBf16(g, d[name][l], d[name][l].numel); // bf16 gradients: the block's f32 sums rounded as grads16 stores them
       for (const name of names) gradnormClip(g, this.scale, slice(norms, alignUp(1) * k++, 1), [d[name][l]], 0); // scale = 1; slots 256-byte aligned
       this.optimizer.updateSlices(d, names.map((name) => [name, l]), this.scale, h);
     };
@@ -365,7 +384,8 @@ export class Trainer {
     const g = this.model.gpu;
     this.model.setRecompute(false);
     this.model.setPrecision('f32');
-    this.grads.destroy();
+    if (this.grads16) this.grads16.destroy(); // its staging is this.grads
+    else this.grads.destroy();
     this.optimizer.destroy();
     this.distiller?.destroy();
     for (const v of [this.lossLog, this.scale, ...(this.norms ? [this.norms] : [])]) g.release(v.buffer);

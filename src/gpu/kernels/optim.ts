@@ -1,9 +1,29 @@
 // optimizer launchers: AdamW over flat arenas (kernels/adamw.wgsl), 8-bit AdamW over groups of
 // equal slices (kernels/adamw8bit.wgsl) and the global gradient norm with clip_grad_norm_'s clip
-// factor (kernels/gradnorm.wgsl), all chunked to fit one binding.
+// factor (kernels/gradnorm.wgsl), all chunked to fit one binding. The gradients are f32, or bf16
+// (--grad-dtype bf16: two a u32 word, src/train/grads16.ts), which every kernel widens exactly as it reads.
 import type { Gpu, View } from '../gpu.js';
 import { ALIGN, slice } from '../view.js';
 import { assert } from '../../util/errors.js';
+import { half } from './convert.js';
+
+/**
+ * gradients as the optimizer kernels read them: an f32 view, or `bf16` words holding 16-bit elements
+ * from element `at` on (a packed arena part, src/train/grads16.ts)
+ */
+export type GradRef = View | { bf16: View; at: number };
+
+/** elements [o, o + n) of a gradient reference */
+export function gradSlice(r: GradRef, o: number, n: number): GradRef {
+  return 'bf16' in r ? { bf16: r.bf16, at: r.at + o } : slice(r, o, n);
+}
+
+// elements [i0, i0 + n) of a gradient reference, bound: the view, the first element within it, the kernel's GRAD16
+function gradWindow(r: GradRef, i0: number, n: number): { view: View; g0: number; c: { GRAD16?: number } } {
+  if (!('bf16' in r)) return { view: slice(r, i0, n), g0: 0, c: {} };
+  const { view, e0 } = half(r.bf16, r.at + i0, n);
+  return { view, g0: e0, c: { GRAD16: 1 } };
+}
 
 const WG = 256;
 const ADAMW_PER = 4; // AdamW: elements per thread
@@ -15,7 +35,7 @@ const CHUNK = 4096; // gradnorm: elements per partial sum (fixed, so the reducti
  * of tensors with one rate); scale (1) multiplies the gradient (gradnormClip's output, or a buffer
  * holding 1). t is the step, from 1.
  */
-export function adamwUpdate(g: Gpu, params: View, m: View, v: View, grads: View, decayRate: number, scale: View, P: number,
+export function adamwUpdate(g: Gpu, params: View, m: View, v: View, grads: GradRef, decayRate: number, scale: View, P: number,
                             lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number,
                             maxBindingFloats = g.bindingFloats) {
   assert(Number.isInteger(t) && t >= 1, `adamw: step ${t} must be an integer >= 1`);
@@ -24,8 +44,8 @@ export function adamwUpdate(g: Gpu, params: View, m: View, v: View, grads: View,
   const chunk = Math.floor(maxBindingFloats / ALIGN) * ALIGN;
   for (let i0 = 0; i0 < P; i0 += chunk) {
     const n = Math.min(chunk, P - i0);
-    const at = (x: View) => slice(x, i0, n);
-    g.dispatch('adamw_update', { u: [n], f }, [at(params), at(m), at(v), at(grads), scale], [Math.ceil(n / (WG * ADAMW_PER))], { WG, PER: ADAMW_PER });
+    const at = (x: View) => slice(x, i0, n), gw = gradWindow(grads, i0, n);
+    g.dispatch('adamw_update', { u: [n, gw.g0], f }, [at(params), at(m), at(v), gw.view, scale], [Math.ceil(n / (WG * ADAMW_PER))], { WG, PER: ADAMW_PER, ...gw.c });
   }
 }
 
@@ -72,16 +92,17 @@ export function qchunks(q: QGroup, maxBindingFloats: number): QChunk[] {
  * codes: (blocks * 128) u32, absmax: (2 * blocks) f32, the whole optimizer's; qmap: (1024) the maps and
  * their midpoints; scale (1) the clip factor. chunks: qchunks(q, the binding size). t is the step, from 1.
  */
-export function adamw8bitUpdate(g: Gpu, q: QGroup, chunks: QChunk[], params: View, grads: View, codes: View, absmax: View,
+export function adamw8bitUpdate(g: Gpu, q: QGroup, chunks: QChunk[], params: View, grads: GradRef, codes: View, absmax: View,
                                 qmap: View, scale: View, lr: number, beta1: number, beta2: number, eps: number,
                                 weightDecay: number, t: number) {
   assert(Number.isInteger(t) && t >= 1, `adamw8bit: step ${t} must be an integer >= 1`);
   const f = [lr * weightDecay * q.decayRate, beta1, beta2, eps, lr / (1 - beta1 ** t), Math.sqrt(1 - beta2 ** t)];
   const bps = Math.ceil(q.n / QBLOCK);
   for (const c of chunks) {
-    g.dispatch('adamw8bit_update', { u: [q.n, q.stride, bps, c.b0, c.e0, c.nb, q.block + c.b0], f },
-      [slice(params, q.offset + c.e0, c.span), slice(grads, q.offset + c.e0, c.span),
-        slice(codes, QWORDS * ((q.cblock ?? q.block) + c.b0), QWORDS * c.nb), absmax, qmap, scale], [c.nb]);
+    const gw = gradWindow(grads, q.offset + c.e0, c.span);
+    g.dispatch('adamw8bit_update', { u: [q.n, q.stride, bps, c.b0, c.e0, c.nb, q.block + c.b0, gw.g0], f },
+      [slice(params, q.offset + c.e0, c.span), gw.view,
+        slice(codes, QWORDS * ((q.cblock ?? q.block) + c.b0), QWORDS * c.nb), absmax, qmap, scale], [c.nb], gw.c);
   }
 }
 
@@ -91,21 +112,25 @@ export function adamw8bitUpdate(g: Gpu, q: QGroup, chunks: QChunk[], params: Vie
  * torch's clip_grad_norm_ rule, or 1 when maxNorm <= 0 or is not finite (no clipping). Deterministic
  * two-stage reduction. inv (1 / the loss scale, --precision f16): the gradients are scaled by 1/inv; the
  * norm comes out unscaled and the factor includes inv, so the update unscales them (GradScaler.unscale_).
+ * bf16: each part is words of two bf16 gradients (2 * numel elements; the same 4096-element partition).
  */
 export function gradnormClip(g: Gpu, scale: View, norm: View, parts: View[], maxNorm: number,
-                             maxBindingFloats = g.bindingFloats, inv = 1) {
-  const P = parts.reduce((a, p) => a + p.numel, 0), NP = Math.ceil(P / CHUNK);
+                             maxBindingFloats = g.bindingFloats, inv = 1, bf16 = false) {
+  const per = bf16 ? 2 : 1; // elements a word
+  const P = parts.reduce((a, p) => a + per * p.numel, 0), NP = Math.ceil(P / CHUNK);
   const partials = g.scratch('gradnorm_partials', Math.max(NP, 1));
-  const chunk = Math.floor(maxBindingFloats / CHUNK) * CHUNK;   // keeps the partition fixed
+  const chunk = Math.floor(per * maxBindingFloats / CHUNK) * CHUNK;   // elements; keeps the partition fixed
   assert(chunk > 0, `gradnorm: a binding of ${maxBindingFloats} floats is under one ${CHUNK}-element chunk`);
   let base = 0;
   parts.forEach((grads, k) => {
-    assert(k === parts.length - 1 || grads.numel % CHUNK === 0, `gradnorm: part ${k} of ${grads.numel} floats is not a multiple of ${CHUNK}`);
-    for (let i0 = 0; i0 < grads.numel; i0 += chunk) {
-      const n = Math.min(chunk, grads.numel - i0);
-      g.dispatch('gradnorm_partial', { u: [n, (base + i0) / CHUNK] }, [partials, slice(grads, i0, n)], [Math.ceil(n / CHUNK)], { WG: g.rowThreads, CHUNK });
+    const E = per * grads.numel;
+    assert(k === parts.length - 1 || E % CHUNK === 0, `gradnorm: part ${k} of ${E} values is not a multiple of ${CHUNK}`);
+    for (let i0 = 0; i0 < E; i0 += chunk) {
+      const n = Math.min(chunk, E - i0);
+      g.dispatch('gradnorm_partial', { u: [n, (base + i0) / CHUNK] }, [partials, slice(grads, i0 / per, Math.ceil(n / per))], [Math.ceil(n / CHUNK)],
+        { WG: g.rowThreads, CHUNK, ...(bf16 ? { GRAD16: 1 } : {}) });
     }
-    base += grads.numel;
+    base += E;
   });
   const clip = maxNorm > 0 && Number.isFinite(maxNorm);
   g.dispatch('gradnorm_clip', { u: [NP, clip ? 1 : 0], f: [clip ? maxNorm : 0, inv] }, [slice(norm, 0, 1), slice(scale, 0, 1), partials], [1], { WG: g.rowThreads });

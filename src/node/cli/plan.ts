@@ -5,6 +5,7 @@ import type { Gpu, Precision } from '../../gpu/gpu.js';
 import type { ModelConfig } from '../../model/config.js';
 import { memoryPlan, fitSuggestions, planText, runPlanOptions, type DeviceLimits, type PlanOptions } from '../../train/plan.js';
 import type { OptimName } from '../../train/adamw.js';
+import { GRAD_DTYPES, type GradDtype } from '../../train/grads16.js';
 import { readModelConfig } from '../models.js';
 import { resolvePrecision, TRAIN_DEFAULTS, type TrainOptions } from '../../train/trainer.js';
 import { parseSize } from '../../formats/stwrite.js';
@@ -38,6 +39,13 @@ function optimFlag(flags: Flags): OptimName {
   return optim;
 }
 
+// plan's --grad-dtype (train and run check theirs with validateTrainOptions)
+function gradDtypeFlag(flags: Flags): GradDtype {
+  const dt = (flags['grad-dtype'] as GradDtype | undefined) ?? 'f32';
+  if (!GRAD_DTYPES.includes(dt)) fail(`--grad-dtype ${dt}: expected ${GRAD_DTYPES.join(' or ')}`);
+  return dt;
+}
+
 /** train and run: refuse before allocating when the plan does not fit, printing it and the flags that would */
 export function checkPlan(gpu: Gpu, flags: Flags, c: ModelConfig, o: PlanOptions): void {
   const limits = deviceLimits(gpu, flags);
@@ -56,6 +64,7 @@ export async function planCmd(flags: Flags, gpu: Gpu): Promise<void> {
     batch: int(flags, 'batch') ?? fail('--batch B is required'), seq: int(flags, 'seq') ?? fail('--seq T is required'),
     gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute, precision: precisionFlag(flags, gpu),
     optim: flags.inference ? undefined : optimFlag(flags), optimInBackward: !!flags['optim-in-backward'],
+    gradDtype: gradDtypeFlag(flags),
     distill: { ...DISTILL_DEFAULTS, topk: int(flags, 'distill-topk', { min: 0 }) ?? 0 },
   }, flags.teacher !== undefined ? await readModelConfig(await modelPath(flags, 'teacher')) : undefined);
   if (flags['distill-topk'] !== undefined && flags.teacher === undefined) fail('--distill-topk needs --teacher PATH', 'pass the teacher to count with --teacher');

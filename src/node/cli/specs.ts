@@ -84,6 +84,7 @@ function training(base: Partial<TrainOptions>, saveEvery: number, sizes: (k: 'st
     { name: 'seed', value: 'N', meaning: 'seed of the random sampling (and of freshly initialized parameters)', default: d(o.seed) },
     { name: 'eval-every', value: 'N', meaning: 'validate every N steps (0: only at the end)', default: d(o.evalEvery) },
     { name: 'val-windows', value: 'N', meaning: 'validation windows of T+1 tokens', default: d(o.valWindows), api: ['valWindows', 'windows'] },
+    { name: 'grad-dtype', value: 'NAME', meaning: "f32 or bf16: parameter gradients stored in bf16 (2 bytes a parameter, rounded to nearest even; each block's gradient summed in f32 first, micro-batches added in f32 and stored again; the norm, clipping and the optimizer read them widened)", default: d(o.gradDtype) },
     MEMORY,
     { name: 'optim-in-backward', meaning: "update each block as soon as its gradients are complete, so gradients take one block's worth (torchtune's optimizer_in_bwd); needs --clip 0 and --grad-accum 1; the same updates" },
     { name: 'recompute', meaning: "keep only each block's output and recompute the block in backward (torch.utils.checkpoint per block): same gradients, activations L x (B,T,C) + one block" },
@@ -302,7 +303,7 @@ export const SPECS: CommandSpec[] = [
     ],
   },
   {
-    name: 'plan', synopsis: '--model PATH --batch B --seq T [--recompute] [--precision NAME] [--optim NAME] [--memory BYTES] [--json]', gpu: true,
+    name: 'plan', synopsis: '--model PATH --batch B --seq T [--recompute] [--precision NAME] [--optim NAME] [--grad-dtype NAME] [--memory BYTES] [--json]', gpu: true,
     summary: "The memory plan of training --model: the bytes of the weights, gradients, optimizer state, activations and scratch against the device's limits, whether it fits, and which flags would make it fit.",
     more: 'train and run check the same plan before allocating anything and refuse, printing it, when it does not fit. Reads only config.json of a Hugging Face directory.',
     flags: [
@@ -314,6 +315,7 @@ export const SPECS: CommandSpec[] = [
       { name: 'precision', value: 'NAME', meaning: "as train's --precision: under f16 the blocks' matmul inputs and outputs are stored in f16", default: 'f32' },
       { name: 'optim', value: 'NAME', meaning: 'adamw or adamw8bit, as train\'s --optim', default: 'adamw' },
       { name: 'optim-in-backward', meaning: "as train's --optim-in-backward: gradients of one block" },
+      { name: 'grad-dtype', value: 'NAME', meaning: "f32 or bf16, as train's --grad-dtype: bf16 gradients + f32 staging of one block", default: 'f32' },
       { name: 'inference', meaning: 'plan a forward pass only (no gradients, no optimizer)' },
       { name: 'layers', value: 'K', meaning: 'plan the first K blocks only (what inherit --layers K makes)', default: 'all blocks' },
       { name: 'teacher', value: 'PATH', meaning: "count a teacher for knowledge distillation, as train's --teacher (its weights, forward activations, KD terms)" },

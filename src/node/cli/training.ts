@@ -29,6 +29,7 @@ export function trainOptions(flags: Flags, gpu: Gpu, base: Partial<TrainOptions>
     evalEvery: num(flags, 'eval-every', d.evalEvery), valWindows: num(flags, 'val-windows', d.valWindows),
     recompute: !!flags.recompute || d.recompute, optimInBackward: !!flags['optim-in-backward'] || d.optimInBackward,
     optim: (flags.optim as TrainOptions['optim']) ?? d.optim,
+    gradDtype: (flags['grad-dtype'] as TrainOptions['gradDtype']) ?? d.gradDtype,
     precision: precisionFlag(flags, gpu, d.precision),
     ...(flags['loss-scale'] !== undefined ? { lossScale: num(flags, 'loss-scale', 0) } : {}),
     ...distillOptions(flags),
