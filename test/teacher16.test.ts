@@ -3,8 +3,9 @@
 // The w16 matmul (both entries, bias, a padded output stride, its fused GELU and residual, chunks,
 // --precision f16's rounding) and the embedding lookup against the float64 CPU oracle on the rounded
 // weights; a 16-bit teacher's logits against the same weights widened to f32 (every family, bf16 and
-// f16); and its memory: the weights take 2 bytes a matrix parameter, and `plan --teacher` agrees with the
-// measured peak of `train --teacher` within 10 %.
+// f16), its upload from chunks of any length, an f32 directory left f32; and its memory: the weights
+// take 2 bytes a matrix parameter, and `plan --teacher` agrees with the measured peak of `train
+// --teacher` within 10 % (and the bf16 teacher saves 2 bytes a matrix parameter over the f32 one).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -14,7 +15,11 @@ import { tmpdir } from 'node:os';
 import type { Gpu, View } from '../src/node/index.js';
 import * as K from '../src/gpu/kernels/index.js';
 import { bf16ToNumber, f16ToNumber, f32BitsToBf16, f32BitsToF16 } from '../src/formats/dtype.js';
-import { loadModel } from '../src/node/models.js';
+import { loadModel, nodeDir } from '../src/node/models.js';
+import { openHfModel, hfSlices } from '../src/formats/hf.js';
+import { Model } from '../src/model/model.js';
+import type { SliceSource } from '../src/model/arena.js';
+import { parameterShapes } from '../src/model/config.js';
 import { loadTeacher, teacherDtype } from '../src/node/teacher.js';
 import * as cpu from './cpu.js';
 import { REPO, SHARED, testGpu, randn, checkTensor, put, ids, writeRefTexts, refTrainArgs } from './helpers.js';
@@ -151,6 +156,34 @@ describe('a 16-bit teacher', () => {
       wide.destroy();
       t16.destroy();
     }
+  });
+
+  it('uploads values handed over in chunks of any length (odd ones too); an f32 directory stays f32; a stray f32 tensor is refused', async (ctx) => {
+    if (!g) return ctx.skip();
+    const dir = resolve(REPO, 'test/ref/hf/fam-qwen3-bf16'), { config, weights } = await openHfModel(nodeDir(dir));
+    try {
+      const whole = hfSlices(config, weights, 'BF16');
+      // every matrix in chunks of 3 values (6 bytes: half-word boundaries everywhere; the f32 slices' widening takes whole aligned chunks)
+      const matrices = new Set(parameterShapes(config).filter(([, shape]) => shape.length === 2).map(([name]) => name));
+      const odd: SliceSource = (name, l, emit) => whole(name, l, async (dtype, bytes) => {
+        if (!matrices.has(name)) return emit(dtype, bytes);
+        for (let i = 0; i < bytes.byteLength; i += 6) await emit(dtype, bytes.subarray(i, Math.min(i + 6, bytes.byteLength)));
+      });
+      const a = await Model.load(g, config, odd, dir, undefined, { keep16: 'BF16' }), b = await loadModel(g, dir), x = ids(9, config.vocabSize, 15);
+      checkTensor('odd chunks', await a.logits(x), await b.logits(x), 1e-5, 1e-5);
+      a.destroy();
+      b.destroy();
+      const f32: SliceSource = (name, l, emit) => whole(name, l, async (dtype, bytes) => emit('F32', new Uint8Array(bytes.byteLength * 2)));
+      await expect(Model.load(g, config, f32, dir, undefined, { keep16: 'BF16' })).rejects.toThrow(/comes as F32, and this model keeps its matrices in BF16/);
+    } finally {
+      await weights.close();
+    }
+    const f32dir = resolve(REPO, 'test/ref/hf/fam-qwen3-f32');
+    expect(await teacherDtype(f32dir)).toBeNull();
+    expect(await teacherDtype(STORIES)).toBeNull();
+    const t = await loadTeacher(g, f32dir);
+    expect(t.params.keep16).toBeNull();
+    t.destroy();
   });
 
   it('holds its matrices at 2 bytes a parameter, and the plan counts what train measures (within 10 %)', async (ctx) => {
