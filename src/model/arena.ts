@@ -117,6 +117,7 @@ export class Arena {
           if (dtype !== view.dtype) fail(`${what}: tensor '${name}' block ${l} comes as ${dtype}, and this model keeps its matrices in ${view.dtype}`, 'load it without keep16 (its weights are then widened to f32)');
           put16(bytes);
           at += k;
+          if ((pending += bytes.byteLength) >= 1 << 28) { await g.sync(); pending = 0; } // bound what the queue holds
           return;
         }
         for (let i = 0; i < k; i += UPLOAD_CHUNK) {
@@ -176,7 +177,6 @@ export class Arena {
   private f32Only(what: string): void {
     if (this.keep16) fail(`${what}: the weights are kept in ${this.keep16} for a forward-only model (a teacher)`, 'load the model without keep16 to read, write or train it');
   }
-
 }
 
 /**
@@ -196,7 +196,7 @@ function packer(g: Gpu, view: View): (raw: Uint8Array | null) => void {
     if (raw.byteLength % 4) carry = raw.slice(words * 4);
     for (let i = 0; i < words; i += UPLOAD_CHUNK) {
       const m = Math.min(UPLOAD_CHUNK, words - i);
-      g.upload(packedWords(view, word + i, m), new Uint32Array(raw.slice((i) * 4, (i + m) * 4).buffer));
+      g.upload(packedWords(view, word + i, m), new Uint32Array(raw.slice(i * 4, (i + m) * 4).buffer));
     }
     word += words;
   };
