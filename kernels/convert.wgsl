@@ -32,19 +32,7 @@ fn convert_bf16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   out[i] = half_at(i) << 16u;
 }
 
-fn f16_to_f32_bits(h: u32) -> u32 {
-  let s = (h & 0x8000u) << 16u;
-  let e = (h >> 10u) & 0x1fu;
-  let m = h & 0x3ffu;
-  if (e == 31u) { return s | 0x7f800000u | (m << 13u); }
-  if (e == 0u) {
-    if (m == 0u) { return s; }
-    // m * 2^-24 with m's top bit at p: 2^(p - 24) * 1.f
-    let p = firstLeadingBit(m);
-    return s | ((p + 103u) << 23u) | ((m << (23u - p)) & 0x7fffffu);
-  }
-  return s | ((e + 112u) << 23u) | (m << 13u);
-}
+//#include _half.wgsl
 
 @compute @workgroup_size(WG)
 fn convert_f16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

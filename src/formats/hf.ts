@@ -10,7 +10,7 @@
 // Directory access is abstract (ModelDir), so the same code reads files in Node, Blobs/OPFS/URLs in
 // a browser, and files in Deno.
 import type { Checkpoint, ModelConfig } from '../model/config.js';
-import type { SliceSource } from '../model/arena.js';
+import { keptIn16, type SliceSource } from '../model/arena.js';
 import { parameterShapes, numel, headSize } from '../model/config.js';
 import { serializeSafetensors, type TensorOut } from './safetensors.js';
 import { HfWeights, checkHfWeights, type ModelDir } from './hfweights.js';
@@ -100,14 +100,16 @@ export async function readHfModel(dir: ModelDir): Promise<Checkpoint> {
  * The weights of an opened HF directory as the arena's slices (Model.load): tensors stored in the
  * table's layout (every Llama-family tensor: HF's rotate_half q/k rows are what the GPU computes with)
  * go over raw, in their dtype, chunk by chunk; a transposed GPT-2 or interleaved NeoX qkv tensor is
- * rearranged on the CPU first, one tensor at a time, in f32.
+ * rearranged on the CPU first, one tensor at a time, in f32, and handed over in f32 or, with narrow16
+ * (an arena that keeps its matrices in that 16-bit dtype), back in it (exact when it was stored so).
  */
-export function hfSlices(config: ModelConfig, w: HfWeights): SliceSource {
+export function hfSlices(config: ModelConfig, w: HfWeights, narrow16?: 'BF16' | 'F16'): SliceSource {
   const shapes = new Map(parameterShapes(config).map(([name, shape]) => [name, shape]));
   return async (name, layer, emit) => {
     const hk = hfKey(config, name, layer);
     if (!hk.layout) return w.stream(hk.key, (raw, dtype) => emit(dtype, raw));
     const data = fromHf(config, hk, await w.read(hk.key), shapes.get(name)!);
+    if (narrow16 && keptIn16(shapes.get(name)!)) return emit(narrow16, f32ToRaw(data, narrow16));
     await emit('F32', new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   };
 }

@@ -227,6 +227,7 @@ export class Gpu {
     const maxBind = this.limits.maxStorageBufferBindingSize;
     let key = entry + '|' + JSON.stringify(constants ?? {}) + '|';
     for (const b of bindings) {
+      assert(!b.dtype, `${entry}: a packed 16-bit view is bound by words (packedWords in src/gpu/view.ts)`, 'this kernel reads f32: widen the weights, or use a kernel that reads 16-bit weights');
       if (b.numel * 4 > maxBind) {
         fail(`${entry}: a binding of ${b.numel * 4} bytes exceeds this device's maxStorageBufferBindingSize ${maxBind}`,
           'the launcher must split this tensor into chunks (see matmulForward), or use a device with larger bindings');

@@ -9,7 +9,7 @@ import { slice } from '../gpu/view.js';
 import * as K from '../gpu/kernels/index.js';
 import { assert, fail } from '../util/errors.js';
 import { validateCheckpoint, logitsStride, type Checkpoint, type ModelConfig } from './config.js';
-import { Arena, type SliceSource } from './arena.js';
+import { Arena, type Dtype16, type SliceSource } from './arena.js';
 import { TableStore, type Acts, type Family, type KvCache, type LossHead, type Stash } from './family.js';
 import { llama } from './llama.js';
 import { gpt2 } from './gpt2.js';
@@ -35,17 +35,22 @@ export class Model {
   /** the loss head of the last forward() with targets (null: cross-entropy), which backward() differentiates */
   private head: LossHead | null = null;
 
-  private constructor(readonly gpu: Gpu, readonly config: ModelConfig, ck: Checkpoint | null) {
+  private constructor(readonly gpu: Gpu, readonly config: ModelConfig, ck: Checkpoint | null, keep16?: Dtype16) {
     const problems = ck ? validateCheckpoint(ck) : [];
     if (problems.length) fail(`the weights do not match the config:\n  ${problems.join('\n  ')}`, 'the checkpoint and its config.json disagree; re-export it');
     this.family = FAMILIES[config.family] ?? fail(`unknown model family '${config.family}'`, `one of: ${Object.keys(FAMILIES).join(', ')}`);
-    this.params = new Arena(gpu, config, 'params');
+    this.params = new Arena(gpu, config, 'params', { keep16 });
     if (ck) this.params.write(ck.tensors, 'checkpoint');
   }
 
-  /** Upload weights slice by slice in their stored dtype, widened on the GPU (Arena.upload): no whole-model copy on the CPU. */
-  static async load(gpu: Gpu, config: ModelConfig, src: SliceSource, what = 'weights', onSlice?: (done: number, total: number) => void): Promise<Model> {
-    const m = new Model(gpu, config, null);
+  /**
+   * Upload weights slice by slice in their stored dtype, widened on the GPU (Arena.upload): no whole-model
+   * copy on the CPU. keep16 (a teacher): the matrices stay in that 16-bit dtype, 2 bytes a parameter, and
+   * the model runs forward only (src/node/teacher.ts loadTeacher chooses it from the stored dtype).
+   */
+  static async load(gpu: Gpu, config: ModelConfig, src: SliceSource, what = 'weights', onSlice?: (done: number, total: number) => void,
+                    opts: { keep16?: Dtype16 } = {}): Promise<Model> {
+    const m = new Model(gpu, config, null, opts.keep16);
     try { await m.params.upload(src, what, onSlice); } catch (e) { m.destroy(); throw e; }
     return m;
   }
@@ -133,6 +138,7 @@ export class Model {
    * encoding) once block l's parameter gradients are complete, from the last block down.
    */
   backward(grads: Arena, dloss: number, blockDone?: (l: number) => void): void {
+    if (this.params.keep16) fail(`backward(): the weights are kept in ${this.params.keep16}, for the forward pass only (a teacher)`, 'load the model without keep16 to train it');
     const a = this.acts ?? fail('backward() before forward()');
     const { B, T } = a, g = this.gpu;
     if (!this.gradViews || this.gradViews.B !== B || this.gradViews.T !== T) {

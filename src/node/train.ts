@@ -17,6 +17,7 @@ import { Model } from '../model/model.js';
 import { Trainer, type TrainOptions, type TrainerState, type StepMetrics, type TrainData } from '../train/trainer.js';
 import { hfConfigFiles, hfSliceWrites, toRotateHalf } from '../formats/hf.js';
 import { loadModel } from './models.js';
+import { loadTeacher } from './teacher.js';
 import { tokenizerFiles } from './tokfiles.js';
 import { saveCheckpoint, recoverCheckpoint } from './checkpoint.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
@@ -111,7 +112,7 @@ export async function trainRun(gpu: Gpu, r: TrainRun): Promise<TrainRunResult> {
     model = await loadModel(gpu, r.model, { prepare: toRotateHalf, progress: r.progress }); // the layout checkpoints hold, from step 0 (an HF directory's already)
   }
   writeFileSync(metricsPath, history.map((x) => JSON.stringify(x) + '\n').join(''));
-  const teacher = r.teacher ? await loadModel(gpu, r.teacher, { progress: r.progress }) : null;
+  const teacher = r.teacher ? await loadTeacher(gpu, r.teacher, r.progress) : null; // forward only, its matrices in their stored 16-bit dtype
   const trainer = new Trainer(model, r.train, r.val, r.opts, state, teacher ? { model: teacher } : cache ? { cache } : undefined);
   if (opt) {
     const f = opt;

@@ -7,7 +7,7 @@
 // run check it before allocating anything.
 import { alignUp } from '../gpu/view.js';
 import type { Precision } from '../gpu/gpu.js';
-import { arenaLayout } from '../model/arena.js';
+import { arenaLayout, type Dtype16 } from '../model/arena.js';
 import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from '../model/config.js';
 import { FAMILIES } from '../model/model.js';
 import { TableStore, storesF16 } from '../model/family.js';
@@ -29,9 +29,10 @@ export interface PlanOptions {
   optim?: OptimName | null;
   /**
    * knowledge distillation (src/train/distill.ts): the teacher model's config and the top K kept (0: all),
-   * or no config for a teacher cache (only its top-K logits and ids of a micro-batch are on the GPU)
+   * or no config for a teacher cache (only its top-K logits and ids of a micro-batch are on the GPU); dtype:
+   * the 16-bit dtype its matrices are kept in (src/node/teacher.ts loadTeacher), else f32
    */
-  teacher?: { config?: ModelConfig; topk: number };
+  teacher?: { config?: ModelConfig; topk: number; dtype?: Dtype16 | null };
 }
 
 /**
@@ -39,10 +40,10 @@ export interface PlanOptions {
  * the one place train, run and plan turn a run into what memoryPlan reads (optim defaults to adamw)
  */
 export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward' | 'distill' | 'gradDtype'> & { precision?: Precision },
-                               teacher?: ModelConfig | 'cache'): PlanOptions {
+                               teacher?: ModelConfig | 'cache', teacherDtype: Dtype16 | null = null): PlanOptions {
   return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward,
     gradDtype: o.gradDtype ?? 'f32',
-    ...(teacher ? { teacher: { ...(teacher !== 'cache' ? { config: teacher } : {}), topk: o.distill?.topk ?? 0 } } : {}) };
+    ...(teacher ? { teacher: { ...(teacher !== 'cache' ? { config: teacher, dtype: teacherDtype } : {}), topk: o.distill?.topk ?? 0 } } : {}) };
 }
 
 export interface DeviceLimits {
@@ -110,14 +111,16 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   out.push({ part: 'scratch', bytes: scratch, what: train ? 'activation gradients (one block), loss log, reduction partials' : 'reduction partials' });
   if (o.teacher) {
     // the teacher runs forward only, keeping its blocks' outputs and one block's activations (recompute's
-    // table), its weights widened to f32 on upload; the KD terms, and the top-K logits and ids, per position
+    // table), its matrices in their stored 16-bit dtype (2 bytes a parameter) or else f32, its norms and
+    // biases in f32 (arenaLayout keep16); the KD terms, and the top-K logits and ids, per position
     const t = o.teacher, tc = t.config;
     const kd = (alignUp(BT) + alignUp(BT) * (train ? 1 : 0) + (t.topk ? 2 * alignUp(BT * t.topk) : 0)) * F;
     if (!tc) out.push({ part: 'teacher', bytes: kd, what: `a teacher cache: the KD terms and a micro-batch's top ${t.topk} logits and ids` });
     else {
-      const tfloats = arenaLayout(tc, partFloats).parts.reduce((a, b) => a + b, 0);
+      const tfloats = arenaLayout(tc, partFloats, !!t.dtype).parts.reduce((a, b) => a + b, 0);
+      const held = t.dtype ? `${t.dtype.toLowerCase()} matrices (2 bytes a parameter), f32 norms and biases` : 'weights in f32';
       const tacts = TableStore.plan(FAMILIES[tc.family].activations(tc, B, T), tc.nLayers, { recompute: true, f16: o.precision === 'f16' });
-      out.push({ part: 'teacher', bytes: tfloats * F + tacts.bytes + kd, what: `${tc.nLayers} blocks: weights in f32, forward activations (each block's output + one block), KD terms${t.topk ? `, top ${t.topk}` : ''}` });
+      out.push({ part: 'teacher', bytes: tfloats * F + tacts.bytes + kd, what: `${tc.nLayers} blocks: ${held}, forward activations (each block's output + one block), KD terms${t.topk ? `, top ${t.topk}` : ''}` });
       if (tacts.largest[1] > largest.bytes) largest = { label: `teacher activation '${tacts.largest[0]}'`, bytes: tacts.largest[1] };
     }
   }

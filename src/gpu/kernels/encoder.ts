@@ -2,11 +2,13 @@
 import type { Gpu, View } from '../gpu.js';
 import { ALIGN, slice } from '../view.js';
 import { assert } from '../../util/errors.js';
+import { encoderForwardW16 } from './matmul_w16.js';
 
 const WG = 256;
 
 /** out: (B,T,C)  ids: (B,T) u32  wte: (V,C)  wpe: (maxT,C) or null, rows pos0..pos0+T-1; wte bound in row chunks that fit one binding */
 export function encoderForward(g: Gpu, out: View, ids: View, wte: View, wpe: View | null, B: number, T: number, C: number, pos0 = 0) {
+  if (wte.dtype) return encoderForwardW16(g, out, ids, wte, wpe, B, T, C, pos0); // tables kept in their 16-bit dtype (a teacher)
   const N = B * T * C, V = wte.numel / C;
   const vChunk = Math.floor(g.bindingFloats / C / ALIGN) * ALIGN;
   for (let v0 = 0; v0 < V; v0 += vChunk) {

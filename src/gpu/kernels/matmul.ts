@@ -12,6 +12,7 @@ import { ALIGN, slice } from '../view.js';
 import { assert, fail } from '../../util/errors.js';
 import { columnSums } from './reduce.js';
 import { geluBackward, geluErfBackward, geluErfForward, geluForward } from './pointwise.js';
+import { matmulForwardW16 } from './matmul_w16.js';
 
 export type MatmulVariant = 'subgroup' | 'regs' | 'tiled' | 'scalar';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['subgroup', 'regs', 'tiled', 'scalar'];
@@ -90,6 +91,7 @@ function gemmBench(g: Gpu, precision: Precision, M: number, N: number, K: number
  */
 export function matmulForward(g: Gpu, out: View, inp: View, weight: View, bias: View | null, N: number, C: number, OC: number, ldo = OC,
                               opts: MatmulOptions & { f32Out?: boolean; residual?: View; gelu?: GeluEpilogue & { act: View } } = {}) {
+  if (weight.dtype) return matmulForwardW16(g, out, inp, weight, bias, N, C, OC, ldo, opts); // kept in its 16-bit dtype (a teacher)
   const { nChunk, ocChunk } = matmulChunks(g.bindingFloats, N, C, ldo);
   const out16 = !opts.f32Out, { residual, gelu } = opts, precision = opts.precision ?? 'f32';
   assert(!residual || !gelu, 'matmulForward: a residual add and a GELU cannot both follow one matmul');

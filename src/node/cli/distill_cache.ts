@@ -5,13 +5,13 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Gpu } from '../../gpu/gpu.js';
-import { loadModel, readModelConfig } from '../models.js';
+import { readModelConfig } from '../models.js';
 import { readTokenizer, tokenizerFiles } from '../tokfiles.js';
 import { isTokenizerFile, type Tokenizer } from '../../tokenizers/load.js';
 import { readTrainData } from '../textdata.js';
 import { memoryShards, type ShardSource } from '../../data/loader.js';
 import type { TrainData } from '../../train/trainer.js';
-import { tokenPieces } from '../teacher.js';
+import { loadTeacher, tokenPieces } from '../teacher.js';
 import { configDigest, defaultShardWindows, piecesDigest, removeCacheFiles, sourceWindows, tokensDigest, writeCache, type CacheIdentity } from '../distill_cache.js';
 import { checkOut, refuseOverlap } from './outdir.js';
 import { int, str, stderrBar, modelPath, type Flags } from './args.js';
@@ -54,7 +54,7 @@ export async function distillCacheCmd(flags: Flags, gpu: Gpu): Promise<void> {
   if (flags.force) removeCacheFiles(out);
   mkdirSync(out, { recursive: true });
   const t0 = Date.now();
-  const teacher = await loadModel(gpu, teacherPath, { progress: flags.json ? null : stderrBar() });
+  const teacher = await loadTeacher(gpu, teacherPath, flags.json ? null : stderrBar());
   let r;
   try {
     r = await writeCache(gpu, teacher, src, id, out, B, flags.json ? null : stderrBar());

@@ -7,6 +7,7 @@ import { memoryPlan, fitSuggestions, planText, runPlanOptions, type DeviceLimits
 import type { OptimName } from '../../train/adamw.js';
 import { GRAD_DTYPES, type GradDtype } from '../../train/grads16.js';
 import { readModelConfig } from '../models.js';
+import { teacherDtype } from '../teacher.js';
 import { resolvePrecision, TRAIN_DEFAULTS, type TrainOptions } from '../../train/trainer.js';
 import { parseSize } from '../../formats/stwrite.js';
 import { int, modelPath, type Flags } from './args.js';
@@ -60,13 +61,14 @@ export async function planCmd(flags: Flags, gpu: Gpu): Promise<void> {
   if (layers !== undefined && (layers < 1 || layers > c.nLayers)) fail(`--layers ${layers}: the model has ${c.nLayers} blocks`, `pass 1..${c.nLayers}`);
   const config = layers ? { ...c, nLayers: layers } : c;
   // the run train's flags would make; --inference: no gradients, no optimizer
+  const teacher = flags.teacher !== undefined ? await modelPath(flags, 'teacher') : undefined;
   const o = runPlanOptions({
     batch: int(flags, 'batch') ?? fail('--batch B is required'), seq: int(flags, 'seq') ?? fail('--seq T is required'),
     gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute, precision: precisionFlag(flags, gpu),
     optim: flags.inference ? undefined : optimFlag(flags), optimInBackward: !!flags['optim-in-backward'],
     gradDtype: gradDtypeFlag(flags),
     distill: { ...DISTILL_DEFAULTS, topk: int(flags, 'distill-topk', { min: 0 }) ?? 0 },
-  }, flags.teacher !== undefined ? await readModelConfig(await modelPath(flags, 'teacher')) : undefined);
+  }, teacher ? await readModelConfig(teacher) : undefined, teacher ? await teacherDtype(teacher) : null);
   if (flags['distill-topk'] !== undefined && flags.teacher === undefined) fail('--distill-topk needs --teacher PATH', 'pass the teacher to count with --teacher');
   if (flags.inference) o.optim = null;
   if (o.seq > config.maxSeqLen) fail(`--seq ${o.seq} exceeds the model's maximum of ${config.maxSeqLen} positions`);

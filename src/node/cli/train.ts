@@ -9,7 +9,7 @@ import { checkOut } from './outdir.js';
 import { checkPlan, deviceLimits } from './plan.js';
 import { memoryPlan, runPlanOptions } from '../../train/plan.js';
 import { validateDistill } from '../../train/distill.js';
-import { checkTeacher } from '../teacher.js';
+import { checkTeacher, teacherDtype } from '../teacher.js';
 import { trainOptions, textData } from './training.js';
 import { asSource, tokenizerDigest, tokenizerOrNull } from './distill_cache.js';
 import { readManifest, checkCacheFor, tokensDigest, type CacheManifest } from '../distill_cache.js';
@@ -29,7 +29,7 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const teacher = flags.teacher !== undefined ? await modelPath(flags, 'teacher') : undefined;
   if (teacher) await checkTeacher(path, teacher);
   if (opts.distill) validateDistill(opts.distill, config.vocabSize, (k) => `--distill-${k}`);
-  const planOpts = runPlanOptions(opts, teacher ? await readModelConfig(teacher) : cache ? 'cache' : undefined);
+  const planOpts = runPlanOptions(opts, teacher ? await readModelConfig(teacher) : cache ? 'cache' : undefined, teacher ? await teacherDtype(teacher) : null);
   checkPlan(gpu, flags, config, planOpts);
   const { train, val, whole } = await textData(flags, path, config.vocabSize);
   if (cache) {
