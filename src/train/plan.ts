@@ -12,6 +12,7 @@ import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from
 import { FAMILIES } from '../model/model.js';
 import { TableStore, storesF16 } from '../model/family.js';
 import { blocksOf } from '../gpu/kernels/reduce.js';
+import { halfBytes } from '../model/half.js';
 import type { OptimName } from './adamw.js';
 import type { TrainOptions } from './trainer.js';
 
@@ -20,6 +21,8 @@ export interface PlanOptions {
   recompute?: boolean;
   /** 'f16': mixed precision, whose f16 activations are stored in f16 (Model.setPrecision) */
   precision?: Precision;
+  /** the device runs f16 precision in real f16 arithmetic (Gpu.f16Arithmetic): the matmul weights' f16 copy is counted */
+  f16Arithmetic?: boolean;
   /** optimizer-in-backward: gradients of one block (+ the tensors outside the blocks) */
   optimInBackward?: boolean;
   /** the optimizer (its state), or null for inference only (no gradients, no optimizer) */
@@ -35,9 +38,10 @@ export interface PlanOptions {
  * the plan's options of a training run, from its settings (the Trainer's options, precision resolved):
  * the one place train, run and plan turn a run into what memoryPlan reads (optim defaults to adamw)
  */
-export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward' | 'distill'> & { precision?: Precision },
+export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward' | 'distill'> & { precision?: Precision; f16Arithmetic?: boolean },
                                teacher?: ModelConfig | 'cache'): PlanOptions {
-  return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward,
+  return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', f16Arithmetic: !!o.f16Arithmetic,
+    optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward,
     ...(teacher ? { teacher: { ...(teacher !== 'cache' ? { config: teacher } : {}), topk: o.distill?.topk ?? 0 } } : {}) };
 }
 
@@ -84,6 +88,8 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   const acts = TableStore.plan(fam.activations(c, B, T), L, mode);
   const out: PlanPart[] = [{ part: 'weights', bytes: floats * F, what: `${parameters} parameters in f32, ${arena.length} buffer(s)` }];
   let largest = { label: 'weights', bytes: Math.max(...arena) * F };
+  const halves = o.precision === 'f16' && !!o.f16Arithmetic; // an f16 copy of the matmul weights (src/model/half.ts)
+  if (halves) out.push({ part: 'weights f16', bytes: halfBytes(c, partFloats), what: 'an f16 copy of the matmul weights (f16 arithmetic), remade after each optimizer step' });
   if (train) {
     const gradFloats = o.optimInBackward ? arenaLayout({ ...c, nLayers: 1 }, partFloats).parts.reduce((a, b) => a + b, 0) : floats;
     out.push({ part: 'gradients', bytes: gradFloats * F, what: o.optimInBackward ? 'f32, one block + the tensors outside the blocks (optimizer-in-backward)' : 'f32, the parameter layout' });
@@ -109,7 +115,8 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
     else {
       const tfloats = arenaLayout(tc, partFloats).parts.reduce((a, b) => a + b, 0);
       const tacts = TableStore.plan(FAMILIES[tc.family].activations(tc, B, T), tc.nLayers, { recompute: true, f16: o.precision === 'f16' });
-      out.push({ part: 'teacher', bytes: tfloats * F + tacts.bytes + kd, what: `${tc.nLayers} blocks: weights in f32, forward activations (each block's output + one block), KD terms${t.topk ? `, top ${t.topk}` : ''}` });
+      const thalf = halves ? halfBytes(tc, partFloats) : 0;
+      out.push({ part: 'teacher', bytes: tfloats * F + thalf + tacts.bytes + kd, what: `${tc.nLayers} blocks: weights in f32${thalf ? ' (+ an f16 copy)' : ''}, forward activations (each block's output + one block), KD terms${t.topk ? `, top ${t.topk}` : ''}` });
       if (tacts.largest[1] > largest.bytes) largest = { label: `teacher activation '${tacts.largest[0]}'`, bytes: tacts.largest[1] };
     }
   }

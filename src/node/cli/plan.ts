@@ -54,7 +54,7 @@ export async function planCmd(flags: Flags, gpu: Gpu): Promise<void> {
   // the run train's flags would make; --inference: no gradients, no optimizer
   const o = runPlanOptions({
     batch: int(flags, 'batch') ?? fail('--batch B is required'), seq: int(flags, 'seq') ?? fail('--seq T is required'),
-    gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute, precision: precisionFlag(flags, gpu),
+    gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute, precision: precisionFlag(flags, gpu), f16Arithmetic: gpu.f16Arithmetic,
     optim: flags.inference ? undefined : optimFlag(flags), optimInBackward: !!flags['optim-in-backward'],
     distill: { ...DISTILL_DEFAULTS, topk: int(flags, 'distill-topk', { min: 0 }) ?? 0 },
   }, flags.teacher !== undefined ? await readModelConfig(await modelPath(flags, 'teacher')) : undefined);
