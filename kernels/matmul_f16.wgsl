@@ -76,3 +76,40 @@ fn gemm_f16(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   storeBlock(m0, n0, hacc);
 }
+
+// gemm_f16_tiled: the same sums through workgroup memory (gemm_tiled's layout, the real-GPU one: a 64x64
+// tile of C, 16x16 threads, 4x4 each, K in steps of 16 staged by threads 0..63 as f16, half gemm_tiled's
+// bytes). The rank-1 updates and the flushes every KH k come in gemm_f16's order (a staged tail is zeros,
+// which leave a partial as it is), so the two give the same numbers and the tuner may pick either.
+var<workgroup> hA: array<vec4<f16>, 256>;   // [k * 16 + m / 4] = A(m0 + m .. +3, k0 + k)
+var<workgroup> hB: array<vec4<f16>, 256>;   // [k * 16 + n / 4]
+@compute @workgroup_size(16, 16)
+fn gemm_f16_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let tm0 = wg.y * 64u;
+  let tn0 = wg.x * 64u;
+  let t = lid.y * 16u + lid.x;
+  let sr = (t % 16u) * 4u;    // staging: rows sr..sr+3 of the tile
+  let sk = (t / 16u) * 4u;    //          and k sk..sk+3 of the step (threads t < 64)
+  for (var k0 = 0u; k0 < gd.K; k0 += 16u) {
+    if (t < 64u) {
+      let mask = kmask(k0 + sk);
+      let a = half4(blockA(tm0 + sr, k0 + sk, mask));
+      let b = blockBh(tn0 + sr, k0 + sk, mask);
+      for (var j = 0u; j < 4u; j++) { hA[(sk + j) * 16u + sr / 4u] = a[j]; hB[(sk + j) * 16u + sr / 4u] = b[j]; }
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < 16u; k++) {
+      let a = hA[k * 16u + lid.y];
+      let b = hB[k * 16u + lid.x];
+      for (var i = 0u; i < 4u; i++) { hpart[i] = fma(vec4<f16>(a[i]), b, hpart[i]); }
+      if (k % KH == KH - 1u) {
+        for (var i = 0u; i < 4u; i++) {
+          hacc[i] += vec4<f32>(hpart[i]);
+          hpart[i] = vec4<f16>(0.0h);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  storeBlock(tm0 + lid.y * 4u, tn0 + lid.x * 4u, hacc);
+}

@@ -11,7 +11,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createGpu, Model, initCheckpoint, type Gpu, type ModelConfig } from '../src/node/index.js';
 import * as K from '../src/gpu/kernels/index.js';
-import { f16Candidates } from '../src/gpu/kernels/matmul.js';
+import { f16Candidates, type F16Variant } from '../src/gpu/kernels/matmul.js';
 import { f32ToRaw, rawToF32 } from '../src/formats/dtype.js';
 import { halfBytes, matmulWeightNames } from '../src/model/half.js';
 import { memoryPlan } from '../src/train/plan.js';
@@ -21,13 +21,15 @@ import { testGpu, randn, put, ids } from './helpers.js';
 const half = (x: Float32Array) => rawToF32(f32ToRaw(x, 'F16'), 'F16');
 const f16 = { precision: 'f16' } as const;
 let g: Gpu | null = null, emu: Gpu | null = null;
+const variants = new Map<F16Variant, Gpu>();
 beforeAll(async () => {
   g = await testGpu();
   if (!g) return;
   if (!g.f16Arithmetic) { console.log(`matmul_f16: skipped, this adapter has no shader-f16 (features: ${g.features.join(', ')})`); return; }
   emu = await createGpu({ f16Arithmetic: false });
+  for (const v of f16Candidates(g, 'f16', 4)) variants.set(v, await createGpu({ force: { matmul_f16: v } }));
 });
-afterAll(() => { emu?.destroy(); g?.destroy(); });
+afterAll(() => { for (const x of variants.values()) x.destroy(); emu?.destroy(); g?.destroy(); });
 const ready = () => !!g && g.f16Arithmetic;
 
 /** C(m, n) = sum_k A(m, k) B(n, k) in float64 with the bound's sum_k |A B| per element (A: M x K rows, B: N x K rows) */
@@ -57,35 +59,37 @@ function within(label: string, got: Float32Array, o: { c: Float64Array; s: Float
 describe('real f16 arithmetic vs the float64 oracle on f16-rounded operands', () => {
   it('the device offers it under f16 for vec4 strides only; turned off, the emulation runs', (ctx) => {
     if (!ready()) return ctx.skip();
-    expect(f16Candidates(g!, 'f16', 4, 8)).toEqual(['f16']);
+    expect(f16Candidates(g!, 'f16', 4, 8)).toEqual(['f16', 'f16tiled']);
     expect(f16Candidates(g!, 'f16', 4, 37)).toEqual([]);
     expect(f16Candidates(g!, 'f32', 4)).toEqual([]);
     expect(f16Candidates(emu!, 'f16', 4)).toEqual([]);
   });
 
-  it('forward, dinp and dweight are within the stated bound, and the f16 rounding of products shows', async (ctx) => {
+  it('forward, dinp and dweight of each variant are within the stated bound, the same bits from both, and the f16 rounding of products shows', async (ctx) => {
     if (!ready()) return ctx.skip();
     // (N, C, OC): N odd (dweight's K tail), C = 68 (forward K: a 4-step tail of the 8-term partials), 132, 100
     for (const [N, C, OC] of [[13, 68, 76], [33, 132, 100], [70, 36, 8]] as [number, number, number][]) {
       const x = randn(N * C, 21), w = randn(OC * C, 22), dout = randn(N * OC, 23);
       const hx = half(x), hw = half(w), hd = half(dout);
-      const rels: Record<string, [number, number]> = {};
-      for (const [name, dev] of [['f16', g!], ['emulated', emu!]] as const) {
+      const rels: Record<string, [number, number]> = {}, bits: Record<string, string> = {};
+      for (const [name, dev] of [...variants, ['emulated', emu!]] as [string, Gpu][]) {
         const out = dev.tensor(N * OC, 'out');
         K.matmulForward(dev, out, put(dev, x), put(dev, w), null, N, C, OC, OC, f16);
         const fwd = await dev.read(out);
         expect([...half(fwd)], `${name}: f16 outputs`).toEqual([...fwd]);
         const dinp = dev.tensor(N * C, 'dinp'), dweight = put(dev, new Float32Array(OC * C));
         K.matmulBackward(dev, dinp, dweight, null, put(dev, dout), put(dev, x), put(dev, w), N, C, OC, f16);
-        const shape = `${N}x${C}x${OC}`;
+        const shape = `${N}x${C}x${OC}`, dx = await dev.read(dinp), dw = await dev.read(dweight);
+        bits[name] = Buffer.concat([fwd, dx, dw].map((t) => Buffer.from(t.buffer))).toString('base64');
         rels[name] = [
           within(`${name} forward ${shape}`, fwd, oracle(hx, hw, N, OC, C), C, true),
-          Math.max(within(`${name} dinp ${shape}`, await dev.read(dinp), oracle(hd, transpose(hw, OC, C), N, C, OC), OC, false),
-            within(`${name} dweight ${shape}`, await dev.read(dweight), oracle(transpose(hd, N, OC), transpose(hx, N, C), OC, C, N), N, false)),
+          Math.max(within(`${name} dinp ${shape}`, dx, oracle(hd, transpose(hw, OC, C), N, C, OC), OC, false),
+            within(`${name} dweight ${shape}`, dw, oracle(transpose(hd, N, OC), transpose(hx, N, C), OC, C, N), N, false)),
         ];
       }
       console.log(`f16 ${N}x${C}x${OC}: largest |error| / sum|ab|: f16 arithmetic ${rels.f16.map((r) => r.toExponential(2)).join(', ')}; emulation ${rels.emulated.map((r) => r.toExponential(2)).join(', ')} (forward, backward)`);
       expect(rels.f16[1], 'products and partials round in f16').toBeGreaterThan(2 ** -14);
+      expect(bits.f16tiled === bits.f16, 'f16tiled sums as f16 does').toBe(true);
       expect(rels.emulated[1], 'the emulation sums exact products in f32').toBeLessThan(2 ** -18);
     }
   });
