@@ -6,7 +6,9 @@
 // step is skipped (weights untouched), the scale halves, and doubles after `lossScaleInterval` clean
 // steps. (3) The issue's must-show: 200 steps of stories260K at f16 end within 2 % of f32's final loss.
 // (4) 4 steps + --resume 4 is bit-identical to 8 straight at f16 (the scaler's state is in the
-// checkpoint); resuming at another precision is refused.
+// checkpoint); resuming at another precision is refused. (1) is the emulation every adapter without
+// shader-f16 runs (GpuOptions.f16Arithmetic false); (2)-(4) train on the default device, which on one with
+// shader-f16 (lavapipe) multiplies in f16 (kernels/matmul_f16.wgsl; its oracle test: matmul_f16.test.ts).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { resolve, join } from 'node:path';
@@ -34,7 +36,7 @@ beforeAll(async () => {
   base = await testGpu();
   if (!base) return;
   for (const v of [...matmulCandidates(base, 4), 'scalar'] as MatmulVariant[]) {
-    const g = await createGpu({ force: { matmul: v } });
+    const g = await createGpu({ force: { matmul: v }, f16Arithmetic: false }); // the emulation (real f16 arithmetic: matmul_f16.test.ts)
     gpus.set(v, g);
   }
   const tok = await Llama2cTokenizer.fromBytes(new Uint8Array(readFileSync(resolve(SHARED, 'stories260k/tok512.bin'))), { vocabSize: 512 });
@@ -117,7 +119,7 @@ describe('loss scaling', () => {
     const model = Model.create(base, parseLlama2c(new Uint8Array(readFileSync(MODEL))));
     const tr = new Trainer(model, train, val, base8({ steps: 30, precision: 'f16', lossScale: 2 ** 40, lossScaleInterval: 4 }));
     try {
-      const w0 = (await model.readCheckpoint()).tensors;
+      const w0 = (await model.readCheckpoint()).tensors, val0 = await tr.evaluate();
       const s0 = await tr.step();
       expect(s0.skipped).toBe(true);
       expect(s0.loss_scale).toBe(2 ** 40);
@@ -134,7 +136,8 @@ describe('loss scaling', () => {
         const r = steps[i].loss_scale! / steps[i - 1].loss_scale!;
         expect(steps[i - 1].skipped ? r === 0.5 : r === 1 || r === 2, `step ${i}: x${r}`).toBe(true);
       }
-      expect(steps.at(-1)!.loss).toBeLessThan(steps.find((s) => !s.skipped)!.loss);
+      // the clean steps trained: the validation loss (fixed windows; a step's own loss is one random batch's) went down
+      expect(steps.at(-1)!.val_loss).toBeLessThan(val0);
     } finally { tr.destroy(); model.destroy(); }
   }, 120_000);
 

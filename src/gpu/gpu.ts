@@ -30,7 +30,15 @@ export interface GpuOptions {
   arenaPartBytes?: number;
   /** how to await the device's promises (Node: src/node/settle.ts, which keeps Dawn from busy-polling) */
   settle?: <T>(p: Promise<T>) => Promise<T>;
+  /**
+   * --precision f16 in real f16 arithmetic where the device has shader-f16 (default true); false keeps the
+   * f32 emulation of f16 operands everywhere (Node: INHERITUNE_F16=emulate)
+   */
+  f16Arithmetic?: boolean;
 }
+
+/** an f16 copy of an f32 tensor: at element `offset` of its buffer, `numel` values, two per word of `copy` */
+export interface HalfCopy { offset: number; numel: number; copy: View }
 
 // which module (kernels/*.wgsl file) defines each @compute entry point: the first that has it, since a
 // NAME_subgroup module holds the whole file NAME as well as its subgroup section (scripts/gen.mjs)
@@ -66,6 +74,9 @@ export class Gpu {
   /** kernel variant choices (src/gpu/tune.ts) */
   readonly tuner: Tuner;
   private readonly settle: <T>(p: Promise<T>) => Promise<T>;
+  private readonly f16Allowed: boolean;
+  // f16 copies of f32 tensors by the f32 buffer, kept fresh by their owner (src/model/half.ts)
+  private halves = new WeakMap<GPUBuffer, HalfCopy[]>();
 
   constructor(readonly device: GPUDevice, readonly adapterInfo: Record<string, string>, private owned: boolean, opts: GpuOptions = {},
               /** lanes per subgroup when the device has the `subgroups` feature */
@@ -77,6 +88,7 @@ export class Gpu {
     }
     this.uniformCacheSize = opts.uniformCacheSize ?? 4096;
     this.settle = opts.settle ?? ((p) => p);
+    this.f16Allowed = opts.f16Arithmetic ?? true;
     this.arenaPartFloats = Math.floor(Math.min(opts.arenaPartBytes ?? Infinity, this.limits.maxBufferSize) / 4);
     // every error lands in an error scope (Dawn prints uncaptured errors to stdout, which would spoil a
     // command's output); the next read() or sync() collects the scopes and throws the first error.
@@ -280,6 +292,27 @@ export class Gpu {
   /** the device has shader-f16 (precision 'auto' picks f16 there) */
   get shaderF16(): boolean {
     return this.device.features.has('shader-f16');
+  }
+
+  /** --precision f16 runs in real f16 arithmetic (kernels/matmul_f16.wgsl): the device has shader-f16 and it is not turned off */
+  get f16Arithmetic(): boolean {
+    return this.shaderF16 && this.f16Allowed;
+  }
+
+  /** register (or with [] drop) the f16 copies of tensors in `buffer` (src/model/half.ts keeps them fresh) */
+  setHalfCopies(buffer: GPUBuffer, copies: HalfCopy[]): void {
+    if (copies.length) this.halves.set(buffer, copies);
+    else this.halves.delete(buffer);
+  }
+
+  /**
+   * the f16 copy of v, as words (two values each) starting on a binding boundary, when v lies in a
+   * registered copy at an offset that keeps it aligned (an even multiple of ALIGN values past its start)
+   */
+  halfOf(v: View): View | null {
+    const h = this.halves.get(v.buffer)?.find((x) => v.offset >= x.offset && v.offset + v.numel <= x.offset + x.numel);
+    const d = h ? v.offset - h.offset : -1;
+    return h && d % (2 * ALIGN) === 0 ? slice(h.copy, d / 2, Math.ceil(v.numel / 2)) : null;
   }
 
   /** subgroup kernels run: the feature, and subgroups made of whole groups of 8 lanes */

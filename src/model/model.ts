@@ -11,6 +11,7 @@ import { assert, fail } from '../util/errors.js';
 import { validateCheckpoint, logitsStride, type Checkpoint, type ModelConfig } from './config.js';
 import { Arena, type Dtype16, type SliceSource } from './arena.js';
 import { TableStore, type Acts, type Family, type KvCache, type LossHead, type Stash } from './family.js';
+import { HalfWeights } from './half.js';
 import { llama } from './llama.js';
 import { gpt2 } from './gpt2.js';
 import { neox } from './neox.js';
@@ -32,6 +33,8 @@ export class Model {
   private dlosses: { view: View; value: number } | null = null;
   private recompute = false;
   private _precision: Precision = 'f32';
+  /** the f16 copy of the matmul weights (f16 precision in real f16 arithmetic), and whether the weights changed since it was made */
+  private half: { weights: HalfWeights; stale: boolean } | null = null;
   /** the loss head of the last forward() with targets (null: cross-entropy), which backward() differentiates */
   private head: LossHead | null = null;
 
@@ -76,11 +79,27 @@ export class Model {
    * between the two, which halves them; the gradients are the same as storing them in f32, since the
    * round trip is exact. Training under f16 needs loss scaling (src/train/scaler.ts) so small gradients
    * do not flush to zero. Each pass hands it to every matmul it launches (Pass.precision).
+   * On a device with real f16 arithmetic (Gpu.f16Arithmetic) the matmuls multiply in f16 and sum in f32
+   * (kernels/matmul_f16.wgsl), reading the weights from an f16 copy (src/model/half.ts) that the next
+   * forward remakes after weightsChanged().
    */
   setPrecision(p: Precision): void {
     if (p !== 'f32' && p !== 'f16') fail(`precision '${p}': expected f32 or f16`);
     if (p !== this._precision) this.freeActivations();
     this._precision = p;
+    // a 16-bit teacher's matrices are read packed by matmul_w16, which has no f16-arithmetic variant: no copy
+    if (p === 'f16' && this.gpu.f16Arithmetic && !this.params.keep16) this.half ??= { weights: new HalfWeights(this.gpu, this.params), stale: true };
+    else this.freeHalf();
+  }
+
+  /** the weights changed on the GPU (an optimizer step): the f16 copy, if any, is remade before the next forward */
+  weightsChanged(): void {
+    if (this.half) this.half.stale = true;
+  }
+
+  /** bytes of GPU memory the f16 copy of the weights holds (0 without one) */
+  get halfWeightBytes(): number {
+    return this.half?.weights.bytes ?? 0;
   }
 
   get precision(): Precision {
@@ -119,6 +138,7 @@ export class Model {
       checkIds(targets, V, 'target id');
     }
     const a = this.activations(B, T);
+    if (this.half?.stale) { this.half.weights.refresh(); this.half.stale = false; }
     a.hostIds = Uint32Array.from(ids);
     g.upload(a.ids, a.hostIds);
     this.family.forward({ g, c, p: this.params.views, a, B, T, precision: this._precision, cache, stash: this.stash ?? undefined });
@@ -202,6 +222,7 @@ export class Model {
     this.freeGradients();
     if (this.dlosses) this.gpu.release(this.dlosses.view.buffer);
     this.dlosses = null;
+    this.freeHalf();
     this.params.destroy();
   }
 
@@ -229,6 +250,11 @@ export class Model {
     this.actStore = null;
     this.acts = null;
     this.stash = null;
+  }
+
+  private freeHalf(): void {
+    this.half?.weights.destroy();
+    this.half = null;
   }
 
   private freeGradients(): void {

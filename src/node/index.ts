@@ -22,7 +22,8 @@ export async function nodeGpu(): Promise<GPU> {
 
 /**
  * Dawn by default; kernel choices persist in the cache directory (src/node/tunecache.ts), and
- * INHERITUNE_MATMUL and INHERITUNE_ATTENTION force a matmul or attention variant. Waits on the device
+ * INHERITUNE_MATMUL and INHERITUNE_ATTENTION force a matmul or attention variant, and INHERITUNE_F16=emulate
+ * keeps --precision f16 in the f32 emulation on a shader-f16 device (GpuOptions.f16Arithmetic). Waits on the device
  * go through settle (src/node/settle.ts), which keeps Dawn's binding from busy-polling a CPU core.
  *
  * On drivers that report more than 16 dynamic buffers per pipeline layout (lavapipe, RADV), the first
@@ -35,7 +36,7 @@ export async function nodeGpu(): Promise<GPU> {
  * a program that needs a clean stderr can do the same.
  */
 export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<Gpu> {
-  const o = { tuneCache: fileTuneCache(), settle, ...opts, force: { ...forcedKernels(), ...opts.force } };
+  const o = { tuneCache: fileTuneCache(), settle, f16Arithmetic: process.env.INHERITUNE_F16 !== 'emulate', ...opts, force: { ...forcedKernels(), ...opts.force } };
   if (opts.device || opts.gpu) return createGpuCore(o);
   return createGpuCore({ ...o, gpu: await nodeGpu() });
 }

@@ -40,10 +40,11 @@ export function fileTuneCache(path = kernelCachePath()): TuneCache {
 }
 
 /** kernel variants forced by the environment: INHERITUNE_MATMUL=subgroup|regs|tiled|scalar|auto,
- * INHERITUNE_ATTENTION=subgroup2|subgroup|tiled|auto */
+ * INHERITUNE_MATMUL_F16=f16|f16tiled|auto (real f16 arithmetic), INHERITUNE_ATTENTION=subgroup2|subgroup|tiled|auto */
 export function forcedKernels(e: Record<string, string | undefined> = process.env): Record<string, string> {
   const out: Record<string, string> = {};
   if (e.INHERITUNE_MATMUL) out.matmul = e.INHERITUNE_MATMUL;
+  if (e.INHERITUNE_MATMUL_F16) out.matmul_f16 = e.INHERITUNE_MATMUL_F16;
   if (e.INHERITUNE_ATTENTION) out.attention = e.INHERITUNE_ATTENTION;
   return out;
 }

@@ -12,6 +12,7 @@ import { parameterShapes, numel, headSize, logitsStride, type ModelConfig } from
 import { FAMILIES } from '../model/model.js';
 import { TableStore, storesF16 } from '../model/family.js';
 import { blocksOf } from '../gpu/kernels/reduce.js';
+import { halfBytes } from '../model/half.js';
 import type { OptimName } from './adamw.js';
 import type { TrainOptions } from './trainer.js';
 import type { GradDtype } from './grads16.js';
@@ -21,6 +22,8 @@ export interface PlanOptions {
   recompute?: boolean;
   /** 'f16': mixed precision, whose f16 activations are stored in f16 (Model.setPrecision) */
   precision?: Precision;
+  /** the device runs f16 precision in real f16 arithmetic (Gpu.f16Arithmetic): the matmul weights' f16 copy is counted */
+  f16Arithmetic?: boolean;
   /** optimizer-in-backward: gradients of one block (+ the tensors outside the blocks) */
   optimInBackward?: boolean;
   /** 'bf16': gradients stored in bf16 (2 bytes a parameter) + an f32 staging arena of one block (src/train/grads16.ts) */
@@ -39,10 +42,10 @@ export interface PlanOptions {
  * the plan's options of a training run, from its settings (the Trainer's options, precision resolved):
  * the one place train, run and plan turn a run into what memoryPlan reads (optim defaults to adamw)
  */
-export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward' | 'distill' | 'gradDtype'> & { precision?: Precision },
+export function runPlanOptions(o: Pick<TrainOptions, 'batch' | 'seq' | 'gradAccum' | 'recompute' | 'optim' | 'optimInBackward' | 'distill' | 'gradDtype'> & { precision?: Precision; f16Arithmetic?: boolean },
                                teacher?: ModelConfig | 'cache', teacherDtype: Dtype16 | null = null): PlanOptions {
-  return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward,
-    gradDtype: o.gradDtype ?? 'f32',
+  return { batch: o.batch, seq: o.seq, gradAccum: o.gradAccum ?? 1, recompute: !!o.recompute, precision: o.precision ?? 'f32', f16Arithmetic: !!o.f16Arithmetic,
+    optim: o.optim ?? 'adamw', optimInBackward: !!o.optimInBackward, gradDtype: o.gradDtype ?? 'f32',
     ...(teacher ? { teacher: { ...(teacher !== 'cache' ? { config: teacher, dtype: teacherDtype } : {}), topk: o.distill?.topk ?? 0 } } : {}) };
 }
 
@@ -89,6 +92,8 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
   const acts = TableStore.plan(fam.activations(c, B, T), L, mode);
   const out: PlanPart[] = [{ part: 'weights', bytes: floats * F, what: `${parameters} parameters in f32, ${arena.length} buffer(s)` }];
   let largest = { label: 'weights', bytes: Math.max(...arena) * F };
+  const halves = o.precision === 'f16' && !!o.f16Arithmetic; // an f16 copy of the matmul weights (src/model/half.ts)
+  if (halves) out.push({ part: 'weights f16', bytes: halfBytes(c, partFloats), what: 'an f16 copy of the matmul weights (f16 arithmetic), remade after each optimizer step' });
   if (train) {
     // one block + the tensors outside the blocks: optimizer-in-backward's gradients, and bf16's f32 staging
     const oneBlock = arenaLayout({ ...c, nLayers: 1 }, partFloats).parts.reduce((a, b) => a + b, 0);
@@ -120,7 +125,9 @@ export function memoryPlan(c: ModelConfig, o: PlanOptions, limits: DeviceLimits)
       const tfloats = arenaLayout(tc, partFloats, !!t.dtype).parts.reduce((a, b) => a + b, 0);
       const held = t.dtype ? `${t.dtype.toLowerCase()} matrices (2 bytes a parameter), f32 norms and biases` : 'weights in f32';
       const tacts = TableStore.plan(FAMILIES[tc.family].activations(tc, B, T), tc.nLayers, { recompute: true, f16: o.precision === 'f16' });
-      out.push({ part: 'teacher', bytes: tfloats * F + tacts.bytes + kd, what: `${tc.nLayers} blocks: ${held}, forward activations (each block's output + one block), KD terms${t.topk ? `, top ${t.topk}` : ''}` });
+      // a 16-bit teacher's matrices are read packed (matmul_w16), so it has no f16 copy
+      const thalf = halves && !t.dtype ? halfBytes(tc, partFloats) : 0;
+      out.push({ part: 'teacher', bytes: tfloats * F + thalf + tacts.bytes + kd, what: `${tc.nLayers} blocks: ${held}${thalf ? ' (+ an f16 copy)' : ''}, forward activations (each block's output + one block), KD terms${t.topk ? `, top ${t.topk}` : ''}` });
       if (tacts.largest[1] > largest.bytes) largest = { label: `teacher activation '${tacts.largest[0]}'`, bytes: tacts.largest[1] };
     }
   }

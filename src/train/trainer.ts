@@ -298,6 +298,7 @@ export class Trainer {
       this.stop(cursor, `the loss is ${losses.loss} and the gradient norm ${gradNorm}; stopped before the update`);
     }
     this.optimizer.update(this.grads16?.refs ?? this.grads.parts, this.scale, h);
+    m.weightsChanged(); // the f16 copy of the weights (real f16 arithmetic) is remade from the updated ones
     return { ...losses, gradNorm, skipped: false };
   }
 
@@ -351,6 +352,7 @@ export class Trainer {
       for (const name of this.layerNames) g.clear(d[name][l]); // the next block's gradients accumulate into the same slot
     });
     update(this.restNames, 0);
+    m.weightsChanged();
     const nv = await g.read(slice(norms, 0, alignUp(1) * k));
     let sq = 0;
     for (let i = 0; i < k; i++) sq += nv[alignUp(1) * i] ** 2;

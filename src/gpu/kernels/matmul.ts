@@ -6,6 +6,11 @@
 // (src/gpu/tune.ts), which keeps the fastest per adapter and shape class. Each launch is given its
 // precision (opts.precision, the model's pass passes it on): under 'f16' (--precision f16) every variant
 // reads its operands rounded to f16 and sums in f32, and the forward rounds its output to f16 (except the logits).
+// On a device with real f16 arithmetic (Gpu.f16Arithmetic: shader-f16) an 'f16' launch whose strides
+// allow vec4 runs an f16 variant instead (kernels/matmul_f16.wgsl; f16Candidates below, op 'matmul_f16'
+// of the tuner: 'f16' or 'f16tiled', the same sums): f16 products summed in f32, the weight read from its
+// f16 copy when its owner keeps one (Gpu.halfOf, src/model/half.ts). That is another arithmetic, not a
+// faster way to the same sums, so the tuner never chooses between it and the emulation.
 import type { Gpu, Precision, View } from '../gpu.js';
 import { benchOperands, type Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
@@ -14,8 +19,11 @@ import { columnSums } from './reduce.js';
 import { geluBackward, geluErfBackward, geluErfForward, geluForward } from './pointwise.js';
 import { matmulForwardW16 } from './matmul_w16.js';
 
-export type MatmulVariant = 'subgroup' | 'regs' | 'tiled' | 'scalar';
+export type MatmulVariant = 'subgroup' | 'regs' | 'tiled' | 'scalar' | F16Variant;
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['subgroup', 'regs', 'tiled', 'scalar'];
+/** the variants of real f16 arithmetic (op 'matmul_f16'), best guess first */
+export type F16Variant = 'f16' | 'f16tiled';
+const isHalf = (v: MatmulVariant): v is F16Variant => v === 'f16' || v === 'f16tiled';
 
 const SCALAR_TILE = 32;   // scalar kernels: 8x8 threads x 4x4 outputs
 // gemm entry point and output tile (rows M, columns N) per workgroup
@@ -23,12 +31,19 @@ const GEMM: Record<Exclude<MatmulVariant, 'scalar'>, { entry: string; tm: number
   subgroup: { entry: 'gemm_sg', tm: 128, tn: 32 },
   regs: { entry: 'gemm_regs', tm: 32, tn: 32 },
   tiled: { entry: 'gemm_tiled', tm: 64, tn: 64 },
+  f16: { entry: 'gemm_f16', tm: 32, tn: 32 },
+  f16tiled: { entry: 'gemm_f16_tiled', tm: 64, tn: 64 },
 };
 
 /** the vec4 variants that can run a gemm with these row strides, best guess first ('scalar' runs any) */
 export function matmulCandidates(g: Gpu, ...strides: number[]): MatmulVariant[] {
   if (!strides.every((s) => s % 4 === 0)) return [];
   return [...(g.subgroups8 ? ['subgroup' as const] : []), 'regs', 'tiled'];
+}
+
+/** the real-f16 variants for an 'f16' gemm with these row strides on this device ([]: the emulation runs) */
+export function f16Candidates(g: Gpu, precision: Precision, ...strides: number[]): F16Variant[] {
+  return precision === 'f16' && g.f16Arithmetic && strides.every((s) => s % 4 === 0) ? ['f16', 'f16tiled'] : [];
 }
 
 /**
@@ -40,8 +55,11 @@ function gemm(g: Gpu, v: Exclude<MatmulVariant, 'scalar'>, precision: Precision,
               b: View, ldb: number, bCol: boolean, bias: View | null, M: number, N: number, K: number, acc: boolean, out16 = false,
               epi: { code: number; x: View } | null = null) {
   const { entry, tm, tn } = GEMM[v];
-  g.dispatch(entry, { u: [M, N, K, lda, ldb, ldc, c0, acc ? 1 : 0, bias ? 1 : 0] }, [c, a, b, bias ?? g.none, epi?.x ?? g.scratch('gemm_no_epilogue', 1)],
-    [Math.ceil(N / tn), Math.ceil(M / tm)], { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0, ...f16(precision, out16), ...(epi ? { EPI: epi.code } : {}) });
+  // the f16 variant binds B's f16 copy as well (@binding(6)) and reads it instead where there is one
+  const half = isHalf(v) ? g.halfOf(b) : null, unused = () => g.scratch('gemm_unused', 4);
+  const bindings = [c, a, half ? unused() : b, bias ?? g.none, epi?.x ?? g.scratch('gemm_no_epilogue', 1), ...(isHalf(v) ? [half ?? unused()] : [])];
+  g.dispatch(entry, { u: [M, N, K, lda, ldb, ldc, c0, acc ? 1 : 0, bias ? 1 : 0] }, bindings, [Math.ceil(N / tn), Math.ceil(M / tm)],
+    { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0, ...f16(isHalf(v) ? 'f16' : precision, out16), ...(isHalf(v) ? { B_HALF: half ? 1 : 0 } : {}), ...(epi ? { EPI: epi.code } : {}) });
 }
 
 /** what every matmul launch is told: the precision of its operands ('f32' unless given; Model passes its own on) */
@@ -58,6 +76,11 @@ const f16 = (precision: Precision, out16 = false) => (precision === 'f16' ? { F1
 /** the tuner's choice for a gemm of this mode and shape class (timed at the launch's precision) */
 function choose(g: Gpu, precision: Precision, mode: string, M: number, N: number, K: number, aCol: boolean, bCol: boolean, ...strides: number[]): MatmulVariant {
   const key = `${mode}:M${bucket(M)}:N${N}:K${K}`;
+  const half = f16Candidates(g, precision, ...strides);
+  if (half.length) {
+    return g.tuner.pick('matmul_f16', key, half, half[0],
+      () => gemmBench(g, precision, Math.min(M, 256), Math.min(N, 2048), Math.min(K, 2048), aCol, bCol)) as MatmulVariant;
+  }
   return g.tuner.pick('matmul', key, matmulCandidates(g, ...strides), 'scalar',
     () => gemmBench(g, precision, Math.min(M, 256), Math.min(N, 2048), Math.min(K, 2048), aCol, bCol)) as MatmulVariant;
 }

@@ -64,7 +64,7 @@ export async function planCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const teacher = flags.teacher !== undefined ? await modelPath(flags, 'teacher') : undefined;
   const o = runPlanOptions({
     batch: int(flags, 'batch') ?? fail('--batch B is required'), seq: int(flags, 'seq') ?? fail('--seq T is required'),
-    gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute, precision: precisionFlag(flags, gpu),
+    gradAccum: int(flags, 'grad-accum') ?? 1, recompute: !!flags.recompute, precision: precisionFlag(flags, gpu), f16Arithmetic: gpu.f16Arithmetic,
     optim: flags.inference ? undefined : optimFlag(flags), optimInBackward: !!flags['optim-in-backward'],
     gradDtype: gradDtypeFlag(flags),
     distill: { ...DISTILL_DEFAULTS, topk: int(flags, 'distill-topk', { min: 0 }) ?? 0 },

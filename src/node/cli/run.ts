@@ -49,7 +49,7 @@ export async function runCmd(flags: Flags, gpu: Gpu, builtin = false): Promise<v
     // the largest model the rounds may train is the reference's size
     const refConfig = await readModelConfig(path);
     if (opts.distill) validateDistill(opts.distill, refConfig.vocabSize, (k) => `--distill-${k}`);
-    checkPlan(gpu, flags, refConfig, runPlanOptions(opts, opts.distill ? refConfig : undefined)); // the reference is the teacher
+    checkPlan(gpu, flags, refConfig, runPlanOptions({ ...opts, f16Arithmetic: gpu.f16Arithmetic }, opts.distill ? refConfig : undefined)); // the reference is the teacher
     const { train, val, tok } = await textData(flags, path, refConfig.vocabSize);
     const tokFiles = tokenizerFiles(path);
     data = { reference: await referenceDir(path, join(out, 'reference-hf'), tokFiles, resume), train, val, tokFiles, tokenizer: flags.tasks ? await tok() : undefined };

@@ -78,7 +78,7 @@ function training(base: Partial<TrainOptions>, saveEvery: number, sizes: (k: 'st
     { name: 'wd', value: 'X', meaning: 'decoupled weight decay, on matrices and embeddings only', default: d(o.wd) },
     { name: 'clip', value: 'X', meaning: 'global gradient-norm clip (0: off)', default: d(o.clip) },
     { name: 'optim', value: 'NAME', meaning: 'adamw (f32 moments: 8 bytes a parameter) or adamw8bit (moments block-wise quantized to 8 bits, Dettmers et al. 2022: about 2 bytes a parameter)', default: d(o.optim) },
-    { name: 'precision', value: 'NAME', meaning: 'f32, f16 (matmul operands and outputs rounded to f16, f32 sums and master weights, the blocks\' f16 activations stored in f16, dynamic loss scaling as torch.amp.GradScaler) or auto (f16 where the adapter has shader-f16)', default: d(o.precision) },
+    { name: 'precision', value: 'NAME', meaning: 'f32, f16 (matmul operands and outputs rounded to f16, f32 sums and master weights, the blocks\' f16 activations stored in f16, dynamic loss scaling as torch.amp.GradScaler; on a shader-f16 adapter the matmuls multiply in f16, from an f16 copy of the weights, INHERITUNE_F16=emulate keeps f32 products) or auto (f16 where the adapter has shader-f16)', default: d(o.precision) },
     { name: 'loss-scale', value: 'X', meaning: 'with --precision f16: the initial loss scale (halved on an overflowing step, which is skipped; doubled after 2000 clean steps)', default: d(SCALER_DEFAULTS.scale) },
     { name: 'sampling', value: 'NAME', meaning: 'sequential (window i = tokens [i*T, i*T+T]) or random (seeded, with replacement)', default: d(o.sampling) },
     { name: 'seed', value: 'N', meaning: 'seed of the random sampling (and of freshly initialized parameters)', default: d(o.seed) },

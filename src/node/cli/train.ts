@@ -29,7 +29,7 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const teacher = flags.teacher !== undefined ? await modelPath(flags, 'teacher') : undefined;
   if (teacher) await checkTeacher(path, teacher);
   if (opts.distill) validateDistill(opts.distill, config.vocabSize, (k) => `--distill-${k}`);
-  const planOpts = runPlanOptions(opts, teacher ? await readModelConfig(teacher) : cache ? 'cache' : undefined, teacher ? await teacherDtype(teacher) : null);
+  const planOpts = runPlanOptions({ ...opts, f16Arithmetic: gpu.f16Arithmetic }, teacher ? await readModelConfig(teacher) : cache ? 'cache' : undefined, teacher ? await teacherDtype(teacher) : null);
   checkPlan(gpu, flags, config, planOpts);
   const { train, val, whole } = await textData(flags, path, config.vocabSize);
   if (cache) {
