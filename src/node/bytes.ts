@@ -6,7 +6,7 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readSync, realpa
 import { open, type FileHandle } from 'node:fs/promises';
 import { join, dirname, basename, sep } from 'node:path';
 import type { ByteSource } from '../formats/safetensors.js';
-import { fail } from '../util/errors.js';
+import { fail, InherituneError } from '../util/errors.js';
 
 // Opened non-blocking: opening a FIFO for reading otherwise waits for a writer forever; the kind of file
 // is then checked on the open descriptor (fstat), so nothing can be swapped in between check and read.
@@ -30,6 +30,23 @@ function openError(path: string, what: string, e: unknown): never {
   if (code === 'EACCES' || code === 'EPERM') fail(`${what} '${path}' cannot be read (permission denied)`, 'check the file\'s permissions');
   if (code === 'ELOOP') fail(`${what} '${path}' is a link that loops`, 'point the link at a file');
   return fail(`${what} '${path}' cannot be opened (${code ?? (e as Error).message})`, 'check the path');
+}
+
+const ERRNO: Record<string, string> = {
+  ENOENT: 'does not exist', EISDIR: 'is a directory where a file was expected', ENOTDIR: 'has a file where a directory was expected in its path',
+  EACCES: 'cannot be accessed (permission denied)', EPERM: 'cannot be accessed (operation not permitted)', ELOOP: 'is a link that loops',
+  ENOSPC: 'cannot be written: the disk is full', EROFS: 'cannot be written: the file system is read-only', EEXIST: 'already exists',
+  ENOTEMPTY: 'is a directory that is not empty', EMFILE: 'cannot be opened: too many open files',
+};
+
+/**
+ * A file-system error no reader anticipated (Node's ENOENT, EISDIR, ...: an Error with `code` and `path`) as
+ * an InherituneError naming the file, so the CLI prints it instead of a stack trace; null for anything else.
+ */
+export function fileError(e: unknown): InherituneError | null {
+  const x = e as NodeJS.ErrnoException;
+  if (!(x instanceof Error) || typeof x.code !== 'string' || !(x.code in ERRNO) || typeof x.path !== 'string') return null;
+  return new InherituneError(`'${x.path}' ${ERRNO[x.code]}${x.syscall ? ` (${x.syscall}, ${x.code})` : ''}`, 'check the path and what the command expects there (see `inheritune-rt COMMAND --help`)');
 }
 
 /** refuses a non-regular file (stats of the open file), naming it */
