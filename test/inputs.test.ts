@@ -199,7 +199,7 @@ describe('pack owns --out only when complete; a shard directory must agree with 
     shardWith(join(llmc, 'data_train_000000.bin'), null);
     shardWith(join(llmc, 'data_val_000000.bin'), null, 0, 300);
     expect((await readTokens(llmc, noTok, 'val')).length).toBe(300);
-    expect((await readTrainData(llmc, noTok)).sizes).toEqual([600]);
+    expect(((await readTrainData(llmc, noTok)) as { sizes: readonly number[] }).sizes).toEqual([600]);
   });
 
   it('train refuses a pack directory missing the validation split its manifest names', async (ctx) => {
