@@ -55,7 +55,7 @@ describe('tokenize and pack (CLI)', () => {
 
   it('bad input is a clear error', async () => {
     const err = await run(process.execPath, [CLI, 'pack', '--tokenizer', resolve(SHARED, 'gpt2-bpe'), '--input', join(work, 'nope.txt'), '--out', join(work, 'x')]).then(() => null, (e) => e);
-    expect(err?.stderr).toMatch(/input '.*nope.txt' is not a file/);
+    expect(err?.stderr).toMatch(/--input '.*nope.txt' does not exist/);
     const err2 = await run(process.execPath, [CLI, 'tokenize', '--tokenizer', resolve(SHARED, 'gpt2-bpe/encoder.json')]).then(() => null, (e) => e);
     expect(err2?.stderr).toMatch(/pass exactly one of --text STRING or --file F/);
   });

@@ -20,6 +20,8 @@ export interface ShardSource {
   readonly sizes: readonly number[];
   /** Tokens [start, start + n) of shard i. */
   read(shard: number, start: number, n: number): ShardTokens | Promise<ShardTokens>;
+  /** What each shard is called in errors (its file: openShards); default "shard i". */
+  readonly names?: readonly string[];
 }
 
 /** Shards held in memory: whole shard files (bytes) or token arrays. */
@@ -134,7 +136,7 @@ export class ShardLoader {
     }
     for (let k = 0; k < n; k++) {
       if (buf[k] >= this.vocabSize) {
-        fail(`loader: shard ${i} holds the token ${buf[k]} at position ${start + k}, not below the model's vocab_size ${this.vocabSize}`,
+        fail(`loader: ${this.source.names?.[i] ?? `shard ${i}`} holds the token ${buf[k]} at position ${start + k}, not below the model's vocab_size ${this.vocabSize}`,
           'pack the text again with the tokenizer of this model');
       }
     }

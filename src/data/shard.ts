@@ -56,6 +56,29 @@ export function parseShardHeader(header: Uint8Array, name = 'shard', fileBytes?:
   return { version, ntok, bytesPerToken };
 }
 
+/**
+ * The one rule for a file handed over as "text or a token shard" (--text, --val-text), from its first
+ * SHARD_HEADER_BYTES bytes: 'shard' when its first int32 is a shard magic (parseShardHeader then checks
+ * the rest); 'text' when those bytes hold no NUL (UTF-8 text never does). Anything else is refused, never
+ * tokenized as text: bytes 12.. of the header all zero is an llm.c shard with a damaged magic or version
+ * (read as text it would train and evaluate on its header bytes: loss ~22 instead of ~4), and any other
+ * NUL is a binary file (a model, a UTF-16 text).
+ */
+export function shardOrText(head: Uint8Array, name: string): 'shard' | 'text' {
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const magic = head.byteLength >= 4 ? dv.getInt32(0, true) : NaN;
+  if (magic === SHARD_MAGIC || magic === SHARD_MAGIC_LLAMA3) return 'shard';
+  const nul = head.indexOf(0);
+  if (nul < 0) return 'text';
+  if (head.byteLength >= 12 && head.subarray(12).every((b) => b === 0)) {
+    fail(`${name} looks like an llm.c token shard (a 1024-byte int32 header, zero after its third int) but its magic ${magic} / ` +
+      `version ${dv.getInt32(4, true)} is not one (${SHARD_MAGIC} v1 or v2, ${SHARD_MAGIC_LLAMA3} v7)`,
+    'the shard is damaged or from another tool: write it again with `inheritune-rt pack` (text files are read as UTF-8, which holds no NUL bytes)');
+  }
+  return fail(`${name} is neither text nor an llm.c token shard: byte ${nul} is NUL (UTF-8 text holds none) and its first int32 ${magic} is not the shard magic ${SHARD_MAGIC}`,
+    'pass a UTF-8 text file, a token shard written by `inheritune-rt pack`, or a directory of shards');
+}
+
 /** A whole shard in memory: its tokens (a copy, aligned). */
 export function parseShard(bytes: Uint8Array, name = 'shard'): ShardInfo & { tokens: ShardTokens } {
   const info = parseShardHeader(bytes, name, bytes.byteLength);

@@ -5,9 +5,9 @@
 // tensors over 4 GiB are read like any other. checkHfWeights holds the directory against its config.json
 // (no tensor missing or extra, each the size the config says) before anything is read.
 import type { ModelConfig } from '../model/config.js';
-import { parameterShapes, numel } from '../model/config.js';
+import { parameterShapes } from '../model/config.js';
 import { SafetensorsFile, checkFinite, type TensorInfo } from './safetensors.js';
-import { hfKey, IGNORED_KEYS } from './hfkeys.js';
+import { hfKey, storedShape, IGNORED_KEYS } from './hfkeys.js';
 import { isFloatDtype, FLOAT_SIZE, type FloatDtype } from './dtype.js';
 import { fail } from '../util/errors.js';
 import type { ByteSource } from './safetensors.js';
@@ -50,6 +50,9 @@ export class HfWeights {
             fail(`${dir.name}/${INDEX}: weight_map["${key}"] is ${JSON.stringify(file)}, not a .safetensors file name in the directory`,
               'shards live beside the index and are named by plain file names (model-00001-of-00002.safetensors)');
           }
+          if (!files.has(file) && !(await dir.exists(file))) {
+            fail(`${dir.name}/${INDEX} puts '${key}' in ${file}, which is not in the directory`, 'the shard is missing: copy or download it beside the index (or write the model again)');
+          }
           const f = await open(file);
           if (!f.tensors.has(key)) fail(`${dir.name}/${INDEX} puts '${key}' in ${file}, which does not hold it`, 'the index and its shards disagree; write them again');
           where.set(key, f);
@@ -81,10 +84,10 @@ export class HfWeights {
   }
 
   /** dtype, shape and byte length of a tensor (its key as resolve() takes it) */
-  info(key: string): TensorInfo & { key: string; bytes: number } {
+  info(key: string): TensorInfo & { key: string; bytes: number; file: string } {
     const k = this.resolve(key) ?? fail(`${this.name}: no tensor '${key}'`);
-    const t = this.where.get(k)!.info(k);
-    return { ...t, key: k, bytes: t.end - t.begin };
+    const f = this.where.get(k)!, t = f.info(k);
+    return { ...t, key: k, bytes: t.end - t.begin, file: f.name };
   }
 
   /** a float tensor's dtype (others are refused: weights are F32, F16 or BF16) */
@@ -127,7 +130,7 @@ export class HfWeights {
 
 /**
  * The directory's tensors against its config: every (tensor, block) of the parameter table present as
- * a float tensor of the right size, and nothing else (a tied model may still store its head; mask
+ * a float tensor of the shape it is stored in (hfkeys.ts storedShape), and nothing else (a tied model may still store its head; mask
  * buffers and cached RoPE frequencies are skipped). Reads no data.
  */
 export function checkHfWeights(config: ModelConfig, w: HfWeights): void {
@@ -138,8 +141,14 @@ export function checkHfWeights(config: ModelConfig, w: HfWeights): void {
       if (!k) { missing.push(hk); continue; }
       used.add(k);
       w.floatDtype(k);
-      const t = w.info(k), n = t.shape.reduce((a, b) => a * b, 1);
-      if (n !== numel(shape)) fail(`${w.name}: tensor '${k}' has ${n} values, expected ${numel(shape)} (shape [${shape}]) from config.json`, 'config.json does not describe these weights');
+      // the stored shape, not just the count: a transposed projection ([in, out] for [out, in]) has the right count
+      const t = w.info(k), want = storedShape(hfKey(config, name, l), shape);
+      if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
+        fail(`${t.file}: tensor '${k}' has shape [${t.shape}], expected [${want}] from config.json`,
+          t.shape.length === 2 && t.shape[0] === want[1] && t.shape[1] === want[0]
+            ? 'the tensor is stored transposed: Hugging Face checkpoints store a linear layer\'s weight as [out_features, in_features] (GPT-2\'s Conv1D as [in, out]); re-export the checkpoint with save_pretrained'
+            : 'config.json does not describe these weights');
+      }
     }
   }
   if (missing.length) {

@@ -1,7 +1,7 @@
 // node/models: a model from a path on disk, for the CLI and the Node API: a Hugging Face directory
 // (config.json + safetensors, read tensor by tensor) or a llama2.c .bin; a file inside a model directory
 // is answered with the directory to pass. (Browsers and Deno pass bytes to parseLlama2c themselves.)
-import { readFileSync, statSync, existsSync } from 'node:fs';
+import { statSync, existsSync } from 'node:fs';
 import { join, dirname, basename } from 'node:path';
 import { parseLlama2c } from '../formats/llama2c.js';
 import { readHfModel, readHfConfig, openHfModel, hfSlices, type ModelDir } from '../formats/hf.js';
@@ -11,7 +11,7 @@ import type { Gpu } from '../gpu/gpu.js';
 import type { Checkpoint, ModelConfig } from '../model/config.js';
 import { fail, InherituneError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
-import { fileSource, inside } from './bytes.js';
+import { fileSource, inside, readRegular, readRegularText } from './bytes.js';
 
 /** a Hugging Face directory (config.json + safetensors) or a llama2.c .bin file */
 export async function readModel(path: string): Promise<Checkpoint> {
@@ -19,7 +19,7 @@ export async function readModel(path: string): Promise<Checkpoint> {
   if (statSync(path).isDirectory()) return readHfModel(nodeDir(path));
   notInsideModelDir(path);
   try {
-    return parseLlama2c(new Uint8Array(readFileSync(path)), path);
+    return parseLlama2c(new Uint8Array(readRegular(path, 'model')), path);
   } catch (e) {
     // any other file of a model directory (tokenizer.json, pytorch_model.bin): not a checkpoint, but its directory is
     if (e instanceof InherituneError && existsSync(join(dirname(path), 'config.json'))) {
@@ -84,7 +84,7 @@ export function nodeDir(path: string): ModelDir {
   return {
     name: path,
     exists: async (f) => existsSync(inside(path, f)),
-    readText: async (f) => readFileSync(inside(path, f), 'utf8'),
-    source: (f) => fileSource(inside(path, f)),
+    readText: async (f) => readRegularText(inside(path, f), 'model file'),
+    source: (f) => fileSource(inside(path, f), 'model file'),
   };
 }

@@ -1,10 +1,12 @@
 // node/pack: the Node-only half of src/data/pack.ts and loader.ts: stream text files of any size into llm.c shards
 // (1 MiB reads, a streaming UTF-8 decoder, one shard buffer per split in memory), and read shard windows from
 // files for the loader without loading whole shards.
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { createReadStream, rmSync } from 'node:fs';
+import { open, readdir, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fail } from '../util/errors.js';
+import { regularSize, openRegularHandle } from './bytes.js';
+import { checkPackDir, earlierPack, installPack, shardName, tempDir } from './packdir.js';
 import { DocSplitter, Packer, parseAmount, type DocMode, type PackOptions, type PackSummary } from '../data/pack.js';
 import { parseShardHeader, SHARD_HEADER_BYTES, type ShardTokens } from '../data/shard.js';
 import type { ShardSource } from '../data/loader.js';
@@ -104,11 +106,7 @@ export async function packFiles(tok: Tokenizer, inputs: readonly string[], outDi
   const textField = opts.textField ?? 'text';
   const prefix = opts.prefix ?? 'data';
   let totalBytes = 0;
-  for (const p of inputs) {
-    const s = await stat(p).catch(() => fail(`pack: input '${p}' does not exist`, 'check the path'));
-    if (!s.isFile()) fail(`pack: input '${p}' is not a file`, 'pass files (expand directories yourself)');
-    totalBytes += s.size;
-  }
+  for (const p of inputs) totalBytes += regularSize(p, 'pack: input');
   // "N tokens" amounts need the corpus size in tokens: estimate it from the first MiB
   let expectedTokens = opts.expectedTokens;
   const inTokens = (a: string | number | undefined, what: string) => a !== undefined && 'tokens' in parseAmount(a, what);
@@ -124,51 +122,69 @@ export async function packFiles(tok: Tokenizer, inputs: readonly string[], outDi
     const fraction = 'fraction' in a ? a.fraction : Math.min(1, a.tokens / (expectedTokens || 1));
     cut = fraction > 0 ? await tailStart(inputs[0], totalBytes, fraction) : totalBytes;
   }
-  await mkdir(outDir, { recursive: true });
-  const files = { train: [] as string[], val: [] as string[] };
-  const packer = new Packer(tok, { ...opts, val, expectedTokens }, async (split, index, shard) => {
-    const path = join(outDir, `${prefix}_${split}_${String(index).padStart(6, '0')}.bin`);
-    await writeFile(path, shard);
-    files[split].push(path);
-  });
-  let bytesDone = 0;
-  // the documents: each input as DocSplitter cuts it; or, for the tail split, the head (train) and the tail (val) of the one file
-  const parts: { path: string; start?: number; end?: number; split?: 'train' | 'val' }[] = tail
-    ? [...(cut > 0 || totalBytes === 0 ? [{ path: inputs[0], end: cut, split: 'train' as const }] : []),
-       ...(cut < totalBytes ? [{ path: inputs[0], start: cut, split: 'val' as const }] : [])]
-    : inputs.map((path) => ({ path }));
-  for (const part of parts) {
-    const sink = part.split ? { begin: () => packer.begin(part.split), text: (t: string) => packer.text(t), end: () => packer.end() } : packer;
-    const split = new DocSplitter(mode, sink, textField, basename(part.path));
-    const dec = new TextDecoder('utf-8');
-    split.start();
-    // (createReadStream's `end` is inclusive; a head that ends at 0 is the empty file's, read whole)
-    for await (const chunk of createReadStream(part.path, { highWaterMark: READ, start: part.start, end: part.end ? part.end - 1 : undefined })) {
-      await split.push(dec.decode(chunk as Buffer, { stream: true }));
-      bytesDone += (chunk as Buffer).byteLength;
-      opts.onProgress?.(bytesDone, totalBytes);
-    }
-    await split.push(dec.decode());
-    await split.finish();
+  // shards and manifest are written into a directory beside outDir and moved in once complete (installPack):
+  // a pack killed midway leaves nothing in outDir (only its hidden temporary directory, removed by the next pack)
+  const earlier = earlierPack(outDir, prefix);
+  const tmp = tempDir(outDir, prefix);
+  try {
+    const names = await packInto(tmp);
+    installPack(tmp, outDir, prefix, earlier);
+    return names;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
   }
-  const summary = await packer.finish();
-  const manifest = join(outDir, `${prefix}_pack.json`);
-  const rel = (ps: string[]) => ps.map((p) => basename(p));
-  await writeFile(manifest, JSON.stringify({
-    format: 'llm.c token shards (256 x int32 header: magic 20240520, version, ntok; then uint16/uint32 tokens)',
-    tokenizer: { kind: tok.kind, vocabSize: tok.vocabSize, bos: tok.bos, eos: tok.eos },
-    inputs: inputs.map((p) => basename(p)), totalBytes, expectedTokens: expectedTokens ?? null,
-    options: { docs: mode, textField, shardTokens: opts.shardTokens ?? 10_000_000, separator: opts.separator ?? null,
-      subset: opts.subset ?? null, val, seed: opts.seed ?? 1337 },
-    valSplit: tail ? 'tail' : 'documents', ...(tail ? { valFromByte: cut } : {}),
-    ...summary, files: { train: rel(files.train), val: rel(files.val) },
-  }, null, 2) + '\n');
-  return { ...summary, files, manifest, expectedTokens, valSplit: tail ? 'tail' : 'documents', valShare: val };
+
+  async function packInto(dir: string): Promise<PackFilesSummary> {
+    const files = { train: [] as string[], val: [] as string[] };
+    const packer = new Packer(tok, { ...opts, val, expectedTokens }, async (split, index, shard) => {
+      const name = `${prefix}_${split}_${String(index).padStart(6, '0')}.bin`;
+      await writeFile(join(dir, name), shard);
+      files[split].push(join(outDir, name));
+    });
+    let bytesDone = 0;
+    // the documents: each input as DocSplitter cuts it; or, for the tail split, the head (train) and the tail (val) of the one file
+    const parts: { path: string; start?: number; end?: number; split?: 'train' | 'val' }[] = tail
+      ? [...(cut > 0 || totalBytes === 0 ? [{ path: inputs[0], end: cut, split: 'train' as const }] : []),
+         ...(cut < totalBytes ? [{ path: inputs[0], start: cut, split: 'val' as const }] : [])]
+      : inputs.map((path) => ({ path }));
+    for (const part of parts) {
+      const sink = part.split ? { begin: () => packer.begin(part.split), text: (t: string) => packer.text(t), end: () => packer.end() } : packer;
+      const split = new DocSplitter(mode, sink, textField, basename(part.path));
+      const dec = new TextDecoder('utf-8');
+      split.start();
+      // (createReadStream's `end` is inclusive; a head that ends at 0 is the empty file's, read whole)
+      for await (const chunk of createReadStream(part.path, { highWaterMark: READ, start: part.start, end: part.end ? part.end - 1 : undefined })) {
+        await split.push(dec.decode(chunk as Buffer, { stream: true }));
+        bytesDone += (chunk as Buffer).byteLength;
+        opts.onProgress?.(bytesDone, totalBytes);
+      }
+      await split.push(dec.decode());
+      await split.finish();
+    }
+    const summary = await packer.finish();
+    const manifest = join(outDir, `${prefix}_pack.json`);
+    const rel = (ps: string[]) => ps.map((p) => basename(p));
+    await writeFile(join(dir, `${prefix}_pack.json`), JSON.stringify({
+      format: 'llm.c token shards (256 x int32 header: magic 20240520, version, ntok; then uint16/uint32 tokens)',
+      tokenizer: { kind: tok.kind, vocabSize: tok.vocabSize, bos: tok.bos, eos: tok.eos },
+      inputs: inputs.map((p) => basename(p)), totalBytes, expectedTokens: expectedTokens ?? null,
+      options: { docs: mode, textField, shardTokens: opts.shardTokens ?? 10_000_000, separator: opts.separator ?? null,
+        subset: opts.subset ?? null, val, seed: opts.seed ?? 1337 },
+      valSplit: tail ? 'tail' : 'documents', ...(tail ? { valFromByte: cut } : {}),
+      ...summary, files: { train: rel(files.train), val: rel(files.val) },
+    }, null, 2) + '\n');
+    return { ...summary, files, manifest, expectedTokens, valSplit: tail ? 'tail' : 'documents', valShare: val };
+  }
 }
 
-/** Shard paths `${prefix}_${split}_NNNNNN.bin` in dir, in order. */
+/**
+ * Shard paths `${prefix}_${split}_NNNNNN.bin` in dir, in order; a directory `pack` wrote is first held
+ * against its manifest (packdir.ts checkPackDir: a pack cut short or changed since is refused).
+ */
 export async function listShards(dir: string, split: 'train' | 'val', prefix = 'data'): Promise<string[]> {
-  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_${split}_(\\d+)\\.bin$`);
+  checkPackDir(dir, prefix);
+  const re = shardName(prefix, split);
   return (await readdir(dir)).filter((f) => re.test(f)).sort().map((f) => join(dir, f));
 }
 
@@ -182,12 +198,11 @@ export async function openShards(paths: readonly string[]): Promise<ShardSource 
   const bytes: number[] = [];
   try {
     for (const p of paths) {
-      const fh = await open(p, 'r');
+      const { fh, size } = await openRegularHandle(p, 'token shard');
       handles.push(fh);
       const head = new Uint8Array(SHARD_HEADER_BYTES);
       const { bytesRead } = await fh.read(head, 0, SHARD_HEADER_BYTES, 0);
-      const size = (await fh.stat()).size;
-      const info = parseShardHeader(head.subarray(0, bytesRead), basename(p), size);
+      const info = parseShardHeader(head.subarray(0, bytesRead), p, size);
       bpt.push(info.bytesPerToken);
       sizes.push(info.ntok);
       bytes.push(size);
@@ -198,6 +213,7 @@ export async function openShards(paths: readonly string[]): Promise<ShardSource 
   }
   return {
     sizes,
+    names: paths,
     async read(i: number, start: number, n: number): Promise<ShardTokens> {
       if (!(Number.isInteger(i) && i >= 0 && i < sizes.length && Number.isInteger(start) && Number.isInteger(n) && start >= 0 &&
         n >= 0 && start + n <= sizes[i])) {

@@ -1,17 +1,17 @@
 // node/tokfiles: a model's tokenizer on disk: the tokenizer to encode with (--tokenizer, or the files
 // beside the model), and the tokenizer files a written model directory carries for the Hugging Face stack.
-import { readFileSync, readdirSync, statSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, dirname, basename } from 'node:path';
 import { tokenizerFromFiles, TOKENIZER_FILES, isTokenizerBin, isTokenizerFile, type Tokenizer } from '../tokenizers/load.js';
 import { hfTokenizerFiles } from '../tokenizers/export.js';
 import { fail } from '../util/errors.js';
-import { inside } from './bytes.js';
+import { inside, readHead, readRegular, readRegularText } from './bytes.js';
 
 /** the tokenizer files of a directory, as tokenizerFromFiles takes them */
 function tokenizerFilesIn(dir: string): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
   for (const f of readdirSync(dir)) {
-    if (isTokenizerFile(f)) out[f] = new Uint8Array(readFileSync(inside(dir, f)));
+    if (isTokenizerFile(f)) out[f] = new Uint8Array(readRegular(inside(dir, f), 'tokenizer file'));
   }
   // a llama2.c tokenizer.bin beside a llama2.c model wins: llama2.c checkpoints were trained and
   // evaluated with run.c's encoding (SentencePiece's own differs on runs of spaces)
@@ -35,11 +35,11 @@ export async function readTokenizer(explicit: string | undefined, modelPath: str
       // a SentencePiece model or an HF tokenizer.json under another name (tok512.model, gpt2-tokenizer.json)
       if (name.endsWith('.model')) name = 'tokenizer.model';
       else if (name.endsWith('.json') && !['vocab.json', 'encoder.json', 'tokenizer_config.json'].includes(name)) name = 'tokenizer.json';
-      files = { [name]: new Uint8Array(readFileSync(explicit)) };
+      files = { [name]: new Uint8Array(readRegular(explicit, 'tokenizer')) };
       // a GPT-2 vocabulary file needs its merges partner beside it
       const partner: Record<string, string> = { 'vocab.json': 'merges.txt', 'merges.txt': 'vocab.json', 'encoder.json': 'vocab.bpe', 'vocab.bpe': 'encoder.json' };
-      if (partner[name] && existsSync(join(dir, partner[name]))) files[partner[name]] = new Uint8Array(readFileSync(join(dir, partner[name])));
-      if (name === 'tokenizer.json' && existsSync(join(dir, 'tokenizer_config.json'))) files['tokenizer_config.json'] = new Uint8Array(readFileSync(join(dir, 'tokenizer_config.json')));
+      if (partner[name] && existsSync(join(dir, partner[name]))) files[partner[name]] = new Uint8Array(readRegular(join(dir, partner[name]), 'tokenizer file'));
+      if (name === 'tokenizer.json' && existsSync(join(dir, 'tokenizer_config.json'))) files['tokenizer_config.json'] = new Uint8Array(readRegular(join(dir, 'tokenizer_config.json'), 'tokenizer file'));
     }
   } else {
     const dir = statSync(modelPath).isDirectory() ? modelPath : dirname(modelPath);
@@ -68,12 +68,11 @@ export function tokenizerFiles(modelPath: string): Record<string, Uint8Array[]> 
 function maxPositions(modelPath: string): number {
   try {
     if (statSync(modelPath).isDirectory()) {
-      const c = JSON.parse(readFileSync(join(modelPath, 'config.json'), 'utf8'));
+      const c = JSON.parse(readRegularText(join(modelPath, 'config.json'), 'model file'));
       return c.max_position_embeddings ?? c.n_positions ?? 2048;
     }
-    const h = new Uint8Array(36), fd = openSync(modelPath, 'r');
-    try { readSync(fd, h, 0, 36, 0); } finally { closeSync(fd); }
-    const dv = new DataView(h.buffer);
+    const { head } = readHead(modelPath, 36, 'model');
+    const dv = new DataView(head.buffer, head.byteOffset, 36);
     return dv.getUint32(0, true) === 0x616b3432 ? dv.getInt32(32, true) : dv.getInt32(24, true); // v1 "ak42" header, or legacy
   } catch {
     return 2048;
@@ -85,7 +84,7 @@ function ownTokenizerFiles(modelPath: string): Record<string, Uint8Array[]> {
   if (!existsSync(modelPath)) return out;
   const isDir = statSync(modelPath).isDirectory();
   const dir = isDir ? modelPath : dirname(modelPath);
-  const read = (f: string) => [readFileSync(inside(dir, f))];
+  const read = (f: string) => [readRegular(inside(dir, f), 'tokenizer file')];
   for (const f of HF_TOKENIZER_FILES) if (existsSync(join(dir, f))) out[f] = read(f);
   if (isDir) {
     // llama2.c tokenizers carried by an earlier inherit/train (tok512.bin etc.)

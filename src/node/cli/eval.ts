@@ -20,7 +20,7 @@ export async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   const T = int(flags, 'seq', { required: true })!;
   const W = int(flags, 'windows', { required: true })!;
   const model = await loadModel(gpu, path, { layers: int(flags, 'layers') });
-  const ids = await readTokens(textPath, () => readTokenizer(flags.tokenizer as string | undefined, path, model.config.vocabSize, tokenizerOpts(flags)), 'val');
+  const ids = await readTokens(textPath, () => readTokenizer(flags.tokenizer as string | undefined, path, model.config.vocabSize, tokenizerOpts(flags)), 'val', model.config.vocabSize);
   const bar = new Progress('eval', W, flags.json ? null : stderrBar());
   const r = await windowedLoss(model, ids, T, W, { batch: int(flags, 'batch'), onWindow: (d) => bar.update(d) });
   model.destroy();

@@ -7,6 +7,7 @@
 // (src/node/cli/stderr.ts).
 import { createGpu } from '../index.js';
 import { InherituneError, fail } from '../../util/errors.js';
+import { fileError } from '../bytes.js';
 import { cli, type Flags } from './args.js';
 import { info } from './info.js';
 import { logits } from './logits.js';
@@ -66,6 +67,7 @@ function unknownCommand(cmd: string): never {
 }
 
 main(process.argv.slice(2)).catch((e) => {
+  e = fileError(e) ?? e; // ENOENT, EISDIR, ... that no reader anticipated: the file named, no stack trace
   if (e instanceof InherituneError) {
     // `gradAccum` in a library message is --grad-accum here (the running command's flags; all of them before one is known)
     process.stderr.write(`inheritune-rt: ${flagsInMessage(e.message, cli.command ? [SPEC[cli.command]] : SPECS)}\n`);

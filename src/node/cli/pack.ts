@@ -1,6 +1,5 @@
 // cli/pack: `inheritune-rt pack`, text files to llm.c token shards with a train/validation split and a
 // seeded subset (src/node/pack.ts).
-import { readFileSync, existsSync, statSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { packFiles, type PackFilesSummary } from '../pack.js';
 import { parseAmount } from '../../data/pack.js';
@@ -9,6 +8,7 @@ import { str, num, int, stderrBar, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
 import { checkOut, refuseOverlap } from './outdir.js';
 import { tokenizerOf } from './tokenize.js';
+import { regularSize } from '../bytes.js';
 
 /** "0.05" (a fraction) -> "5%"; "1%", "2M tokens" pass through */
 function fraction(v: unknown): string | undefined {
@@ -20,7 +20,7 @@ export async function packCmd(flags: Flags): Promise<void> {
   const tok = await tokenizerOf(flags);
   const inputs = (flags.input as unknown as string[] | undefined) ?? [];
   if (!inputs.length) fail('--input F is required (repeat it for several files)', 'e.g. --input a.txt --input b.jsonl');
-  for (const f of inputs) if (!existsSync(f) || statSync(f).isDirectory()) fail(`input '${f}' is not a file`);
+  for (const f of inputs) regularSize(f, '--input'); // a directory, FIFO or device is refused before anything is written
   const out = str(flags, 'out');
   checkOut(out, { flag: '--out' }, false, !!flags.force);
   refuseOverlap(out, '--out', [...inputs.map((f): [string, string] => ['--input', f]), ['--tokenizer', str(flags, 'tokenizer')]]);
@@ -31,8 +31,9 @@ export async function packCmd(flags: Flags): Promise<void> {
   const subset = fraction(flags.subset) ?? (flags.tokens !== undefined ? `${int(flags, 'tokens')} tokens` : undefined);
   const seed = num(flags, 'seed', 1337), shardTokens = flags['shard-tokens'] !== undefined ? int(flags, 'shard-tokens') : undefined;
   for (const [a, what] of [[val, '`val`'], [subset, '`subset`']] as const) if (a !== undefined) parseAmount(a, what); // bad values fail before anything is touched
-  if (flags.force && existsSync(out)) clearEarlierPack(out);
   const progress = new Progress('pack (bytes)', 1, flags.json ? null : stderrBar());
+  // packFiles writes beside --out and moves the pack in when complete, replacing only what an earlier pack
+  // there listed in its data_pack.json (shards it did not write are refused, never removed: src/node/packdir.ts)
   const summary = await packFiles(tok, inputs, out, {
     onProgress: (done, total) => { progress.total = total; progress.update(done); },
     docs, textField: flags['text-field'] as string | undefined, val, subset, seed, shardTokens,
@@ -66,24 +67,3 @@ function emptySplitWarnings(s: PackFilesSummary, noValAsked: boolean): void {
       `raise --val-fraction, or ${more}; train and run on these shards then need --val-text`);
   }
 }
-
-/**
- * --force into an earlier pack: the shards its data_pack.json lists go first, or the shard loader (which
- * lists the directory) would mix them in. Shards it does not list (llm.c's own, a user's) are never
- * removed: a directory holding them is refused instead.
- */
-function clearEarlierPack(out: string): void {
-  const manifest = join(out, 'data_pack.json');
-  let listed: string[] = [];
-  if (existsSync(manifest)) {
-    try {
-      const f = (JSON.parse(readFileSync(manifest, 'utf8')) as { files?: { train?: unknown; val?: unknown } }).files;
-      listed = [f?.train, f?.val].flatMap((x) => (Array.isArray(x) ? x : [])).filter((x): x is string => typeof x === 'string' && SHARD.test(x));
-    } catch { /* unreadable: lists nothing */ }
-  }
-  const foreign = readdirSync(out).filter((f) => SHARD.test(f) && !listed.includes(f));
-  if (foreign.length) fail(`--out ${out} holds token shards that no earlier pack there wrote (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}): --force removes only what pack wrote`, 'pass another --out, or move those shards away');
-  for (const f of listed) rmSync(join(out, f), { force: true });
-  rmSync(manifest, { force: true });
-}
-const SHARD = /^data_(train|val)_\d+\.bin$/;

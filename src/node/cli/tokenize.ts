@@ -1,5 +1,6 @@
 // cli/tokenize: `inheritune-rt tokenize`, a text to ids exactly as the reference tokenizer does.
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readRegular } from '../bytes.js';
 import { readTokenizer } from '../tokfiles.js';
 import { str, tokenizerOpts, type Flags } from './args.js';
 import { fail } from '../../util/errors.js';
@@ -16,7 +17,7 @@ export async function tokenizerOf(flags: Flags) {
 export async function tokenizeCmd(flags: Flags): Promise<void> {
   const tok = await tokenizerOf(flags);
   if ((flags.text === undefined) === (flags.file === undefined)) fail('pass exactly one of --text STRING or --file F');
-  const text = typeof flags.text === 'string' ? flags.text : readFileSync(flags.file as string, 'utf8');
+  const text = typeof flags.text === 'string' ? flags.text : readRegular(flags.file as string, '--file').toString('utf8');
   const ids = tok.encode(text, { bos: false, eos: false });
   if (flags.json) { console.log(JSON.stringify({ ids })); return; }
   console.log(ids.join(' '));

@@ -62,10 +62,10 @@ export async function textData(flags: Flags, path: string, vocabSize: number): P
   for (const f of [textPath, flags['val-text']]) if (typeof f === 'string' && !existsSync(f)) fail(`text file '${f}' does not exist`);
   const tok = () => readTokenizer(flags.tokenizer as string | undefined, path, vocabSize);
   const whole = (train: TrainData) => ({ train, whole: train });
-  if (typeof flags['val-text'] === 'string') return { ...whole(await readTrainData(textPath, tok)), val: await readTokens(flags['val-text'], tok, 'val'), tok };
+  if (typeof flags['val-text'] === 'string') return { ...whole(await readTrainData(textPath, tok)), val: await readTokens(flags['val-text'], tok, 'val', vocabSize), tok };
   // no --val-text: a shard directory's val shards, or else the last 10% of the tokens, are held out
-  if (statSync(textPath).isDirectory()) return { ...whole(await readTrainData(textPath, tok)), val: await readTokens(textPath, tok, 'val'), tok };
-  const train = await readTokens(textPath, tok, 'train');
+  if (statSync(textPath).isDirectory()) return { ...whole(await readTrainData(textPath, tok)), val: await readTokens(textPath, tok, 'val', vocabSize), tok };
+  const train = await readTokens(textPath, tok, 'train', vocabSize);
   const cut = Math.floor(train.length * 0.9);
   return { train: train.slice(0, cut), val: train.slice(cut), tok, whole: train };
 }
