@@ -165,6 +165,15 @@ describe('checkpoint files are checked against their digests', () => {
     }
   });
 
+  it('a damaged digests.json is named', async (ctx) => {
+    if (!hasGpu) return ctx.skip();
+    const out = copyRun(), f = join(step(out), 'digests.json');
+    writeFileSync(f, readFileSync(f, 'utf8').slice(0, 50));
+    const r = await resume(out);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`--resume: ${f} is damaged: it is not a list of file names and sha256 digests: the checkpoint is damaged\n${older(out)}`);
+  });
+
   it('a checkpoint from before digests.json still resumes, bit-identically', async (ctx) => {
     if (!hasGpu) return ctx.skip();
     const out = copyRun();

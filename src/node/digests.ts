@@ -66,14 +66,14 @@ export class StepDigests {
   }
 }
 
-/** a step directory's recorded digests: null when it has no digests.json (a checkpoint from before them); a damaged list is a problem */
-export function readDigests(dir: string): Record<string, string> | null | { problem: string } {
+/** a step directory's recorded digests by file name: null when it has no digests.json (a checkpoint from before them); a damaged list is a problem */
+export function readDigests(dir: string): { sums: Record<string, string> } | { problem: string } | null {
   const f = join(dir, DIGESTS);
   if (!existsSync(f)) return null;
   try {
     const j = JSON.parse(readFileSync(f, 'utf8')) as { sha256?: unknown };
     const s = j?.sha256;
-    if (s && typeof s === 'object' && !Array.isArray(s) && Object.entries(s).every(([k, v]) => !/[/\\]/.test(k) && typeof v === 'string' && /^[0-9a-f]{64}$/.test(v))) return s as Record<string, string>;
+    if (s && typeof s === 'object' && !Array.isArray(s) && Object.entries(s).every(([k, v]) => !/[/\\]/.test(k) && typeof v === 'string' && /^[0-9a-f]{64}$/.test(v))) return { sums: s as Record<string, string> };
   } catch { /* reported below */ }
   return { problem: `${f} is damaged: it is not a list of file names and sha256 digests` };
 }
@@ -82,8 +82,8 @@ export function readDigests(dir: string): Record<string, string> | null | { prob
 export function checkDigests(dir: string): string | null {
   const d = readDigests(dir);
   if (d === null) return null;
-  if ('problem' in d && typeof d.problem === 'string') return d.problem;
-  for (const [name, sum] of Object.entries(d as Record<string, string>)) {
+  if ('problem' in d) return d.problem;
+  for (const [name, sum] of Object.entries(d.sums)) {
     const f = join(dir, name);
     if (!existsSync(f)) return `${f} is missing (${DIGESTS} lists it)`;
     const got = fileSha256(f);
