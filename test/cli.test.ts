@@ -115,7 +115,7 @@ describe('--version and --help', () => {
 
   it('says which flags take a path (FILE, DIR, PATH)', () => {
     const paths = (cmd: string) => helpRows(help(cmd)).filter((r) => ['FILE', 'DIR', 'PATH'].includes(r.meta)).map((r) => r.flag).sort();
-    expect(paths('train')).toEqual(['--metrics', '--model', '--out', '--teacher', '--teacher-cache', '--text', '--tokenizer', '--val-text']);
+    expect(paths('train')).toEqual(['--metrics', '--model', '--out', '--resume-from', '--teacher', '--teacher-cache', '--text', '--tokenizer', '--val-text']);
     expect(paths('pack')).toEqual(['--input', '--out', '--tokenizer']);
     expect(paths('tokenize')).toEqual(['--file', '--tokenizer']);     // --text S is the text itself
     expect(paths('export')).toEqual(['--model', '--onnx', '--onnx-dir']);

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import type { Gpu } from '../../gpu/gpu.js';
 import { readModelConfig } from '../models.js';
 import { trainRun, finishedAt } from '../train.js';
-import { str, num, stderrBar, modelPath, type Flags } from './args.js';
+import { resumeFrom } from '../checkpoint.js';
+import { dataIdentity } from '../digests.js';
+import { str, num, int, stderrBar, modelPath, type Flags } from './args.js';
 import { checkOut } from './outdir.js';
 import { checkPlan, deviceLimits } from './plan.js';
 import { memoryPlan, runPlanOptions } from '../../train/plan.js';
@@ -20,9 +22,13 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   const out = str(flags, 'out');
   const opts = trainOptions(flags, gpu, {});
   const cache = teacherCache(flags, opts);
-  const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume, !!flags.force);
+  const from = flags['resume-from'] !== undefined ? str(flags, 'resume-from') : undefined;
+  if (from !== undefined && flags.force) fail('--resume-from continues a run and --force starts one over: pass one of them');
+  const keep = int(flags, 'keep-checkpoints');
+  const resume = checkOut(out, { flag: '--out', own: 'train' }, !!flags.resume || from !== undefined, !!flags.force);
+  if (from !== undefined) resumeFrom(out, from); // RUN/checkpoint names that step from here on
   // --resume of a run that already reached --steps: say so before any text is read, and succeed
-  const finished = resume ? finishedAt(out, opts, cache?.digest) : null;
+  const finished = resume ? finishedAt(out, opts, { cache: cache?.digest, allowDataChange: !!flags['allow-data-change'] }) : null;
   if (finished !== null) return nothingToTrain(flags, out, finished, opts.steps);
   const path = await modelPath(flags, 'model');
   const config = await readModelConfig(path);
@@ -42,7 +48,8 @@ export async function trainCmd(flags: Flags, gpu: Gpu): Promise<void> {
   gpu.resetPeak();
   const live0 = gpu.memory.live;
   const r = await trainRun(gpu, { model: path, out, metrics: flags.metrics as string | undefined, resume,
-    saveEvery: num(flags, 'save-every', 0), opts, train, val, teacher, teacherCache: cache?.dir, progress: flags.json ? null : stderrBar() });
+    saveEvery: num(flags, 'save-every', 0), opts, train, val, teacher, teacherCache: cache?.dir, progress: flags.json ? null : stderrBar(),
+    data: await dataIdentity(str(flags, 'text')), allowDataChange: !!flags['allow-data-change'], keep });
   if (flags.json) {
     // gpu_peak_bytes: the most storage bytes the run held at once (Gpu.memory), beside the plan's total
     console.log(JSON.stringify({ losses: r.metrics.map((m) => m.loss), grad_norms: r.metrics.map((m) => m.grad_norm), val_loss: r.valLoss,
