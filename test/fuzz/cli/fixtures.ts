@@ -16,6 +16,7 @@ export interface Fixtures {
   cache: string;         // a distill-cache of train.txt (3 shards)
   base: {
     evalK2: number; evalLlama2c: number; evalPacked: number;
+    trainPacked: TrainOut; // 2 steps on the train shards of packed/
     full5: TrainOut;     // 5 steps uninterrupted: a 5-step run killed and resumed must end bit-identical
     resume5: TrainOut;   // run3 resumed to 5 steps (the schedule's length changes: not full5): a damaged run3 resumed must end so or fail
     distill3: TrainOut;  // 3 steps with --teacher-cache
@@ -31,6 +32,8 @@ export const trainArgs = (f: Pick<Fixtures, 'k2' | 'train' | 'val'>, out: string
     '--save-every', '1', '--val-windows', '2', '--out', out, '--json', ...extra];
 export const distillArgs = (f: Pick<Fixtures, 'k2' | 'train'>, cache: string, out: string) =>
   ['train', '--model', f.k2, '--teacher-cache', cache, '--text', f.train, '--steps', '3', '--batch', '2', '--seq', '32', '--val-windows', '2', '--out', out, '--json'];
+export const packedTrainArgs = (f: Pick<Fixtures, 'k2'>, dir: string, out: string) =>
+  ['train', '--model', f.k2, '--text', dir, '--steps', '2', '--batch', '2', '--seq', '32', '--val-windows', '2', '--out', out, '--json'];
 export const tokenizeArgs = (tok: string, file: string) => ['tokenize', '--tokenizer', tok, '--file', file, '--json'];
 
 export async function makeFixtures(repo: string, work: string): Promise<Fixtures> {
@@ -61,10 +64,11 @@ export async function makeFixtures(repo: string, work: string): Promise<Fixtures
   const timed = async <T>(p: () => Promise<T>): Promise<[T, number]> => { const t0 = performance.now(); const v = await p(); return [v, performance.now() - t0]; };
   const tok: Record<string, number[]> = {};
   // in two lanes (this machine's cores): packing and evaluation, training and distillation
-  const [[evalPacked, packMs, evalK2, evalLlama2c], [full5, resume5, trainMs, distill3]] = await Promise.all([
+  const [[evalPacked, packMs, trainPacked, evalK2, evalLlama2c], [full5, resume5, trainMs, distill3]] = await Promise.all([
     (async () => {
       const [, packMs] = await timed(() => must(['pack', '--tokenizer', f.k2, '--input', f.big, '--out', f.packed, '--shard-tokens', '4000', '--val-fraction', '0.1'], 'pack'));
-      const r = [await loss(evalArgs(f.k2, f.packed), 'eval packed'), packMs, await loss(evalArgs(f.k2, f.val), 'eval k2'),
+      const trainPacked = jsonOut(await must(packedTrainArgs(f, f.packed, at('run-packed')), 'train on packed')) as TrainOut;
+      const r = [await loss(evalArgs(f.k2, f.packed), 'eval packed'), packMs, trainPacked, await loss(evalArgs(f.k2, f.val), 'eval k2'),
         await loss(evalArgs(f.llama2c, f.val, ['--tokenizer', f.tokBin]), 'eval stories260K.bin')] as const;
       for (const t of [f.k2, join(f.k2, 'tokenizer.json'), f.tokBin, f.tokModel, f.gpt2]) tok[t] = jsonOut(await must(tokenizeArgs(t, f.sample), `tokenize ${t}`))!.ids;
       return r;
@@ -81,6 +85,6 @@ export async function makeFixtures(repo: string, work: string): Promise<Fixtures
   // the oracles compare losses exactly: an unmutated re-run must give the same bits
   const again = await loss(evalArgs(f.k2, f.val), 'eval k2');
   if (again !== evalK2) throw new Error(`fuzz fixtures: eval is not deterministic (${evalK2} then ${again}): the oracles compare losses exactly`);
-  f.base = { evalK2, evalLlama2c, evalPacked, full5, resume5, distill3, tok, trainMs, packMs };
+  f.base = { evalK2, evalLlama2c, evalPacked, trainPacked, full5, resume5, distill3, tok, trainMs, packMs };
   return f;
 }

@@ -15,6 +15,10 @@ const DATA_LIMIT = 3_000_000_000;
 
 export interface RunOpts { timeoutMs: number; cwd?: string; killAfterMs?: number }
 
+/** the process groups of the runs under way: a fuzz run that is interrupted ends them (killRunning) */
+const running = new Set<number>();
+export function killRunning(): void { for (const pid of running) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } } }
+
 /** `node CLI ...args`; `killAfterMs` sends SIGKILL to the whole group then (a kill -9 at a random moment) */
 export function runCli(cli: string, args: string[], o: RunOpts): Promise<Res> {
   const argv = [process.execPath, cli, ...args];
@@ -23,6 +27,7 @@ export function runCli(cli: string, args: string[], o: RunOpts): Promise<Res> {
   return new Promise((done) => {
     const p = spawn(cmd, rest, { cwd: o.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '', stderr = '', timedOut = false, killed = false;
+    if (p.pid) running.add(p.pid);
     p.stdout.setEncoding('utf8').on('data', (s: string) => { if (stdout.length < 1 << 20) stdout += s; });
     p.stderr.setEncoding('utf8').on('data', (s: string) => { if (stderr.length < 1 << 20) stderr += s; });
     const kill = () => { try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ } };
@@ -32,6 +37,7 @@ export function runCli(cli: string, args: string[], o: RunOpts): Promise<Res> {
       clearTimeout(t);
       if (k) clearTimeout(k);
       kill(); // a worker left behind by a CLI that died
+      running.delete(p.pid!);
       done({ code, signal, stdout, stderr, ms: performance.now() - t0, timedOut, killed });
     });
   });

@@ -2,18 +2,18 @@
 // mutation), so any case can be re-run by itself (--case i). Each runs in its own directory as CLI child
 // processes under a timeout; the results are counted per category and format, and every case that is neither ok
 // nor a clear error is listed with its reproducer. Used by scripts/fuzz.mjs (npm run fuzz) and test/fuzz.test.ts.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prng } from '../mutate.js';
 import { makeFixtures, type Fixtures } from './fixtures.js';
 import { MODEL_MAKERS, type Maker } from './cases.js';
 import { RUN_MAKERS } from './cases_run.js';
-import { KINDS, type Kind } from './proc.js';
+import { KINDS, killRunning, type Kind } from './proc.js';
 
 export const MAKERS: Record<string, [Maker, number]> = { ...MODEL_MAKERS, ...RUN_MAKERS };
 
-export interface Opts { repo: string; cases: number; seed: number; jobs: number; only?: string[]; caseIds?: number[]; json?: string; keep?: boolean; quiet?: boolean }
+export interface Opts { repo: string; cases: number; seed: number; jobs: number; minutes?: number; only?: string[]; caseIds?: number[]; json?: string; keep?: boolean; quiet?: boolean }
 export interface Result { case: number; category: string; format: string; mutation: string; kind: Kind; detail: string; ms: number }
 export interface Summary { seed: number; cases: number; seconds: number; counts: Record<Kind, number>; byFormat: Record<string, Record<Kind, number>>; results: Result[] }
 
@@ -34,6 +34,8 @@ export async function runFuzz(o: Opts): Promise<Summary> {
   const work = mkdtempSync(join(tmpdir(), 'itrt-fuzz-'));
   const log = (s: string) => { if (!o.quiet) process.stdout.write(s); };
   const t0 = performance.now();
+  const stop = () => { killRunning(); rmSync(work, { recursive: true, force: true }); process.exit(130); }; // Ctrl-C: no child or file left behind
+  process.once('SIGINT', stop).once('SIGTERM', stop);
   try {
     log(`fuzz: making the fixtures in ${work} ...\n`);
     const f = await makeFixtures(o.repo, work);
@@ -41,8 +43,10 @@ export async function runFuzz(o: Opts): Promise<Summary> {
     const ids = o.caseIds ?? Array.from({ length: o.cases }, (_, i) => i);
     const results: Result[] = [];
     let next = 0;
+    const stopAt = o.minutes ? performance.now() + o.minutes * 60_000 : Infinity;
+    if (o.json) writeFileSync(o.json + 'l', ''); // FILE.jsonl: each result as it comes (a run stopped early keeps them)
     const worker = async () => {
-      while (next < ids.length) {
+      while (next < ids.length && performance.now() < stopAt) {
         const i = ids[next++], dir = join(work, `case-${i}`), t = performance.now();
         let res: Result;
         try {
@@ -53,6 +57,7 @@ export async function runFuzz(o: Opts): Promise<Summary> {
           res = { case: i, category: '?', format: 'harness', mutation: '', kind: 'crash', detail: `harness error: ${(e as Error).stack?.slice(0, 400)}`, ms: 0 };
         }
         results.push(res);
+        if (o.json) appendFileSync(o.json + 'l', JSON.stringify(res) + '\n');
         if (!o.keep) rmSync(dir, { recursive: true, force: true });
         if (!o.quiet && results.length % 25 === 0) log(`  ${results.length}/${ids.length} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
       }
@@ -64,6 +69,7 @@ export async function runFuzz(o: Opts): Promise<Summary> {
     log(report(s, o.only));
     return s;
   } finally {
+    process.off('SIGINT', stop).off('SIGTERM', stop);
     if (!o.keep) rmSync(work, { recursive: true, force: true });
   }
 }
@@ -78,7 +84,7 @@ export function summarize(seed: number, results: Result[], seconds: number): Sum
 /** the table of counts (markdown) and each case that is neither ok nor a clear error, with its reproducer */
 export function report(s: Summary, only?: string[]): string {
   const row = (name: string, c: Record<Kind, number>) => `| ${name} | ${KINDS.reduce((n, k) => n + c[k], 0)} | ${KINDS.map((k) => c[k]).join(' | ')} |`;
-  const lines = [`\nfuzz: ${s.cases} cases, seed ${s.seed}, ${s.seconds} s`, '', `| format | cases | ${KINDS.join(' | ')} |`, `|---|---:|${KINDS.map(() => '---:').join('|')}|`,
+  const lines = [`\nfuzz: ${s.cases} cases, seed ${s.seed}, ${s.seconds} s (${(s.cases / (s.seconds / 60)).toFixed(1)} cases/minute, fixtures included)`, '', `| format | cases | ${KINDS.join(' | ')} |`, `|---|---:|${KINDS.map(() => '---:').join('|')}|`,
     ...Object.keys(s.byFormat).sort().map((k) => row(k, s.byFormat[k])), row('**total**', s.counts), ''];
   const bad = s.results.filter((r) => r.kind !== 'ok' && r.kind !== 'clear');
   if (bad.length) lines.push(`${bad.length} cases neither ok nor a clear error (re-run one: npm run fuzz -- --seed ${s.seed} --case N${only ? ` --only ${only.join(',')}` : ''}):`);
@@ -98,8 +104,9 @@ export async function main(argv: string[], repo: string): Promise<number> {
     else if (a === '--only') o.only = v().split(',');
     else if (a === '--case') o.caseIds = v().split(',').map(Number);
     else if (a === '--keep') o.keep = true;
+    else if (a === '--minutes') o.minutes = Number(v());
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`npm run fuzz -- [--cases N] [--seed S] [--jobs J] [--json FILE] [--only ${Object.keys(MAKERS).join(',')}] [--case I[,J]] [--keep]\n`);
+      process.stdout.write(`npm run fuzz -- [--cases N] [--seed S] [--jobs J] [--json FILE] [--minutes M] [--only ${Object.keys(MAKERS).join(',')}] [--case I[,J]] [--keep]\n`);
       return 0;
     } else throw new Error(`unknown flag ${a} (see --help)`);
   }
