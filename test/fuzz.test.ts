@@ -20,6 +20,7 @@ import { llama2cFormat, sentencePieceFormat, shared, tok512Json, tokenizerConfig
 import { safetensorsFormat, shardFormat, taskFormat } from './fuzz/data.js';
 import { watchdog, type Watchdog } from './fuzz/watchdog.js';
 import { runFuzz, report } from './fuzz/cli/runner.js';
+import { judgeExit, type Res } from './fuzz/cli/proc.js';
 import { testGpu } from './helpers.js';
 
 const HANG_MS = 2000, KILL_MS = 30_000;
@@ -230,9 +231,30 @@ describe('regressions: the fuzzing issue, case by case', () => {
 // CLI reads, mutated, each case a CLI child process under a timeout. Here a small fixed-seed sample: no case may
 // crash (a raw stack trace or a signal), hang or end silently wrong.
 describe('the CLI fuzz harness: a fixed-seed sample', () => {
-  it('36 cases of every category: none crashes, hangs or is silently wrong', async (ctx) => {
+  it('classifies a run\'s end: hang, signal, raw trace, clear, unclear; exit 0 is left to the oracle', () => {
+    const res = (o: Partial<Res>): Res => ({ code: 1, signal: null, stdout: '', stderr: '', ms: 5, timedOut: false, killed: false, ...o });
+    const msg = 'inheritune-rt: /tmp/x/model.safetensors: not a valid safetensors file: header length 0\n---> HINT: re-save it\n';
+    const kind = (o: Partial<Res>, names = ['model.safetensors']) => judgeExit(res(o), names)?.kind ?? null;
+    expect(kind({ code: 0, stderr: 'a warning' })).toBe(null);
+    expect(kind({ code: null, timedOut: true })).toBe('hang');
+    expect(kind({ code: null, signal: 'SIGSEGV' })).toBe('crash');
+    expect(kind({ stderr: msg })).toBe('clear');
+    expect(kind({ stderr: msg }, ['config.json'])).toBe('unclear'); // names another file than the damaged one
+    expect(kind({ stderr: 'inheritune-rt: something failed\n' })).toBe('unclear'); // no hint
+    expect(kind({ stderr: 'could not read the model\n' })).toBe('unclear'); // no InherituneError form
+    expect(kind({ stderr: 'Error: boom\n' })).toBe('crash'); // an uncaught error as Node prints it
+    // Node's report of an uncaught error: the source line, a caret, the error and its frames
+    const trace = "file:///p/dist/chunks/index.mjs:10285\n    const step = x?.state.step;\n                   ^\n\nTypeError: Cannot read properties of undefined (reading 'step')\n    at savedRun (file:///p/dist/chunks/index.mjs:10285:51)\n\nNode.js v20.20.2\n";
+    expect(kind({ stderr: trace })).toBe('crash');
+    expect(kind({ stderr: 'Error: EISDIR: illegal operation on a directory, read\n    at async read (node:internal/fs/promises:692:22) {\n' })).toBe('crash');
+    expect(kind({ stderr: `<anonymous_script>:1\n{"state":\n\nSyntaxError: Unterminated string in JSON at position 2\n` })).toBe('crash');
+    expect(kind({ code: 134, stderr: 'FATAL ERROR: Reached heap limit Allocation failed\n' })).toBe('crash');
+    expect(kind({ code: 2, stderr: msg })).toBe('crash'); // the CLI exits 1 on an InherituneError, never otherwise
+  });
+
+  it('30 cases of every category: none crashes, hangs or is silently wrong', async (ctx) => {
     if (!(await hasGpu())) return ctx.skip();
-    const s = await runFuzz({ repo: resolve(import.meta.dirname, '..'), cases: 36, seed: 2812, jobs: 2, quiet: true });
+    const s = await runFuzz({ repo: resolve(import.meta.dirname, '..'), cases: 30, seed: 2812, jobs: 2, quiet: true });
     mkdirSync(OUT, { recursive: true });
     writeFileSync(join(OUT, 'fuzz-cli.json'), JSON.stringify(s, null, 1) + '\n');
     console.log(report(s));

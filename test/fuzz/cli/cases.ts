@@ -16,7 +16,8 @@ export const ok = (detail = ''): Verdict => ({ kind: 'ok', detail });
 export const silent = (detail: string): Verdict => ({ kind: 'silent', detail });
 /** a copy of a fixture directory, links kept as links */
 export const copy = (src: string, dst: string) => { cpSync(src, dst, { recursive: true, verbatimSymlinks: true }); return dst; };
-export const cli = (f: Fixtures, args: string[], timeoutMs = TIMEOUT_MS, killAfterMs?: number): Promise<Res> => runCli(f.cli, args, { timeoutMs, killAfterMs });
+export const cli = (f: Fixtures, args: string[], timeoutMs = TIMEOUT_MS, killAfterMs?: number, env?: Record<string, string>): Promise<Res> =>
+  runCli(f.cli, args, { timeoutMs, killAfterMs, env });
 /** deep equality by JSON text (false where a value is nested too deep to write) */
 const same = (a: unknown, b: unknown) => { try { return JSON.stringify(a) === JSON.stringify(b); } catch { return false; } };
 

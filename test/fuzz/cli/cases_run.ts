@@ -190,11 +190,13 @@ const paths: Maker = (r, f, dir) => {
 const kill: Maker = (r, f, dir) => {
   const what = r.pick(['train', 'train', 'pack', 'distill-cache']);
   if (what === 'train') {
-    const out = join(dir, 'run'), at = 150 + r.int(Math.round(f.base.trainMs * 1.6));
-    return { format: 'kill -9', mutation: `train killed at ${at} ms`,
+    // at a random moment, or (the package's test hook) inside the N-th save: after its first file, or just before the link swap
+    const out = join(dir, 'run'), hook = r.chance(0.5) ? `${r.pick(['write', 'swap'])}:${1 + r.int(5)}` : null;
+    const at = hook ? undefined : 150 + r.int(Math.round(f.base.trainMs * 1.6));
+    return { format: 'kill -9', mutation: hook ? `train killed in a save (INHERITUNE_CRASH_AT=${hook})` : `train killed at ${at} ms`,
       async run() {
-        const first = await cli(f, trainArgs(f, out, 5), 60_000, at);
-        if (!first.killed) return judgeExit(first, []) ?? sameRun(first, f.base.full5, 'train (finished before the kill)');
+        const first = await cli(f, trainArgs(f, out, 5), 60_000, at, hook ? { INHERITUNE_CRASH_AT: hook } : undefined);
+        if (!first.killed && !hook) return judgeExit(first, []) ?? sameRun(first, f.base.full5, 'train (finished before the kill)');
         const res = await cli(f, trainArgs(f, out, 5, ['--resume']));
         const v = judgeExit(res, ['checkpoint', basename(out)]);
         if (!v) return sameRun(res, f.base.full5, '--resume after kill -9');

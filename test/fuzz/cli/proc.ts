@@ -13,7 +13,7 @@ export interface Verdict { kind: Kind; detail: string }
 const PRLIMIT = existsSync('/usr/bin/prlimit') ? '/usr/bin/prlimit' : null;
 const DATA_LIMIT = 3_000_000_000;
 
-export interface RunOpts { timeoutMs: number; cwd?: string; killAfterMs?: number }
+export interface RunOpts { timeoutMs: number; cwd?: string; killAfterMs?: number; env?: Record<string, string> }
 
 /** the process groups of the runs under way: a fuzz run that is interrupted ends them (killRunning) */
 const running = new Set<number>();
@@ -25,7 +25,7 @@ export function runCli(cli: string, args: string[], o: RunOpts): Promise<Res> {
   const [cmd, ...rest] = PRLIMIT ? [PRLIMIT, `--data=${DATA_LIMIT}`, ...argv] : argv;
   const t0 = performance.now();
   return new Promise((done) => {
-    const p = spawn(cmd, rest, { cwd: o.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const p = spawn(cmd, rest, { cwd: o.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...o.env } });
     let stdout = '', stderr = '', timedOut = false, killed = false;
     if (p.pid) running.add(p.pid);
     p.stdout.setEncoding('utf8').on('data', (s: string) => { if (stdout.length < 1 << 20) stdout += s; });
