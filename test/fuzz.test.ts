@@ -14,6 +14,7 @@ import { SafetensorsFile, memorySource, serializeSafetensors } from '../src/form
 import { encodeShard } from '../src/data/shard.js';
 import { ShardLoader } from '../src/data/loader.js';
 import { openShards } from '../src/node/pack.js';
+import { configFromHf } from '../src/formats/hfconfig.js';
 import { prng, concat, utf8 } from './fuzz/mutate.js';
 import { llama2cFormat, sentencePieceFormat, shared, tok512Json, tokenizerConfigFormat, tokenizerJsonFormat, vocabMergesFormat,
   type Format } from './fuzz/tokenizers.js';
@@ -164,6 +165,18 @@ describe('regressions: the fuzzing issue, case by case', () => {
     expect(e.message).toMatch(/tokenizer\.json: normalizer\.normalizers\[2\] is null, expected an object/);
     e = await clearError(() => tokenizerFromFiles(tokJson((j) => { j.normalizer = null; j.pre_tokenizer = { type: 'Sequence', pretokenizers: [null] }; })));
     expect(e.message).toMatch(/tokenizer\.json: pre_tokenizer\.pretokenizers\[0\] is null, expected an object/);
+  });
+
+  it('config.json: a value nested 10,000 deep is a clear error that describes it (JSON.stringify overflowed the stack: a raw RangeError)', async () => {
+    const deep = JSON.parse('['.repeat(10000) + ']'.repeat(10000));
+    const cfg = { model_type: 'llama', vocab_size: 512, hidden_size: 64, intermediate_size: 172, num_hidden_layers: 2, num_attention_heads: 8 };
+    let e = await clearError(() => configFromHf({ ...cfg, model_type: deep }));
+    expect(e.message).toBe('config.json: model_type an array of 1 is not supported\n---> HINT: supported model types: "llama", "mistral", "qwen2", "qwen3", "gpt2", "gpt_neox"');
+    e = await clearError(() => configFromHf({ ...cfg, num_attention_heads: deep }));
+    expect(e.message).toMatch(/^config\.json: "num_attention_heads" is an array of 1, not an integer/);
+    // a short value is still shown as its JSON
+    e = await clearError(() => configFromHf({ ...cfg, num_attention_heads: [2] }));
+    expect(e.message).toMatch(/^config\.json: "num_attention_heads" is \[2\], not an integer/);
   });
 
   it('safetensors: a header length shortened into its padding is a clear error (every tensor was read shifted: NaN logits, exit 0)', async () => {
