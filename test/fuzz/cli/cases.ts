@@ -70,7 +70,7 @@ const safetensors: Maker = (r, f, dir) => {
   const names = Object.keys(st.header).filter((k) => k !== '__metadata__');
   let out: Uint8Array, mutation: string, valueOnly = false;
   const h = structuredClone(st.header), k = r.pick(names), t = h[k];
-  switch (r.int(9)) {
+  switch (r.int(10)) {
     case 0: case 1: { const j = mutateJson(r, toTree(st.header)); out = writeSt(j.text, st.data); mutation = `header JSON: ${j.what}`;
       let parsed: unknown = null; try { parsed = JSON.parse(j.text); } catch { /* broken */ }
       valueOnly = validLike(parsed, st.header, st.data.length); break; }
@@ -89,7 +89,17 @@ const safetensors: Maker = (r, f, dir) => {
     case 7: { const inData = r.chance(0.5), mb = mutateBytes(r, bytes, inData ? st.start : 0, inData ? bytes.length : st.start);
       out = mb.bytes; mutation = `${inData ? 'data' : 'header'} bytes: ${mb.what}`;
       valueOnly = inData && out.length === bytes.length; break; }
-    default: out = bytes.slice(0, r.int(bytes.length)); mutation = `truncate to ${out.length} of ${bytes.length}`;
+    case 8: out = bytes.slice(0, r.int(bytes.length)); mutation = `truncate to ${out.length} of ${bytes.length}`; break;
+    default: { // a sharded layout: model.safetensors.index.json naming the one file for every tensor, then damaged
+      const index = join(m, 'model.safetensors.index.json'), map = Object.fromEntries(names.map((n) => [n, 'model.safetensors']));
+      let text = JSON.stringify({ metadata: { total_size: st.data.length }, weight_map: map });
+      if (r.chance(0.3)) { const to = r.pick(['model-00002-of-00002.safetensors', '../k2/model.safetensors', 'config.json', 'model.safetensors/']); map[k] = to;
+        text = JSON.stringify({ weight_map: map }); mutation = `index: ${k} -> ${to}`; }
+      else { const j = mutateJson(r, toTree(JSON.parse(text))); text = j.text; mutation = `index JSON: ${j.what}`; }
+      writeFileSync(index, text);
+      return { format: 'safetensors', mutation,
+        run: () => evalCase(f, evalArgs(m, f.val), ['model.safetensors.index.json', 'model-00002-of-00002.safetensors'], sameLoss(f.base.evalK2)) };
+    }
   }
   writeFileSync(file, out);
   return { format: 'safetensors', mutation,

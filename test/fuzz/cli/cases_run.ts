@@ -45,7 +45,7 @@ const text: Maker = (r, f, dir) => {
   else { out = new TextEncoder().encode(new TextDecoder().decode(b).replace(/\n/g, '\r\n')); mutation = 'CRLF'; }
   writeFileSync(file, out);
   return { format: '--text file', mutation,
-    run: () => evalCase(f, evalArgs(f.k2, file), ['text.txt'], () => (mustFail ? `exit 0 on a --text that is ${mutation}` : null)) };
+    run: () => evalCase(f, evalArgs(f.k2, file), ['text.txt', ...(mustFail ? [] : ['the text gives'])], () => (mustFail ? `exit 0 on a --text that is ${mutation}` : null)) };
 };
 
 // ---- token shards + data_pack.json -------------------------------------------------------------------------------
