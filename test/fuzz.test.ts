@@ -26,8 +26,10 @@ import { testGpu } from './helpers.js';
 
 const HANG_MS = 2000, KILL_MS = 30_000;
 const hasGpu = async () => { const g = await testGpu(); g?.destroy(); return g !== null; };
-/** categories of the CLI fuzz sample whose findings other branches of issue 28 fix: reported, not yet asserted */
-const PENDING: string[] = [];
+/** categories of the CLI fuzz sample whose findings other branches of issue 28 fix (run state: trainer.json checks and
+ *  checkpoint digests; non-regular files; shard directories that disagree with data_pack.json): reported, not yet
+ *  asserted. Empty this list when those are merged. */
+const PENDING: string[] = ['runState', 'paths', 'shards'];
 const OUT = resolve(import.meta.dirname, '../test-output');
 
 interface Row { format: string; cases: number; clear: number; valid: number; crashes: number; hangs: number; silent: number; ms: number; maxMs: number }

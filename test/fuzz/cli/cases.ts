@@ -111,6 +111,10 @@ const safetensors: Maker = (r, f, dir) => {
 /** config fields whose other valid values give another valid model (a loss of its own is right) */
 const FREE = new Set(['rms_norm_eps', 'rope_theta', 'rope_scaling', 'max_position_embeddings', 'hidden_act', 'bos_token_id', 'eos_token_id',
   'torch_dtype', 'architectures', 'attention_bias', 'mlp_bias', 'transformers_version', 'pad_token_id', 'initializer_range', 'use_cache']);
+/** config keys the readers take that the seed (a llama config) does not hold */
+const READ_TOO = new Set(['rope_parameters', 'n_embd', 'n_layer', 'n_head', 'n_positions', 'n_inner', 'n_ctx', 'layer_norm_epsilon', 'layer_norm_eps',
+  'activation_function', 'rotary_pct', 'rotary_emb_base', 'use_parallel_residual', 'partial_rotary_factor', 'sliding_window', 'use_sliding_window',
+  'max_window_layers', 'query_pre_attn_scalar', 'qk_norm']);
 const config: Maker = (r, f, dir) => {
   const m = copy(f.k2, join(dir, 'k2')), file = join(m, 'config.json');
   const seed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -127,7 +131,8 @@ const config: Maker = (r, f, dir) => {
   let parsed: Record<string, unknown> | null = null;
   try { parsed = JSON.parse(text); } catch { /* broken */ }
   const changed = parsed && typeof parsed === 'object' ? [...new Set([...Object.keys(seed), ...Object.keys(parsed)])].filter((k) => !same(seed[k], parsed![k])) : ['(unparsable)'];
-  const free = changed.every((k) => FREE.has(k));
+  // a key the seed does not have and no supported model_type reads (a renamed key's new name) changes nothing
+  const free = changed.every((k) => FREE.has(k) || (!(k in seed) && !READ_TOO.has(k)));
   return { format: 'config.json', mutation,
     run: () => evalCase(f, evalArgs(m, f.val), ['config.json'], (loss) => free || loss === f.base.evalK2 ? null
       : `exit 0 with loss ${loss} (unmutated ${f.base.evalK2}) after changing ${changed.join(', ')}`) };
