@@ -14,16 +14,25 @@ import { judgeExit, jsonOut, type Kind, type Res, type Verdict } from './proc.js
 const SHARD_MAGIC = 20240520;
 const STEP = 'step-00000003';
 
-/** exit 0 of a train run: its losses and validation loss must be `want`'s (the tail it ran), else silent */
-function sameRun(r: Res, want: TrainOut, what: string): Verdict {
+/** exit 0 of a train run: its losses and validation loss must be `want`'s (the tail it ran), else silent; `done`: a
+ *  run that had already ended (killed after its last save) may train nothing (its weights are checked instead) */
+function sameRun(r: Res, want: TrainOut, what: string, done = false): Verdict {
   const got = jsonOut(r) as TrainOut | null;
   if (!got || !Array.isArray(got.losses)) return silent(`${what}: exit 0 without its --json result`);
   const tail = want.losses.slice(want.losses.length - got.losses.length);
-  if (got.losses.length === 0 && want.losses.length) return silent(`${what}: exit 0 having trained nothing (step ${got.step})`);
+  if (got.losses.length === 0 && want.losses.length) {
+    return done && got.step === want.step ? ok() : silent(`${what}: exit 0 having trained nothing (step ${got.step})`);
+  }
   if (JSON.stringify(got.losses) !== JSON.stringify(tail) || got.val_loss !== want.val_loss) {
     return silent(`${what}: losses ${JSON.stringify(got.losses.map((x) => +x.toFixed(6)))} val ${got.val_loss}, the unmutated run: ${JSON.stringify(tail.map((x) => +x.toFixed(6)))} val ${want.val_loss}`);
   }
   return ok();
+}
+/** the run's final weights must be the uninterrupted run's, bit for bit */
+function sameWeights(run: string, ref: string): Verdict {
+  const w = (d: string) => { try { return readFileSync(join(d, 'checkpoint', 'model.safetensors')); } catch { return null; } };
+  const a = w(run), b = w(ref);
+  return a && b && a.equals(b) ? ok() : silent(`the final checkpoint's model.safetensors ${a ? 'differs from' : 'is missing, unlike'} the uninterrupted run's`);
 }
 const RANK: Kind[] = ['ok', 'clear', 'unclear', 'silent', 'crash', 'hang'];
 const worst = (...vs: Verdict[]) => vs.reduce((a, b) => (RANK.indexOf(b.kind) > RANK.indexOf(a.kind) ? b : a));
@@ -199,10 +208,10 @@ const kill: Maker = (r, f, dir) => {
         if (!first.killed && !hook) return judgeExit(first, []) ?? sameRun(first, f.base.full5, 'train (finished before the kill)');
         const res = await cli(f, trainArgs(f, out, 5, ['--resume']));
         const v = judgeExit(res, ['checkpoint', basename(out)]);
-        if (!v) return sameRun(res, f.base.full5, '--resume after kill -9');
+        if (!v) return worst(sameRun(res, f.base.full5, '--resume after kill -9', true), sameWeights(out, f.run5));
         if (v.kind !== 'clear') return v;
         const again = await cli(f, trainArgs(f, out, 5, ['--force'])); // what the error offers: a fresh run
-        return worst(v, judgeExit(again, []) ?? sameRun(again, f.base.full5, '--force after kill -9'));
+        return worst(v, judgeExit(again, []) ?? worst(sameRun(again, f.base.full5, '--force after kill -9'), sameWeights(out, f.run5)));
       } };
   }
   if (what === 'pack') {

@@ -13,6 +13,7 @@ export interface Fixtures {
   train: string; val: string; big: string; sample: string;
   packed: string;        // `pack` of big.txt (many small shards, data_pack.json)
   run3: string;          // a training run saved at steps 1..3 (checkpoint -> checkpoints/step-00000003)
+  run5: string;          // the same run, 5 steps uninterrupted (its checkpoint: the weights a killed and resumed run must end with)
   cache: string;         // a distill-cache of train.txt (3 shards)
   base: {
     evalK2: number; evalLlama2c: number; evalPacked: number;
@@ -48,7 +49,7 @@ export async function makeFixtures(repo: string, work: string): Promise<Fixtures
   const stories = readFileSync(resolve(shared, 'tinystories-sample/tinystories_val.txt'), 'utf8');
   const f = {
     cli, work, shared, k2: at('k2'), llama2c: at('stories260K.bin'), tokBin: at('tok512.bin'), tokModel: at('tok512.model'), gpt2: at('gpt2'),
-    train: at('train.txt'), val: at('val.txt'), big: at('big.txt'), sample: at('sample.txt'), packed: at('packed'), run3: at('run3'), cache: at('cache'),
+    train: at('train.txt'), val: at('val.txt'), big: at('big.txt'), sample: at('sample.txt'), packed: at('packed'), run3: at('run3'), run5: at('run5'), cache: at('cache'),
   } as Fixtures;
   writeFileSync(f.train, stories.slice(0, 20000));
   writeFileSync(f.val, stories.slice(20000, 24000));
@@ -75,7 +76,7 @@ export async function makeFixtures(repo: string, work: string): Promise<Fixtures
     })(),
     (async () => {
       const [, trainMs] = await timed(() => must(trainArgs(f, f.run3, 3), 'train 3 steps'));
-      const full5 = jsonOut(await must(trainArgs(f, at('run5'), 5), 'train 5 steps')) as TrainOut;
+      const full5 = jsonOut(await must(trainArgs(f, f.run5, 5), 'train 5 steps')) as TrainOut;
       cpSync(f.run3, at('run3-resumed'), { recursive: true, verbatimSymlinks: true });
       const resume5 = jsonOut(await must(trainArgs(f, at('run3-resumed'), 5, ['--resume']), 'resume to 5 steps')) as TrainOut;
       await must(['distill-cache', '--teacher', f.k2, '--text', f.train, '--seq', '32', '--topk', '8', '--shard-windows', '100', '--out', f.cache], 'distill-cache');
