@@ -14,13 +14,22 @@ import { SafetensorsFile, memorySource, serializeSafetensors } from '../src/form
 import { encodeShard } from '../src/data/shard.js';
 import { ShardLoader } from '../src/data/loader.js';
 import { openShards } from '../src/node/pack.js';
+import { configFromHf } from '../src/formats/hfconfig.js';
 import { prng, concat, utf8 } from './fuzz/mutate.js';
 import { llama2cFormat, sentencePieceFormat, shared, tok512Json, tokenizerConfigFormat, tokenizerJsonFormat, vocabMergesFormat,
   type Format } from './fuzz/tokenizers.js';
 import { safetensorsFormat, shardFormat, taskFormat } from './fuzz/data.js';
 import { watchdog, type Watchdog } from './fuzz/watchdog.js';
+import { runFuzz, report } from './fuzz/cli/runner.js';
+import { judgeExit, type Res } from './fuzz/cli/proc.js';
+import { testGpu } from './helpers.js';
 
 const HANG_MS = 2000, KILL_MS = 30_000;
+const hasGpu = async () => { const g = await testGpu(); g?.destroy(); return g !== null; };
+/** categories of the CLI fuzz sample whose findings other branches of issue 28 fix (run state: trainer.json checks and
+ *  checkpoint digests; non-regular files; shard directories that disagree with data_pack.json): reported, not yet
+ *  asserted. Empty this list when those are merged. */
+const PENDING: string[] = ['runState', 'paths', 'shards'];
 const OUT = resolve(import.meta.dirname, '../test-output');
 
 interface Row { format: string; cases: number; clear: number; valid: number; crashes: number; hangs: number; silent: number; ms: number; maxMs: number }
@@ -160,6 +169,18 @@ describe('regressions: the fuzzing issue, case by case', () => {
     expect(e.message).toMatch(/tokenizer\.json: pre_tokenizer\.pretokenizers\[0\] is null, expected an object/);
   });
 
+  it('config.json: a value nested 10,000 deep is a clear error that describes it (JSON.stringify overflowed the stack: a raw RangeError)', async () => {
+    const deep = JSON.parse('['.repeat(10000) + ']'.repeat(10000));
+    const cfg = { model_type: 'llama', vocab_size: 512, hidden_size: 64, intermediate_size: 172, num_hidden_layers: 2, num_attention_heads: 8 };
+    let e = await clearError(() => configFromHf({ ...cfg, model_type: deep }));
+    expect(e.message).toBe('config.json: model_type an array of 1 is not supported\n---> HINT: supported model types: "llama", "mistral", "qwen2", "qwen3", "gpt2", "gpt_neox"');
+    e = await clearError(() => configFromHf({ ...cfg, num_attention_heads: deep }));
+    expect(e.message).toMatch(/^config\.json: "num_attention_heads" is an array of 1, not an integer/);
+    // a short value is still shown as its JSON
+    e = await clearError(() => configFromHf({ ...cfg, num_attention_heads: [2] }));
+    expect(e.message).toMatch(/^config\.json: "num_attention_heads" is \[2\], not an integer/);
+  });
+
   it('safetensors: a header length shortened into its padding is a clear error (every tensor was read shifted: NaN logits, exit 0)', async () => {
     const good = concat(serializeSafetensors([{ name: 'w', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }, { name: 'bias', shape: [1], data: Float32Array.of(7) }]));
     const n = new DataView(good.buffer).getUint32(0, true);
@@ -219,4 +240,41 @@ describe('regressions: the fuzzing issue, case by case', () => {
     expect(got).toEqual(want);
     expect(tok.decode(got)).toBe(text);
   }, 60_000);
+});
+
+// The CLI fuzz harness (test/fuzz/cli/, on demand: npm run fuzz, docs/fuzz.md): every file format and run state the
+// CLI reads, mutated, each case a CLI child process under a timeout. Here a small fixed-seed sample: no case may
+// crash (a raw stack trace or a signal), hang or end silently wrong.
+describe('the CLI fuzz harness: a fixed-seed sample', () => {
+  it('classifies a run\'s end: hang, signal, raw trace, clear, unclear; exit 0 is left to the oracle', () => {
+    const res = (o: Partial<Res>): Res => ({ code: 1, signal: null, stdout: '', stderr: '', ms: 5, timedOut: false, killed: false, ...o });
+    const msg = 'inheritune-rt: /tmp/x/model.safetensors: not a valid safetensors file: header length 0\n---> HINT: re-save it\n';
+    const kind = (o: Partial<Res>, names = ['model.safetensors']) => judgeExit(res(o), names)?.kind ?? null;
+    expect(kind({ code: 0, stderr: 'a warning' })).toBe(null);
+    expect(kind({ code: null, timedOut: true })).toBe('hang');
+    expect(kind({ code: null, signal: 'SIGSEGV' })).toBe('crash');
+    expect(kind({ stderr: msg })).toBe('clear');
+    expect(kind({ stderr: msg }, ['config.json'])).toBe('unclear'); // names another file than the damaged one
+    expect(kind({ stderr: 'inheritune-rt: something failed\n' })).toBe('unclear'); // no hint
+    expect(kind({ stderr: 'could not read the model\n' })).toBe('unclear'); // no InherituneError form
+    expect(kind({ stderr: 'Error: boom\n' })).toBe('crash'); // an uncaught error as Node prints it
+    // Node's report of an uncaught error: the source line, a caret, the error and its frames
+    const trace = "file:///p/dist/chunks/index.mjs:10285\n    const step = x?.state.step;\n                   ^\n\nTypeError: Cannot read properties of undefined (reading 'step')\n    at savedRun (file:///p/dist/chunks/index.mjs:10285:51)\n\nNode.js v20.20.2\n";
+    expect(kind({ stderr: trace })).toBe('crash');
+    expect(kind({ stderr: 'Error: EISDIR: illegal operation on a directory, read\n    at async read (node:internal/fs/promises:692:22) {\n' })).toBe('crash');
+    expect(kind({ stderr: `<anonymous_script>:1\n{"state":\n\nSyntaxError: Unterminated string in JSON at position 2\n` })).toBe('crash');
+    expect(kind({ code: 134, stderr: 'FATAL ERROR: Reached heap limit Allocation failed\n' })).toBe('crash');
+    expect(kind({ code: 2, stderr: msg })).toBe('crash'); // the CLI exits 1 on an InherituneError, never otherwise
+  });
+
+  it('30 cases of every category: none crashes, hangs or is silently wrong', async (ctx) => {
+    if (!(await hasGpu())) return ctx.skip();
+    const s = await runFuzz({ repo: resolve(import.meta.dirname, '..'), cases: 30, seed: 2812, jobs: 2, quiet: true });
+    mkdirSync(OUT, { recursive: true });
+    writeFileSync(join(OUT, 'fuzz-cli.json'), JSON.stringify(s, null, 1) + '\n');
+    console.log(report(s));
+    expect(new Set(s.results.map((r) => r.category)).size).toBeGreaterThanOrEqual(8); // the sample reaches most categories
+    const bad = s.results.filter((r) => ['crash', 'hang', 'silent'].includes(r.kind) && !PENDING.includes(r.category));
+    expect(bad.map((r) => `${r.kind} | ${r.format} | case ${r.case} | ${r.mutation} | ${r.detail}`)).toEqual([]);
+  }, 240_000);
 });

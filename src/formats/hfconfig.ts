@@ -6,17 +6,28 @@
 // from transformers 5's rope_parameters; they are written in the classic form, which both read.
 import { validateConfig, CONFIG_LIMITS, headSize, type ModelConfig, type RopeScaling } from '../model/config.js';
 import { fail } from '../util/errors.js';
+import { show } from '../util/check.js';
 
 type Json = Record<string, unknown>;
 const FIX = 'fix config.json (or re-save it with transformers)';
 export const HF_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3', 'gpt2', 'gpt_neox'] as const;
+
+/** a value as a message shows it: its JSON when short; a deeply nested or long one by its type and size
+ *  (JSON.stringify of a value nested 10,000 deep overflows the stack: a raw RangeError instead of this error) */
+function quote(v: unknown): string {
+  try {
+    const s = JSON.stringify(v);
+    if (s !== undefined && s.length <= 80) return s;
+  } catch { /* too deep */ }
+  return show(v);
+}
 
 /** typed access to the fields of one JSON object */
 class Fields {
   constructor(private cfg: Json, private name: string) {}
 
   private bad(k: string, what: string): never {
-    return fail(`${this.name}: "${k}" is ${JSON.stringify(this.cfg[k])}, not ${what}`, FIX);
+    return fail(`${this.name}: "${k}" is ${quote(this.cfg[k])}, not ${what}`, FIX);
   }
 
   has(k: string): boolean {
@@ -120,7 +131,7 @@ export function configFromHf(cfg: unknown, name = 'config.json'): ModelConfig {
       rotaryDim: Math.floor(HS * pct), parallelResidual: f.bool('use_parallel_residual', true),
     };
   } else {
-    return fail(`${name}: model_type ${JSON.stringify(type)} is not supported`, `supported model types: ${HF_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}`);
+    return fail(`${name}: model_type ${quote(type)} is not supported`, `supported model types: ${HF_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}`);
   }
   validateConfig(c, name);
   return c;
