@@ -39,7 +39,7 @@ export class HfWeights {
       if (await dir.exists(INDEX)) {
         let index: { weight_map?: unknown };
         try { index = JSON.parse(await dir.readText(INDEX)); } catch (e) {
-          return fail(`${dir.name}/${INDEX} is not valid JSON (${(e as Error).message})`);
+          return fail(`${dir.name}/${INDEX} is not valid JSON (${(e as Error).message})`, `restore ${INDEX} from the model's source, or download the model again`);
         }
         const map = index?.weight_map;
         if (typeof map !== 'object' || map === null || Array.isArray(map)) {

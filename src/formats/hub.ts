@@ -97,7 +97,7 @@ export function hubUrl(endpoint: string, r: HubRepo, file: string): string {
 /** the shard files named by a model.safetensors.index.json, in first-use order */
 export function shardFiles(indexText: string, where: string): string[] {
   let index: any;
-  try { index = JSON.parse(indexText); } catch (e) { return fail(`${where} is not valid JSON (${(e as Error).message})`); }
+  try { index = JSON.parse(indexText); } catch (e) { return fail(`${where} is not valid JSON (${(e as Error).message})`, 'the file is damaged: download the model again'); }
   const map = index?.weight_map;
   if (typeof map !== 'object' || map === null || Array.isArray(map)) fail(`${where} has no weight_map object`);
   const files = [...new Set(Object.values(map as Record<string, unknown>))];

@@ -126,7 +126,7 @@ export class Model {
   forward(ids: ArrayLike<number>, B: number, T: number, targets?: ArrayLike<number>, cache?: KvCache, head?: LossHead): Acts {
     const c = this.config, g = this.gpu, V = c.vocabSize, BT = B * T, end = T + (cache?.past ?? 0);
     assert(ids.length === BT, `forward: ${ids.length} ids for B=${B} x T=${T}`);
-    assert(end <= c.maxSeqLen, `sequence length ${end} exceeds the model's maximum of ${c.maxSeqLen} positions`, `use \`seq\` ${c.maxSeqLen} or less`);
+    assert(end <= c.maxSeqLen, `sequence length ${end} exceeds the model's maximum of ${c.maxSeqLen} positions (max_position_embeddings in its config.json)`, `use \`seq\` ${c.maxSeqLen} or less`);
     if (cache) assert(end <= cache.maxT, `the KV cache holds ${cache.maxT} positions, not ${end}`);
     if (c.slidingWindow) {
       assert(end <= c.slidingWindow, `sequence length ${end} exceeds the model's sliding attention window of ${c.slidingWindow}`,

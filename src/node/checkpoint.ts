@@ -15,10 +15,11 @@
 // RUN/checkpoint is missing or dangling (an older layout, or a hand-made mess), points it at the newest
 // complete step directory. INHERITUNE_CRASH_AT=write:N|swap:N (a test hook, documented in docs/architecture.md)
 // kills the process with SIGKILL in the N-th save, after its first file or just before the link swap.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, readlinkSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { writeSafetensors, type TensorWrite } from '../formats/stwrite.js';
 import { writeFileAtomic } from './atomic.js';
+import { readRegularText } from './bytes.js';
 import { StepDigests, checkDigests } from './digests.js';
 import { Progress } from '../util/progress.js';
 import { fail } from '../util/errors.js';
@@ -45,7 +46,7 @@ function readManifest(run: string): { steps: string[]; keep: number } {
   const path = join(run, MANIFEST);
   if (!existsSync(path)) return { steps: [], keep: 1 };
   let m: Partial<Manifest>;
-  try { m = JSON.parse(readFileSync(path, 'utf8')) as Partial<Manifest>; } catch { m = {}; }
+  try { m = JSON.parse(readRegularText(path, 'checkpoint manifest')) as Partial<Manifest>; } catch { m = {}; }
   if (!Array.isArray(m.steps) || !m.steps.every((d) => typeof d === 'string' && STEP.test(d)) || (m.keep !== undefined && !(Number.isInteger(m.keep) && m.keep >= 1))) {
     fail(`${path} is damaged: it does not list step directories`, `restore it, or remove it (nothing in ${join(run, 'checkpoints')} is then removed by the run) and --resume again`);
   }
@@ -131,6 +132,11 @@ function prune(run: string, steps: string, owned: string[], current: string, kee
   const kept = [current, ...owned.filter((d) => d < current && complete(steps, d)).sort().reverse().slice(0, keep - 1)];
   for (const d of owned) if (!kept.includes(d)) removeStep(steps, d);
   writeManifest(run, kept, keep);
+}
+
+/** the step directories RUN/checkpoints.json lists that are gone or incomplete (a run whose checkpoints were lost, not one that never saved) */
+export function lostSteps(run: string): string[] {
+  try { return readManifest(run).steps.filter((d) => !existsSync(join(run, 'checkpoints', d, LAST))); } catch { return []; }
 }
 
 /** RUN/checkpoints holds a complete step directory (the link to it may be lost): a run to resume */

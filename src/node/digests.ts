@@ -7,11 +7,12 @@
 // of shards can hold many GB: hashing it whole on every resume would cost minutes, while a re-pack, another
 // directory or a changed file almost always changes a size, a header or an end); `digest_of` says which.
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { FileSink } from '../formats/stwrite.js';
 import { fileSink, writeFileAtomic } from './atomic.js';
 import { listShards } from './pack.js';
+import { openRegular, readRegularText } from './bytes.js';
 
 /** the file in a step directory that lists the sha256 of every other file in it */
 export const DIGESTS = 'digests.json';
@@ -22,9 +23,10 @@ export const WHOLE = 256 * 1024 * 1024;
 
 /** a file's sha256, read in 1 MiB chunks (or only its first and last MiB, with its size, when `sampled`) */
 export function fileSha256(path: string, sampled = false): string {
-  const h = createHash('sha256'), fd = openSync(path, 'r'), buf = new Uint8Array(CHUNK);
+  // a directory, FIFO or device where a file should be is refused by name, before it is read
+  const { fd, size } = openRegular(path, 'checkpoint file');
+  const h = createHash('sha256'), buf = new Uint8Array(CHUNK);
   try {
-    const size = statSync(path).size;
     const ranges: [number, number][] = sampled && size > 2 * CHUNK ? [[0, CHUNK], [size - CHUNK, size]] : [[0, size]];
     if (sampled) h.update(`${size}\n`);
     for (const [from, to] of ranges) {
@@ -71,7 +73,7 @@ export function readDigests(dir: string): { sums: Record<string, string> } | { p
   const f = join(dir, DIGESTS);
   if (!existsSync(f)) return null;
   try {
-    const j = JSON.parse(readFileSync(f, 'utf8')) as { sha256?: unknown };
+    const j = JSON.parse(readRegularText(f, 'checkpoint digests')) as { sha256?: unknown };
     const s = j?.sha256;
     if (s && typeof s === 'object' && !Array.isArray(s) && Object.entries(s).every(([k, v]) => !/[/\\]/.test(k) && typeof v === 'string' && /^[0-9a-f]{64}$/.test(v))) return { sums: s as Record<string, string> };
   } catch { /* reported below */ }

@@ -13,7 +13,7 @@
 // INHERITUNE_CRASH_AT=cache:N (a test hook) kills the process with SIGKILL after shard N's temporary file
 // is written, before its rename.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.js';
@@ -26,6 +26,7 @@ import * as K from '../gpu/kernels/index.js';
 import type { TopkBatch } from '../train/distill.js';
 import { Progress } from '../util/progress.js';
 import { writeFileAtomic } from './atomic.js';
+import { readRegular, readRegularText } from './bytes.js';
 import { fail } from '../util/errors.js';
 
 export const CACHE_MANIFEST = 'distill_cache.json';
@@ -96,7 +97,7 @@ export function readManifest(dir: string): { manifest: CacheManifest; digest: st
     const partial = existsSync(join(dir, CACHE_PARTIAL)) ? `: ${dir} holds an unfinished cache` : '';
     fail(`--teacher-cache ${dir} has no ${CACHE_MANIFEST}${partial}`, partial ? 'run the same `inheritune-rt distill-cache` again to finish it' : 'pass a directory written by `inheritune-rt distill-cache`');
   }
-  const text = readFileSync(f, 'utf8');
+  const text = readRegularText(f, 'distill-cache manifest');
   let m: CacheManifest;
   try { m = JSON.parse(text); } catch (e) { return fail(`${f} is damaged: ${(e as Error).message}`, 'make the cache again with `inheritune-rt distill-cache`'); }
   const int = (v: unknown) => Number.isInteger(v) && (v as number) >= 1;
@@ -172,7 +173,7 @@ function wholeShards(dir: string, id: CacheIdentity): CacheManifest['shards'] {
   for (let i = 0; i * id.shard_windows < id.windows; i++) {
     const f = join(dir, shardName(i)), n = Math.min(id.shard_windows, id.windows - i * id.shard_windows);
     if (!existsSync(f) || statSync(f).size !== HEADER + n * rec) break;
-    const bytes = new Uint8Array(readFileSync(f));
+    const bytes = new Uint8Array(readRegular(f, 'distill-cache shard'));
     const h = new Uint32Array(bytes.buffer, bytes.byteOffset, 6);
     if (h[0] !== MAGIC || h[1] !== VERSION || h[2] !== id.K || h[3] !== id.T || h[4] !== n || h[5] !== i * id.shard_windows) break;
     out.push({ file: shardName(i), windows: n, sha256: sha256(bytes) });
@@ -195,7 +196,7 @@ export async function writeCache(gpu: Gpu, teacher: Model, src: ShardSource, id:
                                  progress: ((s: string) => void) | null): Promise<{ manifest: CacheManifest; written: number }> {
   for (const [f, what] of [[CACHE_MANIFEST, 'a finished cache'], [CACHE_PARTIAL, 'an unfinished cache']] as const) {
     if (!existsSync(join(dir, f))) continue;
-    const there = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CacheIdentity;
+    const there = JSON.parse(readRegularText(join(dir, f), 'distill-cache manifest')) as CacheIdentity;
     const diff = firstDifference(there, id);
     if (diff) fail(`--out ${dir} holds ${what} of other inputs: ${diff}`, 'pass another --out, or --force to start over in it');
     if (f === CACHE_MANIFEST) return { manifest: readManifest(dir).manifest, written: 0 };

@@ -3,7 +3,7 @@
 // the loader's batches follow from the step; the loader is the one the options make), then the loader's
 // position against the data it is to read. A damaged file is never used: every error names the file and
 // the field, and the fix (an older checkpoint of the run when one is kept, or --force to start over).
-import { readFileSync } from 'node:fs';
+import { readRegularText } from './bytes.js';
 import type { TrainOptions, TrainerState } from '../train/trainer.js';
 import { validateTrainOptions } from '../train/trainer.js';
 import { validateDistill } from '../train/distill.js';
@@ -19,7 +19,11 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown, min = 0): v is number => Number.isInteger(v) && (v as number) >= min;
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const show = (v: unknown): string => (v === undefined ? 'missing' : `${JSON.stringify(v)}`.slice(0, 60));
+const show = (v: unknown): string => {
+  if (v === undefined) return 'missing';
+  // a value nested too deep for JSON.stringify's stack is described by its type instead
+  try { return `${JSON.stringify(v)}`.slice(0, 60); } catch { return Array.isArray(v) ? `an array of ${v.length}` : `a ${typeof v}`; }
+};
 
 /**
  * trainer.json at `file`, checked (see the header); `hint`: the fix for a damaged checkpoint (the caller
@@ -27,7 +31,8 @@ const show = (v: unknown): string => (v === undefined ? 'missing' : `${JSON.stri
  */
 export function readTrainerJson(file: string, hint: string): SavedRun {
   let j: unknown;
-  try { j = JSON.parse(readFileSync(file, 'utf8')); } catch (e) {
+  try { j = JSON.parse(readRegularText(file, 'run state')); } catch (e) {
+    if (e instanceof InherituneError) throw e; // missing, or not a regular file: named by the read
     return fail(`${file} is not valid JSON (${(e as Error).message}): the checkpoint is damaged`, hint);
   }
   const bad = (field: string, v: unknown, want: string): never => fail(`${file}: \`${field}\` is ${show(v)}, expected ${want}: the checkpoint is damaged`, hint);

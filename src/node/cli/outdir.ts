@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { fail } from '../../util/errors.js';
-import { hasCompleteStep } from '../checkpoint.js';
+import { hasCompleteStep, lostSteps, MANIFEST } from '../checkpoint.js';
 
 export type OutKind = 'missing' | 'empty' | 'file' | 'train' | 'train-unsaved' | 'run' | 'demo' | 'distill-cache' | 'other';
 
@@ -63,6 +63,11 @@ export function checkOut(dir: string, rule: OutRule, resume = false, force = fal
     return fail(`${f} ${dir} ${WHAT[kind]}`, `pass --resume to continue it, --force to start over in it, or another ${f}`);
   }
   if (resume && rule.own) {
+    const lost = kind === 'train-unsaved' ? lostSteps(dir) : [];
+    if (lost.length) {
+      fail(`--resume: ${f} ${dir} holds a training run whose checkpoint${lost.length > 1 ? 's' : ''} ${lost.map((d) => join('checkpoints', d)).join(', ')} (listed in ${MANIFEST}) ${lost.length > 1 ? 'are' : 'is'} missing or incomplete (no trainer.json): nothing is left to resume`,
+        `restore ${lost.length > 1 ? 'them' : 'it'}, or pass --force instead of --resume to start the run over`);
+    }
     const nothing = kind === 'train-unsaved' && rule.own === 'train' ? ': nothing to resume' : '';
     fail(`--resume: ${f} ${dir} ${WHAT[kind]}${nothing}`, nothing ? 'pass --force instead of --resume to start it over' :
       `pass the ${f} of a run of this command, or start a new one without --resume in another ${f}`);
