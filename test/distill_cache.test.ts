@@ -181,7 +181,7 @@ describe('train --teacher-cache', () => {
     rmSync(join(missing, 'topk_000001.bin'));
     const cases: [string[], RegExp][] = [
       [kd(seq32), /--teacher-cache .*cache-seq32 was made with --seq 32, and this run has --seq 64\n---> HINT: make a cache for this run: inheritune-rt distill-cache/],
-      [kd(val), /--teacher-cache .*cache-val was made for other text: .*val\.txt \(\d+ tokens, digest [0-9a-f]{16}…\), and this run's --text .*train\.txt is \d+ tokens/],
+      [kd(val), /--teacher-cache .*cache-val was made for other text \(its distill_cache.json names .*val\.txt \(\d+ tokens, digest [0-9a-f]{16}…\), and this run's --text .*train\.txt is \d+ tokens/],
       [kd(tiny), /--teacher-cache .*cache-tiny was made with a tokenizer of 96 ids, and the model trained has 512/],
       [[...kd(cache), '--teacher', TEACHER], /pass either --teacher PATH .* or --teacher-cache DIR .*, not both/],
       [[...kd(cache), '--distill-topk', '4'], /--teacher-cache .*cache holds the teacher's top 8 logits, and --distill-topk is 4\n---> HINT: pass --distill-topk 8/],

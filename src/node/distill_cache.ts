@@ -118,7 +118,7 @@ export function checkCacheFor(dir: string, m: CacheManifest, want: { T: number; 
     fail(`--teacher-cache ${dir} was made with another tokenizer of the same size: its pieces' digest is ${m.tokenizer.digest.slice(0, 16)}…, this run's tokenizer's ${want.pieces.slice(0, 16)}…`, fix);
   }
   if (m.text.digest !== want.textDigest) {
-    fail(`--teacher-cache ${dir} was made for other text: ${m.text.path} (${m.text.tokens} tokens, digest ${m.text.digest.slice(0, 16)}…), and this run's --text ${want.textPath} is ${want.tokens} tokens, digest ${want.textDigest.slice(0, 16)}…`, fix);
+    fail(`--teacher-cache ${dir} was made for other text (its distill_cache.json names ${m.text.path} (${m.text.tokens} tokens, digest ${m.text.digest.slice(0, 16)}…), and this run's --text ${want.textPath} is ${want.tokens} tokens, digest ${want.textDigest.slice(0, 16)}…`, fix);
   }
 }
 

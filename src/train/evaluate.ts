@@ -13,13 +13,13 @@ export function windowCount(tokens: number, T: number, max = Infinity): number {
 export interface WindowedLoss { loss: number; ppl: number; tokens: number; windows: number }
 
 export async function windowedLoss(model: Model, tokens: ArrayLike<number>, T: number, W: number,
-                                   opts: { batch?: number; onWindow?: (done: number, total: number) => void } = {}): Promise<WindowedLoss> {
+                                   opts: { batch?: number; onWindow?: (done: number, total: number) => void; what?: string } = {}): Promise<WindowedLoss> {
   if (!(Number.isInteger(T) && T >= 1)) fail(`\`seq\` ${T} must be a positive integer`);
   if (!(Number.isInteger(W) && W >= 1)) fail(`\`windows\` ${W} must be a positive integer`);
   const need = W * T + 1;
   if (tokens.length < need) {
     const most = windowCount(tokens.length, T);
-    fail(`the text gives ${tokens.length} tokens, but ${W} windows of ${T}+1 tokens need ${need}`,
+    fail(`${opts.what ?? 'the text'} gives ${tokens.length} tokens, but ${W} windows of ${T}+1 tokens need ${need}`,
       most >= 1 ? `use \`windows\` ${most} or less, a shorter \`seq\`, or a longer text` : 'use a shorter `seq` or a longer text');
   }
   const B = Math.max(1, Math.min(opts.batch ?? 8, W));

@@ -22,7 +22,7 @@ export async function evaluate(flags: Flags, gpu: Gpu): Promise<void> {
   const model = await loadModel(gpu, path, { layers: int(flags, 'layers') });
   const ids = await readTokens(textPath, () => readTokenizer(flags.tokenizer as string | undefined, path, model.config.vocabSize, tokenizerOpts(flags)), 'val', model.config.vocabSize);
   const bar = new Progress('eval', W, flags.json ? null : stderrBar());
-  const r = await windowedLoss(model, ids, T, W, { batch: int(flags, 'batch'), onWindow: (d) => bar.update(d) });
+  const r = await windowedLoss(model, ids, T, W, { batch: int(flags, 'batch'), onWindow: (d) => bar.update(d), what: `--text ${textPath}` });
   model.destroy();
   if (flags.json) { console.log(JSON.stringify(r)); return; }
   console.log(`loss ${r.loss.toFixed(6)} nats/token   ppl ${r.ppl.toFixed(4)}   (${r.windows} windows x ${T} tokens = ${r.tokens})`);
