@@ -12,13 +12,15 @@ import { ALIGN, slice } from '../view.js';
 import { assert, fail } from '../../util/errors.js';
 import { columnSums } from './reduce.js';
 import { geluBackward, geluErfBackward, geluErfForward, geluForward } from './pointwise.js';
+import { gemmSgmatrix, hasSgmatrix } from './matmul_sgmatrix.js';
 
-export type MatmulVariant = 'subgroup' | 'regs' | 'tiled' | 'scalar';
+// 'sgmatrix': the tensor-core gemm of src/gpu/kernels/matmul_sgmatrix.ts, a candidate under --precision f16 only
+export type MatmulVariant = 'subgroup' | 'regs' | 'tiled' | 'scalar' | 'sgmatrix';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['subgroup', 'regs', 'tiled', 'scalar'];
 
 const SCALAR_TILE = 32;   // scalar kernels: 8x8 threads x 4x4 outputs
 // gemm entry point and output tile (rows M, columns N) per workgroup
-const GEMM: Record<Exclude<MatmulVariant, 'scalar'>, { entry: string; tm: number; tn: number }> = {
+const GEMM: Record<Exclude<MatmulVariant, 'scalar' | 'sgmatrix'>, { entry: string; tm: number; tn: number }> = {
   subgroup: { entry: 'gemm_sg', tm: 128, tn: 32 },
   regs: { entry: 'gemm_regs', tm: 32, tn: 32 },
   tiled: { entry: 'gemm_tiled', tm: 64, tn: 64 },
@@ -38,6 +40,10 @@ export function matmulCandidates(g: Gpu, ...strides: number[]): MatmulVariant[] 
 function gemm(g: Gpu, v: Exclude<MatmulVariant, 'scalar'>, precision: Precision, c: View, c0: number, ldc: number, a: View, lda: number, aCol: boolean,
               b: View, ldb: number, bCol: boolean, bias: View | null, M: number, N: number, K: number, acc: boolean, out16 = false,
               epi: { code: number; x: View } | null = null) {
+  if (v === 'sgmatrix') {
+    gemmSgmatrix(g, c, c0, ldc, a, lda, aCol, b, ldb, bCol, bias, M, N, K, acc, epi?.x ?? null, { ...f16(precision, out16), ...(epi ? { EPI: epi.code } : {}) });
+    return;
+  }
   const { entry, tm, tn } = GEMM[v];
   g.dispatch(entry, { u: [M, N, K, lda, ldb, ldc, c0, acc ? 1 : 0, bias ? 1 : 0] }, [c, a, b, bias ?? g.none, epi?.x ?? g.scratch('gemm_no_epilogue', 1)],
     [Math.ceil(N / tn), Math.ceil(M / tm)], { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0, ...f16(precision, out16), ...(epi ? { EPI: epi.code } : {}) });
@@ -57,7 +63,10 @@ const f16 = (precision: Precision, out16 = false) => (precision === 'f16' ? { F1
 /** the tuner's choice for a gemm of this mode and shape class (timed at the launch's precision) */
 function choose(g: Gpu, precision: Precision, mode: string, M: number, N: number, K: number, aCol: boolean, bCol: boolean, ...strides: number[]): MatmulVariant {
   const key = `${mode}:M${bucket(M)}:N${N}:K${K}`;
-  return g.tuner.pick('matmul', key, matmulCandidates(g, ...strides), 'scalar',
+  const vec4 = matmulCandidates(g, ...strides);
+  // the tensor-core gemm first (the best guess where it exists); the tuner checks every candidate against the last
+  const candidates = precision === 'f16' && hasSgmatrix(g) && vec4.length ? ['sgmatrix' as const, ...vec4] : vec4;
+  return g.tuner.pick('matmul', key, candidates, 'scalar',
     () => gemmBench(g, precision, Math.min(M, 256), Math.min(N, 2048), Math.min(K, 2048), aCol, bCol)) as MatmulVariant;
 }
 
