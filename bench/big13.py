@@ -7,13 +7,14 @@
 #               SDPA causal attention, SwiGLU; AdamW fused), f32 weights, with TF32 off, TF32 on and bf16
 #               autocast; one JSON line per setting with the step time and tokens/s
 # bench/device.sh runs both and `inheritune-rt train` on DIR beside them.
-import json, struct, sys, time
+# Dry runs on a CPU: BIG13_DIMS=C,H,L,NH,V (e.g. 64,172,2,4,512) shrinks the model, BIG13_DEVICE=cpu picks the device.
+import json, math, os, struct, sys, time
 import torch
 import torch.nn.functional as F
 
-C, H, L, NH, V = 3200, 8640, 13, 32, 32000
+C, H, L, NH, V = [int(x) for x in os.environ.get('BIG13_DIMS', '3200,8640,13,32,32000').split(',')]
 HS = C // NH
-dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+dev = os.environ.get('BIG13_DEVICE') or ('cuda' if torch.cuda.is_available() else 'cpu')
 CONFIG = {'architectures': ['LlamaForCausalLM'], 'model_type': 'llama', 'hidden_size': C, 'intermediate_size': H,
           'num_hidden_layers': L, 'num_attention_heads': NH, 'num_key_value_heads': NH, 'vocab_size': V,
           'max_position_embeddings': 2048, 'rms_norm_eps': 1e-6, 'rope_theta': 10000.0, 'tie_word_embeddings': False,
@@ -64,6 +65,12 @@ def model():
     return P, blocks
 
 
+def attend(q, k, v, T):
+    if hasattr(F, 'scaled_dot_product_attention'): return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    mask = torch.full((T, T), float('-inf'), device=q.device).triu(1)   # torch < 2.0 (a CPU dry run)
+    return ((q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1]) + mask).softmax(-1).to(v.dtype) @ v
+
+
 def rms(x, w):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * w
 
@@ -78,7 +85,7 @@ def loss(P, blocks, x, y, T):
     for b in blocks:
         a = rms(h, b['n1'])
         q, k, v = [F.linear(a, b[m]).view(B, T, NH, HS).transpose(1, 2) for m in 'qkv']
-        att = F.scaled_dot_product_attention(rot(q), rot(k), v, is_causal=True).transpose(1, 2).reshape(B, T, C)
+        att = attend(rot(q), rot(k), v, T).transpose(1, 2).reshape(B, T, C)
         h = h + F.linear(att, b['o'])
         a = rms(h, b['n2'])
         h = h + F.linear(F.silu(F.linear(a, b['w1'])) * F.linear(a, b['w3']), b['w2'])
@@ -107,7 +114,8 @@ def bench(B, T, steps):
             if dev == 'cuda': torch.cuda.synchronize()
             if s: times.append(time.time() - t0)  # step 0 warms up
         ms = 1000 * sorted(times)[len(times) // 2]
-        print(json.dumps({'model': '13 of OpenLLaMA-3B blocks', 'setting': setting, 'B': B, 'T': T, 'step_ms': round(ms, 1),
+        print(json.dumps({'model': '13 of OpenLLaMA-3B blocks' if (C, L) == (3200, 13) else f'dims {C},{H},{L},{NH},{V}', 'setting': setting,
+                          'params': sum(t.numel() for t in params), 'B': B, 'T': T, 'step_ms': round(ms, 1),
                           'tokens_per_s': round(B * T / (ms / 1000), 1), 'loss': float(l), 'device': torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}), flush=True)
 
 
