@@ -1,7 +1,8 @@
 # big13: the 13-block model of issue 12 (13 of OpenLLaMA-3B's 26 blocks: hidden 3200, intermediate 8640,
 # 32 heads, vocab 32000, untied head; 1.82B parameters) for the GPU machine's bench, in two parts:
 #   write DIR   a Hugging Face directory of random bf16 weights (std 0.02, norms 1; a hand-written
-#               safetensors writer, no transformers needed) and DIR/tokens.bin, an llm.c shard of
+#               safetensors writer, no transformers needed) and DIR-tokens.bin beside it (not inside: the
+#               CLI would take a .bin in the model directory for its tokenizer), an llm.c shard of
 #               random ids for `train --text`
 #   torch B T N PyTorch eager training steps of the same model (plain torch: RMSNorm, rotate-half RoPE,
 #               SDPA causal attention, SwiGLU; AdamW fused), f32 weights, with TF32 off, TF32 on and bf16
@@ -50,7 +51,7 @@ def write(d):
             t = torch.ones(s, device=dev) if len(s) == 1 else torch.randn(s, generator=g, device=dev) * 0.02
             f.write(t.to(torch.bfloat16).view(torch.int16).cpu().numpy().tobytes())
     ids = torch.randint(0, V, (1 << 20,), generator=torch.Generator().manual_seed(1), dtype=torch.int32)
-    with open(f'{d}/tokens.bin', 'wb') as f:
+    with open(f'{d.rstrip("/")}-tokens.bin', 'wb') as f:
         f.write(struct.pack('<256i', 20240520, 1, ids.numel(), *([0] * 253)))
         f.write(ids.to(torch.int16).numpy().tobytes())  # ids < 32768: int16 bits = uint16
     print(json.dumps({'wrote': d, 'bytes': off}))

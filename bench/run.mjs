@@ -41,7 +41,9 @@ const g = await createGpu();
 const report = g.report();
 const out = { date: new Date().toISOString(), adapter: report.adapter, features: report.features, rows: [] };
 const rows = out.rows;
-const row = (what, variant, fields) => { rows.push({ what, variant, ...fields }); print(rows[rows.length - 1]); };
+// each row also rewrites BENCH_JSON, so a run stopped by a time limit (bench/device.sh) keeps what it measured
+const row = (what, variant, fields) => { rows.push({ what, variant, ...fields }); print(rows[rows.length - 1]); saveJson(); };
+const saveJson = () => { if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(out, null, 1) + '\n'); };
 console.log(`adapter: ${Object.values(report.adapter).join(' / ')} (${report.runtime}); features: ${report.features.join(' ')}`);
 const torch = on('torch') ? probeTorch() : null;    // before the GPU rows, so its subprocesses are done by then
 if (torch) { out.torch = { header: torch.header, skipped: torch.why ?? undefined }; for (const l of [torch.header, torch.why]) if (l) console.log(l); }
@@ -220,6 +222,6 @@ function print(r) {
   const f = (x, d) => (Number.isFinite(x) ? x.toFixed(d) : '');
   console.log(`| ${r.what} | ${r.variant} | ${f(r.ms, 1)} | ${f(r.gflops, 2)} | ${f(r.pct, 0)} | ${f(r.tokens_per_s, 0)} | ${f(r.mfu, 0)} | ${r.note ?? ''} |`);
 }
-if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(out, null, 1) + '\n');
+saveJson();
 g.destroy();
 process.exit(0);
