@@ -5,7 +5,9 @@
 // operands' row strides to be multiples of 4; the launcher offers the valid ones to the tuner
 // (src/gpu/tune.ts), which keeps the fastest per adapter and shape class. Each launch is given its
 // precision (opts.precision, the model's pass passes it on): under 'f16' (--precision f16) every variant
-// reads its operands rounded to f16 and sums in f32, and the forward rounds its output to f16 (except the logits).
+// reads its operands rounded to f16 and sums in f32, and the forward rounds its output to f16 (except the logits);
+// there, where the adapter has subgroup matrices, 'sgmatrix' (tensor cores, src/gpu/kernels/matmul_sgmatrix.ts)
+// joins the vec4 variants as the first candidate (tiled stays last: the tuner's reference).
 import type { Gpu, Precision, View } from '../gpu.js';
 import { benchOperands, type Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
