@@ -4,14 +4,15 @@
 // every dimension) and the tuner offering it under --precision f16 only; elsewhere (lavapipe,
 // SwiftShader) the oracle tests skip with the reason printed, and what can be checked without the
 // feature is: Dawn knows the extension the module enables (it refuses it as "not allowed", not as
-// unknown), and the tuner's agreement check, which is what keeps a variant whose assumptions fail
-// (a subgroup layout, the tensor cores' sums) from being chosen.
+// unknown), the tuner's agreement check, which is what keeps a variant whose assumptions fail
+// (a subgroup layout, the tensor cores' sums) from being chosen, and, on stand-in adapters, that
+// src/gpu/device.ts asks for the feature only where the adapter offers the tile the kernel is written for.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createGpu, type Gpu } from '../src/node/index.js';
 import * as K from '../src/gpu/kernels/index.js';
 import { WGSL } from '../src/gen/wgsl.js';
 import { Tuner } from '../src/gpu/tune.js';
-import { subgroupMatrixConfigs } from '../src/gpu/device.js';
+import { acquireDevice, subgroupMatrixConfigs, SUBGROUP_MATRIX } from '../src/gpu/device.js';
 import { f32ToRaw, rawToF32 } from '../src/formats/dtype.js';
 import * as cpu from './cpu.js';
 import { testGpu, randn, checkTensor, put } from './helpers.js';
@@ -118,4 +119,35 @@ describe('the tuner checks every candidate against the last one', () => {
       expect(t.pick('matmul', 'k', ['fast', 'ref'], 'scalar', bench), wrong ? 'wrong and fast' : 'right and fast').toBe(want);
     }
   });
+});
+
+describe('the feature is requested only where the adapter offers the tile', () => {
+  // a stand-in GPU whose adapter lists the given features and configs; records what the device was asked for
+  const fake = (features: string[], info: Record<string, unknown>) => {
+    const asked: string[][] = [];
+    const gpu = {
+      requestAdapter: async () => ({
+        features: new Set(features), limits: {}, info,
+        requestDevice: async (d: { requiredFeatures: string[] }) => { asked.push([...d.requiredFeatures]); return { features: new Set(d.requiredFeatures) }; },
+      }),
+    } as unknown as GPU;
+    return { gpu, asked };
+  };
+  const f16x16 = { componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 };
+  const cases: [string, string[], Record<string, unknown>, boolean][] = [
+    ['NVIDIA-like: the feature, shader-f16, the 16x16x16 f16 config, 32 lanes', [SUBGROUP_MATRIX, 'shader-f16', 'subgroups'], { subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [f16x16] }, true],
+    ['no feature listed (an instance without allow_unsafe_apis, lavapipe)', ['shader-f16', 'subgroups'], { subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [f16x16] }, false],
+    ['no shader-f16', [SUBGROUP_MATRIX, 'subgroups'], { subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [f16x16] }, false],
+    ['only 8x8x8 configs (Apple-like)', [SUBGROUP_MATRIX, 'shader-f16', 'subgroups'], { subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [{ ...f16x16, M: 8, N: 8, K: 8 }] }, false],
+    ['f16 results only', [SUBGROUP_MATRIX, 'shader-f16', 'subgroups'], { subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: [{ ...f16x16, resultComponentType: 'f16' }] }, false],
+    ['subgroups of 32 to 64 lanes (one workgroup is not surely one subgroup)', [SUBGROUP_MATRIX, 'shader-f16', 'subgroups'], { subgroupMinSize: 32, subgroupMaxSize: 64, subgroupMatrixConfigs: [f16x16] }, false],
+  ];
+  for (const [name, features, info, want] of cases) {
+    it(name, async () => {
+      const { gpu, asked } = fake(features, info);
+      const d = await acquireDevice({ gpu });
+      expect(asked[0].includes(SUBGROUP_MATRIX)).toBe(want);
+      expect(d.subgroupMatrix).toEqual(want ? { M: 16, N: 16, K: 16, lanes: 32 } : null);
+    });
+  }
 });
