@@ -4,7 +4,8 @@
 // every dimension) and the tuner offering it under --precision f16 only; elsewhere (lavapipe,
 // SwiftShader) the oracle tests skip with the reason printed, and what can be checked without the
 // feature is: Dawn knows the extension the module enables (it refuses it as "not allowed", not as
-// unknown), the tuner's agreement check, which is what keeps a variant whose assumptions fail
+// unknown), everything in the module before the first subgroup matrix compiles (Dawn resolves in order
+// and stops there; the matrix builtins themselves are compiled only where the feature exists), the tuner's agreement check, which is what keeps a variant whose assumptions fail
 // (a subgroup layout, the tensor cores' sums) from being chosen, and, on stand-in adapters, that
 // src/gpu/device.ts asks for the feature only where the adapter offers the tile the kernel is written for.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -47,10 +48,18 @@ describe('subgroup-matrix matmul (f16 x f16 -> f32)', () => {
       const m = d.createShaderModule({ code: src });
       const info = await m.getCompilationInfo();
       await d.popErrorScope();
-      return info.messages.map((x) => x.message).join('\n');
+      return info.messages.map((x) => `${x.type} ${x.lineNum}:${x.linePos} ${x.message}`).join('\n');
     };
     expect(await messages('enable chromium_experimental_subgroup_matrix;\n@compute @workgroup_size(1) fn main() {}')).toMatch(/not allowed/);
     expect(await messages('enable chromium_experimental_subgroup_matrixx;\n@compute @workgroup_size(1) fn main() {}')).not.toMatch(/not allowed/);
+    // without the directive Dawn parses the whole module and resolves it in order up to the first subgroup
+    // matrix: so the module's syntax, matmul.wgsl's text and the staging / epilogue helpers (f16 workgroup
+    // arrays, blockA/blockB, put) are checked here, and the one error is that first use in gemm_sm
+    const lines = code.split('\n');
+    const first = lines.findIndex((l) => /subgroup_matrix_/.test(l) && !l.trimStart().startsWith('//')) + 1;
+    expect(lines.slice(0, first).join('\n')).toMatch(/fn smStage[\s\S]*fn smFlush[\s\S]*fn gemm_sm/);
+    const got = await messages(code.replace('enable chromium_experimental_subgroup_matrix;', '// (directive left out)'));
+    expect(got.split('\n').filter((l) => l.startsWith('error'))).toEqual([`error ${first}:13 use of 'subgroup_matrix_*' requires enabling extension 'chromium_experimental_subgroup_matrix'`]);
   });
 
   it('matmulSgmatrix equals the float64 oracle on f16-rounded operands', async (ctx) => {
