@@ -6,7 +6,9 @@
 // feature is: Dawn knows the extension the module enables (it refuses it as "not allowed", not as
 // unknown), everything in the module before the first subgroup matrix compiles (Dawn resolves in order
 // and stops there; the matrix builtins themselves are compiled only where the feature exists), the tuner's agreement check, which is what keeps a variant whose assumptions fail
-// (a subgroup layout, the tensor cores' sums) from being chosen, and, on stand-in adapters, that
+// (a subgroup layout, the tensor cores' sums) from being chosen, the kernel itself with the four
+// subgroup-matrix builtins emulated in plain WGSL (test/sgmatrix_emul.ts: its tiling, staging, layouts,
+// tails and epilogues against the oracle; a planted tile offset fails it), and, on stand-in adapters, that
 // src/gpu/device.ts asks for the feature only where the adapter offers the tile the kernel is written for.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createGpu, type Gpu } from '../src/node/index.js';
@@ -17,6 +19,7 @@ import { acquireDevice, subgroupMatrixConfigs, SUBGROUP_MATRIX } from '../src/gp
 import { f32ToRaw, rawToF32 } from '../src/formats/dtype.js';
 import * as cpu from './cpu.js';
 import { testGpu, randn, checkTensor, put } from './helpers.js';
+import { emulated } from './sgmatrix_emul.js';
 
 const half = (x: Float32Array) => rawToF32(f32ToRaw(x, 'F16'), 'F16');
 
@@ -107,6 +110,49 @@ describe('subgroup-matrix matmul (f16 x f16 -> f32)', () => {
       await g.tune();
     } finally {
       g.destroy();
+    }
+  });
+});
+
+describe('subgroup-matrix matmul with the builtins emulated (every adapter)', () => {
+  it('gemm_sm and its launchers at --precision f16 equal the float64 oracle on f16-rounded operands', async (ctx) => {
+    if (!base || base.subgroupMatrix) return ctx.skip();   // where the feature exists the real one is tested above
+    const real = WGSL.matmul_sgmatrix;
+    WGSL.matmul_sgmatrix = emulated(real);
+    const g = await createGpu({ force: { matmul: 'sgmatrix' }, tuneCache: { load: () => ({}), save: () => {} } });
+    try {
+      (g as { subgroupMatrix: unknown }).subgroupMatrix = { M: 16, N: 16, K: 16, lanes: g.subgroupSize?.max ?? 8 };
+      for (const [M, Kd, N] of [[13, 36, 28], [70, 132, 100]] as [number, number, number][]) {
+        const a = randn(M * Kd, 1), b = randn(N * Kd, 2), out = g.tensor(M * N, 'out');
+        K.matmulSgmatrix(g, out, put(g, a), put(g, b), M, N, Kd);
+        checkTensor(`emulated gemm_sm ${M}x${Kd}x${N}`, await g.read(out), cpu.matmulForward(half(a), half(b), null, M, Kd, N), 1e-4, 1e-4);
+      }
+      const opts = { precision: 'f16' as const };
+      const [N, C, OC] = [65, 68, 36];
+      const x = randn(N * C, 3), w = randn(OC * C, 4), bias = randn(OC, 5), res = randn(N * OC, 8);
+      const out = g.tensor(N * OC, 'out');
+      K.matmulForward(g, out, put(g, x), put(g, w), put(g, bias), N, C, OC, OC, { ...opts, f32Out: true });
+      checkTensor('emulated forward + bias', await g.read(out), cpu.matmulForward(half(x), half(w), bias, N, C, OC), 1e-4, 1e-4);
+      // the residual epilogue (EPI 5): out = residual + the product rounded to f16
+      K.matmulForward(g, out, put(g, x), put(g, w), null, N, C, OC, OC, { ...opts, residual: put(g, res) });
+      const prod = half(Float32Array.from(cpu.matmulForward(half(x), half(w), null, N, C, OC)));
+      checkTensor('emulated forward + residual', await g.read(out), prod.map((v, i) => v + res[i]), 1e-3, 1e-3);
+      // the column layouts of dinp (B by columns) and dweight (A and B by columns, +=), one gemm each
+      for (const [aCol, bCol, acc] of [[false, true, false], [true, true, true]] as const) {
+        const [M, Kd, Nn] = [36, 65, 68], lda = aCol ? M : 68, ldb = bCol ? Nn : 68;
+        const a = randn((aCol ? Kd : M) * lda, 9), b = randn((bCol ? Kd : Nn) * ldb, 10), c0 = randn(M * Nn, 11);
+        const ha = half(a), hb = half(b);
+        const A = (m: number, k: number) => ha[aCol ? k * lda + m : m * lda + k], B = (n: number, k: number) => hb[bCol ? k * ldb + n : n * ldb + k];
+        const want = new Float64Array(M * Nn);
+        for (let m = 0; m < M; m++) for (let n = 0; n < Nn; n++) { let t = acc ? c0[m * Nn + n] : 0; for (let k = 0; k < Kd; k++) t += A(m, k) * B(n, k); want[m * Nn + n] = t; }
+        const c = put(g, c0);
+        K.gemmSgmatrix(g, c, 0, Nn, put(g, a), lda, aCol, put(g, b), ldb, bCol, null, M, Nn, Kd, acc, null, { F16_IN: 1 });
+        checkTensor(`emulated gemm A ${aCol ? 'columns' : 'rows'}, B ${bCol ? 'columns' : 'rows'}${acc ? ', +=' : ''}`, await g.read(c), want, 1e-4, 1e-4);
+      }
+      expect(new Set(Object.entries(g.tuner.used()).filter(([k]) => k.startsWith('matmul:')).map(([, v]) => v))).toEqual(new Set(['sgmatrix']));
+    } finally {
+      g.destroy();
+      WGSL.matmul_sgmatrix = real;
     }
   });
 });
