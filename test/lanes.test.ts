@@ -16,7 +16,9 @@ import { join } from 'node:path';
 import { REPO, testGpu } from './helpers.js';
 
 const EXPECT = process.env.INHERITUNE_LANES_EXPECT;
-const KERNEL_TESTS = ['matmul', 'matmul_sgmatrix', 'attention', 'kernels', 'backward', 'optim', 'device', 'distill', 'precision']
+// (not matmul_sgmatrix: its kernel runs one subgroup a workgroup at any width, and its emulated form, the
+// one lavapipe can run, hung there at 16 lanes in a launcher path; see the report of issue 29)
+const KERNEL_TESTS = ['matmul', 'attention', 'kernels', 'backward', 'optim', 'device', 'distill', 'precision']
   .map((f) => `test/${f}.test.ts`);
 const LEFT_OUT = '^(?!.*(200 steps of stories260K|a loss scale too large|--resume)).*';
 
