@@ -1,19 +1,21 @@
 # big13: the 13-block model of issue 12 (13 of OpenLLaMA-3B's 26 blocks: hidden 3200, intermediate 8640,
 # 32 heads, vocab 32000, untied head; 1.82B parameters) for the GPU machine's bench, in two parts:
 #   write DIR   a Hugging Face directory of random bf16 weights (std 0.02, norms 1; a hand-written
-#               safetensors writer, no transformers needed) and DIR/tokens.bin, an llm.c shard of
+#               safetensors writer, no transformers needed) and DIR-tokens.bin beside it (not inside: the
+#               CLI would take a .bin in the model directory for its tokenizer), an llm.c shard of
 #               random ids for `train --text`
 #   torch B T N PyTorch eager training steps of the same model (plain torch: RMSNorm, rotate-half RoPE,
 #               SDPA causal attention, SwiGLU; AdamW fused), f32 weights, with TF32 off, TF32 on and bf16
 #               autocast; one JSON line per setting with the step time and tokens/s
 # bench/device.sh runs both and `inheritune-rt train` on DIR beside them.
-import json, struct, sys, time
+# Dry runs on a CPU: BIG13_DIMS=C,H,L,NH,V (e.g. 64,172,2,4,512) shrinks the model, BIG13_DEVICE=cpu picks the device.
+import json, math, os, struct, sys, time
 import torch
 import torch.nn.functional as F
 
-C, H, L, NH, V = 3200, 8640, 13, 32, 32000
+C, H, L, NH, V = [int(x) for x in os.environ.get('BIG13_DIMS', '3200,8640,13,32,32000').split(',')]
 HS = C // NH
-dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+dev = os.environ.get('BIG13_DEVICE') or ('cuda' if torch.cuda.is_available() else 'cpu')
 CONFIG = {'architectures': ['LlamaForCausalLM'], 'model_type': 'llama', 'hidden_size': C, 'intermediate_size': H,
           'num_hidden_layers': L, 'num_attention_heads': NH, 'num_key_value_heads': NH, 'vocab_size': V,
           'max_position_embeddings': 2048, 'rms_norm_eps': 1e-6, 'rope_theta': 10000.0, 'tie_word_embeddings': False,
@@ -49,7 +51,7 @@ def write(d):
             t = torch.ones(s, device=dev) if len(s) == 1 else torch.randn(s, generator=g, device=dev) * 0.02
             f.write(t.to(torch.bfloat16).view(torch.int16).cpu().numpy().tobytes())
     ids = torch.randint(0, V, (1 << 20,), generator=torch.Generator().manual_seed(1), dtype=torch.int32)
-    with open(f'{d}/tokens.bin', 'wb') as f:
+    with open(f'{d.rstrip("/")}-tokens.bin', 'wb') as f:
         f.write(struct.pack('<256i', 20240520, 1, ids.numel(), *([0] * 253)))
         f.write(ids.to(torch.int16).numpy().tobytes())  # ids < 32768: int16 bits = uint16
     print(json.dumps({'wrote': d, 'bytes': off}))
@@ -62,6 +64,12 @@ def model():
     P = {'emb': p(V, C), 'norm': ones(C), 'head': p(V, C)}
     blocks = [dict(n1=ones(C), q=p(C, C), k=p(C, C), v=p(C, C), o=p(C, C), n2=ones(C), w1=p(H, C), w3=p(H, C), w2=p(C, H)) for _ in range(L)]
     return P, blocks
+
+
+def attend(q, k, v, T):
+    if hasattr(F, 'scaled_dot_product_attention'): return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    mask = torch.full((T, T), float('-inf'), device=q.device).triu(1)   # torch < 2.0 (a CPU dry run)
+    return ((q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1]) + mask).softmax(-1).to(v.dtype) @ v
 
 
 def rms(x, w):
@@ -78,7 +86,7 @@ def loss(P, blocks, x, y, T):
     for b in blocks:
         a = rms(h, b['n1'])
         q, k, v = [F.linear(a, b[m]).view(B, T, NH, HS).transpose(1, 2) for m in 'qkv']
-        att = F.scaled_dot_product_attention(rot(q), rot(k), v, is_causal=True).transpose(1, 2).reshape(B, T, C)
+        att = attend(rot(q), rot(k), v, T).transpose(1, 2).reshape(B, T, C)
         h = h + F.linear(att, b['o'])
         a = rms(h, b['n2'])
         h = h + F.linear(F.silu(F.linear(a, b['w1'])) * F.linear(a, b['w3']), b['w2'])
@@ -107,7 +115,8 @@ def bench(B, T, steps):
             if dev == 'cuda': torch.cuda.synchronize()
             if s: times.append(time.time() - t0)  # step 0 warms up
         ms = 1000 * sorted(times)[len(times) // 2]
-        print(json.dumps({'model': '13 of OpenLLaMA-3B blocks', 'setting': setting, 'B': B, 'T': T, 'step_ms': round(ms, 1),
+        print(json.dumps({'model': '13 of OpenLLaMA-3B blocks' if (C, L) == (3200, 13) else f'dims {C},{H},{L},{NH},{V}', 'setting': setting,
+                          'params': sum(t.numel() for t in params), 'B': B, 'T': T, 'step_ms': round(ms, 1),
                           'tokens_per_s': round(B * T / (ms / 1000), 1), 'loss': float(l), 'device': torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}), flush=True)
 
 

@@ -2,7 +2,8 @@
 // same run, so the ratios mean something even on a shared or slow machine (lavapipe). Uses dist/.
 //   1) an FMA-only microbench: this adapter's practical f32 peak (the kernel of ../shared/bench/fma_peak.mjs)
 //   2) matmul, every variant this adapter runs, at 1024^3 and at GPT-2 124M's shapes (1024 tokens x
-//      768->2304, 768->3072, 3072->768, 768->50257): GFLOP/s and % of the peak
+//      768->2304, 768->3072, 3072->768, 768->50257; 4096^3 with BENCH_MATMUL_BIG=1): GFLOP/s and % of the
+//      peak, at f32 and (shader-f16) f16, the f16 rows with the subgroup-matrix variant where it runs
 //   3) attention forward + backward (GPT-2 heads: 12 x 64) at T 256 and 1024, every variant
 //   4) training tokens/s and model-FLOPs utilisation (6 * params * tokens/s / peak) of a small GPT-2-style
 //      model (V 512, C 128, L 4, H 4, T 64, B 8) and of GPT-2 124M (B 4, T 256), at f32 and (shader-f16) f16,
@@ -40,7 +41,9 @@ const g = await createGpu();
 const report = g.report();
 const out = { date: new Date().toISOString(), adapter: report.adapter, features: report.features, rows: [] };
 const rows = out.rows;
-const row = (what, variant, fields) => { rows.push({ what, variant, ...fields }); print(rows[rows.length - 1]); };
+// each row also rewrites BENCH_JSON, so a run stopped by a time limit (bench/device.sh) keeps what it measured
+const row = (what, variant, fields) => { rows.push({ what, variant, ...fields }); print(rows[rows.length - 1]); saveJson(); };
+const saveJson = () => { if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(out, null, 1) + '\n'); };
 console.log(`adapter: ${Object.values(report.adapter).join(' / ')} (${report.runtime}); features: ${report.features.join(' ')}`);
 const torch = on('torch') ? probeTorch() : null;    // before the GPU rows, so its subprocesses are done by then
 if (torch) { out.torch = { header: torch.header, skipped: torch.why ?? undefined }; for (const l of [torch.header, torch.why]) if (l) console.log(l); }
@@ -70,21 +73,27 @@ const peak = !on('peak') ? NaN : await (async () => {
 out.fma_peak_gflops = peak;
 if (on('peak')) row('FMA-only microbench (the peak below)', '', { gflops: peak, pct: 100 });
 
-// 2) matmul: every variant at 1024^3 and at GPT-2 124M's forward shapes
+// 2) matmul: every variant at 1024^3 and at GPT-2 124M's forward shapes (and 4096^3 with BENCH_MATMUL_BIG=1),
+//    at f32 and, where the adapter has shader-f16, at --precision f16 (operands rounded to f16, f32 sums),
+//    where the tensor-core variant 'sgmatrix' (kernels/matmul_sgmatrix.wgsl) joins where the adapter has it
 const variants = on('matmul') ? [...K.matmulCandidates(g, 4), 'scalar'] : [];
+const f16Variants = on('matmul') && g.shaderF16 ? [...(K.hasSgmatrix(g) ? ['sgmatrix'] : []), ...variants] : [];
+if (on('matmul')) console.log(`subgroup-matrix matmul: ${K.hasSgmatrix(g) ? `runs (${g.subgroupMatrix.M}x${g.subgroupMatrix.N}x${g.subgroupMatrix.K}, ${g.subgroupMatrix.lanes} lanes)` : `not run: ${K.sgmatrixMissing(g)}`}\n`);
 const gpus = new Map();
-for (const v of variants) gpus.set(v, await createGpu({ force: { matmul: v } }));
-for (const [N, C, OC, label] of [[1024, 1024, 1024, '1024^3'], [1024, 768, 2304, 'GPT-2 qkv 768->2304'], [1024, 768, 3072, 'GPT-2 fc 768->3072'],
-  [1024, 3072, 768, 'GPT-2 proj 3072->768'], [1024, 768, 50257, 'GPT-2 head 768->50257']]) {
+for (const v of new Set([...variants, ...f16Variants])) gpus.set(v, await createGpu({ force: { matmul: v } }));
+const mmShapes = [[1024, 1024, 1024, '1024^3'], [1024, 768, 2304, 'GPT-2 qkv 768->2304'], [1024, 768, 3072, 'GPT-2 fc 768->3072'],
+  [1024, 3072, 768, 'GPT-2 proj 3072->768'], [1024, 768, 50257, 'GPT-2 head 768->50257'], ...(process.env.BENCH_MATMUL_BIG === '1' ? [[4096, 4096, 4096, '4096^3']] : [])];
+for (const [N, C, OC, label] of mmShapes) for (const precision of f16Variants.length ? ['f32', 'f16'] : ['f32']) {
   for (const [v, gv] of gpus) {
+    if (!(precision === 'f32' ? variants : f16Variants).includes(v)) continue;
     const t = (n, s) => { const x = gv.tensor(n, 'bench'); gv.upload(x, rnd(n, s)); return x; };
     const x = t(N * C, 1), w = t(OC * C, 2), o = gv.tensor(N * OC, 'bench');
-    const fn = () => K.matmulForward(gv, o, x, w, null, N, C, OC);
+    const fn = () => K.matmulForward(gv, o, x, w, null, N, C, OC, OC, { precision, f32Out: true });
     fn(); await gv.sync();
     let best = Infinity;
     for (let r = 0; r < 2; r++) { const t0 = performance.now(); fn(); await gv.sync(); best = Math.min(best, performance.now() - t0); }
     const gf = (2 * N * C * OC) / (best / 1e3) / 1e9;
-    row(`matmul ${label}`, v, { ms: best, gflops: gf, pct: (100 * gf) / peak });
+    row(`matmul ${label}`, precision === 'f32' ? v : `${v} f16`, { ms: best, gflops: gf, pct: (100 * gf) / peak });
     for (const b of [x, w, o]) gv.release(b.buffer);
     await gv.sync();
   }
@@ -213,6 +222,6 @@ function print(r) {
   const f = (x, d) => (Number.isFinite(x) ? x.toFixed(d) : '');
   console.log(`| ${r.what} | ${r.variant} | ${f(r.ms, 1)} | ${f(r.gflops, 2)} | ${f(r.pct, 0)} | ${f(r.tokens_per_s, 0)} | ${f(r.mfu, 0)} | ${r.note ?? ''} |`);
 }
-if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(out, null, 1) + '\n');
+saveJson();
 g.destroy();
 process.exit(0);

@@ -6,7 +6,8 @@
 #                   a 1024^3 matmul's GFLOP/s (best of 5) at those threads
 #   step SPEC       one JSON line per setting: ms/step and tokens/s after `warmup` untimed steps, and the
 #                   parameter count. SPEC is JSON: {cfg (a bench/configs.mjs config), B, T, steps, warmup,
-#                   device: cpu | cuda | auto (the default: cuda where present; cuda runs TF32 off, then on),
+#                   device: cpu | cuda | auto (the default: cuda where present; cuda runs f32 with TF32 off, then
+#                   on, then bf16 autocast (TF32 on for what stays f32); settings: a list of those to run),
 #                   opt: the Trainer's TRAIN_DEFAULTS (lr, minLr, beta1, beta2, eps, wd, clip are read)}
 # Threads: torch.set_num_threads does not reach OpenBLAS's own pool, so the caller sets OMP_NUM_THREADS and
 # OPENBLAS_NUM_THREADS, and BENCH_THREADS here sets both torch's and (through its C API) OpenBLAS's count.
@@ -110,7 +111,8 @@ def step(spec):
         logits = F.linear(F.layer_norm(h, (C,), P['lnfw'], P['lnfb'], EPS), P['wte'])
         return F.cross_entropy(logits.view(-1, V), y.reshape(-1))
 
-    def run(tf32):
+    def run(setting):
+        tf32, bf16 = setting in ('tf32', 'bf16-autocast'), setting == 'bf16-autocast'
         if dev == 'cuda':
             torch.backends.cuda.matmul.allow_tf32 = tf32
             torch.backends.cudnn.allow_tf32 = tf32
@@ -126,7 +128,8 @@ def step(spec):
             lr = o['minLr'] + 0.5 * (o['lr'] - o['minLr']) * (1 + math.cos(math.pi * s / total))   # cosine, as the Trainer
             for grp in opt.param_groups: grp['lr'] = lr
             d = torch.randint(0, V, (B, T + 1), generator=g).to(dev)
-            l = loss(P, blocks, d[:, :-1], d[:, 1:])
+            with torch.autocast(dev, dtype=torch.bfloat16, enabled=bf16):
+                l = loss(P, blocks, d[:, :-1], d[:, 1:])
             opt.zero_grad(set_to_none=True)
             l.backward()
             torch.nn.utils.clip_grad_norm_(params, o['clip'])
@@ -139,14 +142,13 @@ def step(spec):
         for s in range(STEPS): last = one(WARMUP + s)
         dt = (time.perf_counter() - t0) / STEPS
         ob = openblas() if dev == 'cpu' else None
-        print(json.dumps({'ref': 'pytorch-eager-f32', 'torch': torch.__version__, 'device': torch.cuda.get_device_name() if dev == 'cuda' else 'cpu',
-                          'tf32': tf32 if dev == 'cuda' else None, 'threads': torch.get_num_threads(), 'blas_threads': ob.openblas_get_num_threads() if ob else None,
+        print(json.dumps({'ref': 'pytorch-eager-' + ('bf16-autocast' if bf16 else 'f32'), 'setting': setting, 'torch': torch.__version__,
+                          'device': torch.cuda.get_device_name() if dev == 'cuda' else 'cpu', 'tf32': tf32 if dev == 'cuda' else None, 'threads': torch.get_num_threads(), 'blas_threads': ob.openblas_get_num_threads() if ob else None,
                           'attention': 'sdpa' if sdpa else 'masked softmax', 'B': B, 'T': T, 'steps': STEPS,
                           'ms_per_step': round(dt * 1000, 2), 'tokens_per_s': round(B * T / dt, 1), 'params': sum(t.numel() for t in params),
                           'loss': round(last, 4)}), flush=True)
 
-    run(False)
-    if dev == 'cuda': run(True)
+    for setting in spec.get('settings', ['f32', 'tf32', 'bf16-autocast'] if dev == 'cuda' else ['f32']): run(setting)
 
 
 if __name__ == '__main__':

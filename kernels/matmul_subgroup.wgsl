@@ -10,6 +10,12 @@
 // group's 16 rows of A reach every lane by shuffles, so the loop is fma-bound instead of load-bound
 // (on lavapipe a shuffle is a register permute, a load a gather; 16 rows measured ~1.3x faster than 8). k runs 0..K-1 in order with one fma per step:
 // deterministic, and the same sums as gemm_regs / gemm_tiled.
+// Widths: subgroups of 8, 16, 32 or 64 lanes (any multiple of 8: tested at 8 and 16 on lavapipe,
+// test/lanes.test.ts). Assumed beyond the width: the 8 lanes of a group (li / 8) are 8 consecutive lanes
+// of one subgroup (subgroup_invocation_id = local_invocation_index mod 8 within the group), which every
+// driver seen lays out but WGSL does not promise; the tuner checks the variant against gemm_tiled (its
+// last candidate, src/gpu/tune.ts) and never picks it where that fails. Elsewhere (SwiftShader's 4 lanes,
+// widths that are not multiples of 8: Gpu.subgroups8) the launcher offers regs and tiled only.
 enable subgroups;
 
 var<private> sacc: array<vec4<f32>, 16>;   // sacc[i] = C(m0 + i, n0 .. n0+3)

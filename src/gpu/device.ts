@@ -18,8 +18,19 @@ export interface AcquiredDevice {
   adapterInfo: Record<string, string>;
   /** lanes per subgroup (min, max) when the device has the `subgroups` feature */
   subgroupSize: { min: number; max: number } | null;
+  /** the subgroup-matrix tile kernels/matmul_sgmatrix.wgsl uses, when the device has the feature and the config */
+  subgroupMatrix: SubgroupMatrixTile | null;
   owned: boolean;
 }
+
+/** one f16 x f16 -> f32 subgroup-matrix config (adapter.info.subgroupMatrixConfigs), in the lanes it runs at */
+export interface SubgroupMatrixTile { M: number; N: number; K: number; lanes: number }
+
+/** Dawn's experimental tensor-core feature (Vulkan cooperative matrices); its adapters list it only
+ * when the instance was made with the allow_unsafe_apis toggle (src/node/index.ts) */
+export const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
+// the one config kernels/matmul_sgmatrix.wgsl is written for
+const SGMATRIX_TILE = { M: 16, N: 16, K: 16 };
 
 // optional features the kernels use when present: subgroup shuffles (src/gpu/kernels/matmul.ts), f16
 const WANTED_FEATURES = ['subgroups', 'shader-f16'] as const;
@@ -46,7 +57,8 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
   const rt = runtimeName();
   if (opts.device) {
     const info = (opts.device as any).adapterInfo;
-    return { device: opts.device, adapterInfo: infoOf(info), subgroupSize: subgroupsOf(opts.device, info), owned: false };
+    return { device: opts.device, adapterInfo: infoOf(info), subgroupSize: subgroupsOf(opts.device, info),
+      subgroupMatrix: opts.device.features.has(SUBGROUP_MATRIX) ? sgmatrixTile(info) : null, owned: false };
   }
   const gpu = opts.gpu ?? env.navigatorGpu;
   if (!gpu) fail(`no WebGPU in this ${rt} runtime (navigator.gpu is missing)`, NO_ADAPTER_HINT[rt]);
@@ -57,9 +69,29 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
     const v = (adapter.limits as any)[k];
     if (typeof v === 'number') requiredLimits[k] = v;
   }
-  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
-  return { device, adapterInfo: infoOf(adapter.info), subgroupSize: subgroupsOf(device, adapter.info), owned: true };
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as string[];
+  // subgroup matrices only where the adapter offers them with the tile the kernel is written for
+  const tile = adapter.features.has(SUBGROUP_MATRIX) && requiredFeatures.includes('shader-f16') ? sgmatrixTile(adapter.info) : null;
+  if (tile) requiredFeatures.push(SUBGROUP_MATRIX);
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: requiredFeatures as GPUFeatureName[] });
+  return { device, adapterInfo: infoOf(adapter.info), subgroupSize: subgroupsOf(device, adapter.info),
+    subgroupMatrix: tile && device.features.has(SUBGROUP_MATRIX) ? tile : null, owned: true };
+}
+
+// the f16 x f16 -> f32 config of SGMATRIX_TILE's shape, where a workgroup of subgroupMaxSize lanes is
+// one subgroup (min == max: the kernel runs one subgroup per workgroup and assumes no width it is not given)
+function sgmatrixTile(info: any): SubgroupMatrixTile | null {
+  const min = Number(info?.subgroupMinSize), max = Number(info?.subgroupMaxSize);
+  if (!Number.isInteger(max) || max < 1 || min !== max) return null;
+  const configs: any[] = [...(info?.subgroupMatrixConfigs ?? [])];
+  const ok = configs.some((c) => c?.componentType === 'f16' && c?.resultComponentType === 'f32' &&
+    Number(c.M) === SGMATRIX_TILE.M && Number(c.N) === SGMATRIX_TILE.N && Number(c.K) === SGMATRIX_TILE.K);
+  return ok ? { ...SGMATRIX_TILE, lanes: max } : null;
+}
+
+/** the adapter's subgroup-matrix configs as text ('f16xf16->f32 16x16x16, ...'; '' when none), for reports */
+export function subgroupMatrixConfigs(info: any): string {
+  return [...(info?.subgroupMatrixConfigs ?? [])].map((c: any) => `${c.componentType}x${c.componentType}->${c.resultComponentType} ${c.M}x${c.N}x${c.K}`).join(', ');
 }
 
 function subgroupsOf(device: GPUDevice, info: any): { min: number; max: number } | null {

@@ -7,7 +7,7 @@
 // but unsubmitted work still uses must not be destroyed, so every buffer goes back through
 // release(), which destroys it only after the work that uses it has been submitted.
 import { WGSL } from '../gen/wgsl.js';
-import { acquireDevice, type DeviceOptions } from './device.js';
+import { acquireDevice, type DeviceOptions, type SubgroupMatrixTile } from './device.js';
 import { ALIGN, alignUp, slice, type View } from './view.js';
 import { runtimeName } from '../util/env.js';
 import { Tuner, type TuneCache } from './tune.js';
@@ -80,8 +80,14 @@ export class Gpu {
 
   constructor(readonly device: GPUDevice, readonly adapterInfo: Record<string, string>, private owned: boolean, opts: GpuOptions = {},
               /** lanes per subgroup when the device has the `subgroups` feature */
-              readonly subgroupSize: { min: number; max: number } | null = null) {
-    this.tuner = new Tuner(Object.values(adapterInfo).join(' / ') || 'unknown adapter', opts.force, opts.tuneCache);
+              readonly subgroupSize: { min: number; max: number } | null = null,
+              /** the f16 subgroup-matrix tile when the device has Dawn's subgroup-matrix feature (kernels/matmul_sgmatrix.wgsl) */
+              readonly subgroupMatrix: SubgroupMatrixTile | null = null) {
+    // choices are kept per adapter AND per subgroup width (lavapipe is one adapter at 8 or 16 lanes,
+    // LP_NATIVE_VECTOR_WIDTH) and tensor-core availability, so a cached choice never outlives what it assumed
+    const lanes = subgroupSize ? ` / ${subgroupSize.min}-${subgroupSize.max} lanes` : '';
+    this.tuner = new Tuner((Object.values(adapterInfo).join(' / ') || 'unknown adapter') + lanes + (subgroupMatrix ? ' / sgmatrix' : ''),
+      opts.force, opts.tuneCache);
     for (const k in device.limits) {
       const v = (device.limits as any)[k];
       if (typeof v === 'number') this.limits[k] = v;
@@ -421,6 +427,6 @@ export class Gpu {
 
 /** Acquire a device (see DeviceOptions) and wrap it. */
 export async function createGpu(opts: DeviceOptions & GpuOptions = {}): Promise<Gpu> {
-  const { device, adapterInfo, owned, subgroupSize } = await acquireDevice(opts);
-  return new Gpu(device, adapterInfo, owned, opts, subgroupSize);
+  const { device, adapterInfo, owned, subgroupSize, subgroupMatrix } = await acquireDevice(opts);
+  return new Gpu(device, adapterInfo, owned, opts, subgroupSize, subgroupMatrix);
 }

@@ -3,10 +3,11 @@
 // variant forced by the caller (GpuOptions.force, e.g. INHERITUNE_MATMUL in Node), a choice already
 // made for this key (tuned, loaded from the on-disk cache, or restored from a checkpoint), or the first
 // candidate, in which case the key waits for tune(). tune() times every candidate of the waiting keys on
-// a capped problem of their shape class, checks that each variant computes what the first one does
-// (a variant that disagrees, e.g. a subgroup layout this adapter does not have, is never chosen), and
-// keeps the fastest. The variants of one kernel sum in the same order, so a choice changes speed, not
-// results; choices are still recorded with checkpoints (used()) so that a resumed run uses the same.
+// a capped problem of their shape class, checks that each variant computes what the last one (the one
+// with the fewest assumptions) does (a variant that disagrees, e.g. a subgroup layout this adapter does
+// not have, is never chosen), and keeps the fastest. The variants of one kernel sum in the same order
+// (bar the tensor-core matmul, whose f32 sums run in the hardware's order), so a choice changes speed,
+// not results; choices are still recorded with checkpoints (used()) so that a resumed run uses the same.
 import { fail } from '../util/errors.js';
 
 /** a closure that runs one variant once at the tuning shape, and reads its output back */
@@ -71,15 +72,20 @@ export class Tuner {
         // compile, warm up and check every candidate, then time them round-robin (the best of 3 runs of
         // each, interleaved), so that a burst of load on a shared machine slows all of them, not one;
         // a candidate over twice the best after a run drops out
-        const ok: string[] = [], ms = new Map<string, number>();
+        // the reference is the LAST candidate: launchers list the variant with the fewest assumptions (no
+        // subgroup layout, no subgroup width, f32 sums in order) last, so a variant whose assumption fails
+        // on this adapter is the one dropped, not the ones that agree with each other
+        const ms = new Map<string, number>(), checkOrder = [...w.candidates.slice(-1), ...w.candidates.slice(0, -1)];
         let ref: Float32Array | null = null;
-        for (const v of w.candidates) {
+        const good = new Set<string>();
+        for (const v of checkOrder) {
           b.run(v); await sync();
           const out = await b.read();
           if (ref && !agrees(out, ref)) continue;    // wrong on this adapter: never chosen
           ref ??= out;
-          ok.push(v);
+          good.add(v);
         }
+        const ok = w.candidates.filter((v) => good.has(v));
         for (let r = 0; r < 3; r++) {
           const best = Math.min(Infinity, ...ms.values());
           for (const v of ok) {

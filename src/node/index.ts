@@ -2,7 +2,7 @@
 // 'webgpu' package (imported only here), and file helpers read from disk.
 /// <reference types="@webgpu/types" preserve="true" />
 import { createGpu as createGpuCore, type Gpu, type GpuOptions } from '../gpu/gpu.js';
-import type { DeviceOptions } from '../gpu/device.js';
+import { SUBGROUP_MATRIX, type DeviceOptions } from '../gpu/device.js';
 import { fileTuneCache, forcedKernels } from './tunecache.js';
 import { settle } from './settle.js';
 
@@ -10,12 +10,22 @@ export * from '../index.js';
 
 let dawn: GPU | undefined;
 
-/** Dawn's GPU object. Kept module-local: a global reference would keep the process alive. */
+/**
+ * Dawn's GPU object. Kept module-local: a global reference would keep the process alive. Dawn lists its
+ * experimental tensor-core feature (chromium-experimental-subgroup-matrix, src/gpu/device.ts) only on an
+ * instance made with the allow_unsafe_apis toggle: that instance is kept only where its adapter offers
+ * the feature, every other adapter gets a plain instance. INHERITUNE_SUBGROUP_MATRIX=0 never asks.
+ */
 export async function nodeGpu(): Promise<GPU> {
   if (!dawn) {
     const { create, globals } = await import('webgpu');
     Object.assign(globalThis, globals); // GPUBufferUsage, GPUMapMode, ... as in browsers
-    dawn = create([]);
+    if (process.env.INHERITUNE_SUBGROUP_MATRIX !== '0') {
+      const unsafe = create(['enable-dawn-features=allow_unsafe_apis']);
+      const a = await unsafe.requestAdapter({ powerPreference: 'high-performance' });
+      if (a?.features.has(SUBGROUP_MATRIX)) dawn = unsafe;
+    }
+    dawn ??= create([]);
   }
   return dawn;
 }

@@ -11,6 +11,7 @@ export * from './norms.js';
 export * from './pointwise.js';
 export * from './matmul.js';
 export * from './matmul_w16.js';
+export * from './matmul_sgmatrix.js';
 export * from './rope.js';
 export * from './attention.js';
 export * from './crossentropy.js';

@@ -1,4 +1,4 @@
-// matmul launchers (kernels/matmul.wgsl, kernels/matmul_subgroup.wgsl): out = inp @ weight^T (+ bias)
+// matmul launchers (kernels/matmul.wgsl, matmul_subgroup.wgsl, matmul_f16.wgsl, matmul_sgmatrix.wgsl): out = inp @ weight^T (+ bias)
 // and its backward, split into chunks under maxStorageBufferBindingSize, each chunk run by one of the
 // variants: 'subgroup' (gemm_sg, the adapter has subgroups of >= 8 lanes), 'regs' (gemm_regs), 'tiled'
 // (gemm_tiled, workgroup memory) or 'scalar' (the any-shape kernels). The vec4 variants need the
@@ -11,6 +11,9 @@
 // of the tuner: 'f16' or 'f16tiled', the same sums): f16 products summed in f32, the weight read from its
 // f16 copy when its owner keeps one (Gpu.halfOf, src/model/half.ts). That is another arithmetic, not a
 // faster way to the same sums, so the tuner never chooses between it and the emulation.
+// Where the adapter has subgroup matrices, an 'f16' launch offers 'sgmatrix' (tensor cores,
+// src/gpu/kernels/matmul_sgmatrix.ts: f16 products summed in f32, the emulation's arithmetic in another
+// order) first, with the vec4 variants (tiled stays last: the tuner's reference), before real f16 arithmetic.
 import type { Gpu, Precision, View } from '../gpu.js';
 import { benchOperands, type Bench } from '../tune.js';
 import { ALIGN, slice } from '../view.js';
@@ -18,8 +21,10 @@ import { assert, fail } from '../../util/errors.js';
 import { columnSums } from './reduce.js';
 import { geluBackward, geluErfBackward, geluErfForward, geluForward } from './pointwise.js';
 import { matmulForwardW16 } from './matmul_w16.js';
+import { gemmSgmatrix, hasSgmatrix } from './matmul_sgmatrix.js';
 
-export type MatmulVariant = 'subgroup' | 'regs' | 'tiled' | 'scalar' | F16Variant;
+// 'sgmatrix': the tensor-core gemm of src/gpu/kernels/matmul_sgmatrix.ts, a candidate under --precision f16 only
+export type MatmulVariant = 'subgroup' | 'regs' | 'tiled' | 'scalar' | 'sgmatrix' | F16Variant;
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['subgroup', 'regs', 'tiled', 'scalar'];
 /** the variants of real f16 arithmetic (op 'matmul_f16'), best guess first */
 export type F16Variant = 'f16' | 'f16tiled';
@@ -27,7 +32,7 @@ const isHalf = (v: MatmulVariant): v is F16Variant => v === 'f16' || v === 'f16t
 
 const SCALAR_TILE = 32;   // scalar kernels: 8x8 threads x 4x4 outputs
 // gemm entry point and output tile (rows M, columns N) per workgroup
-const GEMM: Record<Exclude<MatmulVariant, 'scalar'>, { entry: string; tm: number; tn: number }> = {
+const GEMM: Record<Exclude<MatmulVariant, 'scalar' | 'sgmatrix'>, { entry: string; tm: number; tn: number }> = {
   subgroup: { entry: 'gemm_sg', tm: 128, tn: 32 },
   regs: { entry: 'gemm_regs', tm: 32, tn: 32 },
   tiled: { entry: 'gemm_tiled', tm: 64, tn: 64 },
@@ -54,6 +59,10 @@ export function f16Candidates(g: Gpu, precision: Precision, ...strides: number[]
 function gemm(g: Gpu, v: Exclude<MatmulVariant, 'scalar'>, precision: Precision, c: View, c0: number, ldc: number, a: View, lda: number, aCol: boolean,
               b: View, ldb: number, bCol: boolean, bias: View | null, M: number, N: number, K: number, acc: boolean, out16 = false,
               epi: { code: number; x: View } | null = null) {
+  if (v === 'sgmatrix') {
+    gemmSgmatrix(g, c, c0, ldc, a, lda, aCol, b, ldb, bCol, bias, M, N, K, acc, epi?.x ?? null, { ...f16(precision, out16), ...(epi ? { EPI: epi.code } : {}) });
+    return;
+  }
   const { entry, tm, tn } = GEMM[v];
   // the f16 variant binds B's f16 copy as well (@binding(6)) and reads it instead where there is one
   const half = isHalf(v) ? g.halfOf(b) : null, unused = () => g.scratch('gemm_unused', 4);
@@ -76,13 +85,13 @@ const f16 = (precision: Precision, out16 = false) => (precision === 'f16' ? { F1
 /** the tuner's choice for a gemm of this mode and shape class (timed at the launch's precision) */
 function choose(g: Gpu, precision: Precision, mode: string, M: number, N: number, K: number, aCol: boolean, bCol: boolean, ...strides: number[]): MatmulVariant {
   const key = `${mode}:M${bucket(M)}:N${N}:K${K}`;
+  const bench = () => gemmBench(g, precision, Math.min(M, 256), Math.min(N, 2048), Math.min(K, 2048), aCol, bCol);
+  const vec4 = matmulCandidates(g, ...strides);
+  // the tensor-core gemm first (the best guess where it exists); the tuner checks every candidate against the last
+  if (precision === 'f16' && hasSgmatrix(g) && vec4.length) return g.tuner.pick('matmul', key, ['sgmatrix', ...vec4], 'scalar', bench) as MatmulVariant;
   const half = f16Candidates(g, precision, ...strides);
-  if (half.length) {
-    return g.tuner.pick('matmul_f16', key, half, half[0],
-      () => gemmBench(g, precision, Math.min(M, 256), Math.min(N, 2048), Math.min(K, 2048), aCol, bCol)) as MatmulVariant;
-  }
-  return g.tuner.pick('matmul', key, matmulCandidates(g, ...strides), 'scalar',
-    () => gemmBench(g, precision, Math.min(M, 256), Math.min(N, 2048), Math.min(K, 2048), aCol, bCol)) as MatmulVariant;
+  if (half.length) return g.tuner.pick('matmul_f16', key, half, half[0], bench) as MatmulVariant;
+  return g.tuner.pick('matmul', key, vec4, 'scalar', bench) as MatmulVariant;
 }
 
 // shape classes: rows by powers of 2 (the batch changes them), N and K exact (the model's)
