@@ -99,7 +99,7 @@ describe('the training data is the run\'s unless --allow-data-change', () => {
     const out = copyRun();
     const r = await resume(out, [], other);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`--resume: the run in ${out} was trained on ${text} \\(20000 bytes in 1 file, sha256 [0-9a-f]{16}…\\); this run's is ${other} \\(10000 bytes in 1 file, sha256 [0-9a-f]{16}…\\)\\n` +
+    expect(r.stderr).toMatch(new RegExp(`--resume: the run in ${out} was trained on the text ${text} \\(20000 bytes in 1 file, sha256 [0-9a-f]{16}…, as .*trainer\\.json records\\); this run's --text is ${other} \\(10000 bytes in 1 file, sha256 [0-9a-f]{16}…\\)\\n` +
       '---> HINT: resume with the data the run was trained on; or pass --allow-data-change to go on from the same position in the new data \\(allowDataChange in the API\\), or --force to start over'));
     const ok = await resume(out, ['--allow-data-change'], other);
     expect(ok.stderr).toBe('');
@@ -116,7 +116,7 @@ describe('the training data is the run\'s unless --allow-data-change', () => {
     try {
       const r = await resume(out);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`was trained on ${text} \\(20000 bytes in 1 file, sha256 [0-9a-f]{16}…\\); it has changed since \\(20001 bytes in 1 file, sha256 [0-9a-f]{16}…\\)\\n---> HINT: .*--allow-data-change`));
+      expect(r.stderr).toMatch(new RegExp(`was trained on the text ${text} \\(20000 bytes in 1 file, sha256 [0-9a-f]{16}…, as .*trainer\\.json records\\); it has changed since \\(20001 bytes in 1 file, sha256 [0-9a-f]{16}…\\)\\n---> HINT: .*--allow-data-change`));
     } finally { writeFileSync(text, was); }
   });
 });

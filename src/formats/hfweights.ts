@@ -72,6 +72,11 @@ export class HfWeights {
     return new HfWeights(dir.name, [...files.values()], where);
   }
 
+  /** the safetensors files read, by the names errors give them (dir/file) */
+  get fileNames(): string[] {
+    return this.files.map((f) => f.name);
+  }
+
   keys(): string[] {
     return [...this.where.keys()];
   }
@@ -152,12 +157,12 @@ export function checkHfWeights(config: ModelConfig, w: HfWeights): void {
     }
   }
   if (missing.length) {
-    fail(`${w.name}: missing ${missing.length} tensor(s) for a ${config.family} model with ${config.nLayers} layers: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`,
+    fail(`${w.fileNames.join(', ')}: missing ${missing.length} tensor(s) for a ${config.family} model with ${config.nLayers} layers: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`,
       `expected keys like ${hfKey(config, parameterShapes(config)[1][0], 0).key}; is config.json from the same model?`);
   }
   const unused = w.keys().filter((k) => !used.has(k) && !IGNORED_KEYS.test(k) && !(config.tiedEmbeddings && /^(lm_head|embed_out)\.weight$/.test(k)));
   if (unused.length) {
-    fail(`${w.name}: ${unused.length} tensor(s) that a ${config.hfType ?? config.family} model with ${config.nLayers} layers does not have: ${unused.slice(0, 6).join(', ')}${unused.length > 6 ? ', ...' : ''}`,
+    fail(`${w.fileNames.join(', ')}: ${unused.length} tensor(s) that a ${config.hfType ?? config.family} model with ${config.nLayers} layers does not have: ${unused.slice(0, 6).join(', ')}${unused.length > 6 ? ', ...' : ''}`,
       'config.json does not describe these weights (wrong model_type, num_hidden_layers or attention_bias?)');
   }
 }

@@ -91,7 +91,7 @@ function savedRun(out: string, opts: TrainOptions, checks: ResumeChecks = {}): S
   if (saved.data && data && !sameData(saved.data, data) && !allowDataChange) {
     const d = (x: DataIdentity) => `${x.bytes} bytes in ${x.files} file${x.files === 1 ? '' : 's'}, sha256 ${x.sha256.slice(0, 16)}…`;
     const now = saved.data.path === data.path ? `it has changed since (${d(data)})` : `this run's --text is ${data.path} (${d(data)})`;
-    fail(`\`resume\`: the run in ${out} was trained on the text ${saved.data.path} (${d(saved.data)}); ${now}`, `resume with the data the run was trained on; or ${allow}`);
+    fail(`\`resume\`: the run in ${out} was trained on the text ${saved.data.path} (${d(saved.data)}, as ${f} records); ${now}`, `resume with the data the run was trained on; or ${allow}`);
   }
   for (const k of FIXED) {
     if (saved.opts[k] !== opts[k]) fail(`\`resume\`: \`${k}\` was ${saved.opts[k]} in the checkpoint, ${opts[k]} now`, `resume with the same \`${k}\``);
