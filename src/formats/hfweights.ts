@@ -98,7 +98,7 @@ export class HfWeights {
   /** a float tensor's dtype (others are refused: weights are F32, F16 or BF16) */
   floatDtype(key: string): FloatDtype {
     const t = this.info(key);
-    if (!isFloatDtype(t.dtype)) fail(`${this.name}: tensor '${t.key}' is ${t.dtype}; only F32, F16 and BF16 weights are read`, 'convert the checkpoint to a float dtype');
+    if (!isFloatDtype(t.dtype)) fail(`${t.file}: tensor '${t.key}' is ${t.dtype}; only F32, F16 and BF16 weights are read`, 'convert the checkpoint to a float dtype');
     return t.dtype;
   }
 
@@ -117,7 +117,7 @@ export class HfWeights {
     const step = Math.max(size, Math.floor(chunkBytes / size) * size);
     for (let at = 0; at < t.bytes; at += step) {
       const raw = await this.readRaw(t.key, at, Math.min(step, t.bytes - at));
-      checkFinite(raw, dtype, `${this.name}: tensor '${t.key}'`, at / size, t.bytes / size);
+      checkFinite(raw, dtype, `${t.file}: tensor '${t.key}'`, at / size, t.bytes / size);
       await emit(raw, dtype);
     }
   }
