@@ -26,7 +26,8 @@ export const INDEX = 'model.safetensors.index.json';
 export const CHUNK_BYTES = 64 * 2 ** 20;
 
 export class HfWeights {
-  private constructor(readonly name: string, private files: SafetensorsFile[], private where: Map<string, SafetensorsFile>) {}
+  private constructor(readonly name: string, private files: SafetensorsFile[], private where: Map<string, SafetensorsFile>,
+                      private index: string | null) {}
 
   static async open(dir: ModelDir): Promise<HfWeights> {
     const files = new Map<string, SafetensorsFile>(), where = new Map<string, SafetensorsFile>();
@@ -69,12 +70,12 @@ export class HfWeights {
       for (const f of files.values()) await f.close();
       throw e;
     }
-    return new HfWeights(dir.name, [...files.values()], where);
+    return new HfWeights(dir.name, [...files.values()], where, (await dir.exists(INDEX)) ? `${dir.name}/${INDEX}` : null);
   }
 
-  /** the safetensors files read, by the names errors give them (dir/file) */
+  /** the files read (the index, when there is one, and the safetensors files), by the names errors give them (dir/file) */
   get fileNames(): string[] {
-    return this.files.map((f) => f.name);
+    return [...(this.index ? [this.index] : []), ...this.files.map((f) => f.name)];
   }
 
   keys(): string[] {
