@@ -43,6 +43,16 @@ const RUNS = {
   'equal-8': [...EQUAL, '--layers', '8'], 'equal-8-kd': [...EQUAL, '--layers', '8', '--distill'],
 };
 const line = (name) => `npx inheritune-rt ${[...RUNS[name], '--out', o(name)].map((x) => x.replaceAll(OUT, 'fidelity-runs')).join(' ')}`;
+/** the report, when its run is finished (a run still going has written a report of its rounds so far) */
+function finished(name, r) {
+  const a = RUNS[name], flag = (f) => a[a.indexOf(f) + 1], steps = Number(flag('--steps')), full = (m) => m?.curve.length === steps;
+  if (!r || !r.rounds.length || !r.rounds.every(full)) return null;
+  if (!r.reached && r.rounds.length < Number(flag('--max-rounds'))) return null;
+  if (a[0] === 'demo' && !full(r.baseline)) return null;
+  return a.includes('--kd-baseline') && !full(r.kd_baseline) ? null : r;
+}
+/** the tokens at which a model's validation loss first reaches `target` (its points: before training, then each evaluation) */
+const tokensTo = (m, target) => [[0, m.init_val_loss], ...m.curve.filter((c) => c.val_loss !== undefined).map((c) => [c.tokens, c.val_loss])].find(([, l]) => l <= target)?.[0] ?? null;
 const R = {};
 for (const name of Object.keys(RUNS)) {
   const file = join(o(name), 'report.json');
@@ -50,8 +60,7 @@ for (const name of Object.keys(RUNS)) {
     console.log(`[${name}] ${line(name)}`);
     execFileSync(process.execPath, [join(ROOT, 'dist/cli.mjs'), ...RUNS[name], '--out', o(name), '--json'], { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT });
   }
-  const r = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
-  R[name] = r?.savings ? r : null; // a run still going has a report without savings yet
+  R[name] = finished(name, existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null);
 }
 const f4 = (x) => (x === null || x === undefined ? '—' : x.toFixed(4));
 const save = (r, label) => r.savings.find((s) => s.label === label);
@@ -115,11 +124,19 @@ if (eq.some((n) => R[n])) {
   md.push(`| model | blocks | val loss at start | after 1,500 steps | reached the reference's ${f4(refLoss)} | at step |`, '| --- | ---: | ---: | ---: | --- | ---: |');
   for (const n of eq) {
     const r = R[n];
-    if (!r) { md.push(`| ${n} | — | not run | | | |`); continue; }
-    const m = r.rounds[0], t = save(r, 'round-0').tokens_to_reference;
+    if (!r) { md.push(`| ${n} | — | not run yet: its command is above | | | |`); continue; }
+    const m = r.rounds[0], t = tokensTo(m, r.reference.val_loss);
     md.push(`| inherited${n.endsWith('kd') ? ' + KD' : ''} | ${m.n_layers} | ${f4(m.init_val_loss)} | ${f4(m.val_loss)} | ${t === null ? 'no' : 'yes'} | ${t === null ? '—' : t / (32 * 64)} |`);
   }
-  const done = eq.filter((n) => R[n]), hit = done.filter((n) => save(R[n], 'round-0').tokens_to_reference !== null);
+  const done = eq.filter((n) => R[n]), hit = done.filter((n) => tokensTo(R[n].rounds[0], R[n].reference.val_loss) !== null);
+  const at = (m, step) => m.curve.find((c) => c.step === step - 1)?.val_loss;
+  for (const k of [6, 8]) {
+    const [p, d] = [R[`equal-${k}`], R[`equal-${k}-kd`]];
+    if (p && d) {
+      md.push('', `${k} blocks: with KD the validation loss is ${[500, 1000].map((s) => `${f4(at(d.rounds[0], s))} instead of ${f4(at(p.rounds[0], s))} at step ${s}`).join(', ')}, and ` +
+        `${f4(d.rounds[0].val_loss)} instead of ${f4(p.rounds[0].val_loss)} after 1,500: distillation ${d.rounds[0].val_loss < p.rounds[0].val_loss ? 'ends lower' : 'leads along the way but does not end lower'} at this budget.`);
+    }
+  }
   md.push('', hit.length
     ? `Reached the reference's loss at equal budget: ${hit.join(', ')}; not: ${done.filter((n) => !hit.includes(n)).join(', ') || 'none'}.`
     : `None of ${done.join(', ')} reached the reference's loss at equal budget.`, '');
