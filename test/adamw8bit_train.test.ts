@@ -16,7 +16,7 @@ import { Model } from '../src/model/model.js';
 import { Trainer, TRAIN_DEFAULTS, type TrainOptions } from '../src/train/trainer.js';
 import { trainRun } from '../src/node/train.js';
 import { SafetensorsFile } from '../src/formats/safetensors.js';
-import { fileSource } from '../src/node/bytes.js';
+import { fileSource } from '../src/node/filesource.js';
 
 const MODEL = resolve(SHARED, 'stories260k/stories260K.bin');
 let g: Gpu | null = null;

@@ -4,7 +4,7 @@
 // |got - oracle| <= 2^-8 * sum_k |a_k b_k| (an 8-term f16 partial: 8 roundings of 2^-11) + the f32 sum of
 // the K/8 partials, + half an f16 ulp of the output where the forward rounds it; the error is larger
 // than the emulation's (the products do round in f16), so the test fails if the path silently emulates.
-// (2) The weight's f16 copy (Gpu.halfOf) is what the kernel reads, at chunk offsets too, and reading it
+// (2) The weight's f16 copy (Gpu.halves) is what the kernel reads, at chunk offsets too, and reading it
 // gives the bits of rounding the f32 weight on load. (3) A Model under f16 keeps the copy, counted by the
 // memory plan, and remakes it after each optimizer step: a trained model's losses equal those of a fresh
 // model made from its checkpoint. (4) GpuOptions.f16Arithmetic false keeps the emulation.
@@ -101,13 +101,13 @@ describe('real f16 arithmetic vs the float64 oracle on f16-rounded operands', ()
       const wv = put(g!, w), copy = g!.tensor(OC * C / 2, 'copy');
       if (copyOf) {
         K.convertToF16(g!, copy, put(g!, copyOf), OC * C);
-        g!.setHalfCopies(wv.buffer, [{ offset: 0, numel: OC * C, copy }]);
+        g!.halves.set(wv.buffer, [{ offset: 0, numel: OC * C, copy }]);
       }
       const out = g!.tensor(N * OC, 'out'), dinp = g!.tensor(N * C, 'dinp'), dweight = put(g!, new Float32Array(OC * C));
       K.matmulForward(g!, out, put(g!, x), wv, null, N, C, OC, OC, f16);
       K.matmulBackward(g!, dinp, dweight, null, put(g!, dout), put(g!, x), wv, N, C, OC, { ...f16, maxBindingFloats });
       const r = [await g!.read(out), await g!.read(dinp)];
-      g!.setHalfCopies(wv.buffer, []);
+      g!.halves.set(wv.buffer, []);
       return r;
     };
     const [plainOut, plainDinp] = await run(null);

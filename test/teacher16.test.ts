@@ -206,6 +206,9 @@ describe('a 16-bit teacher', () => {
     const k3 = join(work, 'k3');
     expect((await cli(['inherit', '--model', STORIES, '--layers', '3', '--out', k3])).code).toBe(0);
     const runs: Record<string, { plan_bytes: number; gpu_peak_bytes: number }> = {};
+    // a first run tunes the kernels (src/gpu/tune.ts), whose bench operands a cold tuning cache adds to the peak:
+    // the runs measured below find them chosen, as every later run does
+    for (const teacher of [bf16, STORIES]) expect((await cli(refTrainArgs(ref, k3, text, join(work, 'kd-warm'), ['--teacher', teacher, '--force']))).code).toBe(0);
     for (const [name, teacher] of [['bf16', bf16], ['f32', STORIES]]) {
       const args = refTrainArgs(ref, k3, text, join(work, `kd-${name}`), ['--teacher', teacher]).map((a, i, all) => (all[i - 1] === '--steps' ? '2' : a));
       const r = await cli(args);

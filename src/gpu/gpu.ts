@@ -10,35 +10,13 @@ import { WGSL } from '../gen/wgsl.js';
 import { acquireDevice, type DeviceOptions, type SubgroupMatrixTile } from './device.js';
 import { ALIGN, alignUp, slice, type View } from './view.js';
 import { runtimeName } from '../util/env.js';
-import { Tuner, type TuneCache } from './tune.js';
+import { Tuner } from './tune.js';
+import { HalfCopies } from './halves.js';
 import { assert, fail } from '../util/errors.js';
 
 export type { View } from './view.js';
-/** the precision of matmul operands (Model.setPrecision; each matmul launch is given it: src/gpu/kernels/matmul.ts) */
-export type Precision = 'f32' | 'f16';
-export interface Uniforms { u?: number[]; f?: number[] }
-export type Grid = [number, number?, number?];
-
-export interface GpuOptions {
-  /** uniform buffers kept before the cache is emptied (default 4096; tests force it tiny) */
-  uniformCacheSize?: number;
-  /** force a kernel variant per op, e.g. { matmul: 'regs' } (src/gpu/tune.ts); 'auto' = tune */
-  force?: Record<string, string>;
-  /** where tuned choices persist between processes (Node: a JSON file in the cache directory) */
-  tuneCache?: TuneCache;
-  /** the largest buffer one parameter arena part may be, in bytes (default: maxBufferSize; tests force it small) */
-  arenaPartBytes?: number;
-  /** how to await the device's promises (Node: src/node/settle.ts, which keeps Dawn from busy-polling) */
-  settle?: <T>(p: Promise<T>) => Promise<T>;
-  /**
-   * --precision f16 in real f16 arithmetic where the device has shader-f16 (default true); false keeps the
-   * f32 emulation of f16 operands everywhere (Node: INHERITUNE_F16=emulate)
-   */
-  f16Arithmetic?: boolean;
-}
-
-/** an f16 copy of an f32 tensor: at element `offset` of its buffer, `numel` values, two per word of `copy` */
-export interface HalfCopy { offset: number; numel: number; copy: View }
+export type { Precision, Uniforms, Grid, GpuOptions, HalfCopy } from './options.js';
+import type { Uniforms, Grid, GpuOptions } from './options.js';
 
 // which module (kernels/*.wgsl file) defines each @compute entry point: the first that has it, since a
 // NAME_subgroup module holds the whole file NAME as well as its subgroup section (scripts/gen.mjs)
@@ -76,7 +54,8 @@ export class Gpu {
   private readonly settle: <T>(p: Promise<T>) => Promise<T>;
   private readonly f16Allowed: boolean;
   // f16 copies of f32 tensors by the f32 buffer, kept fresh by their owner (src/model/half.ts)
-  private halves = new WeakMap<GPUBuffer, HalfCopy[]>();
+  /** the f16 copies of f32 tensors (real f16 arithmetic), by buffer: src/gpu/halves.ts */
+  readonly halves = new HalfCopies();
 
   constructor(readonly device: GPUDevice, readonly adapterInfo: Record<string, string>, private owned: boolean, opts: GpuOptions = {},
               /** lanes per subgroup when the device has the `subgroups` feature */
@@ -303,22 +282,6 @@ export class Gpu {
   /** --precision f16 runs in real f16 arithmetic (kernels/matmul_f16.wgsl): the device has shader-f16 and it is not turned off */
   get f16Arithmetic(): boolean {
     return this.shaderF16 && this.f16Allowed;
-  }
-
-  /** register (or with [] drop) the f16 copies of tensors in `buffer` (src/model/half.ts keeps them fresh) */
-  setHalfCopies(buffer: GPUBuffer, copies: HalfCopy[]): void {
-    if (copies.length) this.halves.set(buffer, copies);
-    else this.halves.delete(buffer);
-  }
-
-  /**
-   * the f16 copy of v, as words (two values each) starting on a binding boundary, when v lies in a
-   * registered copy at an offset that keeps it aligned (an even multiple of ALIGN values past its start)
-   */
-  halfOf(v: View): View | null {
-    const h = this.halves.get(v.buffer)?.find((x) => v.offset >= x.offset && v.offset + v.numel <= x.offset + x.numel);
-    const d = h ? v.offset - h.offset : -1;
-    return h && d % (2 * ALIGN) === 0 ? slice(h.copy, d / 2, Math.ceil(v.numel / 2)) : null;
   }
 
   /** subgroup kernels run: the feature, and subgroups made of whole groups of 8 lanes */

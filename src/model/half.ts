@@ -3,7 +3,7 @@
 // nearest even (kernels/convert.wgsl's convert_to_f16, the rounding the kernels apply to an f32 operand,
 // so a matmul gives the same result from the copy as from the f32 weight), two values per word, at half
 // the f32 bytes. One buffer per parameter-arena part, each tensor on a 256-byte boundary; registered
-// with the Gpu (Gpu.halfOf), where the matmul launchers look a weight's copy up. The f32 weights stay the
+// with the Gpu (Gpu.halves, src/gpu/halves.ts), where the matmul launchers look a weight's copy up. The f32 weights stay the
 // master copy the optimizer updates; the owner (src/model/model.ts) refreshes this one before the first
 // forward after they change (Model.weightsChanged, called at the end of each optimizer step).
 import type { Gpu, HalfCopy, View } from '../gpu/gpu.js';
@@ -58,7 +58,7 @@ export class HalfWeights {
     }
     this.params.parts.forEach((p, i) => {
       const mine: HalfCopy[] = this.copies.filter((x) => x.slot.part === i).map((x) => ({ offset: x.slot.offset, numel: x.slot.numel, copy: x.half }));
-      g.setHalfCopies(p.buffer, mine);
+      g.halves.set(p.buffer, mine);
     });
   }
 
@@ -78,7 +78,7 @@ export class HalfWeights {
   }
 
   destroy(): void {
-    for (const p of this.params.parts) this.g.setHalfCopies(p.buffer, []);
+    for (const p of this.params.parts) this.g.halves.set(p.buffer, []);
     for (const b of this.buffers) if (b) this.g.release(b);
   }
 }

@@ -1,11 +1,9 @@
 // node/bytes: reading files the way every format reader here does: one check that a path is a regular
-// file before anything is read from it (a FIFO, a device or a directory is refused by name), random
-// access to a file's bytes (a large safetensors file is never read whole), and the one rule for a file
-// a directory names itself.
+// file before anything is read from it (a FIFO, a device or a directory is refused by name), and the one
+// rule for a file a directory names itself. Random access to a file's bytes: src/node/filesource.ts.
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join, dirname, basename, sep } from 'node:path';
-import type { ByteSource } from '../formats/safetensors.js';
 import { fail, InherituneError } from '../util/errors.js';
 
 // Opened non-blocking: opening a FIFO for reading otherwise waits for a writer forever; the kind of file
@@ -146,25 +144,6 @@ export async function openRegularHandle(path: string, what = 'file'): Promise<{ 
     await fh.close();
     throw e;
   }
-}
-
-/** random-access reads from a regular file, so a large safetensors file is never read whole */
-export async function fileSource(path: string, what = 'file'): Promise<ByteSource> {
-  const { fh, size } = await openRegularHandle(path, what);
-  return {
-    size,
-    read: async (offset, length) => {
-      const buf = new Uint8Array(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-        if (bytesRead === 0) fail(`${path}: unexpected end of file at byte ${offset + got}`, 'the file was truncated while reading');
-        got += bytesRead;
-      }
-      return buf;
-    },
-    close: () => fh.close(),
-  };
 }
 
 /**

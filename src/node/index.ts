@@ -55,7 +55,7 @@ export { trainRun, type TrainRun } from './train.js';
 export { type PackFilesOptions, type PackFilesSummary } from './pack.js';
 export { readModel, nodeDir, loadModel } from './models.js';
 export { readTokenizer } from './tokfiles.js';
-export { fileSource } from './bytes.js';
+export { fileSource } from './filesource.js';
 export { writeDirAtomic, writeModelDirAtomic } from './atomic.js';
 export { brownText } from './brown.js';
 export { downloadModel, defaultCacheDir, type DownloadOptions } from './hub.js';

@@ -11,7 +11,8 @@ import type { Gpu } from '../gpu/gpu.js';
 import type { Checkpoint, ModelConfig } from '../model/config.js';
 import { fail, InherituneError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
-import { fileSource, inside, readRegular, readRegularText } from './bytes.js';
+import { inside, readRegular, readRegularText } from './bytes.js';
+import { fileSource } from './filesource.js';
 
 /** a Hugging Face directory (config.json + safetensors) or a llama2.c .bin file */
 export async function readModel(path: string): Promise<Checkpoint> {

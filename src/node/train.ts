@@ -27,7 +27,7 @@ import { saveCheckpoint, recoverCheckpoint, checkStep, olderSteps, currentStep }
 import { readTrainerJson, checkPosition, type SavedRun } from './runstate.js';
 import { sameData, type DataIdentity } from './digests.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
-import { fileSource } from './bytes.js';
+import { fileSource } from './filesource.js';
 import { lineChart } from '../util/svg.js';
 import { Progress } from '../util/progress.js';
 import { fail } from '../util/errors.js';

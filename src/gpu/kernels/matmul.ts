@@ -9,7 +9,7 @@
 // On a device with real f16 arithmetic (Gpu.f16Arithmetic: shader-f16) an 'f16' launch whose strides
 // allow vec4 runs an f16 variant instead (kernels/matmul_f16.wgsl; f16Candidates below, op 'matmul_f16'
 // of the tuner: 'f16' or 'f16tiled', the same sums): f16 products summed in f32, the weight read from its
-// f16 copy when its owner keeps one (Gpu.halfOf, src/model/half.ts). That is another arithmetic, not a
+// f16 copy when its owner keeps one (Gpu.halves, src/gpu/halves.ts). That is another arithmetic, not a
 // faster way to the same sums, so the tuner never chooses between it and the emulation.
 // Where the adapter has subgroup matrices, an 'f16' launch offers 'sgmatrix' (tensor cores,
 // src/gpu/kernels/matmul_sgmatrix.ts: f16 products summed in f32, the emulation's arithmetic in another
@@ -65,7 +65,7 @@ function gemm(g: Gpu, v: Exclude<MatmulVariant, 'scalar'>, precision: Precision,
   }
   const { entry, tm, tn } = GEMM[v];
   // the f16 variant binds B's f16 copy as well (@binding(6)) and reads it instead where there is one
-  const half = isHalf(v) ? g.halfOf(b) : null, unused = () => g.scratch('gemm_unused', 4);
+  const half = isHalf(v) ? g.halves.of(b) : null, unused = () => g.scratch('gemm_unused', 4);
   const bindings = [c, a, half ? unused() : b, bias ?? g.none, epi?.x ?? g.scratch('gemm_no_epilogue', 1), ...(isHalf(v) ? [half ?? unused()] : [])];
   g.dispatch(entry, { u: [M, N, K, lda, ldb, ldc, c0, acc ? 1 : 0, bias ? 1 : 0] }, bindings, [Math.ceil(N / tn), Math.ceil(M / tm)],
     { A_COL: aCol ? 1 : 0, B_COL: bCol ? 1 : 0, ...f16(isHalf(v) ? 'f16' : precision, out16), ...(isHalf(v) ? { B_HALF: half ? 1 : 0 } : {}), ...(epi ? { EPI: epi.code } : {}) });
