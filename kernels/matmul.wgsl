@@ -31,17 +31,7 @@
 // ---- mixed precision (--precision f16): with F16_IN every operand is rounded to f16 as it is read and
 // the sums stay f32 (torch.autocast's f16 matmul with f32 accumulation); bias and C are f32 ----
 override F16_IN: bool = false;
-// x to the nearest f16 (ties to even, subnormals kept), |x| >= 65520 (over f16's largest finite 65504
-// by half an ulp or more) to +-inf, NaN stays NaN, so an overflow shows in the
-// gradient norm and the loss scaler skips the step (src/train/scaler.ts)
-fn r16(x: vec4<f32>) -> vec4<f32> {
-  // x / ulp rounded (round() is ties-to-even) times the ulp; the ulp's exponent: 10 under x's, 2^-24 at
-  // least (f16 subnormals). Integer and power-of-two arithmetic only: drivers may fold an f32->f16->f32
-  // round trip (pack2x16float) away
-  let e = max((bitcast<vec4<u32>>(x) >> vec4<u32>(23u)) & vec4<u32>(255u), vec4<u32>(113u)) - vec4<u32>(10u);
-  let r = round(x * bitcast<vec4<f32>>((vec4<u32>(254u) - e) << vec4<u32>(23u))) * bitcast<vec4<f32>>(e << vec4<u32>(23u));
-  return select(r, x * 3.0e38, !(abs(r) <= vec4<f32>(65504.0)));
-}
+//#include _r16.wgsl
 fn h4(x: vec4<f32>) -> vec4<f32> { if (F16_IN) { return r16(x); } return x; }
 // F16_OUT (forward only, --precision f16): C rounded to f16 as it is stored (an autocast linear's f16
 // output), so an activation kept in f16 storage round-trips exactly (src/model/family.ts)
