@@ -36,8 +36,10 @@ export class HfWeights {
       if (!f) { f = await SafetensorsFile.open(await dir.source(file), `${dir.name}/${file}`); files.set(file, f); }
       return f;
     };
+    let indexName: string | null = null;
     try {
       if (await dir.exists(INDEX)) {
+        indexName = `${dir.name}/${INDEX}`;
         let index: { weight_map?: unknown };
         try { index = JSON.parse(await dir.readText(INDEX)); } catch (e) {
           return fail(`${dir.name}/${INDEX} is not valid JSON (${(e as Error).message})`, `restore ${INDEX} from the model's source, or download the model again`);
@@ -70,7 +72,7 @@ export class HfWeights {
       for (const f of files.values()) await f.close();
       throw e;
     }
-    return new HfWeights(dir.name, [...files.values()], where, (await dir.exists(INDEX)) ? `${dir.name}/${INDEX}` : null);
+    return new HfWeights(dir.name, [...files.values()], where, indexName);
   }
 
   /** the files read (the index, when there is one, and the safetensors files), by the names errors give them (dir/file) */
