@@ -20,7 +20,7 @@ import { f32ToRaw, rawToF32 } from '../src/formats/dtype.js';
 import { parseLlama2c } from '../src/formats/llama2c.js';
 import { Llama2cTokenizer } from '../src/tokenizers/llama2c.js';
 import { Model } from '../src/model/model.js';
-import { Trainer, TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from '../src/train/trainer.js';
+import { Trainer, TRAIN_DEFAULTS, validateTrainOptions, resolvePrecision, type TrainOptions } from '../src/train/trainer.js';
 import { LossScaler } from '../src/train/scaler.js';
 import { trainRun } from '../src/node/train.js';
 import * as cpu from './cpu.js';
@@ -109,6 +109,15 @@ describe('loss scaling', () => {
     expect(o({ precision: 'f16', lossScale: Infinity })).toThrow(/`lossScale` Infinity/);
     expect(o({ precision: 'f16', lossScaleInterval: 1.5 })).toThrow(/`lossScaleInterval` 1.5 must be a positive integer/);
     expect(o({ precision: 'auto', lossScale: 1024, lossScaleInterval: 10 })).not.toThrow();
+  });
+
+  it("'auto' is f16 on a GPU with shader-f16 and f32 on a CPU adapter (lavapipe has shader-f16 but no f16 units)", (ctx) => {
+    expect([resolvePrecision('auto', true), resolvePrecision('auto', false), resolvePrecision(undefined, true), resolvePrecision('f16', false)])
+      .toEqual(['f16', 'f32', 'f32', 'f16']);
+    if (!base) return ctx.skip();
+    // this suite's adapter is lavapipe (CI) or another CPU rasterizer: named so, so auto stays f32 there
+    expect(base.cpuAdapter).toBe(true);
+    expect(base.autoF16).toBe(false);
   });
 
   const base8 = (o: Partial<TrainOptions>): TrainOptions =>

@@ -274,9 +274,22 @@ export class Gpu {
     return s !== null && s.max >= 4 && s.max <= 8 && (s.max & (s.max - 1)) === 0 ? s.max : 64;
   }
 
-  /** the device has shader-f16 (precision 'auto' picks f16 there) */
+  /** the device has shader-f16 */
   get shaderF16(): boolean {
     return this.device.features.has('shader-f16');
+  }
+
+  /** a CPU adapter (lavapipe, SwiftShader): its "GPU memory" is host RAM and it has no f16 units */
+  get cpuAdapter(): boolean {
+    return /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(Object.values(this.adapterInfo).join(' '));
+  }
+
+  /**
+   * precision 'auto' picks f16 here: shader-f16 on a GPU. Not on a CPU adapter: lavapipe has shader-f16
+   * but no f16 units, and real f16 arithmetic measured 3-9x slower there than f32 (docs/training.md)
+   */
+  get autoF16(): boolean {
+    return this.shaderF16 && !this.cpuAdapter;
   }
 
   /** --precision f16 runs in real f16 arithmetic (kernels/matmul_f16.wgsl): the device has shader-f16 and it is not turned off */

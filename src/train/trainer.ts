@@ -43,7 +43,7 @@ export interface TrainOptions {
   recompute?: boolean;   // keep only each block's output and recompute the block in backward (Model.setRecompute)
   optim?: OptimName;     // 'adamw' (f32 moments, the default) or 'adamw8bit' (8-bit block-wise moments)
   optimInBackward?: boolean; // update each block as soon as its gradients are complete (needs gradAccum 1, clip 0)
-  precision?: 'f32' | 'f16' | 'auto'; // matmul operands (Model.setPrecision); auto: f16 where the device has shader-f16
+  precision?: 'f32' | 'f16' | 'auto'; // matmul operands (Model.setPrecision); auto: f16 on a GPU with shader-f16 (Gpu.autoF16)
   lossScale?: number;        // f16: the initial loss scale (torch.amp.GradScaler's init_scale, 2^16)
   lossScaleInterval?: number; // f16: clean steps before the scale doubles (GradScaler's growth_interval, 2000)
   distill?: DistillOptions;  // knowledge distillation from the constructor's teacher (src/train/distill.ts)
@@ -62,15 +62,16 @@ function checkPrecision(p: TrainOptions['precision'], name: string): void {
 }
 
 /**
- * the precision a run trains at: 'auto' is f16 where the device has shader-f16, else f32 (f32 and f16
+ * the precision a run trains at: 'auto' is f16 where autoF16 (Gpu.autoF16: shader-f16 on a GPU, not a
+ * CPU adapter), else f32 (f32 and f16
  * are themselves); anything else fails, naming the option as the caller spells it (`precision` in the
  * API, --precision in the CLI). Resolved once, where the device is first known: the CLI resolves
  * --precision before it plans the run and passes the plain value down; the Trainer resolves what an
  * API user passes.
  */
-export function resolvePrecision(p: TrainOptions['precision'], shaderF16: boolean, name = '`precision`'): Precision {
+export function resolvePrecision(p: TrainOptions['precision'], autoF16: boolean, name = '`precision`'): Precision {
   checkPrecision(p, name);
-  return p === 'auto' ? (shaderF16 ? 'f16' : 'f32') : (p ?? 'f32');
+  return p === 'auto' ? (autoF16 ? 'f16' : 'f32') : (p ?? 'f32');
 }
 
 /**
@@ -194,7 +195,7 @@ export class Trainer {
     const g = model.gpu;
     if (state?.kernels) g.tuner.use(state.kernels);
     model.setRecompute(opts.recompute ?? false);
-    this.precision = resolvePrecision(opts.precision, g.shaderF16);
+    this.precision = resolvePrecision(opts.precision, g.autoF16);
     if (state && (state.precision ?? 'f32') !== this.precision) {
       fail(`\`resume\`: the checkpoint trained at precision ${state.precision ?? 'f32'}, this run would train at ${this.precision}`, `resume with \`precision\` ${state.precision ?? 'f32'}`);
     }

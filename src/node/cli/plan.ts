@@ -21,16 +21,16 @@ import { DISTILL_DEFAULTS } from '../../train/distill.js';
 export function deviceLimits(gpu: Gpu, flags: Flags): DeviceLimits {
   const l: DeviceLimits = { maxBufferSize: gpu.limits.maxBufferSize, maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize };
   if (typeof flags.memory === 'string') return { ...l, memory: parseSize(flags.memory), memorySource: '--memory' };
-  if (/llvmpipe|lavapipe|swiftshader|software|cpu/i.test(Object.values(gpu.adapterInfo).join(' '))) return { ...l, memory: totalmem(), memorySource: 'a CPU adapter: host RAM' };
+  if (gpu.cpuAdapter) return { ...l, memory: totalmem(), memorySource: 'a CPU adapter: host RAM' };
   return l;
 }
 
 /**
- * --precision resolved on this device ('auto': f16 where it has shader-f16): the CLI's one resolution of
+ * --precision resolved on this device ('auto': f16 on a GPU with shader-f16, Gpu.autoF16): the CLI's one resolution of
  * it; train, run and plan pass the plain value on (to the memory plan and the Trainer)
  */
 export function precisionFlag(flags: Flags, gpu: Gpu, dflt: TrainOptions['precision'] = TRAIN_DEFAULTS.precision): Precision {
-  return resolvePrecision((flags.precision as TrainOptions['precision'] | undefined) ?? dflt, gpu.shaderF16, '--precision');
+  return resolvePrecision((flags.precision as TrainOptions['precision'] | undefined) ?? dflt, gpu.autoF16, '--precision');
 }
 
 // plan's --optim (train and run check theirs with the other training options, validateTrainOptions)
