@@ -1,7 +1,7 @@
 // Deno: inherit + a few training steps with the built browser/Deno bundle (the same code as Node).
 // Inherits the first 3 blocks of stories260K, trains 6 AdamW steps on TinyStories text and checks
 // that the inherited model starts at the PyTorch golden logits and that the loss falls; then 3 steps at
-// precision auto (real f16 arithmetic where the adapter has shader-f16: lavapipe does).
+// precision f16 (real f16 arithmetic where the adapter has shader-f16: lavapipe does).
 //
 //   npx deno run --no-prompt --allow-read=<data dir> test/deno/train.ts [<data dir>]
 //
@@ -32,11 +32,11 @@ try {
   const losses: number[] = [];
   while (!trainer.done) losses.push((await trainer.step()).loss);
   model.destroy();
-  // precision auto: on a shader-f16 adapter the matmuls multiply in f16 (kernels/matmul_f16.wgsl, which
-  // Deno's WGSL compiler must take), from the weights' f16 copy
+  // precision f16 (named: auto is f32 on a CPU adapter): on a shader-f16 adapter the matmuls multiply in
+  // f16 (kernels/matmul_f16.wgsl, which Deno's WGSL compiler must take), from the weights' f16 copy
   const m16 = api.Model.create(gpu, checkpoint);
   const t16 = new api.Trainer(m16, ids.slice(0, cut), ids.slice(cut),
-    { ...api.TRAIN_DEFAULTS, steps: 3, batch: 2, seq: 64, lr: 2e-3, warmup: 0, sampling: 'random', valWindows: 4, precision: 'auto', lossScale: 1024 });
+    { ...api.TRAIN_DEFAULTS, steps: 3, batch: 2, seq: 64, lr: 2e-3, warmup: 0, sampling: 'random', valWindows: 4, precision: 'f16', lossScale: 1024 });
   const f16losses: number[] = [];
   while (!t16.done) f16losses.push((await t16.step()).loss);
   const f16 = { arithmetic: gpu.f16Arithmetic, copyBytes: m16.halfWeightBytes, losses: f16losses };
