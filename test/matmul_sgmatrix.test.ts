@@ -8,7 +8,8 @@
 // and stops there; the matrix builtins themselves are compiled only where the feature exists), the tuner's agreement check, which is what keeps a variant whose assumptions fail
 // (a subgroup layout, the tensor cores' sums) from being chosen, the kernel itself with the four
 // subgroup-matrix builtins emulated in plain WGSL (test/sgmatrix_emul.ts: its tiling, staging, layouts,
-// tails and bias against the oracle; a planted tile offset fails it), and, on stand-in adapters, that
+// tails, bias, the fused residual and GELU epilogues and the launchers' forward and backward against the
+// oracle; a planted tile offset or epilogue sign fails it), and, on stand-in adapters, that
 // src/gpu/device.ts asks for the feature only where the adapter offers the tile the kernel is written for.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createGpu, type Gpu } from '../src/node/index.js';
@@ -115,7 +116,7 @@ describe('subgroup-matrix matmul (f16 x f16 -> f32)', () => {
 });
 
 describe('subgroup-matrix matmul with the builtins emulated (every adapter)', () => {
-  it('gemm_sm and its launchers at --precision f16 equal the float64 oracle on f16-rounded operands', async (ctx) => {
+  it('gemm_sm, its fused epilogues and its launchers at --precision f16 equal the float64 oracle on f16-rounded operands', async (ctx) => {
     if (!base || base.subgroupMatrix) return ctx.skip();   // where the feature exists the real one is tested above
     const real = WGSL.matmul_sgmatrix;
     WGSL.matmul_sgmatrix = emulated(real);
@@ -133,6 +134,14 @@ describe('subgroup-matrix matmul with the builtins emulated (every adapter)', ()
       const out = g.tensor(N * OC, 'out');
       K.matmulForward(g, out, put(g, x), put(g, w), put(g, bias), N, C, OC, OC, { ...opts, f32Out: true });
       checkTensor('emulated forward + bias', await g.read(out), cpu.matmulForward(half(x), half(w), bias, N, C, OC), 1e-4, 1e-4);
+      {
+        const dout = randn(N * OC, 6), prior = randn(OC * C, 7);
+        const dx = g.tensor(N * C, 'dx'), dw = put(g, prior);
+        K.matmulBackward(g, dx, dw, null, put(g, dout), put(g, x), put(g, w), N, C, OC, opts);
+        const ref = cpu.matmulBackward(half(dout), half(x), half(w), N, C, OC);
+        checkTensor('emulated launcher dinp', await g.read(dx), ref.dinp, 1e-4, 1e-4);
+        checkTensor('emulated launcher dweight +=', await g.read(dw), ref.dweight.map((v, i) => v + prior[i]), 1e-4, 1e-4);
+      }
       // the column layouts of dinp (B by columns) and dweight (A and B by columns, +=), one gemm each
       for (const [aCol, bCol, acc] of [[false, true, false], [true, true, true]] as const) {
         const [M, Kd, Nn] = [36, 65, 68], lda = aCol ? M : 68, ldb = bCol ? Nn : 68;
@@ -144,6 +153,23 @@ describe('subgroup-matrix matmul with the builtins emulated (every adapter)', ()
         const c = put(g, c0);
         K.gemmSgmatrix(g, c, 0, Nn, put(g, a), lda, aCol, put(g, b), ldb, bCol, null, M, Nn, Kd, acc, null, { F16_IN: 1 });
         checkTensor(`emulated gemm A ${aCol ? 'columns' : 'rows'}, B ${bCol ? 'columns' : 'rows'}${acc ? ', +=' : ''}`, await g.read(c), want, 1e-4, 1e-4);
+      }
+      // the fused epilogues, through smC, smFlush and put(): forward + residual (EPI 5: C = x + the product),
+      // forward + GELU (1: C = the pre-activation, x = its GELU), dinp + GELU backward (3: C = gelu'(x) * the product)
+      {
+        const [M, Kd, Nn] = [36, 68, 40];
+        const a = randn(M * Kd, 12), b = randn(Nn * Kd, 13), xr = randn(M * Nn, 14);
+        const prod = cpu.matmulForward(half(a), half(b), null, M, Kd, Nn);
+        const epilogue = async (EPI: number, x0: Float32Array) => {
+          const c = g.tensor(M * Nn, 'c'), x = put(g, x0);
+          K.gemmSgmatrix(g, c, 0, Nn, put(g, a), Kd, false, put(g, b), Kd, false, null, M, Nn, Kd, false, x, { F16_IN: 1, EPI });
+          return [await g.read(c), await g.read(x)];
+        };
+        checkTensor('emulated forward + residual', (await epilogue(5, xr))[0], prod.map((v, i) => v + xr[i]), 1e-4, 1e-4);
+        const [pre, act] = await epilogue(1, new Float32Array(M * Nn));
+        checkTensor('emulated forward + GELU: the pre-activation', pre, prod, 1e-4, 1e-4);
+        checkTensor('emulated forward + GELU: the activation', act, cpu.geluForward(prod), 1e-4, 1e-4);
+        checkTensor('emulated dinp + GELU backward', (await epilogue(3, xr))[0], cpu.geluBackward(prod, xr), 1e-4, 1e-4);
       }
       expect(new Set(Object.entries(g.tuner.used()).filter(([k]) => k.startsWith('matmul:')).map(([, v]) => v))).toEqual(new Set(['sgmatrix']));
     } finally {

@@ -10,19 +10,21 @@ const EMULATION = `
 struct SMView { off: u32, stride: u32 }
 var<workgroup> smAcc: array<f32, 4096>;   // 16 result tiles of 16 x 16, [h * 256 + r * 16 + c]
 var<private> smLane: u32;
-fn smZero(h: u32) -> u32 { for (var e = smLane; e < 256u; e += SG) { smAcc[h * 256u + e] = 0.0; } return h; }
+var<private> smE: u32;   // 256, and smK 16, as values the compiler cannot see (M is never 2^32 - 1), so it
+var<private> smK: u32;   // does not unroll the emulation's 16 inlined calls into one enormous kernel
+fn smZero(h: u32) -> u32 { for (var e = smLane; e < smE; e += SG) { smAcc[h * 256u + e] = 0.0; } return h; }
 fn smLoadA(off: u32, stride: u32) -> SMView { return SMView(off, stride); }
 fn smLoadB(off: u32, stride: u32) -> SMView { return SMView(off, stride); }
 fn smMMA(a: SMView, b: SMView, h: u32) -> u32 {
-  for (var e = smLane; e < 256u; e += SG) {
+  for (var e = smLane; e < smE; e += SG) {
     let r = e / 16u; let n = e % 16u;
     var s = smAcc[h * 256u + e];
-    for (var k = 0u; k < 16u; k++) { s = fma(f32(smA[a.off + r * a.stride + k]), f32(smB[b.off + n * b.stride + k]), s); }
+    for (var k = 0u; k < smK; k++) { s = fma(f32(smA[a.off + r * a.stride + k]), f32(smB[b.off + n * b.stride + k]), s); }
     smAcc[h * 256u + e] = s;
   }
   return h;
 }
-fn smStoreC(off: u32, h: u32, stride: u32) { for (var e = smLane; e < 256u; e += SG) { smC[off + (e / 16u) * stride + e % 16u] = smAcc[h * 256u + e]; } }
+fn smStoreC(off: u32, h: u32, stride: u32) { for (var e = smLane; e < smE; e += SG) { smC[off + (e / 16u) * stride + e % 16u] = smAcc[h * 256u + e]; } }
 `;
 export function emulated(code: string): string {
   const out = code.replace('enable chromium_experimental_subgroup_matrix;', '')
@@ -31,7 +33,7 @@ export function emulated(code: string): string {
     .replaceAll('subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&smB, ', 'smLoadB(')
     .replaceAll('subgroupMatrixMultiplyAccumulate(', 'smMMA(')
     .replaceAll('subgroupMatrixStore<row_major>(&smC, ', 'smStoreC(')
-    .replace('let m0 = wg.y * SM_TM;', 'smLane = lane; let m0 = wg.y * SM_TM;')
+    .replace('let m0 = wg.y * SM_TM;', 'smLane = lane; smE = select(256u, 0u, gd.M == 0xffffffffu); smK = select(16u, 0u, gd.M == 0xffffffffu); let m0 = wg.y * SM_TM;')
     .replace('@compute @workgroup_size(SG)\nfn gemm_sm', EMULATION + '\n@compute @workgroup_size(SG)\nfn gemm_sm');
   if (/subgroup_?[mM]atrix/.test(out.split('\n').filter((l) => !l.trimStart().startsWith('//')).join('\n'))) throw new Error('emulation left a subgroup-matrix builtin');
   return out;
