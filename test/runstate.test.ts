@@ -7,7 +7,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync, writeFileSync, mkdtempSync, readdirSync, rmSync, cpSync, appendFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, readdirSync, rmSync, cpSync, appendFileSync, readlinkSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { REPO, SHARED, testGpu } from './helpers.js';
@@ -215,4 +215,20 @@ describe('a teacher cache is the run\'s unless --allow-data-change', () => {
     expect(ok.stderr).toBe('');
     expect(JSON.parse(ok.stdout).steps_run).toBe(1);
   }, 120_000);
+});
+
+describe('--resume-from on a run from an older version', () => {
+  it('a plain checkpoint directory (the old layout) is named, with the fix, and left as it was', async () => {
+    const { resumeFrom } = await import('../src/node/checkpoint.js');
+    const run = mkdtempSync(join(tmpdir(), 'inheritune-oldrun-'));
+    mkdirSync(join(run, 'checkpoint'));
+    writeFileSync(join(run, 'checkpoint', 'trainer.json'), '{}');
+    mkdirSync(join(run, 'checkpoints', 'step-00000001'), { recursive: true });
+    writeFileSync(join(run, 'checkpoints', 'step-00000001', 'trainer.json'), '{}');
+    expect(() => resumeFrom(run, join(run, 'checkpoints', 'step-00000001')))
+      .toThrow(/checkpoint is a directory, not the link to a step this version writes[\s\S]*move .*checkpoint out of the run/);
+    expect(readFileSync(join(run, 'checkpoint', 'trainer.json'), 'utf8')).toBe('{}');
+    expect(readdirSync(run).sort()).toEqual(['checkpoint', 'checkpoints']);
+    rmSync(run, { recursive: true, force: true });
+  });
 });

@@ -217,8 +217,13 @@ export function resumeFrom(run: string, dir: string): void {
     fail(`--resume-from ${dir} is not a step directory of the run in ${run}`, `pass one of ${join(steps, 'step-NNNNNNNN')} that ${join(run, MANIFEST)} lists`);
   }
   if (!complete(stepsDir(run), name)) fail(`--resume-from ${dir}: that step directory is not complete (it has no ${LAST})`, 'pass an older step directory, or --force to start over');
+  const ck = join(run, 'checkpoint');
+  if (existsSync(ck) && !isLink(ck)) {
+    fail(`--resume-from ${dir}: ${ck} is a directory, not the link to a step this version writes (a run from an older version)`,
+      `move ${ck} out of the run (it is that run's last checkpoint), then pass --resume-from again`);
+  }
   const link = join(run, `.checkpoint.link-${process.pid}`);
   rmSync(link, { force: true });
   symlinkSync(join('checkpoints', name), link);
-  renameSync(link, join(run, 'checkpoint'));
+  renameSync(link, ck);
 }
