@@ -9,11 +9,7 @@
 import { WGSL } from '../gen/wgsl.js';
 import { acquireDevice, type DeviceOptions, type SubgroupMatrixTile } from './device.js';
 import { ALIGN, alignUp, slice, type View } from './view.js';
-
-/** a staging buffer for reads back to the host (Gpu.reader) */
-export interface Reader { read(v: View): Promise<Float32Array>; release(): void }
-/** floats per piece of a large read (Gpu.read): 64 MiB of staging at most */
-const READ_CHUNK = 1 << 24;
+import { ReadBack, type Reader } from './readback.js';
 import { runtimeName } from '../util/env.js';
 import { Tuner } from './tune.js';
 import { HalfCopies } from './halves.js';
@@ -45,8 +41,7 @@ export class Gpu {
   /** buffers released while encoded work may still use them: destroyed after the next submit */
   private released: GPUBuffer[] = [];
   private scratches = new Map<string, View>();
-  private readCache: { r: Reader; numel: number } | null = null;   // read()'s staging, reused
-  private readBusy = false;
+  private readBack = new ReadBack((n) => this.reader(n));   // read()'s staging, kept
   private error: GPUError | null = null;
   private dummy: GPUBuffer;
   /** number of dispatches issued, for tests and benches */
@@ -176,37 +171,9 @@ export class Gpu {
     this.release(staging);
   }
 
-  /**
-   * v's values, after all work encoded so far, through one staging buffer of at most READ_CHUNK floats
-   * kept for the next read (a large view is read piece by piece): a checkpoint's reads reuse it instead of
-   * each making its own, which on a CPU adapter (lavapipe) would stay in the driver's memory once freed.
-   * Reads that overlap (not awaited in turn) get a staging buffer of their own.
-   */
-  async read(v: View): Promise<Float32Array> {
-    const per = Math.min(Math.max(v.numel, 1), READ_CHUNK);
-    let r: Reader;
-    const shared = !this.readBusy;
-    if (!shared) r = this.reader(per);   // overlapping reads: this one gets its own
-    else {
-      if (!this.readCache || this.readCache.numel < per) {
-        this.readCache?.r.release();
-        this.readCache = { r: this.reader(per), numel: per };
-      }
-      r = this.readCache.r;
-      this.readBusy = true;
-    }
-    try {
-      if (per >= v.numel) return await r.read(v);
-      const out = new Float32Array(v.numel);
-      for (let at = 0; at < v.numel; at += per) out.set(await r.read(slice(v, at, Math.min(per, v.numel - at))), at);
-      return out;
-    } catch (e) {
-      if (shared) { r.release(); this.readCache = null; }   // a failed read's staging is not trusted again
-      throw e;
-    } finally {
-      if (shared) this.readBusy = false;
-      else r.release();
-    }
+  /** v's values, after all work encoded so far (through a kept staging buffer: src/gpu/readback.ts) */
+  read(v: View): Promise<Float32Array> {
+    return this.readBack.read(v);
   }
 
   /** a staging buffer for repeated reads of up to numel floats (one per training step, say) */
@@ -357,8 +324,7 @@ export class Gpu {
   destroy(): void {
     for (const b of this.uniformCache.values()) this.release(b);
     for (const v of this.scratches.values()) this.release(v.buffer);
-    this.readCache?.r.release();
-    this.readCache = null;
+    this.readBack.destroy();
     this.uniformCache.clear();
     this.scratches.clear();
     this.bindCache.clear();
