@@ -141,14 +141,6 @@ export class Gpu {
     return slice(v, 0, numel);
   }
 
-  /** release a scratch view that is not needed again soon (a one-off pass such as loading a model) */
-  dropScratch(name: string): void {
-    const v = this.scratches.get(name);
-    if (!v) return;
-    this.release(v.buffer);
-    this.scratches.delete(name);
-  }
-
   /** a dummy binding for kernels with an optional input (e.g. no bias) */
   get none(): View {
     return { buffer: this.dummy, offset: 0, numel: 1 };

@@ -139,7 +139,6 @@ export class Arena {
       if (at !== n) fail(`${what}: tensor '${name}' block ${l} has ${at} values, expected ${n}`, 'the weights do not belong to this model');
     }
     await g.sync();
-    g.dropScratch('convert_input');   // loading is done: the plan does not count this buffer, so it is not kept
     onSlice?.(done, this.layout.length);
   }
 
