@@ -276,18 +276,11 @@ export class Gpu {
     return this.device.features.has('shader-f16');
   }
 
-  /** a CPU adapter (lavapipe, SwiftShader): its "GPU memory" is host RAM and it has no f16 units */
-  get cpuAdapter(): boolean {
-    return /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(Object.values(this.adapterInfo).join(' '));
-  }
+  /** a CPU adapter (lavapipe, SwiftShader): its "GPU memory" is host RAM, and it has no f16 units */
+  get cpuAdapter(): boolean { return /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(Object.values(this.adapterInfo).join(' ')); }
 
-  /**
-   * precision 'auto' picks f16 here: shader-f16 on a GPU. Not on a CPU adapter: lavapipe has shader-f16
-   * but no f16 units, and real f16 arithmetic measured 3-9x slower there than f32 (docs/training.md)
-   */
-  get autoF16(): boolean {
-    return this.shaderF16 && !this.cpuAdapter;
-  }
+  /** precision 'auto' picks f16 here: shader-f16 on a GPU, not on a CPU adapter (real f16 measured 3-9x slower on lavapipe) */
+  get autoF16(): boolean { return this.shaderF16 && !this.cpuAdapter; }
 
   /** --precision f16 runs in real f16 arithmetic (kernels/matmul_f16.wgsl): the device has shader-f16 and it is not turned off */
   get f16Arithmetic(): boolean {
