@@ -128,6 +128,9 @@ describe('distill-cache', () => {
 describe('train --teacher-cache', () => {
   it(`the 'topk' recipe (A ${TOPK.alpha}, T ${TOPK.temperature}, top ${TOPK.topk}) vs PyTorch: loss, ce, kd, gradient norm and val loss within 2e-3`, async (ctx) => {
     if (!hasGpu) return ctx.skip();
+    // kernel tuning first (a run of the same shapes): on a cold tuning cache its timing buffers are live
+    // during step 0 and are not in the plan, so the peak compared below would depend on the host's cache
+    expect((await cli(recipe(join(work, 'kdc-topk-warm'), [...kd(cache), '--steps', '1']))).stderr).toBe('');
     const got = await cli(recipe(join(work, 'kdc-topk'), kd(cache)));
     expect(got.stderr).toBe('');
     const j = JSON.parse(got.stdout);
